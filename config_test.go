@@ -1,0 +1,279 @@
+package twiliosms
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseConfigAcceptsLogtoJSON(t *testing.T) {
+	cfg, err := ParseConfig([]byte(logtoJSON))
+	require.NoError(t, err)
+	assert.Equal(t, validConfig(), cfg)
+}
+
+func TestParseConfigAcceptsEveryExtension(t *testing.T) {
+	cfg, err := ParseConfig([]byte(`{
+		"accountSID": "` + testAccountSID + `",
+		"apiKeySID": "` + testKeySID + `",
+		"apiKeySecret": "` + testKeySecret + `",
+		"from": "+14155550100",
+		"region": "ie1", "edge": "dublin",
+		"validityPeriod": 300,
+		"statusCallback": "https://example.com/twilio/status",
+		"disableRiskCheck": true,
+		"templates": [
+			{"usageType": "Register", "content": "a {{code}}"},
+			{"usageType": "SignIn", "content": "b {{code}}"},
+			{"usageType": "ForgotPassword", "content": "c {{code}}"},
+			{"usageType": "Generic", "content": "d {{code}}"},
+			{"usageType": "MyOwnFlow", "content": "e {{code}}"}
+		]}`))
+	require.NoError(t, err)
+	assert.Equal(t, testKeySID, cfg.APIKeySID)
+	assert.Equal(t, testKeySecret, cfg.APIKeySecret)
+	assert.Equal(t, "+14155550100", cfg.From)
+	assert.Equal(t, "ie1", cfg.Region)
+	assert.Equal(t, "dublin", cfg.Edge)
+	assert.Equal(t, 300, cfg.ValidityPeriod)
+	assert.Equal(t, "https://example.com/twilio/status", cfg.StatusCallback)
+	assert.True(t, cfg.DisableRiskCheck)
+	assert.Len(t, cfg.Templates, 5)
+}
+
+func TestConfigJSONRoundTrip(t *testing.T) {
+	cfg := validConfig()
+	cfg.ValidityPeriod = 600
+	data, err := json.Marshal(cfg)
+	require.NoError(t, err)
+	// Unset extensions stay out, so the JSON is still Logto's shape.
+	assert.NotContains(t, string(data), `"from"`)
+	assert.NotContains(t, string(data), `"region"`)
+	back, err := ParseConfig(data)
+	require.NoError(t, err)
+	assert.Equal(t, cfg, back)
+}
+
+func TestParseConfigRejectsMalformedInput(t *testing.T) {
+	tests := []struct {
+		name, input, want string
+	}{
+		{"empty", "", "empty input"},
+		{"blank", "  \n\t ", "empty input"},
+		{"null", "null", "not null"},
+		{"array", `[{"accountSID":"x"}]`, "expected a JSON object, not an array"},
+		{"string", `"hello"`, "expected a JSON object, not a string"},
+		{"number", `42`, "expected a JSON object, not a number"},
+		{"truncated", `{"accountSID": "` + testAccountSID, "malformed JSON"},
+		{"trailing garbage", logtoJSON + `}`, "malformed JSON"},
+		{"wrong type", strings.Replace(logtoJSON, `"templates"`, `"disableRiskCheck": "yes", "templates"`, 1), "disableRiskCheck: must be true or false, not a string"},
+		{"templates not an array", `{"accountSID":"` + testAccountSID + `","templates":{}}`, "templates: must be an array, not an object"},
+		{"validityPeriod fraction", strings.Replace(logtoJSON, `"templates"`, `"validityPeriod": 1.5, "templates"`, 1), "validityPeriod: must be a whole number, not a number"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig([]byte(tt.input))
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrInvalidConfig)
+			var ce *ConfigError
+			require.ErrorAs(t, err, &ce)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.True(t, strings.HasPrefix(err.Error(), "twiliosms: "), err.Error())
+		})
+	}
+}
+
+func TestParseConfigRejectsUnknownKeys(t *testing.T) {
+	// encoding/json would match "accountSid" to AccountSID case-insensitively;
+	// a typo like that must be named, not taken.
+	input := strings.Replace(logtoJSON, `"accountSID"`, `"accountSid"`, 1)
+	input = strings.Replace(input, `"templates"`, `"fromNumber": "+14155550100", "templates"`, 1)
+	input = strings.Replace(input, `{"usageType": "SignIn", "content"`, `{"usageType": "SignIn", "Content"`, 1)
+	_, err := ParseConfig([]byte(input))
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	var ce *ConfigError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, []ConfigProblem{
+		{Field: "accountSid", Message: `unknown key (keys are case-sensitive: did you mean "accountSID"?)`},
+		{Field: "fromNumber", Message: "unknown key"},
+		{Field: "templates[1].Content", Message: `unknown key (keys are case-sensitive: did you mean "content"?)`},
+	}, ce.Problems)
+}
+
+func TestParseConfigDoesNotQuoteInput(t *testing.T) {
+	// A syntax error right after the token must not echo any of it.
+	input := `{"authToken": "` + testAuthToken + `"x}`
+	_, err := ParseConfig([]byte(input))
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	assert.NotContains(t, err.Error(), "tok_")
+	assert.NotContains(t, err.Error(), "x")
+}
+
+// TestValidateRules checks each rule both ways: a config that breaks it gets
+// the named problem, and a config that keeps it validates.
+func TestValidateRules(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(*Config)
+		field   string // "" when the config is valid
+		message string
+	}{
+		{"logto config", func(*Config) {}, "", ""},
+		{"accountSID missing", func(c *Config) { c.AccountSID = "" }, "accountSID", "is required"},
+		{"accountSID wrong prefix", func(c *Config) { c.AccountSID = "SK0123456789abcdef0123456789abcdef" }, "accountSID", `must be "AC" followed by 32 hexadecimal digits`},
+		{"accountSID short", func(c *Config) { c.AccountSID = "AC0123" }, "accountSID", `must be "AC" followed by 32 hexadecimal digits`},
+		{"accountSID non-hex", func(c *Config) { c.AccountSID = "AC0123456789abcdef0123456789abcdeg" }, "accountSID", `must be "AC" followed by 32 hexadecimal digits`},
+		{"accountSID upper-case hex", func(c *Config) { c.AccountSID = "AC0123456789ABCDEF0123456789ABCDEF" }, "", ""},
+		{"authToken missing", func(c *Config) { c.AuthToken = "" }, "authToken", "is required unless apiKeySID and apiKeySecret are both set"},
+		{"authToken replaced by API key", func(c *Config) { c.AuthToken = ""; c.APIKeySID = testKeySID; c.APIKeySecret = testKeySecret }, "", ""},
+		{"authToken missing, key without secret", func(c *Config) { c.AuthToken = ""; c.APIKeySID = testKeySID }, "authToken", "is required unless"},
+		{"apiKeySID without secret", func(c *Config) { c.APIKeySID = testKeySID }, "apiKeySecret", "must be set together with apiKeySID"},
+		{"apiKeySecret without SID", func(c *Config) { c.APIKeySecret = testKeySecret }, "apiKeySID", "must be set together with apiKeySecret"},
+		{"apiKeySID malformed", func(c *Config) { c.APIKeySID = "SKnothex"; c.APIKeySecret = testKeySecret }, "apiKeySID", `must be "SK" followed by 32 hexadecimal digits`},
+		{"service SID malformed", func(c *Config) { c.FromMessagingServiceSID = "MG123" }, "fromMessagingServiceSID", `must be "MG" followed by 32 hexadecimal digits`},
+		{"no sender", func(c *Config) { c.FromMessagingServiceSID = "" }, "fromMessagingServiceSID", "is required: set fromMessagingServiceSID or from"},
+		{"two senders", func(c *Config) { c.From = "+14155550100" }, "from", "cannot be set together with fromMessagingServiceSID"},
+		{"from E.164", func(c *Config) { c.FromMessagingServiceSID = ""; c.From = "+14155550100" }, "", ""},
+		{"from short code 5", func(c *Config) { c.FromMessagingServiceSID = ""; c.From = "12345" }, "", ""},
+		{"from short code 6", func(c *Config) { c.FromMessagingServiceSID = ""; c.From = "123456" }, "", ""},
+		{"from alphanumeric", func(c *Config) { c.FromMessagingServiceSID = ""; c.From = "Acme Inc 1" }, "", ""},
+		{"from alphanumeric 11", func(c *Config) { c.FromMessagingServiceSID = ""; c.From = "ABCDEFGHIJK" }, "", ""},
+		{"from alphanumeric 12", func(c *Config) { c.FromMessagingServiceSID = ""; c.From = "ABCDEFGHIJKL" }, "from", "must be an E.164 phone number"},
+		{"from digits only 7", func(c *Config) { c.FromMessagingServiceSID = ""; c.From = "1234567" }, "from", "must be an E.164 phone number"},
+		{"from punctuation", func(c *Config) { c.FromMessagingServiceSID = ""; c.From = "Acme!" }, "from", "must be an E.164 phone number"},
+		{"from leading zero", func(c *Config) { c.FromMessagingServiceSID = ""; c.From = "+04155550100" }, "from", "must be an E.164 phone number"},
+		{"region and edge", func(c *Config) { c.Region = "ie1"; c.Edge = "dublin" }, "", ""},
+		{"region alone", func(c *Config) { c.Region = "ie1" }, "edge", "must be set together with region"},
+		{"edge alone", func(c *Config) { c.Edge = "dublin" }, "region", "must be set together with edge"},
+		{"region upper-case", func(c *Config) { c.Region = "IE1"; c.Edge = "dublin" }, "region", "must be lower-case letters, digits and hyphens"},
+		{"edge with a dot", func(c *Config) { c.Region = "ie1"; c.Edge = "evil.com#" }, "edge", "must be lower-case letters, digits and hyphens"},
+		{"logto host", func(c *Config) { c.Host = "api.dublin.ie1.twilio.com" }, "", ""},
+		{"host elsewhere", func(c *Config) { c.Host = "api.twilio.com.evil.example" }, "host", "must be a Twilio API host name"},
+		{"host with region", func(c *Config) { c.Host = "api.twilio.com"; c.Region = "ie1"; c.Edge = "dublin" }, "host", "cannot be set together with region and edge"},
+		{"validityPeriod 1", func(c *Config) { c.ValidityPeriod = 1 }, "", ""},
+		{"validityPeriod 36000", func(c *Config) { c.ValidityPeriod = 36000 }, "", ""},
+		{"validityPeriod 36001", func(c *Config) { c.ValidityPeriod = 36001 }, "validityPeriod", "must be between 1 and 36000 seconds"},
+		{"validityPeriod negative", func(c *Config) { c.ValidityPeriod = -1 }, "validityPeriod", "must be between 1 and 36000 seconds"},
+		{"statusCallback https", func(c *Config) { c.StatusCallback = "https://example.com/cb?x=1" }, "", ""},
+		{"statusCallback loopback http", func(c *Config) { c.StatusCallback = "http://127.0.0.1:8080/cb" }, "", ""},
+		{"statusCallback localhost http", func(c *Config) { c.StatusCallback = "http://localhost/cb" }, "", ""},
+		{"statusCallback ipv6 loopback", func(c *Config) { c.StatusCallback = "http://[::1]:9/cb" }, "", ""},
+		{"statusCallback public http", func(c *Config) { c.StatusCallback = "http://example.com/cb" }, "statusCallback", "must be an absolute https URL"},
+		{"statusCallback relative", func(c *Config) { c.StatusCallback = "/cb" }, "statusCallback", "must be an absolute https URL"},
+		{"statusCallback ftp", func(c *Config) { c.StatusCallback = "ftp://example.com/cb" }, "statusCallback", "must be an absolute https URL"},
+		{"no templates", func(c *Config) { c.Templates = nil }, "templates", "is required"},
+		{"empty templates", func(c *Config) { c.Templates = []Template{} }, "templates", "is required"},
+		{"empty usageType", func(c *Config) { c.Templates[1].UsageType = "" }, "templates[1].usageType", "is required"},
+		{"empty content", func(c *Config) { c.Templates[2].Content = "" }, "templates[2].content", "must not be empty"},
+		{"blank content", func(c *Config) { c.Templates[2].Content = " \n " }, "templates[2].content", "must not be empty"},
+		{"custom usage type", func(c *Config) {
+			c.Templates = append(c.Templates, Template{UsageType: "Anything-Goes", Content: "x {{code}}"})
+		}, "", ""},
+		{"duplicate usage type", func(c *Config) {
+			c.Templates = append(c.Templates, Template{UsageType: UsageTypeSignIn, Content: "again {{code}}"})
+		}, "templates[4].usageType", `usage type "SignIn" appears more than once`},
+		{"missing one required", func(c *Config) { c.Templates = c.Templates[:3] }, "templates", "missing: Generic"},
+		{"missing several required", func(c *Config) {
+			c.Templates = []Template{{UsageType: UsageTypeSignIn, Content: "x"}, {UsageType: UsageTypeMfaVerification, Content: "y"}}
+		}, "templates", "missing: Register, ForgotPassword, Generic"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := validConfig()
+			tt.mutate(&cfg)
+			err := cfg.Validate()
+			if tt.field == "" {
+				assert.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, ErrInvalidConfig)
+			var ce *ConfigError
+			require.ErrorAs(t, err, &ce)
+			// Other problems may follow from the same mistake; the named one must be there.
+			var found *ConfigProblem
+			for i := range ce.Problems {
+				if ce.Problems[i].Field == tt.field {
+					found = &ce.Problems[i]
+				}
+			}
+			require.NotNil(t, found, "no problem for %s in %v", tt.field, err)
+			assert.Contains(t, found.Message, tt.message)
+			assert.Contains(t, err.Error(), tt.field+": "+found.Message)
+			assert.True(t, strings.HasPrefix(err.Error(), "twiliosms: invalid config: "), err.Error())
+		})
+	}
+}
+
+func TestValidateReportsEveryProblemInKeyOrder(t *testing.T) {
+	cfg := Config{
+		AccountSID:     "nope",
+		APIKeySID:      "SKbad",
+		ValidityPeriod: 99999,
+		Templates:      []Template{{UsageType: "SignIn", Content: ""}},
+	}
+	err := cfg.Validate()
+	var ce *ConfigError
+	require.ErrorAs(t, err, &ce)
+	var fields []string
+	for _, p := range ce.Problems {
+		fields = append(fields, p.Field)
+	}
+	assert.Equal(t, []string{
+		"accountSID", "authToken", "fromMessagingServiceSID", "templates[0].content", "templates",
+		"apiKeySID", "apiKeySecret", "validityPeriod",
+	}, fields)
+}
+
+func TestValidateNeverQuotesSecrets(t *testing.T) {
+	cfg := validConfig()
+	cfg.AuthToken = testAuthToken
+	cfg.APIKeySID = "SK-not-valid"
+	cfg.APIKeySecret = testKeySecret
+	cfg.AccountSID = testAuthToken // a token pasted in the wrong field
+	err := cfg.Validate()
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), testAuthToken)
+	assert.NotContains(t, err.Error(), testKeySecret)
+}
+
+func TestConfigRedactsSecretsWhenPrinted(t *testing.T) {
+	cfg := validConfig()
+	cfg.APIKeySID = testKeySID
+	cfg.APIKeySecret = testKeySecret
+	cfg.StatusCallback = "https://user:cbpass@example.com/cb"
+	var logs bytes.Buffer
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("config", "cfg", cfg)
+	outputs := map[string]string{
+		"%v":     fmt.Sprintf("%v", cfg),
+		"%+v":    fmt.Sprintf("%+v", cfg),
+		"%#v":    fmt.Sprintf("%#v", cfg),
+		"%s":     fmt.Sprintf("%s", cfg),
+		"String": cfg.String(),
+		"&%+v":   fmt.Sprintf("%+v", &cfg),
+		"slog":   logs.String(),
+	}
+	for name, out := range outputs {
+		assert.NotContains(t, out, testAuthToken, name)
+		assert.NotContains(t, out, testKeySecret, name)
+		assert.NotContains(t, out, "cbpass", name)
+		assert.Contains(t, out, testAccountSID, name) // not secret: still useful when debugging
+		assert.Contains(t, out, redacted, name)
+	}
+	assert.True(t, strings.HasPrefix(outputs["%#v"], "twiliosms.Config{"), outputs["%#v"])
+	// Printing must not have changed the config itself.
+	assert.Equal(t, testAuthToken, cfg.AuthToken)
+}
+
+func TestConfigErrorMatchesOnlyInvalidConfig(t *testing.T) {
+	err := error(&ConfigError{Problems: []ConfigProblem{{Field: "x", Message: "y"}}})
+	assert.ErrorIs(t, err, ErrInvalidConfig)
+	assert.False(t, errors.Is(err, ErrInvalidMessage))
+	assert.Equal(t, "twiliosms: invalid config: x: y", err.Error())
+}

@@ -1,0 +1,294 @@
+// Package twiliosms sends SMS verification codes through Twilio's
+// Programmable Messaging API. It is a Go port of Logto's Twilio SMS connector:
+// it takes the same connector JSON, picks a template by usage type, fills in
+// the code and sends it with one call, and reports failures as typed errors
+// that a sign-in service can act on.
+//
+// A minimal use:
+//
+//	cfg, err := twiliosms.ParseConfig(connectorJSON)
+//	if err != nil { ... }
+//	conn, err := twiliosms.New(cfg)
+//	if err != nil { ... }
+//	res, err := conn.SendMessage(ctx, twiliosms.Message{
+//		To:        "+14155552671",
+//		UsageType: twiliosms.UsageTypeSignIn,
+//		Code:      "123456",
+//	})
+//	switch {
+//	case errors.Is(err, twiliosms.ErrInvalidPhoneNumber), errors.Is(err, twiliosms.ErrUnreachableRecipient):
+//		// ask the user for another number
+//	case errors.Is(err, twiliosms.ErrRateLimited):
+//		// ask the user to try again later
+//	}
+package twiliosms
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Version is the library's version, sent in the User-Agent header.
+const Version = "0.1.0"
+
+// defaultTimeout bounds a whole send with the default client.
+const defaultTimeout = 10 * time.Second
+
+// DefaultBaseURL is Twilio's global REST API host.
+const DefaultBaseURL = "https://api.twilio.com"
+
+// Message is one SMS to send.
+//
+// A Message prints with Code redacted and only the keys of Payload, since
+// the payload may carry the code too.
+type Message struct {
+	// To is the recipient: E.164 ("+14155552671"), Logto's digits-only form
+	// ("14155552671"), or either with spaces, dashes, dots and parentheses.
+	To string
+	// UsageType selects the template; a usage type without a template of
+	// its own uses the Generic template.
+	UsageType UsageType
+	// Code is the verification code, for {{code}} and <<code>>.
+	Code string
+	// Payload holds the values of other placeholders: {{name}} takes
+	// Payload["name"] and {{a.b}} takes Payload["a"]["b"].
+	Payload map[string]any
+}
+
+// Format prints m with Code redacted and Payload reduced to its keys, in
+// every fmt verb.
+func (m Message) Format(f fmt.State, verb rune) {
+	keys := make([]string, 0, len(m.Payload))
+	for k := range m.Payload {
+		keys = append(keys, k)
+	}
+	code := ""
+	if m.Code != "" {
+		code = redacted
+	}
+	fmt.Fprintf(f, "{To:%s UsageType:%s Code:%s PayloadKeys:%v}", m.To, m.UsageType, code, keys)
+}
+
+// SendResult is Twilio's answer to an accepted message. Twilio has queued the
+// message; whether it reaches the handset is reported later.
+type SendResult struct {
+	// SID identifies the message at Twilio ("SM" and 32 hexadecimal digits).
+	SID string
+	// AccountSID is the account the message was sent from.
+	AccountSID string
+	// Status is Twilio's status, usually "accepted" (through a Messaging
+	// Service) or "queued".
+	Status string
+	// To is the recipient in E.164, as Twilio recorded it.
+	To string
+	// From is the sender, when Twilio has chosen it already.
+	From string
+	// MessagingServiceSID is the Messaging Service used, if any.
+	MessagingServiceSID string
+	// NumSegments is how many SMS segments the body takes (Twilio bills per
+	// segment); 0 when Twilio did not say.
+	NumSegments int
+	// DateCreated is when Twilio created the message; zero if not given.
+	DateCreated time.Time
+}
+
+// Connector sends messages with one configuration. It is safe for concurrent
+// use; create one and share it.
+type Connector struct {
+	accountSID string
+	sender     senderParam
+	riskCheck  string
+	validity   string
+	callback   string
+	templates  map[UsageType]*messageTemplate
+	endpoint   string // the full Messages.json URL
+	authHeader string // "Basic ..." computed once
+	userAgent  string
+	client     *http.Client
+}
+
+// senderParam is the form parameter naming the sender: MessagingServiceSid
+// or From.
+type senderParam struct{ name, value string }
+
+// Option configures a Connector in New.
+type Option func(*settings) error
+
+type settings struct {
+	client  *http.Client
+	baseURL string
+}
+
+// WithHTTPClient sends requests with client instead of the connector's own
+// default client. The connector never follows redirects, whatever client's
+// CheckRedirect says: the credentials and the code must not go to another
+// host. client itself is not modified.
+func WithHTTPClient(client *http.Client) Option {
+	return func(s *settings) error {
+		if client == nil {
+			return configError("WithHTTPClient", "client is nil")
+		}
+		s.client = client
+		return nil
+	}
+}
+
+// WithBaseURL sends requests to baseURL (scheme, host and an optional path
+// prefix) instead of Twilio's API host: for tests, fakes and proxies. It must
+// be https unless its host is a loopback address, since the credentials go in
+// a header. It takes precedence over the config's region, edge and host.
+func WithBaseURL(baseURL string) Option {
+	return func(s *settings) error {
+		if err := checkURL(baseURL); err != nil {
+			return configError("WithBaseURL", "%v", err)
+		}
+		u, _ := url.Parse(baseURL)
+		if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			return configError("WithBaseURL", "must not have user info, a query or a fragment")
+		}
+		s.baseURL = strings.TrimRight(baseURL, "/")
+		return nil
+	}
+}
+
+// New validates cfg and returns a Connector for it. It parses the templates
+// once, here, so sending does no parsing. A bad config or option is an error
+// that matches ErrInvalidConfig.
+func New(cfg Config, opts ...Option) (*Connector, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := settings{baseURL: baseURLFor(cfg)}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(&s); err != nil {
+			return nil, err
+		}
+	}
+	c := &Connector{
+		accountSID: cfg.AccountSID,
+		riskCheck:  "enable",
+		endpoint:   s.baseURL + "/2010-04-01/Accounts/" + cfg.AccountSID + "/Messages.json",
+		templates:  make(map[UsageType]*messageTemplate, len(cfg.Templates)),
+		userAgent:  "twiliosms-go/" + Version + " (" + runtime.GOOS + " " + runtime.GOARCH + ") go/" + runtime.Version(),
+		client:     noRedirects(s.client),
+		callback:   cfg.StatusCallback,
+	}
+	if cfg.DisableRiskCheck {
+		c.riskCheck = "disable"
+	}
+	if cfg.ValidityPeriod > 0 {
+		c.validity = fmt.Sprint(cfg.ValidityPeriod)
+	}
+	if cfg.FromMessagingServiceSID != "" {
+		c.sender = senderParam{"MessagingServiceSid", cfg.FromMessagingServiceSID}
+	} else {
+		c.sender = senderParam{"From", cfg.From}
+	}
+	user, pass := cfg.AccountSID, cfg.AuthToken
+	if cfg.APIKeySID != "" && cfg.APIKeySecret != "" {
+		user, pass = cfg.APIKeySID, cfg.APIKeySecret
+	}
+	c.authHeader = "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+	for _, t := range cfg.Templates {
+		c.templates[t.UsageType] = parseTemplate(t)
+	}
+	return c, nil
+}
+
+func baseURLFor(cfg Config) string {
+	switch {
+	case cfg.Host != "":
+		return "https://" + cfg.Host
+	case cfg.Region != "":
+		return "https://api." + cfg.Edge + "." + cfg.Region + ".twilio.com"
+	}
+	return DefaultBaseURL
+}
+
+// noRedirects returns a client that hands 3xx answers back instead of
+// following them: a copy of client when one is given, else a default one.
+func noRedirects(client *http.Client) *http.Client {
+	var c http.Client
+	if client != nil {
+		c = *client
+	} else {
+		c = http.Client{Transport: defaultTransport(), Timeout: defaultTimeout}
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
+}
+
+// defaultTransport keeps enough idle connections per host for a busy auth
+// service (net/http's default keeps 2) and bounds each phase of a request.
+func defaultTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ResponseHeaderTimeout: 10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// SendMessage sends msg and returns Twilio's answer. Nothing is sent when the
+// number, the usage type or the rendered body is unusable; see the package's
+// sentinel errors for what each failure matches.
+//
+// When ctx ends before Twilio answers, the error matches ctx's error
+// (context.Canceled or context.DeadlineExceeded), and the SMS may or may not
+// have been sent.
+func (c *Connector) SendMessage(ctx context.Context, msg Message) (*SendResult, error) {
+	if ctx == nil {
+		return nil, errors.New("twiliosms: SendMessage needs a non-nil context")
+	}
+	to, ok := normalizePhone(msg.To)
+	if !ok {
+		return nil, errorf(ErrInvalidPhoneNumber, `Message.To is not a phone number: after removing spaces, dashes, dots and parentheses it must be "+" (optional) and 7 to 15 digits, the first not 0`)
+	}
+	if msg.UsageType == "" {
+		return nil, errorf(ErrInvalidMessage, "Message.UsageType is empty")
+	}
+	tmpl, err := selectTemplate(c.templates, msg.UsageType)
+	if err != nil {
+		return nil, err
+	}
+	body, err := tmpl.render(msg.Code, msg.Payload)
+	if err != nil {
+		return nil, err
+	}
+	return c.send(ctx, to, body)
+}
+
+// String describes c without its credentials.
+func (c *Connector) String() string {
+	return fmt.Sprintf("twiliosms.Connector{AccountSID:%s %s:%s Endpoint:%s}", c.accountSID, c.sender.name, c.sender.value, c.endpoint)
+}
+
+// Format prints c as String does, in every fmt verb, so that no verb can
+// reach the credentials it holds.
+func (c *Connector) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
+
+// LogValue presents c to log/slog without its credentials.
+func (c *Connector) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("accountSID", c.accountSID),
+		slog.String(c.sender.name, c.sender.value),
+		slog.String("endpoint", c.endpoint),
+	)
+}

@@ -1,0 +1,176 @@
+package twiliosms
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// maxResponseBytes bounds what is read of any answer: a Twilio message
+// resource is a few kilobytes, and a broken proxy must not exhaust memory.
+const maxResponseBytes = 1 << 20
+
+// maxErrorMessage bounds the Twilio message kept in an APIError.
+const maxErrorMessage = 512
+
+// form encodes the Create Message parameters in the order url.Values.Encode
+// would (sorted by name), as Twilio's own clients send them, without
+// building a map per send.
+func (c *Connector) form(to, body string) string {
+	var b strings.Builder
+	b.Grow(len(body)*3/2 + len(to) + len(c.sender.value) + len(c.callback) + 96)
+	add := func(name, value string) {
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(name)
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(value))
+	}
+	// Sorted: Body, From, MessagingServiceSid, RiskCheck, StatusCallback, To, ValidityPeriod.
+	add("Body", body)
+	add(c.sender.name, c.sender.value)
+	add("RiskCheck", c.riskCheck)
+	if c.callback != "" {
+		add("StatusCallback", c.callback)
+	}
+	add("To", to)
+	if c.validity != "" {
+		add("ValidityPeriod", c.validity)
+	}
+	return b.String()
+}
+
+// send makes the one Create Message request and interprets the answer.
+func (c *Connector) send(ctx context.Context, to, body string) (*SendResult, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, strings.NewReader(c.form(to, body)))
+	if err != nil {
+		return nil, errorf(ErrInvalidConfig, "cannot build the request: %v", err)
+	}
+	req.Header.Set("Authorization", c.authHeader)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return nil, transportError(ctx, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		return nil, transportError(ctx, err)
+	}
+	tooLarge := len(data) > maxResponseBytes
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		if tooLarge {
+			data = nil
+		}
+		return nil, decodeAPIError(resp.StatusCode, data)
+	}
+	if tooLarge {
+		return nil, errorf(ErrInvalidResponse, "HTTP %d with a body over %d bytes; the SMS may have been sent", resp.StatusCode, maxResponseBytes)
+	}
+	return decodeMessage(resp.StatusCode, data)
+}
+
+// transportError reports a failure to get an answer. The caller's own
+// cancellation or deadline wins over ErrUnavailable, so a caller that gave up
+// sees its own reason.
+func transportError(ctx context.Context, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("twiliosms: send interrupted: %w", ctxErr)
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// messageResource is the part of Twilio's message resource the library uses.
+type messageResource struct {
+	SID                 string          `json:"sid"`
+	AccountSID          string          `json:"account_sid"`
+	Status              string          `json:"status"`
+	To                  string          `json:"to"`
+	From                *string         `json:"from"`
+	MessagingServiceSID *string         `json:"messaging_service_sid"`
+	NumSegments         json.RawMessage `json:"num_segments"`
+	DateCreated         *string         `json:"date_created"`
+}
+
+func decodeMessage(status int, data []byte) (*SendResult, error) {
+	var m messageResource
+	if err := json.Unmarshal(data, &m); err != nil || m.SID == "" {
+		// The body is not quoted: Twilio echoes the message body, code and all.
+		return nil, errorf(ErrInvalidResponse, "HTTP %d without a message resource in the body; the SMS may have been sent", status)
+	}
+	res := &SendResult{
+		SID:                 m.SID,
+		AccountSID:          m.AccountSID,
+		Status:              m.Status,
+		To:                  m.To,
+		From:                deref(m.From),
+		MessagingServiceSID: deref(m.MessagingServiceSID),
+		NumSegments:         parseSegments(m.NumSegments),
+	}
+	if d := deref(m.DateCreated); d != "" {
+		if t, err := time.Parse(time.RFC1123Z, d); err == nil {
+			res.DateCreated = t
+		}
+	}
+	return res, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// parseSegments reads num_segments, which Twilio sends as a string ("1"),
+// accepting a bare number too.
+func parseSegments(raw json.RawMessage) int {
+	s := string(bytes.Trim(raw, `"`))
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+// decodeAPIError builds an APIError from a non-2xx answer. A body that is
+// not Twilio's JSON error (an HTML page from the edge, empty, null) still
+// gives an APIError carrying the status.
+func decodeAPIError(status int, data []byte) *APIError {
+	e := &APIError{Status: status}
+	var body struct {
+		Code     int    `json:"code"`
+		Message  string `json:"message"`
+		MoreInfo string `json:"more_info"`
+	}
+	if json.Unmarshal(data, &body) != nil {
+		return e
+	}
+	e.Code = body.Code
+	e.Message = truncate(body.Message, maxErrorMessage)
+	e.MoreInfo = truncate(body.MoreInfo, maxErrorMessage)
+	return e
+}
+
+// truncate cuts s to at most n bytes on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
