@@ -482,12 +482,8 @@ const redacted = "[redacted]"
 // redactedCopy returns c with its secrets replaced; an empty secret stays
 // empty so that a printed config still shows which credentials are set.
 func (c Config) redactedCopy() Config {
-	if c.AuthToken != "" {
-		c.AuthToken = redacted
-	}
-	if c.APIKeySecret != "" {
-		c.APIKeySecret = redacted
-	}
+	c.AuthToken = redactIfSet(c.AuthToken)
+	c.APIKeySecret = redactIfSet(c.APIKeySecret)
 	if u, err := url.Parse(c.StatusCallback); err == nil && u.User != nil {
 		c.StatusCallback = u.Redacted() // Twilio allows user:password@ in callback URLs
 	}

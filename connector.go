@@ -33,6 +33,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"sort"
 	"strings"
 	"time"
 )
@@ -67,15 +68,34 @@ type Message struct {
 // Format prints m with Code redacted and Payload reduced to its keys, in
 // every fmt verb.
 func (m Message) Format(f fmt.State, verb rune) {
-	keys := make([]string, 0, len(m.Payload))
-	for k := range m.Payload {
+	fmt.Fprintf(f, "{To:%s UsageType:%s Code:%s PayloadKeys:%v}", m.To, m.UsageType, redactIfSet(m.Code), payloadKeys(m.Payload))
+}
+
+// LogValue presents m to log/slog with Code redacted and Payload reduced to
+// its keys.
+func (m Message) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("to", m.To),
+		slog.String("usageType", string(m.UsageType)),
+		slog.String("code", redactIfSet(m.Code)),
+		slog.Any("payloadKeys", payloadKeys(m.Payload)),
+	)
+}
+
+func payloadKeys(p map[string]any) []string {
+	keys := make([]string, 0, len(p))
+	for k := range p {
 		keys = append(keys, k)
 	}
-	code := ""
-	if m.Code != "" {
-		code = redacted
+	sort.Strings(keys)
+	return keys
+}
+
+func redactIfSet(s string) string {
+	if s == "" {
+		return ""
 	}
-	fmt.Fprintf(f, "{To:%s UsageType:%s Code:%s PayloadKeys:%v}", m.To, m.UsageType, code, keys)
+	return redacted
 }
 
 // SendResult is Twilio's answer to an accepted message. Twilio has queued the
@@ -275,17 +295,18 @@ func (c *Connector) SendMessage(ctx context.Context, msg Message) (*SendResult, 
 	return c.send(ctx, to, body)
 }
 
-// String describes c without its credentials.
-func (c *Connector) String() string {
+// String describes c without its credentials. Like Format and LogValue it
+// has a value receiver, so that a dereferenced Connector is redacted too.
+func (c Connector) String() string {
 	return fmt.Sprintf("twiliosms.Connector{AccountSID:%s %s:%s Endpoint:%s}", c.accountSID, c.sender.name, c.sender.value, c.endpoint)
 }
 
 // Format prints c as String does, in every fmt verb, so that no verb can
 // reach the credentials it holds.
-func (c *Connector) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
+func (c Connector) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
 
 // LogValue presents c to log/slog without its credentials.
-func (c *Connector) LogValue() slog.Value {
+func (c Connector) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("accountSID", c.accountSID),
 		slog.String(c.sender.name, c.sender.value),

@@ -1,0 +1,94 @@
+package twiliosms_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/connectorkit/twiliosms"
+)
+
+// connectorJSON is a connector config as Logto's console stores it. The
+// credentials are placeholders in Twilio's format.
+const connectorJSON = `{
+  "accountSID": "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+  "authToken": "your-auth-token",
+  "fromMessagingServiceSID": "MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+  "templates": [
+    {"usageType": "Register", "content": "Welcome! Your code is {{code}}"},
+    {"usageType": "SignIn", "content": "Your sign-in code is {{code}}"},
+    {"usageType": "ForgotPassword", "content": "Your reset code is {{code}}"},
+    {"usageType": "Generic", "content": "Your code is {{code}}"}
+  ]
+}`
+
+func ExampleParseConfig() {
+	cfg, err := twiliosms.ParseConfig([]byte(connectorJSON))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(cfg.AccountSID, len(cfg.Templates), "templates")
+
+	// A typo is named, not ignored; secrets never appear in the message.
+	_, err = twiliosms.ParseConfig([]byte(`{"accountSid": "AC1", "authToken": "s3cret", "templates": []}`))
+	fmt.Println(errors.Is(err, twiliosms.ErrInvalidConfig))
+	fmt.Println(err)
+	// Output:
+	// ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 4 templates
+	// true
+	// twiliosms: invalid config: accountSid: unknown key (keys are case-sensitive: did you mean "accountSID"?)
+}
+
+func ExampleNew() {
+	cfg, err := twiliosms.ParseConfig([]byte(connectorJSON))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	cfg.ValidityPeriod = 300 // a code that arrives after five minutes is useless
+	conn, err := twiliosms.New(cfg, twiliosms.WithHTTPClient(&http.Client{}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(conn) // the auth token is never printed
+	// Output:
+	// twiliosms.Connector{AccountSID:ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa MessagingServiceSid:MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa Endpoint:https://api.twilio.com/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages.json}
+}
+
+func ExampleConnector_SendMessage() {
+	// A stand-in for Twilio that accepts every message.
+	twilio := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, `{"sid":"SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","status":"accepted","to":"+14155552671","num_segments":"1"}`)
+	}))
+	defer twilio.Close()
+
+	cfg, _ := twiliosms.ParseConfig([]byte(connectorJSON))
+	conn, err := twiliosms.New(cfg, twiliosms.WithBaseURL(twilio.URL))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	res, err := conn.SendMessage(context.Background(), twiliosms.Message{
+		To:        "+1 (415) 555-2671",
+		UsageType: twiliosms.UsageTypeSignIn,
+		Code:      "123456",
+	})
+	switch {
+	case errors.Is(err, twiliosms.ErrInvalidPhoneNumber), errors.Is(err, twiliosms.ErrUnreachableRecipient):
+		fmt.Println("ask the user for another number")
+	case errors.Is(err, twiliosms.ErrRateLimited):
+		fmt.Println("ask the user to try again later")
+	case err != nil:
+		fmt.Println("sending failed:", err)
+	default:
+		fmt.Println(res.SID, res.Status, res.NumSegments)
+	}
+	// Output:
+	// SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa accepted 1
+}
