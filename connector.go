@@ -36,6 +36,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Version is the library's version, sent in the User-Agent header.
@@ -277,22 +278,78 @@ func (c *Connector) SendMessage(ctx context.Context, msg Message) (*SendResult, 
 	if ctx == nil {
 		return nil, errors.New("twiliosms: SendMessage needs a non-nil context")
 	}
-	to, ok := normalizePhone(msg.To)
-	if !ok {
-		return nil, errorf(ErrInvalidPhoneNumber, `Message.To is not a phone number: after removing spaces, dashes, dots and parentheses it must be "+" (optional) and 7 to 15 digits, the first not 0`)
-	}
-	if msg.UsageType == "" {
-		return nil, errorf(ErrInvalidMessage, "Message.UsageType is empty")
-	}
-	tmpl, err := selectTemplate(c.templates, msg.UsageType)
-	if err != nil {
-		return nil, err
-	}
-	body, err := tmpl.render(msg.Code, msg.Payload)
+	to, _, body, err := c.prepare(msg)
 	if err != nil {
 		return nil, err
 	}
 	return c.send(ctx, to, body)
+}
+
+// Rendered is the SMS that SendMessage would send for a Message.
+//
+// Body holds the verification code: it is left out when a Rendered is
+// printed with fmt, so print it on purpose or not at all.
+type Rendered struct {
+	// To is the recipient, normalised to E.164.
+	To string
+	// UsageType is the usage type asked for.
+	UsageType UsageType
+	// Template is the usage type of the template used: UsageType, or
+	// Generic when Fallback is true.
+	Template UsageType
+	// Fallback reports that there is no template for UsageType and the
+	// Generic template was used.
+	Fallback bool
+	// Body is the rendered message, code included.
+	Body string
+	// Encoding and Segments say how the body travels and how many SMS
+	// segments Twilio will bill for it.
+	Encoding Encoding
+	Segments int
+}
+
+// Format prints r without its Body, in every fmt verb.
+func (r Rendered) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "{To:%s UsageType:%s Template:%s Fallback:%t Body:[%d characters] Encoding:%s Segments:%d}",
+		r.To, r.UsageType, r.Template, r.Fallback, utf8.RuneCountInString(r.Body), r.Encoding, r.Segments)
+}
+
+// Render builds the SMS that SendMessage would send for msg, with the same
+// checks and errors, without sending anything: for previews, cost checks
+// (see Rendered.Segments) and tests.
+func (c *Connector) Render(msg Message) (*Rendered, error) {
+	to, tmpl, body, err := c.prepare(msg)
+	if err != nil {
+		return nil, err
+	}
+	enc, n := Segments(body)
+	return &Rendered{
+		To:        to,
+		UsageType: msg.UsageType,
+		Template:  tmpl.usageType,
+		Fallback:  tmpl.usageType != msg.UsageType,
+		Body:      body,
+		Encoding:  enc,
+		Segments:  n,
+	}, nil
+}
+
+// prepare checks msg and renders its body: everything before the request.
+func (c *Connector) prepare(msg Message) (to string, tmpl *messageTemplate, body string, err error) {
+	to, ok := normalizePhone(msg.To)
+	if !ok {
+		return "", nil, "", errorf(ErrInvalidPhoneNumber, `Message.To is not a phone number: after removing spaces, dashes, dots and parentheses it must be "+" (optional) and 7 to 15 digits, the first not 0`)
+	}
+	if msg.UsageType == "" {
+		return "", nil, "", errorf(ErrInvalidMessage, "Message.UsageType is empty")
+	}
+	if tmpl, err = selectTemplate(c.templates, msg.UsageType); err != nil {
+		return "", nil, "", err
+	}
+	if body, err = tmpl.render(msg.Code, msg.Payload); err != nil {
+		return "", nil, "", err
+	}
+	return to, tmpl, body, nil
 }
 
 // String describes c without its credentials. Like Format and LogValue it
