@@ -1,0 +1,102 @@
+package twiliosms_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/connectorkit/twiliosms"
+	"github.com/connectorkit/twiliosms/twiliosmstest"
+)
+
+const (
+	fakeAccount = "AC0123456789abcdef0123456789abcdef"
+	fakeToken   = "fake_token_for_tests"
+)
+
+func fakeConnector(t *testing.T, mutate func(*twiliosms.Config)) (*twiliosms.Connector, *twiliosmstest.Server) {
+	t.Helper()
+	fake := twiliosmstest.NewServer(twiliosmstest.WithCredentials(fakeAccount, fakeToken))
+	t.Cleanup(fake.Close)
+	cfg, err := twiliosms.ParseConfig([]byte(connectorJSON))
+	require.NoError(t, err)
+	cfg.AccountSID, cfg.AuthToken = fakeAccount, fakeToken
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	conn, err := twiliosms.New(cfg, twiliosms.WithBaseURL(fake.URL))
+	require.NoError(t, err)
+	return conn, fake
+}
+
+// TestAgainstTheFake runs the connector end to end against twiliosmstest and
+// Twilio's test numbers.
+func TestAgainstTheFake(t *testing.T) {
+	conn, fake := fakeConnector(t, nil)
+	res, err := conn.SendMessage(context.Background(), twiliosms.Message{To: "15005550006", UsageType: twiliosms.UsageTypeSignIn, Code: "123456"})
+	require.NoError(t, err)
+	assert.Equal(t, "accepted", res.Status)
+	assert.Equal(t, 1, res.NumSegments)
+	msgs := fake.Messages()
+	require.Len(t, msgs, 1)
+	assert.Equal(t, res.SID, msgs[0].SID)
+	assert.Equal(t, "Your sign-in code is 123456", msgs[0].Body)
+	assert.Equal(t, "+15005550006", msgs[0].To)
+	assert.Equal(t, "enable", msgs[0].Form.Get("RiskCheck"))
+
+	for to, want := range map[string]error{
+		"+15005550001": twiliosms.ErrInvalidPhoneNumber,
+		"+15005550002": twiliosms.ErrUnreachableRecipient,
+		"+15005550003": twiliosms.ErrRegionNotPermitted,
+		"+15005550004": twiliosms.ErrRecipientOptedOut,
+		"+15005550009": twiliosms.ErrUnreachableRecipient,
+	} {
+		_, err := conn.SendMessage(context.Background(), twiliosms.Message{To: to, UsageType: twiliosms.UsageTypeSignIn, Code: "1"})
+		assert.ErrorIs(t, err, want, to)
+		var apiErr *twiliosms.APIError
+		require.True(t, errors.As(err, &apiErr), to)
+		assert.Equal(t, 400, apiErr.Status)
+	}
+	assert.Len(t, fake.Messages(), 1, "failed sends are not recorded")
+}
+
+func TestAgainstTheFakeFromNumbers(t *testing.T) {
+	for from, want := range map[string]error{
+		"+15005550001": twiliosms.ErrSenderMisconfigured,
+		"+15005550007": twiliosms.ErrSenderMisconfigured,
+		"+15005550008": twiliosms.ErrRateLimited,
+		"+15005550006": nil,
+	} {
+		conn, fake := fakeConnector(t, func(c *twiliosms.Config) { c.FromMessagingServiceSID = ""; c.From = from })
+		res, err := conn.SendMessage(context.Background(), twiliosms.Message{To: "+14155552671", UsageType: twiliosms.UsageTypeRegister, Code: "1"})
+		if want == nil {
+			require.NoError(t, err)
+			assert.Equal(t, "queued", res.Status)
+			assert.Equal(t, from, res.From)
+			assert.Len(t, fake.Messages(), 1)
+			continue
+		}
+		assert.ErrorIs(t, err, want, from)
+	}
+}
+
+func TestAgainstTheFakeWrongCredentials(t *testing.T) {
+	conn, fake := fakeConnector(t, func(c *twiliosms.Config) { c.AuthToken = "not-the-token" })
+	_, err := conn.SendMessage(context.Background(), twiliosms.Message{To: "+14155552671", UsageType: twiliosms.UsageTypeSignIn, Code: "1"})
+	assert.ErrorIs(t, err, twiliosms.ErrAuthentication)
+	assert.NotContains(t, err.Error(), "not-the-token")
+	assert.Empty(t, fake.Messages())
+}
+
+func TestAgainstTheFakeFailNext(t *testing.T) {
+	conn, fake := fakeConnector(t, nil)
+	fake.FailNext(503, 0, "Service Unavailable")
+	msg := twiliosms.Message{To: "+14155552671", UsageType: twiliosms.UsageTypeSignIn, Code: "1"}
+	_, err := conn.SendMessage(context.Background(), msg)
+	assert.ErrorIs(t, err, twiliosms.ErrUnavailable)
+	_, err = conn.SendMessage(context.Background(), msg)
+	assert.NoError(t, err)
+}

@@ -1,0 +1,351 @@
+// Package twiliosmstest is an in-process fake of Twilio's Create Message API,
+// for testing code that sends SMS with twiliosms (or any other Twilio client)
+// without a network or a Twilio account. It is named after, and used like,
+// net/http/httptest:
+//
+//	fake := twiliosmstest.NewServer()
+//	defer fake.Close()
+//	conn, _ := twiliosms.New(cfg, twiliosms.WithBaseURL(fake.URL))
+//	// ... run the code under test ...
+//	msgs := fake.Messages() // what was accepted, in order
+//
+// It answers as Twilio does: the same routes, error bodies and codes,
+// Twilio's documented test numbers (+15005550001 and friends), and a 201 with
+// a message resource whose num_segments is counted the way carriers do.
+package twiliosmstest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/connectorkit/twiliosms"
+)
+
+// Message is a message the fake accepted.
+type Message struct {
+	SID                 string
+	AccountSID          string
+	To                  string
+	From                string // empty when sent through a Messaging Service
+	MessagingServiceSID string
+	Body                string
+	Status              string // "accepted" (Messaging Service) or "queued" (From)
+	NumSegments         int
+	DateCreated         time.Time
+	// Form is every parameter of the request as received.
+	Form url.Values
+}
+
+// Server is a fake Twilio API listening on a loopback address. It is safe for
+// concurrent use.
+type Server struct {
+	// URL is the base URL of the fake, for twiliosms.WithBaseURL: the form
+	// http://127.0.0.1:port, with no trailing slash.
+	URL string
+
+	srv *httptest.Server
+
+	accountSID, authToken string // both empty: any well-formed credentials pass
+	keySID, keySecret     string
+
+	mu       sync.Mutex
+	messages []Message
+	failures []failure
+}
+
+type failure struct {
+	status, code int
+	message      string
+}
+
+// Option configures a Server in NewServer.
+type Option func(*Server)
+
+// WithCredentials makes the fake accept only these credentials (or an API key
+// given with WithAPIKey) in Basic authentication, and only this account in
+// the URL path; other requests get 401 with Twilio's 20003 body. Without it,
+// any well-formed credentials pass.
+func WithCredentials(accountSID, authToken string) Option {
+	return func(s *Server) { s.accountSID, s.authToken = accountSID, authToken }
+}
+
+// WithAPIKey makes the fake accept this API key and secret in Basic
+// authentication too. Use it with WithCredentials.
+func WithAPIKey(keySID, secret string) Option {
+	return func(s *Server) { s.keySID, s.keySecret = keySID, secret }
+}
+
+// NewServer starts a fake Twilio on a loopback address. Close it when done.
+func NewServer(opts ...Option) *Server {
+	s := &Server{}
+	for _, opt := range opts {
+		opt(s)
+	}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	s.URL = s.srv.URL
+	return s
+}
+
+// Close shuts the fake down and waits for requests in flight.
+func (s *Server) Close() { s.srv.Close() }
+
+// Client returns an HTTP client configured for the fake.
+func (s *Server) Client() *http.Client { return s.srv.Client() }
+
+// Messages returns the messages accepted so far, in order. Requests that
+// failed are not among them.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Message, len(s.messages))
+	for i, m := range s.messages {
+		m.Form = cloneValues(m.Form)
+		out[i] = m
+	}
+	return out
+}
+
+// FailNext makes the next request, whatever it is, get a Twilio error body
+// with this HTTP status, error code and message. Calls queue up: the second
+// call fails the request after that, and so on.
+func (s *Server) FailNext(status, code int, message string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures = append(s.failures, failure{status, code, message})
+}
+
+// Test numbers Twilio documents for test credentials, with the error each
+// gives; +15005550006 passes as either.
+var (
+	magicTo = map[string]failure{
+		"+15005550001": {400, 21211, "The 'To' number +15005550001 is not a valid phone number."},
+		"+15005550002": {400, 21612, "The 'To' phone number: +15005550002, is not currently reachable using the 'From' phone number via SMS."},
+		"+15005550003": {400, 21408, "Permission to send an SMS has not been enabled for the region indicated by the 'To' number: +15005550003."},
+		"+15005550004": {400, 21610, "Attempt to send to unsubscribed recipient"},
+		"+15005550009": {400, 21614, "'To' number is not a valid mobile number"},
+	}
+	magicFrom = map[string]failure{
+		"+15005550001": {400, 21212, "The 'From' number +15005550001 is not a valid phone number, shortcode, or alphanumeric sender ID."},
+		"+15005550007": {400, 21606, "The 'From' phone number provided is not a valid, message-capable Twilio phone number."},
+		"+15005550008": {400, 21611, "This 'From' number has exceeded the maximum number of queued messages"},
+	}
+)
+
+var (
+	messagesPath = regexp.MustCompile(`^/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Messages\.json$`)
+	e164         = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	serviceSID   = regexp.MustCompile(`^MG[0-9a-fA-F]{32}$`)
+	shortCode    = regexp.MustCompile(`^[0-9]{5,6}$`)
+	alphaSender  = regexp.MustCompile(`^[A-Za-z0-9 ]{1,11}$`)
+	hasLetter    = regexp.MustCompile(`[A-Za-z]`)
+)
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if f, ok := s.popFailure(); ok {
+		writeError(w, f)
+		return
+	}
+	m := messagesPath.FindStringSubmatch(r.URL.Path)
+	if m == nil || r.Method != http.MethodPost {
+		writeError(w, failure{404, 20404, fmt.Sprintf("The requested resource %s was not found", r.URL.Path)})
+		return
+	}
+	account := m[1]
+	if !s.authorized(r, account) {
+		writeError(w, failure{401, 20003, "Authenticate"})
+		return
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return // the client went away
+	}
+	form, err := url.ParseQuery(string(data))
+	if err != nil || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		writeError(w, failure{400, 20422, "Invalid Parameter: the body must be form-encoded"})
+		return
+	}
+	if f, ok := validate(form); !ok {
+		writeError(w, f)
+		return
+	}
+	msg := s.record(account, form)
+	writeJSON(w, http.StatusCreated, resource(msg))
+}
+
+func (s *Server) popFailure() (failure, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.failures) == 0 {
+		return failure{}, false
+	}
+	f := s.failures[0]
+	s.failures = s.failures[1:]
+	return f, true
+}
+
+func (s *Server) authorized(r *http.Request, account string) bool {
+	user, pass, ok := r.BasicAuth()
+	if !ok || pass == "" {
+		return false
+	}
+	if s.accountSID == "" {
+		// Any well-formed credentials; an account's own token must be for
+		// the account in the path.
+		return (strings.HasPrefix(user, "AC") && user == account) || strings.HasPrefix(user, "SK")
+	}
+	if account != s.accountSID {
+		return false
+	}
+	return (user == s.accountSID && pass == s.authToken) ||
+		(s.keySID != "" && user == s.keySID && pass == s.keySecret)
+}
+
+// validate applies Twilio's parameter rules, in the order Twilio reports
+// them, and then its test numbers.
+func validate(form url.Values) (failure, bool) {
+	to, from, service, body := form.Get("To"), form.Get("From"), form.Get("MessagingServiceSid"), form.Get("Body")
+	switch {
+	case to == "":
+		return failure{400, 21604, "A 'To' phone number is required."}, false
+	case !e164.MatchString(to):
+		return failure{400, 21211, fmt.Sprintf("The 'To' number %s is not a valid phone number.", to)}, false
+	case from == "" && service == "":
+		return failure{400, 21603, "A 'From' or 'MessagingServiceSid' parameter is required to send a message."}, false
+	case service != "" && !serviceSID.MatchString(service):
+		return failure{400, 21705, "The Messaging Service is invalid."}, false
+	case from != "" && !validSender(from):
+		return failure{400, 21212, fmt.Sprintf("The 'From' number %s is not a valid phone number, shortcode, or alphanumeric sender ID.", from)}, false
+	case body == "":
+		return failure{400, 21602, "Message body is required."}, false
+	case utf8.RuneCountInString(body) > twiliosms.MaxBodyLength:
+		return failure{400, 21617, "The concatenated message body exceeds the 1600 character limit."}, false
+	}
+	if rc := form["RiskCheck"]; len(rc) > 0 && rc[0] != "enable" && rc[0] != "disable" {
+		return failure{400, 20422, "Invalid Parameter: RiskCheck must be enable or disable"}, false
+	}
+	if vp := form["ValidityPeriod"]; len(vp) > 0 {
+		n, err := strconv.Atoi(vp[0])
+		if err != nil || n < 1 || n > 36000 {
+			return failure{400, 21624, "Invalid validity period value"}, false
+		}
+	}
+	if cb := form["StatusCallback"]; len(cb) > 0 {
+		u, err := url.Parse(cb[0])
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return failure{400, 21609, "Invalid 'StatusCallback'"}, false
+		}
+	}
+	if f, ok := magicTo[to]; ok {
+		return f, false
+	}
+	if f, ok := magicFrom[from]; ok && service == "" {
+		return f, false
+	}
+	return failure{}, true
+}
+
+func validSender(from string) bool {
+	return e164.MatchString(from) || shortCode.MatchString(from) ||
+		(alphaSender.MatchString(from) && hasLetter.MatchString(from))
+}
+
+func (s *Server) record(account string, form url.Values) Message {
+	msg := Message{
+		SID:         newSID(),
+		AccountSID:  account,
+		To:          form.Get("To"),
+		Body:        form.Get("Body"),
+		Status:      "queued",
+		DateCreated: time.Now().UTC().Truncate(time.Second),
+		Form:        cloneValues(form),
+	}
+	if service := form.Get("MessagingServiceSid"); service != "" {
+		msg.MessagingServiceSID = service
+		msg.Status = "accepted" // Twilio picks the sender later
+	} else {
+		msg.From = form.Get("From")
+	}
+	_, msg.NumSegments = twiliosms.Segments(msg.Body)
+	s.mu.Lock()
+	s.messages = append(s.messages, msg)
+	s.mu.Unlock()
+	return msg
+}
+
+func newSID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return "SM" + hex.EncodeToString(b[:])
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+// resource is Twilio's JSON message resource for msg.
+func resource(msg Message) map[string]any {
+	uri := "/2010-04-01/Accounts/" + msg.AccountSID + "/Messages/" + msg.SID
+	created := msg.DateCreated.Format(time.RFC1123Z)
+	return map[string]any{
+		"account_sid":           msg.AccountSID,
+		"api_version":           "2010-04-01",
+		"body":                  msg.Body,
+		"date_created":          created,
+		"date_updated":          created,
+		"date_sent":             nil,
+		"direction":             "outbound-api",
+		"error_code":            nil,
+		"error_message":         nil,
+		"from":                  nullIfEmpty(msg.From),
+		"messaging_service_sid": nullIfEmpty(msg.MessagingServiceSID),
+		"num_media":             "0",
+		"num_segments":          strconv.Itoa(msg.NumSegments),
+		"price":                 nil,
+		"price_unit":            "USD",
+		"sid":                   msg.SID,
+		"status":                msg.Status,
+		"subresource_uris":      map[string]string{"media": uri + "/Media.json"},
+		"to":                    msg.To,
+		"uri":                   uri + ".json",
+	}
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func writeError(w http.ResponseWriter, f failure) {
+	body := map[string]any{"code": f.code, "message": f.message, "status": f.status}
+	if f.code != 0 {
+		body["more_info"] = "https://www.twilio.com/docs/errors/" + strconv.Itoa(f.code)
+	} else {
+		body["code"] = nil
+		body["more_info"] = nil
+	}
+	writeJSON(w, f.status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
