@@ -1,0 +1,302 @@
+// Command send sends one SMS verification code through twiliosms, as the
+// "Send" test button of Logto's console does, and shows every step: the
+// template chosen, the rendered body and what it costs, the request, and
+// Twilio's answer.
+//
+//	go run ./examples/send                        # on the built-in fake Twilio
+//	go run ./examples/send -config connector.json -to +14155552671
+//	go run ./examples/send -config connector.json -check
+//
+// With no -config and no TWILIO_* credentials in the environment it starts
+// twiliosmstest, a fake Twilio, inside the process: nothing leaves the
+// machine. With -config FILE (a Logto connector JSON), or with
+// TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_MESSAGING_SERVICE_SID or
+// TWILIO_FROM set, it sends a real SMS.
+//
+// Exit codes: 0 sent (or checked), 1 the send failed, 2 bad flags or config.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/connectorkit/twiliosms"
+	"github.com/connectorkit/twiliosms/twiliosmstest"
+)
+
+func main() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	cancel()
+	os.Exit(code)
+}
+
+// Exit codes.
+const (
+	exitSent     = 0
+	exitFailed   = 1
+	exitBadInput = 2
+)
+
+// Demo credentials for the built-in fake: Twilio's format, no real account.
+const (
+	demoAccountSID = "AC00000000000000000000000000000000"
+	demoAuthToken  = "demo-auth-token-for-the-fake"
+	demoServiceSID = "MG00000000000000000000000000000000"
+)
+
+// demoTemplates has a template for each of Logto's nine usage types.
+var demoTemplates = []twiliosms.Template{
+	{UsageType: twiliosms.UsageTypeRegister, Content: "Welcome! Your verification code is {{code}}. It expires in 10 minutes."},
+	{UsageType: twiliosms.UsageTypeSignIn, Content: "Your sign-in code is {{code}}. Don't share it with anyone."},
+	{UsageType: twiliosms.UsageTypeForgotPassword, Content: "Your password reset code is {{code}}."},
+	{UsageType: twiliosms.UsageTypeGeneric, Content: "Your verification code is {{code}}."},
+	{UsageType: twiliosms.UsageTypeOrganizationInvitation, Content: "Your invitation code is {{code}}."},
+	{UsageType: twiliosms.UsageTypeUserPermissionValidation, Content: "Your code to confirm this action is {{code}}."},
+	{UsageType: twiliosms.UsageTypeBindNewIdentifier, Content: "Your code to link this number is {{code}}."},
+	{UsageType: twiliosms.UsageTypeMfaVerification, Content: "Your two-step verification code is {{code}}."},
+	{UsageType: twiliosms.UsageTypeBindMfa, Content: "Your code to set up two-step verification is {{code}}."},
+}
+
+// options are what run needs besides the flags; tests replace baseURL to
+// keep "real" sends on a local server.
+type options struct {
+	baseURL string
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	return runWith(ctx, args, getenv, stdout, stderr, options{})
+}
+
+func runWith(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, o options) int {
+	fs := flag.NewFlagSet("send", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "a Logto Twilio connector JSON `file` (default: a built-in demo config)")
+	to := fs.String("to", "+15005550006", "the recipient's phone `number`")
+	usage := fs.String("type", string(twiliosms.UsageTypeSignIn), "the usage type, a `name`: Register, SignIn, ForgotPassword, Generic, MfaVerification, ...")
+	code := fs.String("code", "", "the verification code, `digits` (default: six random digits)")
+	check := fs.Bool("check", false, "validate the config and show each template's encoding and segment count, without sending")
+	if err := fs.Parse(args); err != nil {
+		return exitBadInput
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "send: unexpected argument %q\n", fs.Arg(0))
+		return exitBadInput
+	}
+
+	cfg, fake, err := loadConfig(*configPath, getenv, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "send: %v\n", err)
+		return exitBadInput
+	}
+	if fake != nil {
+		defer fake.Close()
+	}
+	opts := []twiliosms.Option{twiliosms.WithHTTPClient(&http.Client{Transport: &printingTransport{out: stdout, next: http.DefaultTransport}})}
+	switch {
+	case fake != nil:
+		opts = append(opts, twiliosms.WithBaseURL(fake.URL))
+	case o.baseURL != "":
+		opts = append(opts, twiliosms.WithBaseURL(o.baseURL))
+	}
+	conn, err := twiliosms.New(cfg, opts...)
+	if err != nil {
+		fmt.Fprintf(stderr, "send: %v\n", err)
+		return exitBadInput
+	}
+	if *check {
+		return checkTemplates(conn, cfg, stdout, stderr)
+	}
+
+	if *code == "" {
+		*code = randomCode()
+	}
+	msg := twiliosms.Message{To: *to, UsageType: twiliosms.UsageType(*usage), Code: *code}
+	r, err := conn.Render(msg)
+	if err != nil {
+		fmt.Fprintf(stderr, "send: %v\n", err)
+		return exitBadInput
+	}
+	if r.Fallback {
+		fmt.Fprintf(stdout, "template: Generic (no %s template: Generic is the fallback)\n", r.UsageType)
+	} else {
+		fmt.Fprintf(stdout, "template: %s\n", r.Template)
+	}
+	fmt.Fprintf(stdout, "body:     %q\n", r.Body)
+	fmt.Fprintf(stdout, "cost:     %s, %d %s\n", r.Encoding, r.Segments, plural(r.Segments, "segment"))
+
+	res, err := conn.SendMessage(ctx, msg)
+	if err != nil {
+		fmt.Fprintln(stderr, describeFailure(err))
+		return exitFailed
+	}
+	fmt.Fprintf(stdout, "answer:   %s %s (%d %s)\n", res.SID, res.Status, res.NumSegments, plural(res.NumSegments, "segment"))
+	return exitSent
+}
+
+// loadConfig reads the config from the file, else from TWILIO_* variables,
+// else starts the fake and returns a demo config for it.
+func loadConfig(path string, getenv func(string) string, stdout io.Writer) (twiliosms.Config, *twiliosmstest.Server, error) {
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return twiliosms.Config{}, nil, fmt.Errorf("-config: %w", err)
+		}
+		cfg, err := twiliosms.ParseConfig(data)
+		return cfg, nil, err
+	}
+	env := map[string]string{}
+	for _, k := range []string{"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_MESSAGING_SERVICE_SID", "TWILIO_FROM"} {
+		if v := getenv(k); v != "" {
+			env[k] = v
+		}
+	}
+	if len(env) > 0 {
+		for _, k := range []string{"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"} {
+			if env[k] == "" {
+				return twiliosms.Config{}, nil, fmt.Errorf("%s is not set: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM, or none of them to use the fake", k)
+			}
+		}
+		cfg := twiliosms.Config{
+			AccountSID:              env["TWILIO_ACCOUNT_SID"],
+			AuthToken:               env["TWILIO_AUTH_TOKEN"],
+			FromMessagingServiceSID: env["TWILIO_MESSAGING_SERVICE_SID"],
+			From:                    env["TWILIO_FROM"],
+			Templates:               demoTemplates,
+		}
+		fmt.Fprintln(stdout, "Twilio credentials from the environment: this sends a real SMS.")
+		return cfg, nil, cfg.Validate()
+	}
+	fake := twiliosmstest.NewServer(twiliosmstest.WithCredentials(demoAccountSID, demoAuthToken))
+	fmt.Fprintf(stdout, "No Twilio credentials: sending to twiliosmstest, a fake Twilio in this process at %s; nothing leaves the machine.\n", fake.URL)
+	return twiliosms.Config{
+		AccountSID:              demoAccountSID,
+		AuthToken:               demoAuthToken,
+		FromMessagingServiceSID: demoServiceSID,
+		Templates:               demoTemplates,
+	}, fake, nil
+}
+
+// checkTemplates renders each template with a six-digit code and reports
+// what it costs, warning where a template costs more than one GSM-7 segment.
+func checkTemplates(conn *twiliosms.Connector, cfg twiliosms.Config, stdout, stderr io.Writer) int {
+	fmt.Fprintln(stdout, "config is valid; each template with a 6-digit code:")
+	status := exitSent
+	for _, t := range cfg.Templates {
+		r, err := conn.Render(twiliosms.Message{To: "+15005550006", UsageType: t.UsageType, Code: "123456"})
+		if err != nil {
+			fmt.Fprintf(stderr, "  %-26s %v\n", t.UsageType, err)
+			status = exitBadInput
+			continue
+		}
+		note := ""
+		switch {
+		case r.Segments >= 3:
+			note = "  <- 3 or more segments: every send costs that many SMS"
+		case r.Encoding == twiliosms.EncodingUCS2:
+			note = "  <- UCS-2: one non-GSM character cuts a segment from 160 to 70 characters"
+		}
+		fmt.Fprintf(stdout, "  %-26s %s, %d %s%s\n", t.UsageType, r.Encoding, r.Segments, plural(r.Segments, "segment"), note)
+	}
+	return status
+}
+
+// failureAdvice says, for each sentinel, its name and what to do.
+var failureAdvice = []struct {
+	err          error
+	name, advice string
+}{
+	{twiliosms.ErrInvalidPhoneNumber, "ErrInvalidPhoneNumber", "check the number: it must be a real phone number in E.164 form"},
+	{twiliosms.ErrUnreachableRecipient, "ErrUnreachableRecipient", "this number cannot receive SMS (a landline?): ask for another number"},
+	{twiliosms.ErrRegionNotPermitted, "ErrRegionNotPermitted", "enable the destination country in Twilio's Geo Permissions (Console > Messaging > Settings > Geo permissions)"},
+	{twiliosms.ErrRecipientOptedOut, "ErrRecipientOptedOut", "the recipient replied STOP to this sender; they must reply START before you can text them"},
+	{twiliosms.ErrAuthentication, "ErrAuthentication", "check accountSID and authToken (or the API key) in Twilio's Console"},
+	{twiliosms.ErrSenderMisconfigured, "ErrSenderMisconfigured", "check the Messaging Service (it needs a sender in its pool) or the From number"},
+	{twiliosms.ErrRateLimited, "ErrRateLimited", "Twilio asked to slow down: try again later"},
+	{twiliosms.ErrInvalidMessage, "ErrInvalidMessage", "fix the template: the body is empty, too long, or missing the code"},
+	{twiliosms.ErrUnavailable, "ErrUnavailable", "Twilio could not be reached or failed: try again in a moment"},
+	{twiliosms.ErrInvalidResponse, "ErrInvalidResponse", "Twilio's answer was not understood; the SMS may have been sent: check Twilio's message logs before resending"},
+}
+
+// describeFailure is the one line printed when a send fails: the sentinel,
+// Twilio's code and message, and what to do.
+func describeFailure(err error) string {
+	name, advice := "error", "see the message above"
+	for _, a := range failureAdvice {
+		if errors.Is(err, a.err) {
+			name, advice = a.name, a.advice
+			break
+		}
+	}
+	var apiErr *twiliosms.APIError
+	if errors.As(err, &apiErr) {
+		detail := fmt.Sprintf("HTTP %d", apiErr.Status)
+		if apiErr.Code != 0 {
+			detail = fmt.Sprintf("Twilio error %d", apiErr.Code)
+		}
+		if apiErr.Message != "" {
+			detail += ": " + apiErr.Message
+		}
+		return fmt.Sprintf("send failed: %s (%s): %s", name, detail, advice)
+	}
+	return fmt.Sprintf("send failed: %s (%v): %s", name, err, advice)
+}
+
+// printingTransport prints each request as it goes out and each answer's
+// status, with the credentials masked.
+type printingTransport struct {
+	out  io.Writer
+	next http.RoundTripper
+}
+
+func (t *printingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	fmt.Fprintf(t.out, "request:  %s %s\n", req.Method, req.URL)
+	if user, _, ok := req.BasicAuth(); ok {
+		fmt.Fprintf(t.out, "          auth %s:***\n", user)
+	}
+	if req.GetBody != nil {
+		if body, err := req.GetBody(); err == nil {
+			data, _ := io.ReadAll(body)
+			form, _ := url.ParseQuery(string(data))
+			keys := make([]string, 0, len(form))
+			for k := range form {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				fmt.Fprintf(t.out, "          %s=%q\n", k, strings.Join(form[k], ","))
+			}
+		}
+	}
+	resp, err := t.next.RoundTrip(req)
+	if err == nil {
+		fmt.Fprintf(t.out, "response: %s\n", resp.Status)
+	}
+	return resp, err
+}
+
+func randomCode() string {
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return fmt.Sprintf("%06d", n.Int64())
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}

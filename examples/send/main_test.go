@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/connectorkit/twiliosms/twiliosmstest"
+)
+
+func noEnv(string) string { return "" }
+
+func runForTest(t *testing.T, getenv func(string) string, o options, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := runWith(context.Background(), args, getenv, &stdout, &stderr, o)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestSendOnTheBuiltInFake(t *testing.T) {
+	code, out, errOut := runForTest(t, noEnv, options{}, "-code", "246810")
+	require.Equal(t, exitSent, code, errOut)
+	assert.Contains(t, out, "nothing leaves the machine")
+	assert.Contains(t, out, "template: SignIn\n")
+	assert.Contains(t, out, `body:     "Your sign-in code is 246810. Don't share it with anyone."`)
+	assert.Contains(t, out, "cost:     GSM-7, 1 segment")
+	assert.Regexp(t, `request:  POST http://127\.0\.0\.1:\d+/2010-04-01/Accounts/`+demoAccountSID+`/Messages\.json`, out)
+	assert.Contains(t, out, "auth "+demoAccountSID+":***")
+	assert.Contains(t, out, `To="+15005550006"`)
+	assert.Contains(t, out, `RiskCheck="enable"`)
+	assert.Contains(t, out, "response: 201 Created")
+	assert.Regexp(t, `answer:   SM[0-9a-f]{32} accepted \(1 segment\)`, out)
+	assert.NotContains(t, out+errOut, demoAuthToken)
+}
+
+func TestSendRandomCodeIsSixDigits(t *testing.T) {
+	code, out, _ := runForTest(t, noEnv, options{})
+	require.Equal(t, exitSent, code)
+	assert.Regexp(t, `Your sign-in code is \d{6}\.`, out)
+	assert.Regexp(t, regexp.MustCompile(`^\d{6}$`), randomCode())
+}
+
+func TestSendShowsGenericFallback(t *testing.T) {
+	cfgPath := writeConfig(t, `{"accountSID":"AC00000000000000000000000000000000","authToken":"t","fromMessagingServiceSID":"MG00000000000000000000000000000000",
+		"templates":[{"usageType":"Register","content":"r {{code}}"},{"usageType":"SignIn","content":"s {{code}}"},
+		{"usageType":"ForgotPassword","content":"f {{code}}"},{"usageType":"Generic","content":"g {{code}}"}]}`)
+	fake := twiliosmstest.NewServer()
+	defer fake.Close()
+	code, out, errOut := runForTest(t, noEnv, options{baseURL: fake.URL}, "-config", cfgPath, "-type", "MfaVerification", "-code", "1")
+	require.Equal(t, exitSent, code, errOut)
+	assert.Contains(t, out, "template: Generic (no MfaVerification template: Generic is the fallback)")
+	assert.NotContains(t, out, "nothing leaves the machine", "a config file means a real send")
+	require.Len(t, fake.Messages(), 1)
+	assert.Equal(t, "g 1", fake.Messages()[0].Body)
+}
+
+func TestSendMagicNumberFailure(t *testing.T) {
+	code, out, errOut := runForTest(t, noEnv, options{}, "-to", "+15005550002")
+	assert.Equal(t, exitFailed, code)
+	assert.Contains(t, out, "response: 400 Bad Request")
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	require.Len(t, lines, 1, "one plain line")
+	assert.Contains(t, lines[0], "send failed: ErrUnreachableRecipient (Twilio error 21612: ")
+	assert.Contains(t, lines[0], "ask for another number")
+}
+
+func TestSendRegionNotPermittedAdvice(t *testing.T) {
+	code, _, errOut := runForTest(t, noEnv, options{}, "-to", "+15005550003")
+	assert.Equal(t, exitFailed, code)
+	assert.Contains(t, errOut, "ErrRegionNotPermitted (Twilio error 21408")
+	assert.Contains(t, errOut, "Geo Permissions")
+}
+
+func TestSendBadConfigNamesTheKey(t *testing.T) {
+	cfgPath := writeConfig(t, `{"accountSID":"AC123","authToken":"hunter2","fromMessagingServiceSID":"MG00000000000000000000000000000000","templates":[]}`)
+	code, _, errOut := runForTest(t, noEnv, options{}, "-config", cfgPath)
+	assert.Equal(t, exitBadInput, code)
+	assert.Contains(t, errOut, `accountSID: must be "AC" followed by 32 hexadecimal digits`)
+	assert.Contains(t, errOut, "templates: is required")
+	assert.NotContains(t, errOut, "hunter2")
+
+	code, _, errOut = runForTest(t, noEnv, options{}, "-config", filepath.Join(t.TempDir(), "missing.json"))
+	assert.Equal(t, exitBadInput, code)
+	assert.Contains(t, errOut, "-config: open")
+}
+
+func TestSendBadFlags(t *testing.T) {
+	for _, args := range [][]string{{"-bogus"}, {"extra"}, {"-to", "not-a-number"}, {"-type", ""}} {
+		code, _, errOut := runForTest(t, noEnv, options{}, args...)
+		assert.Equal(t, exitBadInput, code, args)
+		assert.NotEmpty(t, errOut, args)
+	}
+}
+
+func TestSendCredentialsFromTheEnvironment(t *testing.T) {
+	fake := twiliosmstest.NewServer(twiliosmstest.WithCredentials("AC11111111111111111111111111111111", "env-token"))
+	defer fake.Close()
+	env := map[string]string{
+		"TWILIO_ACCOUNT_SID": "AC11111111111111111111111111111111",
+		"TWILIO_AUTH_TOKEN":  "env-token",
+		"TWILIO_FROM":        "+15005550006",
+	}
+	code, out, errOut := runForTest(t, func(k string) string { return env[k] }, options{baseURL: fake.URL}, "-type", "Register", "-code", "777777")
+	require.Equal(t, exitSent, code, errOut)
+	assert.Contains(t, out, "this sends a real SMS")
+	assert.Contains(t, out, `From="+15005550006"`)
+	assert.NotContains(t, out, "env-token")
+	require.Len(t, fake.Messages(), 1)
+	assert.Equal(t, "queued", fake.Messages()[0].Status)
+
+	delete(env, "TWILIO_AUTH_TOKEN")
+	code, _, errOut = runForTest(t, func(k string) string { return env[k] }, options{baseURL: fake.URL})
+	assert.Equal(t, exitBadInput, code)
+	assert.Contains(t, errOut, "TWILIO_AUTH_TOKEN is not set")
+}
+
+func TestCheckReportsEncodingAndSegments(t *testing.T) {
+	cfgPath := writeConfig(t, `{"accountSID":"AC00000000000000000000000000000000","authToken":"t","fromMessagingServiceSID":"MG00000000000000000000000000000000",
+		"templates":[{"usageType":"Register","content":"r {{code}}"},{"usageType":"SignIn","content":"Your code: {{code}} 🔐"},
+		{"usageType":"ForgotPassword","content":"`+strings.Repeat("x", 320)+` {{code}}"},{"usageType":"Generic","content":"g {{code}}"}]}`)
+	fake := twiliosmstest.NewServer()
+	defer fake.Close()
+	code, out, errOut := runForTest(t, noEnv, options{baseURL: fake.URL}, "-config", cfgPath, "-check")
+	require.Equal(t, exitSent, code, errOut)
+	assert.Regexp(t, `Register\s+GSM-7, 1 segment\n`, out)
+	assert.Regexp(t, `SignIn\s+UCS-2, 1 segment  <- UCS-2`, out)
+	assert.Regexp(t, `ForgotPassword\s+GSM-7, 3 segments  <- 3 or more segments`, out)
+	assert.Empty(t, fake.Messages(), "-check sends nothing")
+	assert.NotContains(t, out, "request:")
+}
+
+func writeConfig(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "connector.json")
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+	return path
+}
