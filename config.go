@@ -322,6 +322,8 @@ func ruleMessage(tag, param string) string {
 		return "must be an absolute https URL (http only for a loopback host such as localhost or 127.0.0.1)"
 	case "authtoken":
 		return "is required unless apiKeySID and apiKeySecret are both set"
+	case "callback_token":
+		return "needs authToken: Twilio signs status callbacks with the auth token, not with an API key"
 	case "sender_required":
 		return "is required: set fromMessagingServiceSID or from"
 	case "sender_exclusive":
@@ -396,6 +398,9 @@ func validateConfigStruct(sl validator.StructLevel) {
 	hasKey := c.APIKeySID != "" && c.APIKeySecret != ""
 	if c.AuthToken == "" && !hasKey {
 		report(c.AuthToken, "authToken", "authtoken", "")
+	}
+	if c.StatusCallback != "" && c.AuthToken == "" {
+		report(c.StatusCallback, "statusCallback", "callback_token", "")
 	}
 	switch {
 	case c.FromMessagingServiceSID == "" && c.From == "":

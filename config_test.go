@@ -22,6 +22,7 @@ func TestParseConfigAcceptsLogtoJSON(t *testing.T) {
 func TestParseConfigAcceptsEveryExtension(t *testing.T) {
 	cfg, err := ParseConfig([]byte(`{
 		"accountSID": "` + testAccountSID + `",
+		"authToken": "` + testAuthToken + `",
 		"apiKeySID": "` + testKeySID + `",
 		"apiKeySecret": "` + testKeySecret + `",
 		"from": "+14155550100",
@@ -167,6 +168,15 @@ func TestValidateRules(t *testing.T) {
 		{"statusCallback ipv6 loopback", func(c *Config) { c.StatusCallback = "http://[::1]:9/cb" }, "", ""},
 		{"statusCallback public http", func(c *Config) { c.StatusCallback = "http://example.com/cb" }, "statusCallback", "must be an absolute https URL"},
 		{"statusCallback relative", func(c *Config) { c.StatusCallback = "/cb" }, "statusCallback", "must be an absolute https URL"},
+		{"statusCallback without authToken", func(c *Config) {
+			c.StatusCallback = "https://example.com/cb"
+			c.AuthToken = ""
+			c.APIKeySID, c.APIKeySecret = testKeySID, testKeySecret
+		}, "statusCallback", "needs authToken: Twilio signs status callbacks with the auth token"},
+		{"statusCallback with authToken and API key", func(c *Config) {
+			c.StatusCallback = "https://example.com/cb"
+			c.APIKeySID, c.APIKeySecret = testKeySID, testKeySecret
+		}, "", ""},
 		{"statusCallback ftp", func(c *Config) { c.StatusCallback = "ftp://example.com/cb" }, "statusCallback", "must be an absolute https URL"},
 		{"no templates", func(c *Config) { c.Templates = nil }, "templates", "is required"},
 		{"empty templates", func(c *Config) { c.Templates = []Template{} }, "templates", "is required"},

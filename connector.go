@@ -133,6 +133,7 @@ type Connector struct {
 	templates  map[UsageType]*messageTemplate
 	endpoint   string // the full Messages.json URL
 	authHeader string // "Basic ..." computed once
+	authToken  string // for checking status callback signatures
 	userAgent  string
 	client     *http.Client
 }
@@ -221,6 +222,7 @@ func New(cfg Config, opts ...Option) (*Connector, error) {
 	if cfg.APIKeySID != "" && cfg.APIKeySecret != "" {
 		user, pass = cfg.APIKeySID, cfg.APIKeySecret
 	}
+	c.authToken = cfg.AuthToken
 	c.authHeader = "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
 	for _, t := range cfg.Templates {
 		c.templates[t.UsageType] = parseTemplate(t)
