@@ -92,7 +92,9 @@ func TestStatusCallbackHandlerRejects(t *testing.T) {
 		{"PUT, even signed", func() *http.Request { r := good(); r.Method = http.MethodPut; return r }, 405},
 		{"no signature", func() *http.Request { r := good(); r.Header.Del(SignatureHeader); return r }, 403},
 		{"signed with another token", func() *http.Request { return signedRequest(u, u, "other-token", callbackParams("sent", 0)) }, 403},
-		{"signed for another URL", func() *http.Request { return signedRequest(u, "http://example.com/other", testAuthToken, callbackParams("sent", 0)) }, 403},
+		{"signed for another URL", func() *http.Request {
+			return signedRequest(u, "http://example.com/other", testAuthToken, callbackParams("sent", 0))
+		}, 403},
 		{"a parameter changed after signing", func() *http.Request {
 			p := callbackParams("sent", 0)
 			sig := Signature(testAuthToken, u, p)
