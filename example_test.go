@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 
 	"github.com/connectorkit/twiliosms"
 )
@@ -91,4 +93,63 @@ func ExampleConnector_SendMessage() {
 	}
 	// Output:
 	// SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa accepted 1
+}
+
+func ExampleValidateSignature() {
+	// A public vector from Twilio's helper-library test suites.
+	params := url.Values{
+		"CallSid": {"CA1234567890ABCDE"},
+		"Caller":  {"+14158675309"},
+		"Digits":  {"1234"},
+		"From":    {"+14158675309"},
+		"To":      {"+18005551212"},
+	}
+	err := twiliosms.ValidateSignature("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", params, "RSOYDt4T1cUTdK1PDd93/VVr8B8=")
+	fmt.Println(err)
+	params.Set("Digits", "9999")
+	err = twiliosms.ValidateSignature("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", params, "RSOYDt4T1cUTdK1PDd93/VVr8B8=")
+	fmt.Println(errors.Is(err, twiliosms.ErrInvalidSignature))
+	// Output:
+	// <nil>
+	// true
+}
+
+func ExampleConnector_StatusCallbackHandler() {
+	cfg, _ := twiliosms.ParseConfig([]byte(connectorJSON))
+	cfg.StatusCallback = "https://auth.example.com/twilio/status"
+	conn, _ := twiliosms.New(cfg)
+
+	mux := http.NewServeMux()
+	mux.Handle("POST /twilio/status", conn.StatusCallbackHandler(
+		func(ctx context.Context, s twiliosms.StatusCallback) error {
+			switch {
+			case errors.Is(s.Err, twiliosms.ErrUnreachableRecipient):
+				// mark the number as unable to receive SMS; offer another channel
+			case s.Err != nil:
+				// log it; the code never arrived
+			case s.Status == "delivered":
+				// the code is on the handset
+			}
+			fmt.Println(s.MessageSID, s.Status)
+			return nil
+		},
+		// Behind a load balancer, check signatures against the URL Twilio calls.
+		twiliosms.WithPublicURL(cfg.StatusCallback),
+	))
+
+	// What Twilio would post, signed with the auth token.
+	form := url.Values{
+		"MessageSid":    {"SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
+		"AccountSid":    {cfg.AccountSID},
+		"MessageStatus": {"delivered"},
+	}
+	req := httptest.NewRequest("POST", "http://10.0.0.7:8080/twilio/status", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set(twiliosms.SignatureHeader, twiliosms.Signature(cfg.AuthToken, cfg.StatusCallback, form))
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, req)
+	fmt.Println(w.Code)
+	// Output:
+	// SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa delivered
+	// 204
 }

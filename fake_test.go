@@ -3,6 +3,10 @@ package twiliosms_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -99,4 +103,82 @@ func TestAgainstTheFakeFailNext(t *testing.T) {
 	assert.ErrorIs(t, err, twiliosms.ErrUnavailable)
 	_, err = conn.SendMessage(context.Background(), msg)
 	assert.NoError(t, err)
+}
+
+// TestStatusCallbacksEndToEnd: connector -> fake -> signed callbacks ->
+// StatusCallbackHandler -> fn.
+func TestStatusCallbacksEndToEnd(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string][]twiliosms.StatusCallback{}
+	var handler atomic.Pointer[http.Handler] // set once the connector exists
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }))
+	defer receiver.Close()
+
+	conn, fake := fakeConnector(t, func(c *twiliosms.Config) { c.StatusCallback = receiver.URL + "/twilio/status" })
+	h := conn.StatusCallbackHandler(func(_ context.Context, s twiliosms.StatusCallback) error {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[s.To] = append(seen[s.To], s)
+		return nil
+	})
+	handler.Store(&h)
+
+	ok, err := conn.SendMessage(context.Background(), twiliosms.Message{To: "+14155552671", UsageType: twiliosms.UsageTypeSignIn, Code: "1"})
+	require.NoError(t, err)
+	_, err = conn.SendMessage(context.Background(), twiliosms.Message{To: "+150055530003", UsageType: twiliosms.UsageTypeSignIn, Code: "2"})
+	require.NoError(t, err)
+	_, err = conn.SendMessage(context.Background(), twiliosms.Message{To: "+150055530007", UsageType: twiliosms.UsageTypeSignIn, Code: "3"})
+	require.NoError(t, err)
+	fake.Close() // waits for every callback
+
+	mu.Lock()
+	defer mu.Unlock()
+	delivered := seen["+14155552671"]
+	require.Len(t, delivered, 2)
+	assert.Equal(t, "sent", delivered[0].Status)
+	assert.Equal(t, "delivered", delivered[1].Status)
+	assert.Equal(t, ok.SID, delivered[1].MessageSID)
+	assert.NoError(t, delivered[1].Err)
+
+	unreachable := seen["+150055530003"]
+	require.Len(t, unreachable, 2)
+	assert.ErrorIs(t, unreachable[1].Err, twiliosms.ErrUnreachableRecipient)
+	assert.ErrorIs(t, seen["+150055530007"][1].Err, twiliosms.ErrCarrierFiltered)
+	var de *twiliosms.DeliveryError
+	require.ErrorAs(t, seen["+150055530007"][1].Err, &de)
+	assert.Equal(t, 30007, de.Code)
+}
+
+// TestStatusCallbacksFromAnotherTokenAreRejected: a fake signing with a
+// different token than the connector's gets 403s and fn never runs.
+func TestStatusCallbacksFromAnotherTokenAreRejected(t *testing.T) {
+	var calls atomic.Int32
+	var codes sync.Map
+	var handler atomic.Pointer[http.Handler]
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		(*handler.Load()).ServeHTTP(rec, r)
+		codes.Store(rec.Code, true)
+		w.WriteHeader(rec.Code)
+	}))
+	defer receiver.Close()
+
+	fake := twiliosmstest.NewServer() // signs with whatever token the request used
+	cfg, err := twiliosms.ParseConfig([]byte(connectorJSON))
+	require.NoError(t, err)
+	cfg.AccountSID, cfg.AuthToken, cfg.StatusCallback = fakeAccount, "token-the-fake-uses", receiver.URL
+	sender, err := twiliosms.New(cfg, twiliosms.WithBaseURL(fake.URL))
+	require.NoError(t, err)
+	cfg.AuthToken = "the-real-token"
+	checker, err := twiliosms.New(cfg)
+	require.NoError(t, err)
+	h := checker.StatusCallbackHandler(func(context.Context, twiliosms.StatusCallback) error { calls.Add(1); return nil })
+	handler.Store(&h)
+
+	_, err = sender.SendMessage(context.Background(), twiliosms.Message{To: "+14155552671", UsageType: twiliosms.UsageTypeSignIn, Code: "1"})
+	require.NoError(t, err)
+	fake.Close()
+	assert.Zero(t, calls.Load())
+	_, got403 := codes.Load(http.StatusForbidden)
+	assert.True(t, got403)
 }

@@ -12,6 +12,30 @@
 // It answers as Twilio does: the same routes, error bodies and codes,
 // Twilio's documented test numbers (+15005550001 and friends), and a 201 with
 // a message resource whose num_segments is counted the way carriers do.
+//
+// # Status callbacks
+//
+// When a message carries a StatusCallback URL, the fake then posts
+// Twilio-shaped status callbacks to it, form-encoded and signed in
+// X-Twilio-Signature with the auth token (the one given to WithCredentials,
+// else the one the request authenticated with; a request authenticated with
+// an API key and no WithCredentials gets unsigned callbacks). Real Twilio
+// sends no callbacks for test credentials; the fake does, so that a status
+// callback handler can be tested end to end. Each message gets, in order,
+// "sent" then "delivered", except for these recipients of the fake's own
+// ("+1 500 555" followed by the error code):
+//
+//	To              callbacks
+//	+150055530003   sent, undelivered 30003 (unreachable handset)
+//	+150055530004   sent, undelivered 30004 (message blocked)
+//	+150055530005   sent, undelivered 30005 (unknown handset)
+//	+150055530006   sent, undelivered 30006 (landline or unreachable carrier)
+//	+150055530007   sent, undelivered 30007 (filtered by the carrier)
+//	+150055530008   sent, undelivered 30008 (unknown error)
+//	+150055530034   failed 30034 (unregistered A2P sender)
+//	+150055530450   failed 30450 (SMS pumping protection)
+//
+// Close waits for callbacks in flight.
 package twiliosmstest
 
 import (
@@ -63,6 +87,9 @@ type Server struct {
 	mu       sync.Mutex
 	messages []Message
 	failures []failure
+
+	callbacks      sync.WaitGroup
+	callbackClient *http.Client
 }
 
 type failure struct {
@@ -89,7 +116,7 @@ func WithAPIKey(keySID, secret string) Option {
 
 // NewServer starts a fake Twilio on a loopback address. Close it when done.
 func NewServer(opts ...Option) *Server {
-	s := &Server{}
+	s := &Server{callbackClient: &http.Client{Timeout: 10 * time.Second}}
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -98,8 +125,12 @@ func NewServer(opts ...Option) *Server {
 	return s
 }
 
-// Close shuts the fake down and waits for requests in flight.
-func (s *Server) Close() { s.srv.Close() }
+// Close shuts the fake down and waits for requests and status callbacks in
+// flight.
+func (s *Server) Close() {
+	s.srv.Close() // waits for handlers, so no callback starts after it
+	s.callbacks.Wait()
+}
 
 // Client returns an HTTP client configured for the fake.
 func (s *Server) Client() *http.Client { return s.srv.Client() }
@@ -182,6 +213,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	msg := s.record(account, form)
 	writeJSON(w, http.StatusCreated, resource(msg))
+	if callbackURL := form.Get("StatusCallback"); callbackURL != "" {
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush() // the 201 goes out before the first callback
+		}
+		s.callbacks.Add(1)
+		go s.sendCallbacks(callbackURL, s.signingToken(r), msg)
+	}
 }
 
 func (s *Server) popFailure() (failure, bool) {
@@ -348,4 +386,88 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// deliveryFailures are the fake's own recipients whose delivery fails.
+var deliveryFailures = map[string]struct {
+	status string
+	code   int
+}{
+	"+150055530003": {"undelivered", 30003},
+	"+150055530004": {"undelivered", 30004},
+	"+150055530005": {"undelivered", 30005},
+	"+150055530006": {"undelivered", 30006},
+	"+150055530007": {"undelivered", 30007},
+	"+150055530008": {"undelivered", 30008},
+	"+150055530034": {"failed", 30034},
+	"+150055530450": {"failed", 30450},
+}
+
+// poolSender is the number the fake "picks" from a Messaging Service's pool.
+const poolSender = "+15005550006"
+
+// signingToken is the auth token the fake signs callbacks with: its own, or
+// the account token the request authenticated with.
+func (s *Server) signingToken(r *http.Request) string {
+	if s.authToken != "" {
+		return s.authToken
+	}
+	if user, pass, ok := r.BasicAuth(); ok && strings.HasPrefix(user, "AC") {
+		return pass
+	}
+	return ""
+}
+
+// sendCallbacks posts msg's status callbacks to callbackURL, one after the
+// other, as Twilio would.
+func (s *Server) sendCallbacks(callbackURL, token string, msg Message) {
+	defer s.callbacks.Done()
+	type update struct {
+		status string
+		code   int
+	}
+	updates := []update{{"sent", 0}, {"delivered", 0}}
+	if f, ok := deliveryFailures[msg.To]; ok {
+		updates = []update{{"sent", 0}, {f.status, f.code}}
+		if f.status == "failed" {
+			updates = updates[1:] // never left Twilio
+		}
+	}
+	from := msg.From
+	if from == "" {
+		from = poolSender
+	}
+	for _, u := range updates {
+		params := url.Values{
+			"MessageSid":    {msg.SID},
+			"SmsSid":        {msg.SID},
+			"AccountSid":    {msg.AccountSID},
+			"From":          {from},
+			"To":            {msg.To},
+			"MessageStatus": {u.status},
+			"SmsStatus":     {u.status},
+			"ApiVersion":    {"2010-04-01"},
+		}
+		if msg.MessagingServiceSID != "" {
+			params.Set("MessagingServiceSid", msg.MessagingServiceSID)
+		}
+		if u.code != 0 {
+			params.Set("ErrorCode", strconv.Itoa(u.code))
+		}
+		req, err := http.NewRequest(http.MethodPost, callbackURL, strings.NewReader(params.Encode()))
+		if err != nil {
+			return
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("User-Agent", "TwilioProxy/1.1")
+		if token != "" {
+			req.Header.Set(twiliosms.SignatureHeader, twiliosms.Signature(token, callbackURL, params))
+		}
+		resp, err := s.callbackClient.Do(req)
+		if err != nil {
+			continue // Twilio does not stop at one unreachable callback either
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+	}
 }

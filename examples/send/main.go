@@ -25,10 +25,12 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/connectorkit/twiliosms"
@@ -100,8 +102,14 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stderr, "send: %v\n", err)
 		return exitBadInput
 	}
+	var callbacks *callbackLog
 	if fake != nil {
 		defer fake.Close()
+		// Show what Twilio reports after the 201: the fake posts signed
+		// status callbacks to a handler served here.
+		callbacks = newCallbackLog()
+		defer callbacks.Close()
+		cfg.StatusCallback = callbacks.URL()
 	}
 	opts := []twiliosms.Option{twiliosms.WithHTTPClient(&http.Client{Transport: &printingTransport{out: stdout, next: http.DefaultTransport}})}
 	switch {
@@ -117,6 +125,9 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	if *check {
 		return checkTemplates(conn, cfg, stdout, stderr)
+	}
+	if callbacks != nil {
+		callbacks.setHandler(conn.StatusCallbackHandler(callbacks.record))
 	}
 
 	if *code == "" {
@@ -142,7 +153,64 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		return exitFailed
 	}
 	fmt.Fprintf(stdout, "answer:   %s %s (%d %s)\n", res.SID, res.Status, res.NumSegments, plural(res.NumSegments, "segment"))
+	if fake != nil {
+		fake.Close() // returns once every status callback has been answered
+		for _, line := range callbacks.lines() {
+			fmt.Fprintln(stdout, line)
+		}
+	}
 	return exitSent
+}
+
+// callbackLog serves a status callback handler on loopback and keeps a line
+// per callback it accepted.
+type callbackLog struct {
+	srv     *httptest.Server
+	mu      sync.Mutex
+	handler http.Handler // set once the connector exists
+	log     []string
+}
+
+func newCallbackLog() *callbackLog {
+	l := &callbackLog{}
+	l.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l.mu.Lock()
+		h := l.handler
+		l.mu.Unlock()
+		if h == nil {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	return l
+}
+
+func (l *callbackLog) setHandler(h http.Handler) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.handler = h
+}
+
+func (l *callbackLog) URL() string { return l.srv.URL + "/twilio/status" }
+
+func (l *callbackLog) Close() { l.srv.Close() }
+
+func (l *callbackLog) record(_ context.Context, s twiliosms.StatusCallback) error {
+	line := fmt.Sprintf("callback: %s %s (signature checked)", s.MessageSID, s.Status)
+	if s.Err != nil {
+		line += ": " + s.Err.Error()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.log = append(l.log, line)
+	return nil
+}
+
+func (l *callbackLog) lines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.log...)
 }
 
 // loadConfig reads the config from the file, else from TWILIO_* variables,

@@ -37,7 +37,15 @@ func TestSendOnTheBuiltInFake(t *testing.T) {
 	assert.Contains(t, out, `RiskCheck="enable"`)
 	assert.Contains(t, out, "response: 201 Created")
 	assert.Regexp(t, `answer:   SM[0-9a-f]{32} accepted \(1 segment\)`, out)
+	assert.Regexp(t, `callback: SM[0-9a-f]{32} sent \(signature checked\)\ncallback: SM[0-9a-f]{32} delivered \(signature checked\)\n$`, out)
 	assert.NotContains(t, out+errOut, demoAuthToken)
+}
+
+func TestSendShowsAFailedDelivery(t *testing.T) {
+	code, out, errOut := runForTest(t, noEnv, options{}, "-to", "+150055530003")
+	require.Equal(t, exitSent, code, errOut) // Twilio accepted it; the handset never got it
+	assert.Contains(t, out, "undelivered (signature checked): twiliosms: message ")
+	assert.Contains(t, out, "error 30003: Unreachable destination handset")
 }
 
 func TestSendRandomCodeIsSixDigits(t *testing.T) {

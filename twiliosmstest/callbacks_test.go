@@ -1,0 +1,164 @@
+package twiliosmstest
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/connectorkit/twiliosms"
+)
+
+// received is one callback as the receiving server saw it.
+type received struct {
+	form      url.Values
+	signature string
+}
+
+// callbackReceiver starts a server that records the callbacks it gets,
+// optionally pausing before answering each.
+func callbackReceiver(t *testing.T, delay time.Duration) (*httptest.Server, func() []received) {
+	t.Helper()
+	var mu sync.Mutex
+	var got []received
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		data, _ := io.ReadAll(r.Body)
+		form, _ := url.ParseQuery(string(data))
+		time.Sleep(delay)
+		mu.Lock()
+		got = append(got, received{form, r.Header.Get(twiliosms.SignatureHeader)})
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []received {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]received(nil), got...)
+	}
+}
+
+func sendWithCallback(t *testing.T, s *Server, to, callbackURL, user, pass string) map[string]any {
+	t.Helper()
+	status, body := post(t, s, messagesURL, user, pass, form(
+		"To", to, "MessagingServiceSid", service, "Body", "Your code is 123456", "StatusCallback", callbackURL))
+	require.Equal(t, http.StatusCreated, status, body)
+	return body
+}
+
+func TestCallbacksSentThenDeliveredSigned(t *testing.T) {
+	receiver, got := callbackReceiver(t, 0)
+	callbackURL := receiver.URL + "/twilio/status?tenant=a"
+	s := NewServer(WithCredentials(account, token))
+	body := sendWithCallback(t, s, "+14155552671", callbackURL, account, token)
+	s.Close() // waits for the callbacks
+
+	cbs := got()
+	require.Len(t, cbs, 2)
+	for i, want := range []string{"sent", "delivered"} {
+		f := cbs[i].form
+		assert.Equal(t, want, f.Get("MessageStatus"))
+		assert.Equal(t, want, f.Get("SmsStatus"))
+		assert.Equal(t, body["sid"], f.Get("MessageSid"))
+		assert.Equal(t, body["sid"], f.Get("SmsSid"))
+		assert.Equal(t, account, f.Get("AccountSid"))
+		assert.Equal(t, service, f.Get("MessagingServiceSid"))
+		assert.Equal(t, "+14155552671", f.Get("To"))
+		assert.Equal(t, poolSender, f.Get("From"))
+		assert.Equal(t, "2010-04-01", f.Get("ApiVersion"))
+		assert.Empty(t, f.Get("ErrorCode"))
+		assert.NoError(t, twiliosms.ValidateSignature(token, callbackURL, f, cbs[i].signature), "signed with the auth token over the exact URL")
+	}
+}
+
+func TestCallbacksForFailingRecipients(t *testing.T) {
+	tests := []struct {
+		to       string
+		statuses []string
+		code     string
+	}{
+		{"+150055530003", []string{"sent", "undelivered"}, "30003"},
+		{"+150055530004", []string{"sent", "undelivered"}, "30004"},
+		{"+150055530005", []string{"sent", "undelivered"}, "30005"},
+		{"+150055530006", []string{"sent", "undelivered"}, "30006"},
+		{"+150055530007", []string{"sent", "undelivered"}, "30007"},
+		{"+150055530008", []string{"sent", "undelivered"}, "30008"},
+		{"+150055530034", []string{"failed"}, "30034"},
+		{"+150055530450", []string{"failed"}, "30450"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.to, func(t *testing.T) {
+			receiver, got := callbackReceiver(t, 0)
+			s := NewServer()
+			sendWithCallback(t, s, tt.to, receiver.URL, account, token)
+			s.Close()
+			cbs := got()
+			require.Len(t, cbs, len(tt.statuses))
+			for i, status := range tt.statuses {
+				assert.Equal(t, status, cbs[i].form.Get("MessageStatus"))
+			}
+			last := cbs[len(cbs)-1].form
+			assert.Equal(t, tt.code, last.Get("ErrorCode"))
+			// Without WithCredentials the fake signs with the token the request used.
+			assert.NoError(t, twiliosms.ValidateSignature(token, receiver.URL, last, cbs[len(cbs)-1].signature))
+		})
+	}
+}
+
+func TestCallbacksFromANumber(t *testing.T) {
+	receiver, got := callbackReceiver(t, 0)
+	s := NewServer()
+	status, _ := post(t, s, messagesURL, account, token, form(
+		"To", "+14155552671", "From", "+14155550100", "Body", "hi", "StatusCallback", receiver.URL))
+	require.Equal(t, 201, status)
+	s.Close()
+	cbs := got()
+	require.Len(t, cbs, 2)
+	assert.Equal(t, "+14155550100", cbs[0].form.Get("From"))
+	_, hasService := cbs[0].form["MessagingServiceSid"]
+	assert.False(t, hasService)
+}
+
+func TestCallbacksUnsignedWithAPIKeyAndNoCredentials(t *testing.T) {
+	receiver, got := callbackReceiver(t, 0)
+	s := NewServer()
+	sendWithCallback(t, s, "+14155552671", receiver.URL, keySID, secret)
+	s.Close()
+	cbs := got()
+	require.Len(t, cbs, 2)
+	assert.Empty(t, cbs[0].signature, "the fake cannot know the account's auth token")
+}
+
+func TestCloseWaitsForCallbacksInFlight(t *testing.T) {
+	receiver, got := callbackReceiver(t, 100*time.Millisecond)
+	s := NewServer(WithCredentials(account, token))
+	for range 3 {
+		sendWithCallback(t, s, "+14155552671", receiver.URL, account, token)
+	}
+	s.Close()
+	assert.Len(t, got(), 6)
+}
+
+func TestNoCallbacksWithoutStatusCallback(t *testing.T) {
+	receiver, got := callbackReceiver(t, 0)
+	s := NewServer()
+	status, _ := post(t, s, messagesURL, account, token, form("To", "+14155552671", "MessagingServiceSid", service, "Body", "hi"))
+	require.Equal(t, 201, status)
+	// And none for a request that failed.
+	status, _ = post(t, s, messagesURL, account, token, form("To", "+15005550002", "MessagingServiceSid", service, "Body", "hi", "StatusCallback", receiver.URL))
+	require.Equal(t, 400, status)
+	s.Close()
+	assert.Empty(t, got())
+}
+
+func TestCloseTwice(t *testing.T) {
+	s := NewServer()
+	s.Close()
+	assert.NotPanics(t, s.Close)
+}
