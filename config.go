@@ -66,6 +66,12 @@ type Config struct {
 	// StatusCallback is the URL Twilio posts delivery status updates to: an
 	// absolute https URL (http is allowed only for a loopback host).
 	StatusCallback string `json:"statusCallback,omitempty" validate:"omitempty,callbackurl"`
+	// AllowedCountryCodes, when not empty, limits recipients to these
+	// country calling codes, such as "1", "44" or "+49": a number elsewhere
+	// gets ErrCountryNotAllowed before any request. "1" covers the whole
+	// North American Numbering Plan (the US, Canada and the Caribbean).
+	// Use it with Twilio's Geo Permissions against SMS pumping.
+	AllowedCountryCodes []string `json:"allowedCountryCodes,omitempty" validate:"dive,countrycode"`
 }
 
 // Template is one message template: the SMS body to send for a usage type.
@@ -316,6 +322,8 @@ func ruleMessage(tag, param string) string {
 		return "must be lower-case letters, digits and hyphens"
 	case "twiliohost":
 		return "must be a Twilio API host name such as api.twilio.com or api.dublin.ie1.twilio.com"
+	case "countrycode":
+		return "must be an assigned country calling code such as \"1\", \"44\" or \"+49\""
 	case "validityperiod":
 		return "must be between 1 and 36000 seconds"
 	case "callbackurl":
@@ -372,6 +380,7 @@ func configValidator() *validator.Validate {
 			return len(s) <= 253 && twilioHostRE.MatchString(s)
 		})))
 		must(v.RegisterValidation("callbackurl", str(func(s, _ string) bool { return checkURL(s) == nil })))
+		must(v.RegisterValidation("countrycode", str(func(s, _ string) bool { return validCountryCode(s) })))
 		must(v.RegisterValidation("notblank", str(func(s, _ string) bool { return strings.TrimSpace(s) != "" })))
 		must(v.RegisterValidation("validityperiod", func(fl validator.FieldLevel) bool {
 			n := fl.Field().Int()
@@ -526,5 +535,6 @@ func (c Config) LogValue() slog.Value {
 		slog.String("host", r.Host),
 		slog.Int("validityPeriod", r.ValidityPeriod),
 		slog.String("statusCallback", r.StatusCallback),
+		slog.Any("allowedCountryCodes", r.AllowedCountryCodes),
 	)
 }

@@ -42,7 +42,7 @@ import (
 // Version is the library's version, sent in the User-Agent header.
 const Version = "0.1.0"
 
-// defaultTimeout bounds a whole send with the default client.
+// defaultTimeout bounds each attempt unless WithTimeout says otherwise.
 const defaultTimeout = 10 * time.Second
 
 // DefaultBaseURL is Twilio's global REST API host.
@@ -131,11 +131,15 @@ type Connector struct {
 	validity   string
 	callback   string
 	templates  map[UsageType]*messageTemplate
-	endpoint   string // the full Messages.json URL
-	authHeader string // "Basic ..." computed once
-	authToken  string // for checking status callback signatures
+	allowed    map[string]bool // country calling codes; empty: any
+	endpoint   string          // the full Messages.json URL
+	authHeader string          // "Basic ..." computed once
+	authToken  string          // for checking status callback signatures
 	userAgent  string
 	client     *http.Client
+	retry      RetryPolicy
+	timeout    time.Duration
+	logger     *slog.Logger // nil: no logging
 }
 
 // senderParam is the form parameter naming the sender: MessagingServiceSid
@@ -148,6 +152,9 @@ type Option func(*settings) error
 type settings struct {
 	client  *http.Client
 	baseURL string
+	retry   RetryPolicy
+	timeout time.Duration
+	logger  *slog.Logger
 }
 
 // WithHTTPClient sends requests with client instead of the connector's own
@@ -189,7 +196,7 @@ func New(cfg Config, opts ...Option) (*Connector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := settings{baseURL: baseURLFor(cfg)}
+	s := settings{baseURL: baseURLFor(cfg), retry: DefaultRetryPolicy, timeout: defaultTimeout}
 	for _, opt := range opts {
 		if opt == nil {
 			continue
@@ -204,8 +211,11 @@ func New(cfg Config, opts ...Option) (*Connector, error) {
 		endpoint:   s.baseURL + "/2010-04-01/Accounts/" + cfg.AccountSID + "/Messages.json",
 		templates:  make(map[UsageType]*messageTemplate, len(cfg.Templates)),
 		userAgent:  "twiliosms-go/" + Version + " (" + runtime.GOOS + " " + runtime.GOARCH + ") go/" + runtime.Version(),
-		client:     noRedirects(s.client),
+		client:     noRedirects(s.client, s.timeout),
 		callback:   cfg.StatusCallback,
+		retry:      s.retry,
+		timeout:    s.timeout,
+		logger:     s.logger,
 	}
 	if cfg.DisableRiskCheck {
 		c.riskCheck = "disable"
@@ -227,6 +237,12 @@ func New(cfg Config, opts ...Option) (*Connector, error) {
 	for _, t := range cfg.Templates {
 		c.templates[t.UsageType] = parseTemplate(t)
 	}
+	if len(cfg.AllowedCountryCodes) > 0 {
+		c.allowed = make(map[string]bool, len(cfg.AllowedCountryCodes))
+		for _, code := range cfg.AllowedCountryCodes {
+			c.allowed[strings.TrimPrefix(code, "+")] = true
+		}
+	}
 	return c, nil
 }
 
@@ -242,12 +258,13 @@ func baseURLFor(cfg Config) string {
 
 // noRedirects returns a client that hands 3xx answers back instead of
 // following them: a copy of client when one is given, else a default one.
-func noRedirects(client *http.Client) *http.Client {
+func noRedirects(client *http.Client, timeout time.Duration) *http.Client {
 	var c http.Client
 	if client != nil {
 		c = *client
 	} else {
-		c = http.Client{Transport: defaultTransport(), Timeout: defaultTimeout}
+		// No Client.Timeout: each attempt has a context deadline of its own.
+		c = http.Client{Transport: defaultTransport(timeout)}
 	}
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &c
@@ -255,7 +272,7 @@ func noRedirects(client *http.Client) *http.Client {
 
 // defaultTransport keeps enough idle connections per host for a busy auth
 // service (net/http's default keeps 2) and bounds each phase of a request.
-func defaultTransport() *http.Transport {
+func defaultTransport(timeout time.Duration) *http.Transport {
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -264,7 +281,7 @@ func defaultTransport() *http.Transport {
 		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   5 * time.Second,
-		ResponseHeaderTimeout: 10 * time.Second,
+		ResponseHeaderTimeout: timeout,
 		ExpectContinueTimeout: time.Second,
 	}
 }
@@ -284,7 +301,7 @@ func (c *Connector) SendMessage(ctx context.Context, msg Message) (*SendResult, 
 	if err != nil {
 		return nil, err
 	}
-	return c.send(ctx, to, body)
+	return c.send(ctx, to, body, msg.UsageType)
 }
 
 // Rendered is the SMS that SendMessage would send for a Message.
@@ -341,6 +358,14 @@ func (c *Connector) prepare(msg Message) (to string, tmpl *messageTemplate, body
 	to, ok := normalizePhone(msg.To)
 	if !ok {
 		return "", nil, "", errorf(ErrInvalidPhoneNumber, `Message.To is not a phone number: after removing spaces, dashes, dots and parentheses it must be "+" (optional) and 7 to 15 digits, the first not 0`)
+	}
+	if c.allowed != nil {
+		if code := countryCode(to); !c.allowed[code] {
+			if code == "" {
+				return "", nil, "", errorf(ErrCountryNotAllowed, "Message.To starts with no assigned country calling code")
+			}
+			return "", nil, "", errorf(ErrCountryNotAllowed, "Message.To has country calling code +%s, which is not in allowedCountryCodes", code)
+		}
 	}
 	if msg.UsageType == "" {
 		return "", nil, "", errorf(ErrInvalidMessage, "Message.UsageType is empty")

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Sentinel errors. Every error this package returns matches at most a few of
@@ -76,6 +77,9 @@ type APIError struct {
 	Message string
 	// MoreInfo is the link to Twilio's page for Code.
 	MoreInfo string
+	// RetryAfter is the wait the answer's Retry-After header asked for, or
+	// 0 when it had none.
+	RetryAfter time.Duration
 }
 
 // Error reports the status, Twilio's code and message, and the link to its
@@ -177,6 +181,7 @@ func ConnectorErrorCode(err error) string {
 	case errors.Is(err, ErrInvalidPhoneNumber),
 		errors.Is(err, ErrInvalidMessage),
 		errors.Is(err, ErrRegionNotPermitted),
+		errors.Is(err, ErrCountryNotAllowed),
 		errors.Is(err, ErrRecipientOptedOut),
 		errors.Is(err, ErrUnreachableRecipient):
 		return CodeInvalidRequestParameters

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -49,45 +51,122 @@ func (c *Connector) form(to, body string) string {
 	return b.String()
 }
 
-// send makes the one Create Message request and interprets the answer.
-func (c *Connector) send(ctx context.Context, to, body string) (*SendResult, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, strings.NewReader(c.form(to, body)))
-	if err != nil {
-		return nil, errorf(ErrInvalidConfig, "cannot build the request: %v", err)
+// send makes the Create Message request, retrying what the retry policy
+// allows, and interprets the answer.
+func (c *Connector) send(ctx context.Context, to, body string, usage UsageType) (*SendResult, error) {
+	form := c.form(to, body)
+	start := time.Now()
+	for attempt := 1; ; attempt++ {
+		attemptStart := time.Now()
+		res, retryAfter, err := c.attempt(ctx, form)
+		c.logAttempt(ctx, usage, to, attempt, time.Since(attemptStart), res, err)
+		if err == nil {
+			c.logOutcome(ctx, usage, to, attempt, time.Since(start), res, nil)
+			return res, nil
+		}
+		if attempt > c.retry.MaxRetries || !retryable(err) {
+			c.logOutcome(ctx, usage, to, attempt, time.Since(start), nil, err)
+			return nil, err
+		}
+		wait := c.retry.delay(attempt-1, retryAfter)
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= wait {
+			c.logOutcome(ctx, usage, to, attempt, time.Since(start), nil, err)
+			return nil, err // the caller would give up before the retry
+		}
+		if werr := sleep(ctx, wait); werr != nil {
+			err = fmt.Errorf("twiliosms: send interrupted while waiting to retry: %w (last attempt: %w)", werr, err)
+			c.logOutcome(ctx, usage, to, attempt, time.Since(start), nil, err)
+			return nil, err
+		}
 	}
-	req.Header.Set("Authorization", c.authHeader)
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.userAgent)
+}
+
+// sleep waits for d or until ctx ends, whichever comes first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// attempt makes one request. retryAfter is the Retry-After the answer
+// carried, if any.
+func (c *Connector) attempt(ctx context.Context, form string) (res *SendResult, retryAfter time.Duration, err error) {
+	actx, cancel := context.WithTimeoutCause(ctx, c.timeout, errAttemptTimeout)
+	defer cancel()
+	// The trace tells a failure before anything was written (safe to retry)
+	// from one after (Twilio may have the request).
+	progress := &sendProgress{}
+	progress.trace.GetConn = progress.getConn
+	progress.trace.WroteHeaders = progress.wroteHeaders
+	actx = httptrace.WithClientTrace(actx, &progress.trace)
+
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, c.endpoint, strings.NewReader(form))
+	if err != nil {
+		return nil, 0, errorf(ErrInvalidConfig, "cannot build the request: %v", err)
+	}
+	req.Header = http.Header{
+		"Authorization": {c.authHeader},
+		"Content-Type":  {"application/x-www-form-urlencoded"},
+		"Accept":        {"application/json"},
+		"User-Agent":    {c.userAgent},
+	}
 
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return nil, transportError(ctx, err)
+		err = c.transportError(ctx, actx, err)
+		if progress.traced.Load() && !progress.wrote.Load() {
+			err = &notSentError{err}
+		}
+		return nil, 0, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	if err != nil {
-		return nil, transportError(ctx, err)
+		return nil, 0, c.transportError(ctx, actx, err)
 	}
 	tooLarge := len(data) > maxResponseBytes
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		if tooLarge {
 			data = nil
 		}
-		return nil, decodeAPIError(resp.StatusCode, data)
+		apiErr := decodeAPIError(resp.StatusCode, data)
+		apiErr.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		return nil, apiErr.RetryAfter, apiErr
 	}
 	if tooLarge {
-		return nil, errorf(ErrInvalidResponse, "HTTP %d with a body over %d bytes; the SMS may have been sent", resp.StatusCode, maxResponseBytes)
+		return nil, 0, errorf(ErrInvalidResponse, "HTTP %d with a body over %d bytes; the SMS may have been sent", resp.StatusCode, maxResponseBytes)
 	}
-	return decodeMessage(resp.StatusCode, data)
+	res, err = decodeMessage(resp.StatusCode, data)
+	return res, 0, err
 }
+
+// sendProgress records, through an httptrace.ClientTrace, whether the
+// transport reports its progress at all (a custom RoundTripper may not) and
+// whether it wrote the request headers. Only a traced attempt that wrote
+// nothing is known to be safe to retry.
+type sendProgress struct {
+	trace  httptrace.ClientTrace
+	traced atomic.Bool
+	wrote  atomic.Bool
+}
+
+func (p *sendProgress) getConn(string) { p.traced.Store(true) }
+func (p *sendProgress) wroteHeaders()  { p.wrote.Store(true) }
 
 // transportError reports a failure to get an answer. The caller's own
 // cancellation or deadline wins over ErrUnavailable, so a caller that gave up
-// sees its own reason.
-func transportError(ctx context.Context, err error) error {
+// sees its own reason; the connector's timeout is ErrUnavailable.
+func (c *Connector) transportError(ctx, actx context.Context, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return fmt.Errorf("twiliosms: send interrupted: %w", ctxErr)
+	}
+	if context.Cause(actx) == errAttemptTimeout {
+		return fmt.Errorf("%w: no answer within %v: %w", ErrUnavailable, c.timeout, err)
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }

@@ -54,13 +54,27 @@ func ExampleServer_FailNext() {
 		"fromMessagingServiceSID":"MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","templates":[
 		{"usageType":"Register","content":"{{code}}"},{"usageType":"SignIn","content":"{{code}}"},
 		{"usageType":"ForgotPassword","content":"{{code}}"},{"usageType":"Generic","content":"{{code}}"}]}`))
-	conn, _ := twiliosms.New(cfg, twiliosms.WithBaseURL(fake.URL))
+	msg := twiliosms.Message{To: "+14155552671", UsageType: "SignIn", Code: "1"}
 
+	// A 429 was never processed by Twilio, so the connector retries it.
+	conn, _ := twiliosms.New(cfg, twiliosms.WithBaseURL(fake.URL))
 	fake.FailNext(429, 20429, "Too Many Requests")
-	_, err := conn.SendMessage(context.Background(), twiliosms.Message{To: "+14155552671", UsageType: "SignIn", Code: "1"})
-	fmt.Println(errors.Is(err, twiliosms.ErrRateLimited))
+	_, err := conn.SendMessage(context.Background(), msg)
+	fmt.Println(err, len(fake.Messages()))
+
+	// A 503 may have been processed: it is never retried, even though the
+	// next attempt would have succeeded.
+	fake.FailNext(503, 0, "Service Unavailable")
+	_, err = conn.SendMessage(context.Background(), msg)
+	fmt.Println(errors.Is(err, twiliosms.ErrUnavailable), len(fake.Messages()))
+
+	// With retries off, the caller sees the 429 itself.
+	noRetry, _ := twiliosms.New(cfg, twiliosms.WithBaseURL(fake.URL), twiliosms.WithRetry(twiliosms.RetryPolicy{}))
+	fake.FailNext(429, 20429, "Too Many Requests")
+	_, err = noRetry.SendMessage(context.Background(), msg)
 	fmt.Println(err)
 	// Output:
-	// true
+	// <nil> 1
+	// true 1
 	// twiliosms: twilio answered HTTP 429, error 20429: Too Many Requests (https://www.twilio.com/docs/errors/20429)
 }

@@ -1,0 +1,97 @@
+package twiliosms
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// WithLogger makes the connector log each attempt at debug level and each
+// send's outcome at info (sent) or warn (failed) level. A line carries the
+// usage type, the recipient masked (+1415***2671), the attempt number, the
+// duration and the message SID or the error's kind, HTTP status and Twilio
+// code; never the body, the code or a credential, and not Twilio's error
+// message either, which can quote the full number. A nil logger turns
+// logging off (the default).
+func WithLogger(logger *slog.Logger) Option {
+	return func(s *settings) error {
+		s.logger = logger
+		return nil
+	}
+}
+
+func (c *Connector) logAttempt(ctx context.Context, usage UsageType, to string, attempt int, d time.Duration, res *SendResult, err error) {
+	if c.logger == nil || !c.logger.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	c.logger.LogAttrs(ctx, slog.LevelDebug, "twiliosms: attempt", sendAttrs(usage, to, attempt, d, res, err)...)
+}
+
+func (c *Connector) logOutcome(ctx context.Context, usage UsageType, to string, attempts int, d time.Duration, res *SendResult, err error) {
+	level, msg := slog.LevelInfo, "twiliosms: sent"
+	if err != nil {
+		level, msg = slog.LevelWarn, "twiliosms: send failed"
+	}
+	if c.logger == nil || !c.logger.Enabled(ctx, level) {
+		return
+	}
+	c.logger.LogAttrs(ctx, level, msg, sendAttrs(usage, to, attempts, d, res, err)...)
+}
+
+func sendAttrs(usage UsageType, to string, attempt int, d time.Duration, res *SendResult, err error) []slog.Attr {
+	attrs := []slog.Attr{
+		slog.String("usage_type", string(usage)),
+		slog.String("to", maskPhone(to)),
+		slog.Int("attempt", attempt),
+		slog.Duration("duration", d),
+	}
+	if res != nil {
+		return append(attrs, slog.String("sid", res.SID), slog.String("status", res.Status))
+	}
+	attrs = append(attrs, slog.String("error", errorKind(err)))
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		attrs = append(attrs, slog.Int("http_status", apiErr.Status), slog.Int("error_code", apiErr.Code))
+	}
+	return attrs
+}
+
+// maskPhone keeps the start and the last four digits of an E.164 number:
+// enough to tell numbers apart in logs, not enough to call one.
+func maskPhone(e164 string) string {
+	if len(e164) < 9 {
+		return "***"
+	}
+	keep := min(5, len(e164)-4-3) // leave at least three digits masked
+	return e164[:keep] + "***" + e164[len(e164)-4:]
+}
+
+// errorKinds names each sentinel for logs, most specific first.
+var errorKinds = []struct {
+	err  error
+	kind string
+}{
+	{context.Canceled, "canceled"},
+	{context.DeadlineExceeded, "deadline_exceeded"},
+	{ErrInvalidPhoneNumber, "invalid_phone_number"},
+	{ErrCountryNotAllowed, "country_not_allowed"},
+	{ErrUnreachableRecipient, "unreachable_recipient"},
+	{ErrRegionNotPermitted, "region_not_permitted"},
+	{ErrRecipientOptedOut, "recipient_opted_out"},
+	{ErrAuthentication, "authentication"},
+	{ErrSenderMisconfigured, "sender_misconfigured"},
+	{ErrRateLimited, "rate_limited"},
+	{ErrInvalidMessage, "invalid_message"},
+	{ErrUnavailable, "unavailable"},
+	{ErrInvalidResponse, "invalid_response"},
+}
+
+func errorKind(err error) string {
+	for _, k := range errorKinds {
+		if errors.Is(err, k.err) {
+			return k.kind
+		}
+	}
+	return "other"
+}

@@ -1,0 +1,132 @@
+package twiliosms
+
+import (
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// RetryPolicy says how often and how patiently a send is retried. Only
+// failures Twilio cannot have acted on are retried, so a retry never sends a
+// second SMS: HTTP 429 or Twilio code 20429 (Twilio documents that such a
+// request was not processed), and connection failures before any of the
+// request was written (DNS, refused connections, TLS handshakes). Anything
+// that may have reached Twilio is returned at once: a 5xx, a reset or
+// timeout after the request was written, a 2xx with a bad body, any other
+// 4xx.
+//
+// Waits grow exponentially from BaseDelay, capped at MaxDelay, with full
+// jitter (a random wait between zero and the cap, so that many clients do not
+// retry in step). A Retry-After header, in seconds or as an HTTP date, is
+// honoured instead, capped at MaxDelay. A wait that would outlast the
+// caller's context deadline is not started: the last error is returned at
+// once.
+type RetryPolicy struct {
+	// MaxRetries is how many retries may follow the first attempt; 0 turns
+	// retries off.
+	MaxRetries int
+	// BaseDelay is the cap of the first wait; zero means 100 ms.
+	BaseDelay time.Duration
+	// MaxDelay caps every wait, Retry-After included; zero means 3 s.
+	MaxDelay time.Duration
+}
+
+// DefaultRetryPolicy is the policy a Connector uses unless WithRetry says
+// otherwise.
+var DefaultRetryPolicy = RetryPolicy{MaxRetries: 2, BaseDelay: 100 * time.Millisecond, MaxDelay: 3 * time.Second}
+
+// WithRetry sets the retry policy; RetryPolicy{} turns retries off.
+func WithRetry(p RetryPolicy) Option {
+	return func(s *settings) error {
+		if p.MaxRetries < 0 || p.MaxRetries > 10 {
+			return configError("WithRetry", "MaxRetries must be between 0 and 10")
+		}
+		if p.BaseDelay < 0 || p.MaxDelay < 0 {
+			return configError("WithRetry", "delays must not be negative")
+		}
+		if p.BaseDelay == 0 {
+			p.BaseDelay = DefaultRetryPolicy.BaseDelay
+		}
+		if p.MaxDelay == 0 {
+			p.MaxDelay = DefaultRetryPolicy.MaxDelay
+		}
+		if p.MaxDelay < p.BaseDelay {
+			return configError("WithRetry", "MaxDelay must not be below BaseDelay")
+		}
+		s.retry = p
+		return nil
+	}
+}
+
+// WithTimeout bounds each attempt, from sending the request to reading the
+// whole answer (default 10 s). An attempt that runs out of time fails with an
+// error matching ErrUnavailable; the caller's own context ending gives
+// context.Canceled or context.DeadlineExceeded instead.
+func WithTimeout(d time.Duration) Option {
+	return func(s *settings) error {
+		if d <= 0 {
+			return configError("WithTimeout", "must be positive")
+		}
+		s.timeout = d
+		return nil
+	}
+}
+
+// errAttemptTimeout is the cause of an attempt's context when the
+// connector's own timeout, not the caller, ended it.
+var errAttemptTimeout = errors.New("attempt timed out")
+
+// retryable reports whether err is a failure Twilio cannot have acted on.
+// written says whether any of the request may have been sent.
+func retryable(err error) bool {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Status == http.StatusTooManyRequests || apiErr.Code == 20429
+	}
+	var notSent *notSentError
+	return errors.As(err, &notSent)
+}
+
+// notSentError marks a transport failure that happened before any of the
+// request was written, so retrying it cannot send a second SMS.
+type notSentError struct{ err error }
+
+func (e *notSentError) Error() string { return e.err.Error() }
+func (e *notSentError) Unwrap() error { return e.err }
+
+// delay is how long to wait before retry number n (0 for the first retry).
+func (p RetryPolicy) delay(n int, retryAfter time.Duration) time.Duration {
+	if retryAfter > 0 {
+		return min(retryAfter, p.MaxDelay)
+	}
+	limit := p.MaxDelay
+	if n < 30 { // beyond that the shift overflows; the cap applies anyway
+		limit = min(p.BaseDelay<<n, p.MaxDelay)
+	}
+	return rand.N(limit + 1)
+}
+
+// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+// It returns 0 when there is none or it cannot be read.
+func parseRetryAfter(h string, now time.Time) time.Duration {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(h, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		if secs > int64(24*time.Hour/time.Second) {
+			return 24 * time.Hour
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
