@@ -12,8 +12,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"go.uber.org/goleak"
+
 	"github.com/connectorkit/twiliosms/twiliosmstest"
 )
+
+// TestMain fails the run if any test leaves a goroutine behind.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func noEnv(string) string { return "" }
 
