@@ -122,11 +122,11 @@ func TestMaskPhone(t *testing.T) {
 
 func TestErrorKind(t *testing.T) {
 	for err, want := range map[error]string{
-		&APIError{Status: 400, Code: 21211}:  "invalid_phone_number",
-		&APIError{Status: 503}:               "unavailable",
+		&APIError{Status: 400, Code: 21211}:   "invalid_phone_number",
+		&APIError{Status: 503}:                "unavailable",
 		fmt.Errorf("x: %w", context.Canceled): "canceled",
 		errorf(ErrCountryNotAllowed, "x"):     "country_not_allowed",
-		&APIError{Status: 400, Code: 21609}:  "other",
+		&APIError{Status: 400, Code: 21609}:   "other",
 	} {
 		assert.Equal(t, want, errorKind(err), "%v", err)
 	}
