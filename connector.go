@@ -45,6 +45,13 @@ const Version = "0.1.0"
 // defaultTimeout bounds each attempt unless WithTimeout says otherwise.
 const defaultTimeout = 10 * time.Second
 
+// maxConnsPerHost bounds the default client's connections to one host.
+const maxConnsPerHost = 64
+
+// userAgent names the library, its version and the platform, as Twilio's own
+// clients do.
+var userAgent = "twiliosms-go/" + Version + " (" + runtime.GOOS + " " + runtime.GOARCH + ") go/" + runtime.Version()
+
 // DefaultBaseURL is Twilio's global REST API host.
 const DefaultBaseURL = "https://api.twilio.com"
 
@@ -133,9 +140,8 @@ type Connector struct {
 	templates  map[UsageType]*messageTemplate
 	allowed    map[string]bool // country calling codes; empty: any
 	endpoint   string          // the full Messages.json URL
-	authHeader string          // "Basic ..." computed once
+	header     http.Header     // the request headers, built once; cloned per attempt
 	authToken  string          // for checking status callback signatures
-	userAgent  string
 	client     *http.Client
 	retry      RetryPolicy
 	timeout    time.Duration
@@ -210,7 +216,6 @@ func New(cfg Config, opts ...Option) (*Connector, error) {
 		riskCheck:  "enable",
 		endpoint:   s.baseURL + "/2010-04-01/Accounts/" + cfg.AccountSID + "/Messages.json",
 		templates:  make(map[UsageType]*messageTemplate, len(cfg.Templates)),
-		userAgent:  "twiliosms-go/" + Version + " (" + runtime.GOOS + " " + runtime.GOARCH + ") go/" + runtime.Version(),
 		client:     noRedirects(s.client, s.timeout),
 		callback:   cfg.StatusCallback,
 		retry:      s.retry,
@@ -233,7 +238,12 @@ func New(cfg Config, opts ...Option) (*Connector, error) {
 		user, pass = cfg.APIKeySID, cfg.APIKeySecret
 	}
 	c.authToken = cfg.AuthToken
-	c.authHeader = "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+	c.header = http.Header{
+		"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))},
+		"Content-Type":  {"application/x-www-form-urlencoded"},
+		"Accept":        {"application/json"},
+		"User-Agent":    {userAgent},
+	}
 	for _, t := range cfg.Templates {
 		c.templates[t.UsageType] = parseTemplate(t)
 	}
@@ -270,15 +280,20 @@ func noRedirects(client *http.Client, timeout time.Duration) *http.Client {
 	return &c
 }
 
-// defaultTransport keeps enough idle connections per host for a busy auth
-// service (net/http's default keeps 2) and bounds each phase of a request.
+// defaultTransport keeps a connection per concurrent send up to
+// maxConnsPerHost, and keeps them all when idle: net/http's default keeps 2
+// idle connections per host, so a busy service would pay a new TCP and TLS
+// handshake for most sends. Beyond maxConnsPerHost concurrent HTTP/1.1 sends,
+// a send waits for a free connection (within its attempt timeout); HTTP/2,
+// attempted first, multiplexes instead. Each phase of a request is bounded.
 func defaultTransport(timeout time.Duration) *http.Transport {
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   64,
+		MaxIdleConns:          4 * maxConnsPerHost,
+		MaxIdleConnsPerHost:   maxConnsPerHost,
+		MaxConnsPerHost:       maxConnsPerHost,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   5 * time.Second,
 		ResponseHeaderTimeout: timeout,

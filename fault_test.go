@@ -228,9 +228,11 @@ func TestRedirectIsAnAPIError(t *testing.T) {
 	assert.Equal(t, http.StatusMovedPermanently, apiErr.Status)
 }
 
+// TestTransportWithoutTraceIsNeverRetried: a RoundTripper that reports no
+// httptrace progress may have sent the request, so its failures are not
+// retried; the same failure through http.Transport before anything was
+// written is (see the fault matrix's connection refused).
 func TestTransportWithoutTraceIsNeverRetried(t *testing.T) {
-	// A RoundTripper that reports no progress could have sent the request:
-	// its failures are not retried.
 	var calls atomic.Int32
 	rt := roundTripFunc(func(*http.Request) (*http.Response, error) {
 		calls.Add(1)
@@ -241,6 +243,26 @@ func TestTransportWithoutTraceIsNeverRetried(t *testing.T) {
 	_, err = conn.SendMessage(context.Background(), signInMessage())
 	require.ErrorIs(t, err, ErrUnavailable)
 	assert.Equal(t, int32(1), calls.Load())
+}
+
+// TestCallerDeadlineSoonerThanTimeout: with a caller deadline sooner than
+// the connector's timeout, the caller's deadline ends the attempt and the
+// error is the caller's.
+func TestCallerDeadlineSoonerThanTimeout(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	conn, err := New(validConfig(), WithBaseURL(srv.URL), WithTimeout(time.Minute))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = conn.SendMessage(ctx, signInMessage())
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.False(t, errors.Is(err, ErrUnavailable))
+	assert.Less(t, time.Since(start), 5*time.Second)
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)

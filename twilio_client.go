@@ -1,15 +1,12 @@
 package twiliosms
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptrace"
-	"net/url"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -24,8 +21,8 @@ const maxResponseBytes = 1 << 20
 const maxErrorMessage = 512
 
 // form encodes the Create Message parameters in the order url.Values.Encode
-// would (sorted by name), as Twilio's own clients send them, without
-// building a map per send.
+// would (sorted by name), as Twilio's own clients send them, in one buffer
+// and without building a map per send.
 func (c *Connector) form(to, body string) string {
 	var b strings.Builder
 	b.Grow(len(body)*3/2 + len(to) + len(c.sender.value) + len(c.callback) + 96)
@@ -35,7 +32,7 @@ func (c *Connector) form(to, body string) string {
 		}
 		b.WriteString(name)
 		b.WriteByte('=')
-		b.WriteString(url.QueryEscape(value))
+		writeQueryEscaped(&b, value)
 	}
 	// Sorted: Body, From, MessagingServiceSid, RiskCheck, StatusCallback, To, ValidityPeriod.
 	add("Body", body)
@@ -49,6 +46,25 @@ func (c *Connector) form(to, body string) string {
 		add("ValidityPeriod", c.validity)
 	}
 	return b.String()
+}
+
+// writeQueryEscaped writes s escaped as url.QueryEscape would, without the
+// intermediate string.
+func writeQueryEscaped(b *strings.Builder, s string) {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '-', c == '_', c == '.', c == '~':
+			b.WriteByte(c)
+		case c == ' ':
+			b.WriteByte('+')
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
 }
 
 // send makes the Create Message request, retrying what the retry policy
@@ -96,25 +112,24 @@ func sleep(ctx context.Context, d time.Duration) error {
 // attempt makes one request. retryAfter is the Retry-After the answer
 // carried, if any.
 func (c *Connector) attempt(ctx context.Context, form string) (res *SendResult, retryAfter time.Duration, err error) {
-	actx, cancel := context.WithTimeoutCause(ctx, c.timeout, errAttemptTimeout)
-	defer cancel()
-	// The trace tells a failure before anything was written (safe to retry)
-	// from one after (Twilio may have the request).
+	actx := ctx
+	if deadline, ok := ctx.Deadline(); !ok || time.Until(deadline) > c.timeout {
+		// The caller's own deadline is not sooner: bound the attempt.
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeoutCause(ctx, c.timeout, errAttemptTimeout)
+		defer cancel()
+	}
+	// The trace tells a failure before the request headers were written
+	// (safe to retry) from one after (Twilio may have the request).
 	progress := &sendProgress{}
 	progress.trace.GetConn = progress.getConn
 	progress.trace.WroteHeaders = progress.wroteHeaders
 	actx = httptrace.WithClientTrace(actx, &progress.trace)
-
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, c.endpoint, strings.NewReader(form))
 	if err != nil {
 		return nil, 0, errorf(ErrInvalidConfig, "cannot build the request: %v", err)
 	}
-	req.Header = http.Header{
-		"Authorization": {c.authHeader},
-		"Content-Type":  {"application/x-www-form-urlencoded"},
-		"Accept":        {"application/json"},
-		"User-Agent":    {c.userAgent},
-	}
+	req.Header = c.header.Clone() // two allocations, however many headers
 
 	resp, err := c.client.Do(req)
 	if err != nil {
@@ -148,7 +163,12 @@ func (c *Connector) attempt(ctx context.Context, form string) (res *SendResult, 
 // sendProgress records, through an httptrace.ClientTrace, whether the
 // transport reports its progress at all (a custom RoundTripper may not) and
 // whether it wrote the request headers. Only a traced attempt that wrote
-// nothing is known to be safe to retry.
+// nothing is known to be safe to retry: a dial, DNS, refused-connection or
+// TLS-handshake failure, or a wait for a pooled connection that timed out.
+//
+// (A body that records its first Read would work for any RoundTripper, but
+// net/http then no longer sees an in-memory body and flushes the headers
+// in a packet of their own: a second write on every send.)
 type sendProgress struct {
 	trace  httptrace.ClientTrace
 	traced atomic.Bool
@@ -171,16 +191,17 @@ func (c *Connector) transportError(ctx, actx context.Context, err error) error {
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
-// messageResource is the part of Twilio's message resource the library uses.
+// messageResource is the part of Twilio's message resource the library
+// uses. A JSON null leaves a string field empty.
 type messageResource struct {
-	SID                 string          `json:"sid"`
-	AccountSID          string          `json:"account_sid"`
-	Status              string          `json:"status"`
-	To                  string          `json:"to"`
-	From                *string         `json:"from"`
-	MessagingServiceSID *string         `json:"messaging_service_sid"`
-	NumSegments         json.RawMessage `json:"num_segments"`
-	DateCreated         *string         `json:"date_created"`
+	SID                 string      `json:"sid"`
+	AccountSID          string      `json:"account_sid"`
+	Status              string      `json:"status"`
+	To                  string      `json:"to"`
+	From                string      `json:"from"`
+	MessagingServiceSID string      `json:"messaging_service_sid"`
+	NumSegments         numSegments `json:"num_segments"`
+	DateCreated         string      `json:"date_created"`
 }
 
 func decodeMessage(status int, data []byte) (*SendResult, error) {
@@ -194,34 +215,37 @@ func decodeMessage(status int, data []byte) (*SendResult, error) {
 		AccountSID:          m.AccountSID,
 		Status:              m.Status,
 		To:                  m.To,
-		From:                deref(m.From),
-		MessagingServiceSID: deref(m.MessagingServiceSID),
-		NumSegments:         parseSegments(m.NumSegments),
+		From:                m.From,
+		MessagingServiceSID: m.MessagingServiceSID,
+		NumSegments:         int(m.NumSegments),
 	}
-	if d := deref(m.DateCreated); d != "" {
-		if t, err := time.Parse(time.RFC1123Z, d); err == nil {
+	if m.DateCreated != "" {
+		if t, err := time.Parse(time.RFC1123Z, m.DateCreated); err == nil {
 			res.DateCreated = t
 		}
 	}
 	return res, nil
 }
 
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
+// numSegments reads num_segments, which Twilio sends as a string ("1"),
+// accepting a bare number too; anything else reads as 0 rather than failing
+// a send Twilio accepted.
+type numSegments int
 
-// parseSegments reads num_segments, which Twilio sends as a string ("1"),
-// accepting a bare number too.
-func parseSegments(raw json.RawMessage) int {
-	s := string(bytes.Trim(raw, `"`))
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 {
-		return 0
+func (n *numSegments) UnmarshalJSON(data []byte) error {
+	if len(data) >= 2 && data[0] == '"' && data[len(data)-1] == '"' {
+		data = data[1 : len(data)-1]
 	}
-	return n
+	v := 0
+	for _, c := range data {
+		if c < '0' || c > '9' || v > 1e6 {
+			v = 0
+			break
+		}
+		v = v*10 + int(c-'0')
+	}
+	*n = numSegments(v)
+	return nil
 }
 
 // decodeAPIError builds an APIError from a non-2xx answer. A body that is

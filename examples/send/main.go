@@ -17,6 +17,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -333,19 +334,24 @@ func (t *printingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	if user, _, ok := req.BasicAuth(); ok {
 		fmt.Fprintf(t.out, "          auth %s:***\n", user)
 	}
-	if req.GetBody != nil {
-		if body, err := req.GetBody(); err == nil {
-			data, _ := io.ReadAll(body)
-			form, _ := url.ParseQuery(string(data))
-			keys := make([]string, 0, len(form))
-			for k := range form {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				fmt.Fprintf(t.out, "          %s=%q\n", k, strings.Join(form[k], ","))
-			}
+	if req.Body != nil {
+		data, err := io.ReadAll(req.Body)
+		if err != nil {
+			return nil, err
 		}
+		form, _ := url.ParseQuery(string(data))
+		keys := make([]string, 0, len(form))
+		for k := range form {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(t.out, "          %s=%q\n", k, strings.Join(form[k], ","))
+		}
+		// A RoundTripper must not change the caller's request: send a copy
+		// with the body it has read.
+		req = req.Clone(req.Context())
+		req.Body = io.NopCloser(bytes.NewReader(data))
 	}
 	resp, err := t.next.RoundTrip(req)
 	if err == nil {
