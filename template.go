@@ -117,7 +117,7 @@ func (mt *messageTemplate) render(code string, payload map[string]any) (string, 
 				b.WriteString(s.text) // Logto keeps a placeholder whose root key is absent
 				continue
 			}
-			writeValue(&b, lookup(v, s.path[1:]))
+			b.WriteString(valueString(lookup(v, s.path[1:])))
 		default:
 			b.WriteString(s.text)
 		}
@@ -157,37 +157,38 @@ func lookup(v any, path []string) any {
 	return v
 }
 
-// writeValue writes v the way Logto would print it: nil as nothing, numbers
-// without exponents where JavaScript prints none, composite values as JSON.
-func writeValue(b *strings.Builder, v any) {
+// valueString prints v the way Logto would: nil as nothing, numbers without
+// exponents where JavaScript prints none, composite values as JSON. A string
+// is returned as it is, without a copy.
+func valueString(v any) string {
 	switch x := v.(type) {
 	case nil:
+		return ""
 	case string:
-		b.WriteString(x)
+		return x
 	case bool:
-		b.WriteString(strconv.FormatBool(x))
+		return strconv.FormatBool(x)
 	case int:
-		b.WriteString(strconv.Itoa(x))
+		return strconv.Itoa(x)
 	case int64:
-		b.WriteString(strconv.FormatInt(x, 10))
+		return strconv.FormatInt(x, 10)
 	case float64:
 		if x == math.Trunc(x) && math.Abs(x) < 1e21 {
-			b.WriteString(strconv.FormatFloat(x, 'f', -1, 64))
-		} else {
-			b.WriteString(strconv.FormatFloat(x, 'g', -1, 64))
+			return strconv.FormatFloat(x, 'f', -1, 64)
 		}
+		return strconv.FormatFloat(x, 'g', -1, 64)
 	case json.Number:
-		b.WriteString(x.String())
+		return x.String()
 	case fmt.Stringer:
-		b.WriteString(x.String())
+		return x.String()
 	case map[string]any, map[string]string, []any, []string:
 		data, err := json.Marshal(x)
-		if err == nil {
-			b.Write(data)
+		if err != nil {
+			return ""
 		}
-	default:
-		fmt.Fprint(b, x)
+		return string(data)
 	}
+	return fmt.Sprint(v)
 }
 
 // selectTemplate returns the template for u, or the Generic one when there is

@@ -1,0 +1,100 @@
+package twiliosms
+
+import (
+	"testing"
+)
+
+// Micro-benchmarks of the send path's own work; the end-to-end comparison
+// with net/http and twilio-go lives in the bench module.
+
+func BenchmarkRender(b *testing.B) {
+	mt := parseTemplate(Template{UsageType: UsageTypeSignIn, Content: "Your {{app.name}} sign-in code is {{code}}. It expires in 10 minutes."})
+	payload := map[string]any{"app": map[string]any{"name": "Acme"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := mt.render("123456", payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkNormalizePhone(b *testing.B) {
+	for _, in := range []string{"+14155552671", "+1 (415) 555-2671"} {
+		b.Run(in, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, ok := normalizePhone(in); !ok {
+					b.Fatal(in)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkDecodeAPIError(b *testing.B) {
+	body := []byte(`{"code":21211,"message":"The 'To' number +15005550001 is not a valid phone number.","more_info":"https://www.twilio.com/docs/errors/21211","status":400}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if e := decodeAPIError(400, body); e.Code != 21211 {
+			b.Fatal(e)
+		}
+	}
+}
+
+func BenchmarkDecodeMessage(b *testing.B) {
+	body := []byte(createdBody)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeMessage(201, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkPrepareAndForm(b *testing.B) {
+	conn, err := New(validConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg := signInMessage()
+	b.ReportAllocs()
+	for b.Loop() {
+		to, _, body, err := conn.prepare(msg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = conn.form(to, body)
+	}
+}
+
+// TestSendPathAllocations pins what the send path allocates before the
+// request: rendering allocates only its output, so no template parsing or
+// config validation happens per send, and the form is one more buffer.
+func TestSendPathAllocations(t *testing.T) {
+	conn, err := New(validConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := validConfig()
+	cfg.Templates[1].Content = "Hi {{user.name}}, your code is {{code}} ({{ code }})"
+	withPayload, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := signInMessage()
+	payloadMsg := msg
+	payloadMsg.Payload = map[string]any{"user": map[string]any{"name": "Ada"}}
+	for name, tc := range map[string]struct {
+		fn   func()
+		want float64
+	}{
+		"prepare, code only": {func() { _, _, _, _ = conn.prepare(msg) }, 1},
+		"prepare, payload":   {func() { _, _, _, _ = withPayload.prepare(payloadMsg) }, 1},
+		"form":               {func() { _ = conn.form("+14155552671", "Your sign-in code is 123456") }, 1},
+		"E.164 number":       {func() { _, _ = normalizePhone("+14155552671") }, 0},
+	} {
+		if got := testing.AllocsPerRun(200, tc.fn); got != tc.want {
+			t.Errorf("%s: %v allocations per run, want %v", name, got, tc.want)
+		}
+	}
+}
