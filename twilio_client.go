@@ -192,7 +192,8 @@ func (c *Connector) transportError(ctx, actx context.Context, err error) error {
 }
 
 // messageResource is the part of Twilio's message resource the library
-// uses. A JSON null leaves a string field empty.
+// uses. scanMessage fills it; the json tags say what it reads, and are what
+// the test that holds scanMessage to encoding/json decodes with.
 type messageResource struct {
 	SID                 string      `json:"sid"`
 	AccountSID          string      `json:"account_sid"`
@@ -206,7 +207,7 @@ type messageResource struct {
 
 func decodeMessage(status int, data []byte) (*SendResult, error) {
 	var m messageResource
-	if err := json.Unmarshal(data, &m); err != nil || m.SID == "" {
+	if !scanMessage(data, &m) || m.SID == "" {
 		// The body is not quoted: Twilio echoes the message body, code and all.
 		return nil, errorf(ErrInvalidResponse, "HTTP %d without a message resource in the body; the SMS may have been sent", status)
 	}
