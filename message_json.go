@@ -112,13 +112,11 @@ func (s *scanner) object(m *messageResource) bool {
 // key reads an object key and returns the field it selects ("" for none),
 // without allocating for a key with no escapes.
 func (s *scanner) key() (string, bool) {
-	start := s.pos
-	plain, valid := s.skipStr()
-	if !valid {
+	raw, plain, valid := s.rawStr()
+	switch {
+	case !valid:
 		return "", false
-	}
-	raw := s.data[start+1 : s.pos-1]
-	if plain {
+	case plain:
 		return fieldForBytes(raw), true
 	}
 	return fieldFor(unescape(raw)), true
@@ -345,16 +343,24 @@ func (s *scanner) skipStr() (plain, valid bool) {
 
 // str reads a string, unescaped as encoding/json unescapes it.
 func (s *scanner) str() (string, bool) {
-	start := s.pos
-	plain, valid := s.skipStr()
-	if !valid {
+	raw, plain, valid := s.rawStr()
+	switch {
+	case !valid:
 		return "", false
-	}
-	raw := s.data[start+1 : s.pos-1]
-	if plain {
+	case plain:
 		return string(raw), true
 	}
 	return unescape(raw), true
+}
+
+// rawStr skips a string and returns its contents as they stand in the
+// input, and whether unescaping would leave them unchanged.
+func (s *scanner) rawStr() (raw []byte, plain, valid bool) {
+	start := s.pos
+	if plain, valid = s.skipStr(); !valid {
+		return nil, false, false
+	}
+	return s.data[start+1 : s.pos-1], plain, true
 }
 
 // unescape decodes the contents of a valid JSON string.
