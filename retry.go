@@ -16,7 +16,9 @@ import (
 // request was written (DNS, refused connections, TLS handshakes). Anything
 // that may have reached Twilio is returned at once: a 5xx, a reset or
 // timeout after the request was written, a 2xx with a bad body, any other
-// 4xx.
+// 4xx. Telling the two kinds of transport failure apart needs a transport
+// that reports httptrace progress, as http.Transport does; a RoundTripper
+// that reports none is never retried.
 //
 // Waits grow exponentially from BaseDelay, capped at MaxDelay, with full
 // jitter (a random wait between zero and the cap, so that many clients do not
@@ -79,8 +81,8 @@ func WithTimeout(d time.Duration) Option {
 // connector's own timeout, not the caller, ended it.
 var errAttemptTimeout = errors.New("attempt timed out")
 
-// retryable reports whether err is a failure Twilio cannot have acted on.
-// written says whether any of the request may have been sent.
+// retryable reports whether err is a failure Twilio cannot have acted on:
+// a 429 or 20429, or a transport failure marked notSentError by attempt.
 func retryable(err error) bool {
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
