@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// ErrCountryNotAllowed: the recipient's country calling code is not in the
-// config's allowedCountryCodes, so nothing was sent. It is the client-side
+// ErrCountryNotAllowed means the recipient's country calling code is not in
+// the config's allowedCountryCodes, so nothing was sent. It is the client-side
 // half of a defence against SMS pumping (toll fraud through verification
 // forms); Twilio's Geo Permissions are the server-side half.
 var ErrCountryNotAllowed = errors.New("twiliosms: country not allowed")

@@ -10,8 +10,8 @@ import (
 	"strings"
 )
 
-// ErrInvalidSignature: a request's X-Twilio-Signature is missing or does not
-// match its URL, parameters and the auth token.
+// ErrInvalidSignature means a request's X-Twilio-Signature is missing or does
+// not match its URL, parameters and the auth token.
 var ErrInvalidSignature = errors.New("twiliosms: invalid twilio signature")
 
 // SignatureHeader is the header in which Twilio sends a request's signature.
