@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -191,7 +192,7 @@ func jsonName(f reflect.StructField) string {
 func unknownKeys(prefix string, obj map[string]json.RawMessage, known []string) []ConfigProblem {
 	var unknown []string
 	for k := range obj {
-		if !contains(known, k) {
+		if !slices.Contains(known, k) {
 			unknown = append(unknown, k)
 		}
 	}
@@ -207,15 +208,6 @@ func unknownKeys(prefix string, obj map[string]json.RawMessage, known []string) 
 		problems = append(problems, ConfigProblem{Field: prefix + k, Message: msg})
 	}
 	return problems
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // decodeProblem turns an encoding/json error into a ConfigError without

@@ -117,7 +117,7 @@ func (s *scanner) key() (string, bool) {
 	case !valid:
 		return "", false
 	case plain:
-		return fieldForBytes(raw), true
+		return fieldFor(string(raw)), true // a conversion that does not escape: no allocation
 	}
 	return fieldFor(unescape(raw)), true
 }
@@ -172,11 +172,6 @@ func (s *scanner) field(m *messageResource, field string) bool {
 
 // messageFields are the JSON names of messageResource's fields.
 var messageFields = [...]string{"sid", "account_sid", "status", "to", "from", "messaging_service_sid", "num_segments", "date_created"}
-
-// fieldForBytes is fieldFor for a key still in the input. The conversion
-// does not escape, so for keys up to 32 bytes (all of Twilio's) the
-// compiler keeps it off the heap.
-func fieldForBytes(key []byte) string { return fieldFor(string(key)) }
 
 // fieldFor returns the field name key selects: an exact match, else a
 // case-insensitive one, as encoding/json matches; "" for none.

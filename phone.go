@@ -10,12 +10,14 @@ func normalizePhone(s string) (string, bool) {
 	}
 	buf := make([]byte, 0, len(s)+1)
 	buf = append(buf, '+')
+	sawPlus := false
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c >= '0' && c <= '9':
 			buf = append(buf, c)
 		case c == ' ' || c == '-' || c == '.' || c == '(' || c == ')':
-		case c == '+' && len(buf) == 1 && !hasPlusBefore(s[:i]):
+		case c == '+' && len(buf) == 1 && !sawPlus: // one "+", before any digit
+			sawPlus = true
 		default:
 			return "", false
 		}
@@ -24,15 +26,6 @@ func normalizePhone(s string) (string, bool) {
 		return "", false
 	}
 	return string(buf), true
-}
-
-func hasPlusBefore(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '+' {
-			return true
-		}
-	}
-	return false
 }
 
 // isE164 reports whether s matches ^\+[1-9][0-9]{6,14}$.

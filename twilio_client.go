@@ -68,31 +68,35 @@ func writeQueryEscaped(b *strings.Builder, s string) {
 }
 
 // send makes the Create Message request, retrying what the retry policy
-// allows, and interprets the answer.
+// allows, and logs the outcome once.
 func (c *Connector) send(ctx context.Context, to, body string, usage UsageType) (*SendResult, error) {
-	form := c.form(to, body)
 	start := time.Now()
+	res, attempts, err := c.sendWithRetries(ctx, to, body, usage)
+	c.logOutcome(ctx, usage, to, attempts, time.Since(start), res, err)
+	return res, err
+}
+
+// sendWithRetries makes attempts until one succeeds, fails for good, or
+// the retry policy or the caller's context says stop. It reports how many
+// attempts it made.
+func (c *Connector) sendWithRetries(ctx context.Context, to, body string, usage UsageType) (*SendResult, int, error) {
+	form := c.form(to, body)
 	for attempt := 1; ; attempt++ {
 		attemptStart := time.Now()
 		res, retryAfter, err := c.attempt(ctx, form)
 		c.logAttempt(ctx, usage, to, attempt, time.Since(attemptStart), res, err)
 		if err == nil {
-			c.logOutcome(ctx, usage, to, attempt, time.Since(start), res, nil)
-			return res, nil
+			return res, attempt, nil
 		}
 		if attempt > c.retry.MaxRetries || !retryable(err) {
-			c.logOutcome(ctx, usage, to, attempt, time.Since(start), nil, err)
-			return nil, err
+			return nil, attempt, err
 		}
 		wait := c.retry.delay(attempt-1, retryAfter)
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= wait {
-			c.logOutcome(ctx, usage, to, attempt, time.Since(start), nil, err)
-			return nil, err // the caller would give up before the retry
+			return nil, attempt, err // the caller would give up before the retry
 		}
 		if werr := sleep(ctx, wait); werr != nil {
-			err = fmt.Errorf("twiliosms: send interrupted while waiting to retry: %w (last attempt: %w)", werr, err)
-			c.logOutcome(ctx, usage, to, attempt, time.Since(start), nil, err)
-			return nil, err
+			return nil, attempt, fmt.Errorf("twiliosms: send interrupted while waiting to retry: %w (last attempt: %w)", werr, err)
 		}
 	}
 }
