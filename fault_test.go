@@ -199,6 +199,12 @@ func TestFaultMatrix(t *testing.T) {
 					assert.ErrorIs(t, err, want)
 				}
 				assert.True(t, strings.HasPrefix(err.Error(), "twiliosms: "), err.Error())
+				if tt.ctx == nil {
+					// Only the caller's context gives context errors; the
+					// connector's own attempt timeout is ErrUnavailable alone.
+					assert.NotErrorIs(t, err, context.DeadlineExceeded)
+					assert.NotErrorIs(t, err, context.Canceled)
+				}
 			}
 			assert.Equal(t, tt.requests, requests.Load(), "requests the server saw")
 			if tt.dials >= 0 {
@@ -318,4 +324,23 @@ func TestWithRetryAndTimeoutValidation(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, DefaultRetryPolicy, conn.retry)
 	assert.Equal(t, 10*time.Second, conn.timeout)
+}
+
+// TestTransportTimeoutIsNotTheCallersDeadline: net/http's own timeouts
+// (here ResponseHeaderTimeout, which the default client sets to the attempt
+// timeout, so the two race) match context.DeadlineExceeded; the connector
+// must not pass them on as the caller's deadline.
+func TestTransportTimeoutIsNotTheCallersDeadline(t *testing.T) {
+	handler, requests := sequence(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	srv := httptest.NewServer(handler)
+	defer srv.Close()
+	transport := &http.Transport{ResponseHeaderTimeout: 50 * time.Millisecond}
+	defer transport.CloseIdleConnections()
+	conn, err := New(validConfig(), WithBaseURL(srv.URL), WithHTTPClient(&http.Client{Transport: transport}), WithTimeout(5*time.Second))
+	require.NoError(t, err)
+	_, err = conn.SendMessage(context.Background(), signInMessage())
+	require.ErrorIs(t, err, ErrUnavailable)
+	assert.Contains(t, err.Error(), "timeout awaiting response headers")
+	assert.NotErrorIs(t, err, context.DeadlineExceeded)
+	assert.Equal(t, int32(1), requests.Load(), "the request was written: not retried")
 }

@@ -3,6 +3,7 @@ package twiliosms
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -182,15 +183,21 @@ type sendProgress struct {
 func (p *sendProgress) getConn(string) { p.traced.Store(true) }
 func (p *sendProgress) wroteHeaders()  { p.wrote.Store(true) }
 
-// transportError reports a failure to get an answer. The caller's own
-// cancellation or deadline wins over ErrUnavailable, so a caller that gave up
-// sees its own reason; the connector's timeout is ErrUnavailable.
+// transportError reports a failure to get an answer. Only the caller's own
+// cancellation or deadline gives an error that matches context.Canceled or
+// context.DeadlineExceeded; every other failure, the connector's timeouts
+// included, is ErrUnavailable alone.
 func (c *Connector) transportError(ctx, actx context.Context, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return fmt.Errorf("twiliosms: send interrupted: %w", ctxErr)
 	}
 	if context.Cause(actx) == errAttemptTimeout {
-		return fmt.Errorf("%w: no answer within %v: %w", ErrUnavailable, c.timeout, err)
+		return fmt.Errorf("%w: no answer within %v (%v)", ErrUnavailable, c.timeout, err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		// A transport's own timeout, such as ResponseHeaderTimeout: keep
+		// its text, not a chain that would pass for the caller's deadline.
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
