@@ -19,12 +19,16 @@ func BenchmarkRender(b *testing.B) {
 }
 
 func BenchmarkNormalizePhone(b *testing.B) {
-	for _, in := range []string{"+14155552671", "+1 (415) 555-2671"} {
+	conn, err := New(validConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, in := range []string{"+14155552671", "+1 (415) 555-2671", "+442079460958"} {
 		b.Run(in, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, ok := normalizePhone(in); !ok {
-					b.Fatal(in)
+				if _, err := conn.NormalizePhone(in); err != nil {
+					b.Fatal(err)
 				}
 			}
 		})
@@ -63,35 +67,29 @@ func BenchmarkPrepareAndForm(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		_ = conn.form(to, body)
+		_ = conn.form(to.e164, body)
 	}
 }
 
-// TestSendPathAllocations pins what the send path allocates before the
-// request: rendering allocates only its output, so no template parsing or
+// TestSendPathAllocations pins what the send path allocates besides reading
+// the number: rendering allocates only its output, so no template parsing or
 // config validation happens per send, and the form is one more buffer.
 func TestSendPathAllocations(t *testing.T) {
 	conn, err := New(validConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := validConfig()
-	cfg.Templates[1].Content = "Hi {{user.name}}, your code is {{code}} ({{ code }})"
-	withPayload, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg := signInMessage()
-	payloadMsg := msg
-	payloadMsg.Payload = map[string]any{"user": map[string]any{"name": "Ada"}}
+	mt := parseTemplate(Template{UsageType: UsageTypeSignIn, Content: "Hi {{user.name}}, your code is {{code}} ({{ code }})"})
+	payload := map[string]any{"user": map[string]any{"name": "Ada"}}
 	for name, tc := range map[string]struct {
 		fn   func()
 		want float64
 	}{
-		"prepare, code only": {func() { _, _, _, _ = conn.prepare(msg) }, 1},
-		"prepare, payload":   {func() { _, _, _, _ = withPayload.prepare(payloadMsg) }, 1},
-		"form":               {func() { _ = conn.form("+14155552671", "Your sign-in code is 123456") }, 1},
-		"E.164 number":       {func() { _, _ = normalizePhone("+14155552671") }, 0},
+		"select a template": {func() { _, _ = selectTemplate(conn.templates, UsageTypeSignIn) }, 0},
+		"check the code":    {func() { _ = checkCode("123456") }, 0},
+		"render, code only": {func() { _, _ = conn.templates[UsageTypeSignIn].render("123456", nil) }, 1},
+		"render, payload":   {func() { _, _ = mt.render("123456", payload) }, 1},
+		"form":              {func() { _ = conn.form("+14155552671", "Your sign-in code is 123456") }, 1},
 	} {
 		if got := testing.AllocsPerRun(200, tc.fn); got != tc.want {
 			t.Errorf("%s: %v allocations per run, want %v", name, got, tc.want)

@@ -12,10 +12,12 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/go-playground/validator/v10"
+	"github.com/nyaruka/phonenumbers"
 )
 
 // Config is a Twilio SMS connector configuration. Its JSON form is Logto's
@@ -35,7 +37,8 @@ type Config struct {
 	// "MG" and 32 hexadecimal digits. Exactly one of it and From is set.
 	FromMessagingServiceSID string `json:"fromMessagingServiceSID,omitempty" validate:"omitempty,sid=MG"`
 	// Templates are the message templates, one per usage type. Register,
-	// SignIn, ForgotPassword and Generic are required, as in Logto.
+	// SignIn, ForgotPassword and Generic are required, as in Logto, and
+	// every template must carry the code.
 	Templates []Template `json:"templates" validate:"dive"`
 	// DisableRiskCheck sends RiskCheck=disable, skipping Twilio's SMS
 	// pumping risk check. Leave it off unless Twilio support told you otherwise.
@@ -43,8 +46,8 @@ type Config struct {
 
 	// Extensions to Logto's config.
 
-	// From is the sender when no Messaging Service is used: an E.164 number,
-	// a 5-6 digit short code, or an alphanumeric sender ID.
+	// From is the sender when no Messaging Service is used: a phone number
+	// in E.164 form, a 5-6 digit short code, or an alphanumeric sender ID.
 	From string `json:"from,omitempty" validate:"omitempty,sender"`
 	// APIKeySID is an API key SID ("SK" and 32 hexadecimal digits). With
 	// APIKeySecret it replaces the auth token in Basic authentication.
@@ -56,23 +59,29 @@ type Config struct {
 	// Set both or neither.
 	Region string `json:"region,omitempty" validate:"omitempty,hostlabel"`
 	Edge   string `json:"edge,omitempty" validate:"omitempty,hostlabel"`
-	// Host is the Twilio API host name, as newer Logto versions store it
-	// (for example "api.dublin.ie1.twilio.com"). It cannot be combined with
-	// Region and Edge.
+	// Host is the Twilio API host name, such as "api.dublin.ie1.twilio.com",
+	// in any case: ParseConfig and New lower-case it. It cannot be combined
+	// with Region and Edge.
 	Host string `json:"host,omitempty" validate:"omitempty,twiliohost"`
 	// ValidityPeriod is how long, in seconds (1 to 36000), Twilio may keep the
 	// message queued before giving up on it. Zero leaves Twilio's default
 	// (36000 s); a verification code usually wants a few minutes at most.
-	ValidityPeriod int `json:"validityPeriod,omitempty" validate:"omitempty,validityperiod"`
+	ValidityPeriod int `json:"validityPeriod,omitempty" validate:"omitempty,min=1,max=36000"`
 	// StatusCallback is the URL Twilio posts delivery status updates to: an
 	// absolute https URL (http is allowed only for a loopback host).
 	StatusCallback string `json:"statusCallback,omitempty" validate:"omitempty,callbackurl"`
-	// AllowedCountryCodes, when not empty, limits recipients to these
-	// country calling codes, such as "1", "44" or "+49": a number elsewhere
-	// gets ErrCountryNotAllowed before any request. "1" covers the whole
-	// North American Numbering Plan (the US, Canada and the Caribbean).
-	// Use it with Twilio's Geo Permissions against SMS pumping.
-	AllowedCountryCodes []string `json:"allowedCountryCodes,omitempty" validate:"dive,countrycode"`
+	// DefaultRegion is the ISO 3166-1 region ("US", "DE") whose national
+	// numbers Message.To may hold: digits written without a "+" are read as
+	// a national number of this region first. Without it, such digits are
+	// international digits, as Logto stores numbers.
+	DefaultRegion string `json:"defaultRegion,omitempty" validate:"omitempty,region"`
+	// AllowedCountries, when not empty, limits recipients to these
+	// countries: ISO 3166-1 region codes ("US" admits the United States but
+	// not Jamaica, which shares +1) or calling codes with a plus ("+44"
+	// admits every region that dials +44). A number elsewhere gets
+	// ErrCountryNotAllowed before any request. Use it with Twilio's Geo
+	// Permissions against SMS pumping.
+	AllowedCountries []string `json:"allowedCountries,omitempty" validate:"dive,country"`
 }
 
 // Template is one message template: the SMS body to send for a usage type.
@@ -80,7 +89,8 @@ type Template struct {
 	// UsageType is the flow the template is for, such as "SignIn". Any
 	// non-empty string is accepted; the UsageType constants are Logto's.
 	UsageType UsageType `json:"usageType" validate:"required"`
-	// Content is the message body, with placeholders such as {{code}}.
+	// Content is the message body. It must hold the code placeholder,
+	// {{code}} or <<code>>, and may hold others such as {{name}}.
 	Content string `json:"content" validate:"notblank"`
 }
 
@@ -124,52 +134,171 @@ func configError(field, format string, args ...any) *ConfigError {
 	return &ConfigError{Problems: []ConfigProblem{{Field: field, Message: fmt.Sprintf(format, args...)}}}
 }
 
-// ParseConfig decodes a connector JSON object and validates it. Malformed
-// JSON, an empty input, null, a value that is not an object, a key it does not
-// know (keys are case-sensitive) and a value of the wrong type are all
-// reported as a *ConfigError that matches ErrInvalidConfig.
+// ParseConfig decodes a connector JSON object and validates it, and reports
+// every problem at once as a *ConfigError that matches ErrInvalidConfig:
+// malformed JSON, an empty input, a value that is not an object, a key it
+// does not know (keys are case-sensitive), a value of the wrong type, null
+// where a value is expected, and every rule of Validate. It lower-cases
+// host, as host names are case-insensitive.
 func ParseConfig(data []byte) (Config, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
 		return Config{}, configError("", "empty input: expected a JSON object")
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(data, &top); err != nil {
-		return Config{}, decodeProblem(err)
+	if !json.Valid(data) {
+		var syntax *json.SyntaxError
+		if errors.As(json.Unmarshal(data, new(any)), &syntax) {
+			return Config{}, configError("", "malformed JSON at byte %d", syntax.Offset)
+		}
+		return Config{}, configError("", "malformed JSON")
 	}
-	if top == nil {
-		return Config{}, configError("", "expected a JSON object, not null")
+	if kind := jsonKind(data); kind != "an object" {
+		return Config{}, configError("", "expected a JSON object, not %s", kind)
 	}
-	var problems []ConfigProblem
-	problems = append(problems, unknownKeys("", top, configKeys)...)
-	if raw, ok := top["templates"]; ok {
-		var entries []map[string]json.RawMessage
-		// A wrong shape is reported by the full decode below.
-		if json.Unmarshal(raw, &entries) == nil {
-			for i, entry := range entries {
-				problems = append(problems, unknownKeys(fmt.Sprintf("templates[%d].", i), entry, templateKeys)...)
+	var cfg Config
+	problems := decodeValue("", data, reflect.ValueOf(&cfg).Elem())
+	cfg.Host = strings.ToLower(cfg.Host)
+	var ce *ConfigError
+	if errors.As(cfg.Validate(), &ce) {
+		for _, p := range ce.Problems {
+			if !coveredBy(p.Field, problems) {
+				problems = append(problems, p)
 			}
 		}
 	}
 	if len(problems) > 0 {
+		sortProblems(problems)
 		return Config{}, &ConfigError{Problems: problems}
-	}
-	var cfg Config
-	if err := json.Unmarshal(data, &cfg); err != nil {
-		return Config{}, decodeProblem(err)
-	}
-	if err := cfg.Validate(); err != nil {
-		return Config{}, err
 	}
 	return cfg, nil
 }
 
-// configKeys and templateKeys are the JSON keys ParseConfig accepts, in the
-// order problems are reported.
-var (
-	configKeys   = jsonKeys(reflect.TypeFor[Config]())
-	templateKeys = jsonKeys(reflect.TypeFor[Template]())
-)
+// coveredBy reports whether field, or a key it sits under, already has a
+// problem: a value that could not be decoded needs no second report.
+func coveredBy(field string, problems []ConfigProblem) bool {
+	for _, p := range problems {
+		if field == p.Field || strings.HasPrefix(field, p.Field+".") || strings.HasPrefix(field, p.Field+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeValue decodes raw, valid JSON, into v, which is a Config, a
+// Template or one of their fields, and reports what does not fit. Unlike
+// encoding/json it matches keys case-sensitively, names unknown keys, takes
+// null for a type error rather than "absent", and goes on after a problem.
+func decodeValue(path string, raw json.RawMessage, v reflect.Value) []ConfigProblem {
+	kind := jsonKind(raw)
+	switch v.Kind() {
+	case reflect.String:
+		if kind != "a string" {
+			return []ConfigProblem{{path, "must be a string, not " + kind}}
+		}
+		var s string
+		_ = json.Unmarshal(raw, &s) // raw is a valid JSON string
+		v.SetString(s)
+	case reflect.Bool:
+		if kind != "true or false" {
+			return []ConfigProblem{{path, "must be true or false, not " + kind}}
+		}
+		v.SetBool(raw[0] == 't')
+	case reflect.Int:
+		if kind != "a number" {
+			return []ConfigProblem{{path, "must be a whole number, not " + kind}}
+		}
+		n, err := strconv.ParseInt(string(raw), 10, 32)
+		if err != nil {
+			return []ConfigProblem{{path, fmt.Sprintf("must be a whole number such as 300, written without a fraction or exponent, not %s", raw)}}
+		}
+		v.SetInt(n)
+	case reflect.Slice:
+		if kind != "an array" {
+			return []ConfigProblem{{path, "must be an array, not " + kind}}
+		}
+		var items []json.RawMessage
+		_ = json.Unmarshal(raw, &items)
+		s := reflect.MakeSlice(v.Type(), len(items), len(items))
+		var problems []ConfigProblem
+		for i, item := range items {
+			problems = append(problems, decodeValue(fmt.Sprintf("%s[%d]", path, i), item, s.Index(i))...)
+		}
+		v.Set(s)
+		return problems
+	case reflect.Struct:
+		if kind != "an object" {
+			return []ConfigProblem{{path, "must be an object, not " + kind}}
+		}
+		var obj map[string]json.RawMessage
+		_ = json.Unmarshal(raw, &obj)
+		return decodeObject(path, obj, v)
+	}
+	return nil
+}
+
+func decodeObject(path string, obj map[string]json.RawMessage, v reflect.Value) []ConfigProblem {
+	prefix := path
+	if prefix != "" {
+		prefix += "."
+	}
+	known := jsonKeys(v.Type())
+	var problems []ConfigProblem
+	for _, k := range sortedKeys(obj) {
+		if !slices.Contains(known, k) {
+			problems = append(problems, ConfigProblem{prefix + k, unknownKey(k, known)})
+		}
+	}
+	for i, name := range known {
+		if raw, ok := obj[name]; ok {
+			problems = append(problems, decodeValue(prefix+name, raw, v.Field(i))...)
+		}
+	}
+	return problems
+}
+
+func sortedKeys(obj map[string]json.RawMessage) []string {
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// unknownKey explains an unknown key. encoding/json matches keys
+// case-insensitively, so "accountSid" would otherwise be taken silently.
+func unknownKey(k string, known []string) string {
+	for _, want := range known {
+		if strings.EqualFold(want, k) {
+			return fmt.Sprintf("unknown key (keys are case-sensitive: did you mean %q?)", want)
+		}
+	}
+	if k == "allowedCountryCodes" {
+		return `unknown key: allowedCountries replaced it; write region codes such as "US" or calling codes such as "+44"`
+	}
+	return "unknown key"
+}
+
+// jsonKind names the kind of a valid JSON value for a person.
+func jsonKind(raw json.RawMessage) string {
+	switch raw[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "true or false"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+// configKeys are the JSON keys of a Config, in the order problems are
+// reported.
+var configKeys = jsonKeys(reflect.TypeFor[Config]())
 
 func jsonKeys(t reflect.Type) []string {
 	keys := make([]string, 0, t.NumField())
@@ -187,74 +316,6 @@ func jsonName(f reflect.StructField) string {
 	return name
 }
 
-// unknownKeys reports each key of obj not in known. encoding/json matches keys
-// case-insensitively, so "accountSid" would otherwise be taken silently.
-func unknownKeys(prefix string, obj map[string]json.RawMessage, known []string) []ConfigProblem {
-	var unknown []string
-	for k := range obj {
-		if !slices.Contains(known, k) {
-			unknown = append(unknown, k)
-		}
-	}
-	sort.Strings(unknown)
-	problems := make([]ConfigProblem, 0, len(unknown))
-	for _, k := range unknown {
-		msg := "unknown key"
-		for _, want := range known {
-			if strings.EqualFold(want, k) {
-				msg = fmt.Sprintf("unknown key (keys are case-sensitive: did you mean %q?)", want)
-			}
-		}
-		problems = append(problems, ConfigProblem{Field: prefix + k, Message: msg})
-	}
-	return problems
-}
-
-// decodeProblem turns an encoding/json error into a ConfigError without
-// quoting the input, which may hold a secret.
-func decodeProblem(err error) *ConfigError {
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syntax):
-		return configError("", "malformed JSON at byte %d", syntax.Offset)
-	case errors.As(err, &typ):
-		if typ.Field == "" {
-			return configError("", "expected a JSON object, not %s", jsonKind(typ.Value))
-		}
-		return configError(typ.Field, "must be %s, not %s", goKindName(typ.Type), jsonKind(typ.Value))
-	}
-	return configError("", "malformed JSON")
-}
-
-func jsonKind(v string) string {
-	switch {
-	case v == "array" || v == "object":
-		return "an " + v
-	case v == "bool":
-		return "a boolean"
-	case strings.HasPrefix(v, "number"):
-		return "a number"
-	}
-	return "a " + v
-}
-
-func goKindName(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int:
-		return "a whole number"
-	case reflect.Slice:
-		return "an array"
-	case reflect.Struct:
-		return "an object"
-	}
-	return "a " + t.Kind().String()
-}
-
 // requiredUsageTypes are the templates Logto requires in every config.
 var requiredUsageTypes = []UsageType{UsageTypeRegister, UsageTypeSignIn, UsageTypeForgotPassword, UsageTypeGeneric}
 
@@ -262,27 +323,20 @@ var requiredUsageTypes = []UsageType{UsageTypeRegister, UsageTypeSignIn, UsageTy
 // at once, by JSON key, as a *ConfigError. It never includes a secret in a
 // message.
 func (c Config) Validate() error {
-	err := configValidator().Struct(c)
-	if err == nil {
+	problems := fieldProblems(c)
+	problems = append(problems, crossFieldProblems(c)...)
+	problems = append(problems, templateProblems(c.Templates)...)
+	if len(problems) == 0 {
 		return nil
 	}
-	var fieldErrs validator.ValidationErrors
-	if !errors.As(err, &fieldErrs) {
-		// Only reachable through a programming error in the rules above.
-		return configError("", "%v", err)
-	}
-	problems := make([]ConfigProblem, 0, len(fieldErrs))
-	for _, fe := range fieldErrs {
-		field := fe.Namespace()
-		if _, rest, ok := strings.Cut(field, "."); ok {
-			field = rest
-		}
-		problems = append(problems, ConfigProblem{Field: field, Message: ruleMessage(fe.Tag(), fe.Param())})
-	}
+	sortProblems(problems)
+	return &ConfigError{Problems: problems}
+}
+
+func sortProblems(problems []ConfigProblem) {
 	sort.SliceStable(problems, func(i, j int) bool {
 		return keyOrder(problems[i].Field) < keyOrder(problems[j].Field)
 	})
-	return &ConfigError{Problems: problems}
 }
 
 func keyOrder(field string) int {
@@ -291,58 +345,154 @@ func keyOrder(field string) int {
 		root = field[:i]
 	}
 	for i, k := range configKeys {
-		if k == root {
+		if strings.EqualFold(k, root) { // an unknown "accountSid" sits by accountSID
 			return i
 		}
 	}
 	return len(configKeys)
 }
 
-// ruleMessage says in plain words what a failed rule wants. It only ever
-// uses the rule's parameter, never the value that failed.
-func ruleMessage(tag, param string) string {
-	switch tag {
+// fieldProblems checks the rules of single fields, which the validate tags
+// declare.
+func fieldProblems(c Config) []ConfigProblem {
+	var fieldErrs validator.ValidationErrors
+	if !errors.As(configValidator().Struct(c), &fieldErrs) {
+		return nil
+	}
+	problems := make([]ConfigProblem, 0, len(fieldErrs))
+	for _, fe := range fieldErrs {
+		field := fe.Namespace()
+		if _, rest, ok := strings.Cut(field, "."); ok {
+			field = rest
+		}
+		problems = append(problems, ConfigProblem{field, fieldRuleMessage(fe)})
+	}
+	return problems
+}
+
+// fieldRuleMessage says in plain words what a failed field rule wants. It
+// quotes a value only for fields that cannot hold a secret.
+func fieldRuleMessage(fe validator.FieldError) string {
+	switch fe.Tag() {
 	case "required":
 		return "is required"
 	case "notblank":
 		return "must not be empty"
+	case "min":
+		return "must be at least " + fe.Param()
+	case "max":
+		return "must be at most " + fe.Param()
 	case "sid":
-		return fmt.Sprintf("must be %q followed by 32 hexadecimal digits", param)
+		return fmt.Sprintf("must be %q followed by 32 hexadecimal digits", fe.Param())
 	case "sender":
-		return "must be an E.164 phone number (such as +14155552671), a 5-6 digit short code, or an alphanumeric sender ID of 1-11 letters, digits and spaces with at least one letter"
+		return "must be a valid phone number in E.164 form (such as +14155552671), a 5-6 digit short code, or an alphanumeric sender ID of 1-11 letters, digits and spaces with at least one letter"
 	case "hostlabel":
 		return "must be lower-case letters, digits and hyphens"
 	case "twiliohost":
 		return "must be a Twilio API host name such as api.twilio.com or api.dublin.ie1.twilio.com"
-	case "countrycode":
-		return "must be an assigned country calling code such as \"1\", \"44\" or \"+49\""
-	case "validityperiod":
-		return "must be between 1 and 36000 seconds"
 	case "callbackurl":
 		return "must be an absolute https URL (http only for a loopback host such as localhost or 127.0.0.1)"
-	case "authtoken":
-		return "is required unless apiKeySID and apiKeySecret are both set"
-	case "callback_token":
-		return "needs authToken: Twilio signs status callbacks with the auth token, not with an API key"
-	case "sender_required":
-		return "is required: set fromMessagingServiceSID or from"
-	case "sender_exclusive":
-		return "cannot be set together with fromMessagingServiceSID: set only one"
-	case "pair":
-		return fmt.Sprintf("must be set together with %s", param)
-	case "host_exclusive":
-		return "cannot be set together with region and edge"
-	case "duplicate":
-		return fmt.Sprintf("usage type %q appears more than once", param)
-	case "missing":
-		return fmt.Sprintf("must include a template for each of Register, SignIn, ForgotPassword and Generic; missing: %s", param)
+	case "region":
+		return `must be an ISO 3166-1 region code that libphonenumber knows, such as "US" or "DE"` + regionHint(fe.Field(), fe.Value().(string))
+	case "country":
+		return `must be a region code such as "US" or a calling code with a plus such as "+44"` + regionHint(fe.Field(), fe.Value().(string))
 	}
-	return "is invalid (" + tag + ")"
+	return "is invalid (" + fe.Tag() + ")"
+}
+
+// regionHint suggests the code a near miss meant.
+func regionHint(field, s string) string {
+	switch upper := strings.ToUpper(s); {
+	case upper == "UK":
+		return `; the code of the United Kingdom is "GB"`
+	case upper != s && validRegion(upper):
+		return fmt.Sprintf("; did you mean %q?", upper)
+	case strings.HasPrefix(field, "allowedCountries") && validCallingCode("+"+s):
+		return fmt.Sprintf("; did you mean %q?", "+"+s)
+	case strings.HasPrefix(s, "+"):
+		return fmt.Sprintf("; %s is not a calling code in use", s)
+	}
+	return ""
+}
+
+// crossFieldProblems checks the rules that span fields.
+func crossFieldProblems(c Config) []ConfigProblem {
+	var problems []ConfigProblem
+	report := func(field, message string) { problems = append(problems, ConfigProblem{field, message}) }
+	hasKey := c.APIKeySID != "" && c.APIKeySecret != ""
+	if c.AuthToken == "" && !hasKey {
+		report("authToken", "is required unless apiKeySID and apiKeySecret are both set")
+	}
+	if c.StatusCallback != "" && c.AuthToken == "" {
+		report("statusCallback", "needs authToken: Twilio signs status callbacks with the auth token, not with an API key")
+	}
+	switch {
+	case c.FromMessagingServiceSID == "" && c.From == "":
+		report("fromMessagingServiceSID", "is required: set fromMessagingServiceSID or from")
+	case c.FromMessagingServiceSID != "" && c.From != "":
+		report("from", "cannot be set together with fromMessagingServiceSID: set only one")
+	}
+	pair := func(a, aName, b, bName string) {
+		if a != "" && b == "" {
+			report(bName, "must be set together with "+aName)
+		}
+		if b != "" && a == "" {
+			report(aName, "must be set together with "+bName)
+		}
+	}
+	pair(c.APIKeySID, "apiKeySID", c.APIKeySecret, "apiKeySecret")
+	pair(c.Region, "region", c.Edge, "edge")
+	if c.Host != "" && (c.Region != "" || c.Edge != "") {
+		report("host", "cannot be set together with region and edge")
+	}
+	return problems
+}
+
+// templateProblems checks the templates as a set, and that each carries the
+// code and fits in an SMS.
+func templateProblems(templates []Template) []ConfigProblem {
+	if len(templates) == 0 {
+		return []ConfigProblem{{"templates", "is required"}}
+	}
+	var problems []ConfigProblem
+	seen := make(map[UsageType]bool, len(templates))
+	for i, t := range templates {
+		at := fmt.Sprintf("templates[%d].", i)
+		switch {
+		case t.UsageType != "" && seen[t.UsageType]:
+			problems = append(problems, ConfigProblem{at + "usageType", fmt.Sprintf("usage type %q appears more than once", t.UsageType)})
+		case !slices.Contains(logtoUsageTypes, t.UsageType):
+			for _, u := range logtoUsageTypes {
+				if strings.EqualFold(string(u), string(t.UsageType)) {
+					problems = append(problems, ConfigProblem{at + "usageType", fmt.Sprintf("%q is not one of Logto's usage types, which are case-sensitive: did you mean %q?", t.UsageType, u)})
+				}
+			}
+		}
+		seen[t.UsageType] = true
+		if strings.TrimSpace(t.Content) == "" {
+			continue // notblank reports it
+		}
+		mt := parseTemplate(t)
+		if !mt.usesCode {
+			problems = append(problems, ConfigProblem{at + "content", missingCode(t.Content)})
+		} else if n := mt.lengthWithCode(6); n > MaxBodyLength {
+			problems = append(problems, ConfigProblem{at + "content", fmt.Sprintf("renders %d characters with a 6-digit code, over Twilio's limit of %d", n, MaxBodyLength)})
+		}
+	}
+	var missing []string
+	for _, u := range requiredUsageTypes {
+		if !seen[u] {
+			missing = append(missing, string(u))
+		}
+	}
+	if len(missing) > 0 {
+		problems = append(problems, ConfigProblem{"templates", "must include a template for each of Register, SignIn, ForgotPassword and Generic; missing: " + strings.Join(missing, ", ")})
+	}
+	return problems
 }
 
 var (
 	hexSIDBody   = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
-	e164Pattern  = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 	shortCode    = regexp.MustCompile(`^[0-9]{5,6}$`)
 	alphaSender  = regexp.MustCompile(`^[A-Za-z0-9 ]{1,11}$`)
 	hostLabel    = regexp.MustCompile(`^[a-z0-9-]+$`)
@@ -360,7 +510,7 @@ func configValidator() *validator.Validate {
 	validatorOnce.Do(func() {
 		v := validator.New(validator.WithRequiredStructEnabled())
 		v.RegisterTagNameFunc(jsonName)
-		str := func(fn func(string, string) bool) validator.Func {
+		str := func(fn func(s, param string) bool) validator.Func {
 			return func(fl validator.FieldLevel) bool { return fn(fl.Field().String(), fl.Param()) }
 		}
 		must(v.RegisterValidation("sid", str(func(s, prefix string) bool {
@@ -368,17 +518,11 @@ func configValidator() *validator.Validate {
 		})))
 		must(v.RegisterValidation("sender", str(func(s, _ string) bool { return validSender(s) })))
 		must(v.RegisterValidation("hostlabel", str(func(s, _ string) bool { return hostLabel.MatchString(s) })))
-		must(v.RegisterValidation("twiliohost", str(func(s, _ string) bool {
-			return len(s) <= 253 && twilioHostRE.MatchString(s)
-		})))
+		must(v.RegisterValidation("twiliohost", str(func(s, _ string) bool { return validTwilioHost(s) })))
 		must(v.RegisterValidation("callbackurl", str(func(s, _ string) bool { return checkURL(s) == nil })))
-		must(v.RegisterValidation("countrycode", str(func(s, _ string) bool { return validCountryCode(s) })))
+		must(v.RegisterValidation("region", str(func(s, _ string) bool { return validRegion(s) })))
+		must(v.RegisterValidation("country", str(func(s, _ string) bool { return validRegion(s) || validCallingCode(s) })))
 		must(v.RegisterValidation("notblank", str(func(s, _ string) bool { return strings.TrimSpace(s) != "" })))
-		must(v.RegisterValidation("validityperiod", func(fl validator.FieldLevel) bool {
-			n := fl.Field().Int()
-			return n >= 1 && n <= 36000
-		}))
-		v.RegisterStructValidation(validateConfigStruct, Config{})
 		validatorInst = v
 	})
 	return validatorInst
@@ -390,64 +534,19 @@ func must(err error) {
 	}
 }
 
-// validateConfigStruct checks the rules that span fields.
-func validateConfigStruct(sl validator.StructLevel) {
-	c := sl.Current().Interface().(Config)
-	report := func(field any, name, tag, param string) {
-		sl.ReportError(field, name, name, tag, param)
-	}
-	hasKey := c.APIKeySID != "" && c.APIKeySecret != ""
-	if c.AuthToken == "" && !hasKey {
-		report(c.AuthToken, "authToken", "authtoken", "")
-	}
-	if c.StatusCallback != "" && c.AuthToken == "" {
-		report(c.StatusCallback, "statusCallback", "callback_token", "")
-	}
-	switch {
-	case c.FromMessagingServiceSID == "" && c.From == "":
-		report(c.FromMessagingServiceSID, "fromMessagingServiceSID", "sender_required", "")
-	case c.FromMessagingServiceSID != "" && c.From != "":
-		report(c.From, "from", "sender_exclusive", "")
-	}
-	pair := func(a, aName, b, bName string) {
-		if a != "" && b == "" {
-			report(b, bName, "pair", aName)
-		}
-		if b != "" && a == "" {
-			report(a, aName, "pair", bName)
-		}
-	}
-	pair(c.APIKeySID, "apiKeySID", c.APIKeySecret, "apiKeySecret")
-	pair(c.Region, "region", c.Edge, "edge")
-	if c.Host != "" && (c.Region != "" || c.Edge != "") {
-		report(c.Host, "host", "host_exclusive", "")
-	}
-	if len(c.Templates) == 0 {
-		report(c.Templates, "templates", "required", "")
-		return
-	}
-	seen := make(map[UsageType]bool, len(c.Templates))
-	for i, t := range c.Templates {
-		if t.UsageType != "" && seen[t.UsageType] {
-			report(t.UsageType, fmt.Sprintf("templates[%d].usageType", i), "duplicate", string(t.UsageType))
-		}
-		seen[t.UsageType] = true
-	}
-	var missing []string
-	for _, u := range requiredUsageTypes {
-		if !seen[u] {
-			missing = append(missing, string(u))
-		}
-	}
-	if len(missing) > 0 {
-		report(c.Templates, "templates", "missing", strings.Join(missing, ", "))
-	}
+// validTwilioHost accepts a Twilio API host name in any case.
+func validTwilioHost(s string) bool {
+	return len(s) <= 253 && twilioHostRE.MatchString(strings.ToLower(s))
 }
 
-// validSender reports whether s is an E.164 number, a short code or an
-// alphanumeric sender ID with at least one letter.
+// validSender reports whether s is a valid phone number in E.164 form, a
+// short code or an alphanumeric sender ID with at least one letter.
 func validSender(s string) bool {
-	if e164Pattern.MatchString(s) || shortCode.MatchString(s) {
+	if strings.HasPrefix(s, "+") {
+		p, err := parseNumber(s, "")
+		return err == nil && p.kind != phonenumbers.UNKNOWN && p.e164 == s
+	}
+	if shortCode.MatchString(s) {
 		return true
 	}
 	return alphaSender.MatchString(s) && strings.ContainsFunc(s, func(r rune) bool {
@@ -527,6 +626,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("host", r.Host),
 		slog.Int("validityPeriod", r.ValidityPeriod),
 		slog.String("statusCallback", r.StatusCallback),
-		slog.Any("allowedCountryCodes", r.AllowedCountryCodes),
+		slog.String("defaultRegion", r.DefaultRegion),
+		slog.Any("allowedCountries", r.AllowedCountries),
 	)
 }

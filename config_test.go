@@ -76,7 +76,15 @@ func TestParseConfigRejectsMalformedInput(t *testing.T) {
 		{"trailing garbage", logtoJSON + `}`, "malformed JSON"},
 		{"wrong type", strings.Replace(logtoJSON, `"templates"`, `"disableRiskCheck": "yes", "templates"`, 1), "disableRiskCheck: must be true or false, not a string"},
 		{"templates not an array", `{"accountSID":"` + testAccountSID + `","templates":{}}`, "templates: must be an array, not an object"},
-		{"validityPeriod fraction", strings.Replace(logtoJSON, `"templates"`, `"validityPeriod": 1.5, "templates"`, 1), "validityPeriod: must be a whole number, not a number"},
+		{"validityPeriod fraction", strings.Replace(logtoJSON, `"templates"`, `"validityPeriod": 1.5, "templates"`, 1), "validityPeriod: must be a whole number such as 300, written without a fraction or exponent, not 1.5"},
+		{"validityPeriod exponent", strings.Replace(logtoJSON, `"templates"`, `"validityPeriod": 3e2, "templates"`, 1), "validityPeriod: must be a whole number such as 300, written without a fraction or exponent, not 3e2"},
+		{"validityPeriod string", strings.Replace(logtoJSON, `"templates"`, `"validityPeriod": "300", "templates"`, 1), "validityPeriod: must be a whole number, not a string"},
+		{"disableRiskCheck null", strings.Replace(logtoJSON, `"templates"`, `"disableRiskCheck": null, "templates"`, 1), "disableRiskCheck: must be true or false, not null"},
+		{"authToken null", strings.Replace(logtoJSON, `"authToken": "`+testAuthToken+`"`, `"authToken": null`, 1), "authToken: must be a string, not null"},
+		{"templates null", `{"accountSID":"` + testAccountSID + `","templates":null}`, "templates: must be an array, not null"},
+		{"template null", strings.Replace(logtoJSON, `"templates": [`, `"templates": [null, `, 1), "templates[0]: must be an object, not null"},
+		{"content null", strings.Replace(logtoJSON, `"content": "Your registration code is {{code}}"`, `"content": null`, 1), "templates[0].content: must be a string, not null"},
+		{"allowedCountries element", strings.Replace(logtoJSON, `"templates"`, `"allowedCountries": ["US", 44], "templates"`, 1), "allowedCountries[1]: must be a string, not a number"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,10 +109,13 @@ func TestParseConfigRejectsUnknownKeys(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidConfig)
 	var ce *ConfigError
 	require.ErrorAs(t, err, &ce)
+	// Reported with every other problem, each by the key it resembles.
 	assert.Equal(t, []ConfigProblem{
 		{Field: "accountSid", Message: `unknown key (keys are case-sensitive: did you mean "accountSID"?)`},
-		{Field: "fromNumber", Message: "unknown key"},
+		{Field: "accountSID", Message: "is required"},
 		{Field: "templates[1].Content", Message: `unknown key (keys are case-sensitive: did you mean "content"?)`},
+		{Field: "templates[1].content", Message: "must not be empty"},
+		{Field: "fromNumber", Message: "unknown key"},
 	}, ce.Problems)
 }
 
@@ -146,22 +157,26 @@ func TestValidateRules(t *testing.T) {
 		{"from short code 6", func(c *Config) { c.FromMessagingServiceSID = ""; c.From = "123456" }, "", ""},
 		{"from alphanumeric", func(c *Config) { c.FromMessagingServiceSID = ""; c.From = "Acme Inc 1" }, "", ""},
 		{"from alphanumeric 11", func(c *Config) { c.FromMessagingServiceSID = ""; c.From = "ABCDEFGHIJK" }, "", ""},
-		{"from alphanumeric 12", func(c *Config) { c.FromMessagingServiceSID = ""; c.From = "ABCDEFGHIJKL" }, "from", "must be an E.164 phone number"},
-		{"from digits only 7", func(c *Config) { c.FromMessagingServiceSID = ""; c.From = "1234567" }, "from", "must be an E.164 phone number"},
-		{"from punctuation", func(c *Config) { c.FromMessagingServiceSID = ""; c.From = "Acme!" }, "from", "must be an E.164 phone number"},
-		{"from leading zero", func(c *Config) { c.FromMessagingServiceSID = ""; c.From = "+04155550100" }, "from", "must be an E.164 phone number"},
+		{"from alphanumeric 12", func(c *Config) { c.FromMessagingServiceSID = ""; c.From = "ABCDEFGHIJKL" }, "from", "must be a valid phone number in E.164 form"},
+		{"from digits only 7", func(c *Config) { c.FromMessagingServiceSID = ""; c.From = "1234567" }, "from", "must be a valid phone number in E.164 form"},
+		{"from punctuation", func(c *Config) { c.FromMessagingServiceSID = ""; c.From = "Acme!" }, "from", "must be a valid phone number in E.164 form"},
+		{"from leading zero", func(c *Config) { c.FromMessagingServiceSID = ""; c.From = "+04155550100" }, "from", "must be a valid phone number in E.164 form"},
+		{"from invalid number", func(c *Config) { c.FromMessagingServiceSID = ""; c.From = "+4155552671" }, "from", "must be a valid phone number in E.164 form"},
+		{"from not E.164", func(c *Config) { c.FromMessagingServiceSID = ""; c.From = "+1 415 555 0100" }, "from", "must be a valid phone number in E.164 form"},
+		{"from Twilio test number", func(c *Config) { c.FromMessagingServiceSID = ""; c.From = "+15005550006" }, "", ""},
 		{"region and edge", func(c *Config) { c.Region = "ie1"; c.Edge = "dublin" }, "", ""},
 		{"region alone", func(c *Config) { c.Region = "ie1" }, "edge", "must be set together with region"},
 		{"edge alone", func(c *Config) { c.Edge = "dublin" }, "region", "must be set together with edge"},
 		{"region upper-case", func(c *Config) { c.Region = "IE1"; c.Edge = "dublin" }, "region", "must be lower-case letters, digits and hyphens"},
 		{"edge with a dot", func(c *Config) { c.Region = "ie1"; c.Edge = "evil.com#" }, "edge", "must be lower-case letters, digits and hyphens"},
 		{"logto host", func(c *Config) { c.Host = "api.dublin.ie1.twilio.com" }, "", ""},
+		{"host in capitals", func(c *Config) { c.Host = "API.Dublin.IE1.twilio.com" }, "", ""},
 		{"host elsewhere", func(c *Config) { c.Host = "api.twilio.com.evil.example" }, "host", "must be a Twilio API host name"},
 		{"host with region", func(c *Config) { c.Host = "api.twilio.com"; c.Region = "ie1"; c.Edge = "dublin" }, "host", "cannot be set together with region and edge"},
 		{"validityPeriod 1", func(c *Config) { c.ValidityPeriod = 1 }, "", ""},
 		{"validityPeriod 36000", func(c *Config) { c.ValidityPeriod = 36000 }, "", ""},
-		{"validityPeriod 36001", func(c *Config) { c.ValidityPeriod = 36001 }, "validityPeriod", "must be between 1 and 36000 seconds"},
-		{"validityPeriod negative", func(c *Config) { c.ValidityPeriod = -1 }, "validityPeriod", "must be between 1 and 36000 seconds"},
+		{"validityPeriod 36001", func(c *Config) { c.ValidityPeriod = 36001 }, "validityPeriod", "must be at most 36000"},
+		{"validityPeriod negative", func(c *Config) { c.ValidityPeriod = -1 }, "validityPeriod", "must be at least 1"},
 		{"statusCallback https", func(c *Config) { c.StatusCallback = "https://example.com/cb?x=1" }, "", ""},
 		{"statusCallback loopback http", func(c *Config) { c.StatusCallback = "http://127.0.0.1:8080/cb" }, "", ""},
 		{"statusCallback localhost http", func(c *Config) { c.StatusCallback = "http://localhost/cb" }, "", ""},
@@ -191,8 +206,41 @@ func TestValidateRules(t *testing.T) {
 		}, "templates[4].usageType", `usage type "SignIn" appears more than once`},
 		{"missing one required", func(c *Config) { c.Templates = c.Templates[:3] }, "templates", "missing: Generic"},
 		{"missing several required", func(c *Config) {
-			c.Templates = []Template{{UsageType: UsageTypeSignIn, Content: "x"}, {UsageType: UsageTypeMfaVerification, Content: "y"}}
+			c.Templates = []Template{{UsageType: UsageTypeSignIn, Content: "x {{code}}"}, {UsageType: UsageTypeMfaVerification, Content: "y {{code}}"}}
 		}, "templates", "missing: Register, ForgotPassword, Generic"},
+		{"usage type in the wrong case", func(c *Config) {
+			c.Templates = append(c.Templates, Template{UsageType: "mfaVerification", Content: "x {{code}}"})
+		}, "templates[4].usageType", `"mfaVerification" is not one of Logto's usage types, which are case-sensitive: did you mean "MfaVerification"?`},
+		{"required usage type in the wrong case", func(c *Config) { c.Templates[1].UsageType = "signIn" }, "templates[1].usageType", `did you mean "SignIn"?`},
+		{"template without the code", func(c *Config) { c.Templates[1].Content = "Welcome back!" }, "templates[1].content",
+			"must contain {{code}} (or <<code>>) so that the SMS carries the verification code"},
+		{"template code alias", func(c *Config) { c.Templates[1].Content = "Code: <<code>>" }, "", ""},
+		{"template code with ideographic spaces", func(c *Config) { c.Templates[1].Content = "コード：{{\u3000code\u3000}}" }, "", ""},
+		{"template {code}", func(c *Config) { c.Templates[1].Content = "Your code is {code}" }, "templates[1].content", `found "{code}": placeholders take two braces: write {{code}}`},
+		{"template {{Code}}", func(c *Config) { c.Templates[1].Content = "Reset: {{Code}}" }, "templates[1].content", `found "{{Code}}": placeholders are case-sensitive: write {{code}}`},
+		{"template <<Code>>", func(c *Config) { c.Templates[1].Content = "Reset: <<CODE>>" }, "templates[1].content", `found "<<CODE>>": placeholders are case-sensitive`},
+		{"template {{ code }", func(c *Config) { c.Templates[1].Content = "Code {{ code } now" }, "templates[1].content", `found "{{ code }": the braces do not pair up: write {{code}}`},
+		{"template {code}}", func(c *Config) { c.Templates[1].Content = "Code {code}} now" }, "templates[1].content", `found "{code}}": the braces do not pair up`},
+		{"template ${code}", func(c *Config) { c.Templates[1].Content = "Code ${code}" }, "templates[1].content", `found "${code}": that is JavaScript's syntax: write {{code}}`},
+		{"template <code>", func(c *Config) { c.Templates[1].Content = "Code <code>" }, "templates[1].content", `found "<code>": the alias takes two angle brackets`},
+		{"template full-width braces", func(c *Config) { c.Templates[1].Content = "コード：｛｛code｝｝" }, "templates[1].content",
+			`it is written with look-alike characters such as '｛' (U+FF5B): write {{code}} with ASCII braces`},
+		{"template small braces", func(c *Config) { c.Templates[1].Content = "Code ﹛﹛code﹜﹜" }, "templates[1].content", `look-alike characters such as '﹛' (U+FE5B)`},
+		{"template 1600 with the code", func(c *Config) { c.Templates[1].Content = strings.Repeat("a", 1594) + "{{code}}" }, "", ""},
+		{"template over 1600 with the code", func(c *Config) { c.Templates[1].Content = strings.Repeat("é", 1595) + "{{code}}" }, "templates[1].content",
+			"renders 1601 characters with a 6-digit code, over Twilio's limit of 1600"},
+		{"defaultRegion", func(c *Config) { c.DefaultRegion = "DE" }, "", ""},
+		{"defaultRegion lower-case", func(c *Config) { c.DefaultRegion = "de" }, "defaultRegion", `must be an ISO 3166-1 region code that libphonenumber knows, such as "US" or "DE"; did you mean "DE"?`},
+		{"defaultRegion UK", func(c *Config) { c.DefaultRegion = "UK" }, "defaultRegion", `the code of the United Kingdom is "GB"`},
+		{"defaultRegion unknown", func(c *Config) { c.DefaultRegion = "XX" }, "defaultRegion", `must be an ISO 3166-1 region code`},
+		{"defaultRegion calling code", func(c *Config) { c.DefaultRegion = "+1" }, "defaultRegion", `must be an ISO 3166-1 region code`},
+		{"allowedCountries", func(c *Config) { c.AllowedCountries = []string{"US", "CA", "+44", "+882"} }, "", ""},
+		{"allowedCountries without plus", func(c *Config) { c.AllowedCountries = []string{"US", "44"} }, "allowedCountries[1]", `must be a region code such as "US" or a calling code with a plus such as "+44"; did you mean "+44"?`},
+		{"allowedCountries lower-case", func(c *Config) { c.AllowedCountries = []string{"us"} }, "allowedCountries[0]", `did you mean "US"?`},
+		{"allowedCountries unassigned code", func(c *Config) { c.AllowedCountries = []string{"+999"} }, "allowedCountries[0]", "+999 is not a calling code in use"},
+		{"allowedCountries spare code", func(c *Config) { c.AllowedCountries = []string{"+280"} }, "allowedCountries[0]", "+280 is not a calling code in use"},
+		{"allowedCountries empty entry", func(c *Config) { c.AllowedCountries = []string{""} }, "allowedCountries[0]", "must be a region code"},
+		{"allowedCountries UK", func(c *Config) { c.AllowedCountries = []string{"UK"} }, "allowedCountries[0]", `"GB"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -60,13 +60,16 @@ const DefaultBaseURL = "https://api.twilio.com"
 // A Message prints with Code redacted and only the keys of Payload, since
 // the payload may carry the code too.
 type Message struct {
-	// To is the recipient: E.164 ("+14155552671"), Logto's digits-only form
-	// ("14155552671"), or either with spaces, dashes, dots and parentheses.
+	// To is the recipient: international ("+14155552671", "0044 20 7946
+	// 0958"), Logto's digits-only form ("14155552671"), or a national number
+	// of the config's defaultRegion ("(415) 555-2671"), with or without
+	// spaces, dashes, dots and parentheses. See Connector.NormalizePhone.
 	To string
 	// UsageType selects the template; a usage type without a template of
 	// its own uses the Generic template.
 	UsageType UsageType
-	// Code is the verification code, for {{code}} and <<code>>.
+	// Code is the verification code, for {{code}} and <<code>>: 1 to 32
+	// characters, none of them whitespace or a control character.
 	Code string
 	// Payload holds the values of other placeholders: {{name}} takes
 	// Payload["name"] and {{a.b}} takes Payload["a"]["b"].
@@ -138,10 +141,10 @@ type Connector struct {
 	validity   string
 	callback   string
 	templates  map[UsageType]*messageTemplate
-	allowed    map[string]bool // country calling codes; empty: any
-	endpoint   string          // the full Messages.json URL
-	header     http.Header     // the request headers, built once; cloned per attempt
-	authToken  string          // for checking status callback signatures
+	phones     phoneRules
+	endpoint   string      // the full Messages.json URL
+	header     http.Header // the request headers, built once; cloned per attempt
+	authToken  string      // for checking status callback signatures
 	client     *http.Client
 	retry      RetryPolicy
 	timeout    time.Duration
@@ -216,6 +219,7 @@ func New(cfg Config, opts ...Option) (*Connector, error) {
 		riskCheck:  "enable",
 		endpoint:   s.baseURL + "/2010-04-01/Accounts/" + cfg.AccountSID + "/Messages.json",
 		templates:  make(map[UsageType]*messageTemplate, len(cfg.Templates)),
+		phones:     newPhoneRules(cfg),
 		client:     noRedirects(s.client, s.timeout),
 		callback:   cfg.StatusCallback,
 		retry:      s.retry,
@@ -247,19 +251,13 @@ func New(cfg Config, opts ...Option) (*Connector, error) {
 	for _, t := range cfg.Templates {
 		c.templates[t.UsageType] = parseTemplate(t)
 	}
-	if len(cfg.AllowedCountryCodes) > 0 {
-		c.allowed = make(map[string]bool, len(cfg.AllowedCountryCodes))
-		for _, code := range cfg.AllowedCountryCodes {
-			c.allowed[strings.TrimPrefix(code, "+")] = true
-		}
-	}
 	return c, nil
 }
 
 func baseURLFor(cfg Config) string {
 	switch {
 	case cfg.Host != "":
-		return "https://" + cfg.Host
+		return "https://" + strings.ToLower(cfg.Host)
 	case cfg.Region != "":
 		return "https://api." + cfg.Edge + "." + cfg.Region + ".twilio.com"
 	}
@@ -316,7 +314,7 @@ func (c *Connector) SendMessage(ctx context.Context, msg Message) (*SendResult, 
 	if err != nil {
 		return nil, err
 	}
-	return c.send(ctx, to, body, msg.UsageType)
+	return c.send(ctx, to.e164, body, msg.UsageType)
 }
 
 // Rendered is the SMS that SendMessage would send for a Message.
@@ -326,6 +324,9 @@ func (c *Connector) SendMessage(ctx context.Context, msg Message) (*SendResult, 
 type Rendered struct {
 	// To is the recipient, normalised to E.164.
 	To string
+	// Region is the recipient's ISO 3166-1 region ("US", "JM"), or "001"
+	// for a non-geographic calling code such as +882.
+	Region string
 	// UsageType is the usage type asked for.
 	UsageType UsageType
 	// Template is the usage type of the template used: UsageType, or
@@ -344,8 +345,8 @@ type Rendered struct {
 
 // Format prints r without its Body, in every fmt verb.
 func (r Rendered) Format(f fmt.State, _ rune) {
-	fmt.Fprintf(f, "{To:%s UsageType:%s Template:%s Fallback:%t Body:[%d characters] Encoding:%s Segments:%d}",
-		r.To, r.UsageType, r.Template, r.Fallback, utf8.RuneCountInString(r.Body), r.Encoding, r.Segments)
+	fmt.Fprintf(f, "{To:%s Region:%s UsageType:%s Template:%s Fallback:%t Body:[%d characters] Encoding:%s Segments:%d}",
+		r.To, r.Region, r.UsageType, r.Template, r.Fallback, utf8.RuneCountInString(r.Body), r.Encoding, r.Segments)
 }
 
 // Render builds the SMS that SendMessage would send for msg, with the same
@@ -358,7 +359,8 @@ func (c *Connector) Render(msg Message) (*Rendered, error) {
 	}
 	enc, n := Segments(body)
 	return &Rendered{
-		To:        to,
+		To:        to.e164,
+		Region:    to.region(),
 		UsageType: msg.UsageType,
 		Template:  tmpl.usageType,
 		Fallback:  tmpl.usageType != msg.UsageType,
@@ -369,29 +371,37 @@ func (c *Connector) Render(msg Message) (*Rendered, error) {
 }
 
 // prepare checks msg and renders its body: everything before the request.
-func (c *Connector) prepare(msg Message) (to string, tmpl *messageTemplate, body string, err error) {
-	to, ok := normalizePhone(msg.To)
-	if !ok {
-		return "", nil, "", errorf(ErrInvalidPhoneNumber, `Message.To is not a phone number: after removing spaces, dashes, dots and parentheses it must be "+" (optional) and 7 to 15 digits, the first not 0`)
-	}
-	if c.allowed != nil {
-		if code := countryCode(to); !c.allowed[code] {
-			if code == "" {
-				return "", nil, "", errorf(ErrCountryNotAllowed, "Message.To starts with no assigned country calling code")
-			}
-			return "", nil, "", errorf(ErrCountryNotAllowed, "Message.To has country calling code +%s, which is not in allowedCountryCodes", code)
-		}
+func (c *Connector) prepare(msg Message) (to phoneNumber, tmpl *messageTemplate, body string, err error) {
+	if to, err = c.phones.read(msg.To); err != nil {
+		return phoneNumber{}, nil, "", err
 	}
 	if msg.UsageType == "" {
-		return "", nil, "", errorf(ErrInvalidMessage, "Message.UsageType is empty")
+		return phoneNumber{}, nil, "", errorf(ErrInvalidMessage, "Message.UsageType is empty")
+	}
+	if err = checkCode(msg.Code); err != nil {
+		return phoneNumber{}, nil, "", err
 	}
 	if tmpl, err = selectTemplate(c.templates, msg.UsageType); err != nil {
-		return "", nil, "", err
+		return phoneNumber{}, nil, "", err
 	}
 	if body, err = tmpl.render(msg.Code, msg.Payload); err != nil {
-		return "", nil, "", err
+		return phoneNumber{}, nil, "", err
 	}
 	return to, tmpl, body, nil
+}
+
+// NormalizePhone returns the E.164 form of number ("+14155552671") that
+// SendMessage would send to, with the same checks and errors: a number
+// that is not valid (ErrInvalidPhoneNumber), of a line type that cannot
+// receive SMS (ErrUnreachableRecipient), or outside allowedCountries
+// (ErrCountryNotAllowed). Use it to key anything stored per recipient, so
+// that "14155552671" and "+1 (415) 555-2671" are the same person.
+func (c *Connector) NormalizePhone(number string) (string, error) {
+	p, err := c.phones.read(number)
+	if err != nil {
+		return "", err
+	}
+	return p.e164, nil
 }
 
 // String describes c without its credentials. Like Format and LogValue it

@@ -191,11 +191,19 @@ func TestSendMessageRejectsBadInputWithoutSending(t *testing.T) {
 		sentinel error
 		want     string
 	}{
-		{"bad number", Message{To: "12-ab", UsageType: UsageTypeSignIn, Code: "1"}, ErrInvalidPhoneNumber, "Message.To is not a phone number"},
+		{"bad number", Message{To: "12-ab", UsageType: UsageTypeSignIn, Code: "1"}, ErrInvalidPhoneNumber, "Message.To has 'a'"},
 		{"too short", Message{To: "+123", UsageType: UsageTypeSignIn, Code: "1"}, ErrInvalidPhoneNumber, "Message.To"},
-		{"empty number", Message{UsageType: UsageTypeSignIn, Code: "1"}, ErrInvalidPhoneNumber, "Message.To"},
+		{"empty number", Message{UsageType: UsageTypeSignIn, Code: "1"}, ErrInvalidPhoneNumber, "Message.To is empty"},
+		{"national without defaultRegion", Message{To: "(415) 555-2671", UsageType: UsageTypeSignIn, Code: "1"}, ErrInvalidPhoneNumber, "Switzerland (+41)"},
+		{"premium rate", Message{To: "+19002345678", UsageType: UsageTypeSignIn, Code: "1"}, ErrUnreachableRecipient, "premium-rate"},
 		{"no usage type", Message{To: "+14155552671", Code: "1"}, ErrInvalidMessage, "Message.UsageType is empty"},
-		{"no code", Message{To: "+14155552671", UsageType: UsageTypeSignIn}, ErrInvalidMessage, "no Code"},
+		{"no code", Message{To: "+14155552671", UsageType: UsageTypeSignIn}, ErrInvalidMessage, "Message.Code is empty"},
+		{"code too long", Message{To: "+14155552671", UsageType: UsageTypeSignIn, Code: strings.Repeat("7", 33)}, ErrInvalidMessage, "Message.Code has 33 characters; at most 32"},
+		{"code with a space", Message{To: "+14155552671", UsageType: UsageTypeSignIn, Code: "123 456"}, ErrInvalidMessage, "Message.Code contains whitespace or a control character"},
+		{"code with a newline", Message{To: "+14155552671", UsageType: UsageTypeSignIn, Code: "123456\n"}, ErrInvalidMessage, "whitespace or a control character"},
+		{"code with a no-break space", Message{To: "+14155552671", UsageType: UsageTypeSignIn, Code: "123\u00a0456"}, ErrInvalidMessage, "whitespace"},
+		{"code with a NUL", Message{To: "+14155552671", UsageType: UsageTypeSignIn, Code: "12\x0034"}, ErrInvalidMessage, "control character"},
+		{"code not UTF-8", Message{To: "+14155552671", UsageType: UsageTypeSignIn, Code: "12\xff34"}, ErrInvalidMessage, "not valid UTF-8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,8 +215,23 @@ func TestSendMessageRejectsBadInputWithoutSending(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.want)
 			assert.Empty(t, requests())
 			assert.Equal(t, 0, mock.GetTotalCallCount())
+			if tt.msg.Code != "" && len(tt.msg.Code) > 2 {
+				assert.NotContains(t, err.Error(), tt.msg.Code, "the code is never quoted")
+			}
 		})
 	}
+}
+
+func TestSendMessageAcceptsCodesUpTo32Characters(t *testing.T) {
+	conn, mock := setup(t, validConfig())
+	requests := capture(t, mock, testEndpoint)
+	for _, code := range []string{"1", "A1b2-C3", strings.Repeat("9", 32), "秘密のコード"} {
+		msg := signInMessage()
+		msg.Code = code
+		_, err := conn.SendMessage(context.Background(), msg)
+		require.NoError(t, err, code)
+	}
+	assert.Equal(t, "Your sign-in code is 秘密のコード", requests()[3].form.Get("Body"))
 }
 
 func TestSendMessageNilContext(t *testing.T) {

@@ -21,18 +21,27 @@ var (
 	// Generic template to fall back to.
 	ErrTemplateNotFound = errors.New("twiliosms: template not found")
 
-	// ErrInvalidMessage: the message would be broken (an empty body, a body
-	// over 1,600 characters, a template that needs a code and got none), or
-	// Twilio rejected the body (codes 21602, 21617).
+	// ErrInvalidMessage: the message would be broken (no usage type, a
+	// Code that is empty, too long or holds whitespace, an empty body, a
+	// body over 1,600 characters), or Twilio rejected the body (codes 21602,
+	// 21617).
 	ErrInvalidMessage = errors.New("twiliosms: invalid message")
 
-	// ErrInvalidPhoneNumber: the recipient is not a phone number Twilio can
-	// send to (checked before sending, or Twilio's code 21211).
+	// ErrInvalidPhoneNumber: the recipient is not a valid phone number
+	// (checked with libphonenumber before sending, or Twilio's code 21211).
 	ErrInvalidPhoneNumber = errors.New("twiliosms: invalid phone number")
 
-	// ErrUnreachableRecipient: the number exists but cannot receive SMS, for
-	// example a landline (Twilio's codes 21612, 21614). Ask for another number.
+	// ErrUnreachableRecipient: the number cannot receive SMS. Before sending,
+	// a premium-rate, shared-cost, UAN, voicemail-access or pager number is
+	// refused with it; Twilio reports a landline or an unreachable number
+	// with codes 21612 and 21614. Ask for another number.
 	ErrUnreachableRecipient = errors.New("twiliosms: recipient cannot receive SMS")
+
+	// ErrCountryNotAllowed: the recipient's country is not in the config's
+	// allowedCountries, so nothing was sent. It is the client-side half of
+	// a defence against SMS pumping (toll fraud through verification forms);
+	// Twilio's Geo Permissions are the server-side half.
+	ErrCountryNotAllowed = errors.New("twiliosms: country not allowed")
 
 	// ErrRegionNotPermitted: the account may not send to the recipient's
 	// country (Twilio's code 21408); the fix is in Twilio's Geo Permissions.

@@ -34,14 +34,21 @@ func ExampleParseConfig() {
 	}
 	fmt.Println(cfg.AccountSID, len(cfg.Templates), "templates")
 
-	// A typo is named, not ignored; secrets never appear in the message.
-	_, err = twiliosms.ParseConfig([]byte(`{"accountSid": "AC1", "authToken": "s3cret", "templates": []}`))
+	// A typo is named, not ignored, and every problem is reported at once;
+	// secrets never appear in the message.
+	typo := strings.Replace(connectorJSON, `"accountSID"`, `"accountSid"`, 1)
+	typo = strings.Replace(typo, "{{code}}", "{code}", 1)
+	_, err = twiliosms.ParseConfig([]byte(typo))
 	fmt.Println(errors.Is(err, twiliosms.ErrInvalidConfig))
-	fmt.Println(err)
+	for _, p := range err.(*twiliosms.ConfigError).Problems {
+		fmt.Printf("%s: %s\n", p.Field, p.Message)
+	}
 	// Output:
 	// ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 4 templates
 	// true
-	// twiliosms: invalid config: accountSid: unknown key (keys are case-sensitive: did you mean "accountSID"?)
+	// accountSid: unknown key (keys are case-sensitive: did you mean "accountSID"?)
+	// accountSID: is required
+	// templates[0].content: must contain {{code}} (or <<code>>) so that the SMS carries the verification code; found "{code}": placeholders take two braces: write {{code}}
 }
 
 func ExampleNew() {

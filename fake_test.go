@@ -2,9 +2,12 @@ package twiliosms_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -125,9 +128,9 @@ func TestStatusCallbacksEndToEnd(t *testing.T) {
 
 	ok, err := conn.SendMessage(context.Background(), twiliosms.Message{To: "+14155552671", UsageType: twiliosms.UsageTypeSignIn, Code: "1"})
 	require.NoError(t, err)
-	_, err = conn.SendMessage(context.Background(), twiliosms.Message{To: "+150055530003", UsageType: twiliosms.UsageTypeSignIn, Code: "2"})
+	_, err = conn.SendMessage(context.Background(), twiliosms.Message{To: "+15005553003", UsageType: twiliosms.UsageTypeSignIn, Code: "2"})
 	require.NoError(t, err)
-	_, err = conn.SendMessage(context.Background(), twiliosms.Message{To: "+150055530007", UsageType: twiliosms.UsageTypeSignIn, Code: "3"})
+	_, err = conn.SendMessage(context.Background(), twiliosms.Message{To: "+15005553007", UsageType: twiliosms.UsageTypeSignIn, Code: "3"})
 	require.NoError(t, err)
 	fake.Close() // waits for every callback
 
@@ -140,12 +143,12 @@ func TestStatusCallbacksEndToEnd(t *testing.T) {
 	assert.Equal(t, ok.SID, delivered[1].MessageSID)
 	assert.NoError(t, delivered[1].Err)
 
-	unreachable := seen["+150055530003"]
+	unreachable := seen["+15005553003"]
 	require.Len(t, unreachable, 2)
 	assert.ErrorIs(t, unreachable[1].Err, twiliosms.ErrUnreachableRecipient)
-	assert.ErrorIs(t, seen["+150055530007"][1].Err, twiliosms.ErrCarrierFiltered)
+	assert.ErrorIs(t, seen["+15005553007"][1].Err, twiliosms.ErrCarrierFiltered)
 	var de *twiliosms.DeliveryError
-	require.ErrorAs(t, seen["+150055530007"][1].Err, &de)
+	require.ErrorAs(t, seen["+15005553007"][1].Err, &de)
 	assert.Equal(t, 30007, de.Code)
 }
 
@@ -181,4 +184,48 @@ func TestStatusCallbacksFromAnotherTokenAreRejected(t *testing.T) {
 	assert.Zero(t, calls.Load())
 	_, got403 := codes.Load(http.StatusForbidden)
 	assert.True(t, got403)
+}
+
+// TestFakeClientAloneNeverReachesTwilio: with WithHTTPClient(fake.Client())
+// and nothing else, a connector configured for Twilio's hosts sends to the
+// fake.
+func TestFakeClientAloneNeverReachesTwilio(t *testing.T) {
+	fake := twiliosmstest.NewServer(twiliosmstest.WithCredentials(fakeAccount, fakeToken))
+	defer fake.Close()
+	for _, host := range []string{"", "api.dublin.ie1.twilio.com"} {
+		cfg, err := twiliosms.ParseConfig([]byte(connectorJSON))
+		require.NoError(t, err)
+		cfg.AccountSID, cfg.AuthToken, cfg.Host = fakeAccount, fakeToken, host
+		conn, err := twiliosms.New(cfg, twiliosms.WithHTTPClient(fake.Client()))
+		require.NoError(t, err)
+		_, err = conn.SendMessage(context.Background(), twiliosms.Message{To: "+15005550006", UsageType: twiliosms.UsageTypeSignIn, Code: "1"})
+		require.NoError(t, err, host)
+	}
+	assert.Len(t, fake.Messages(), 2)
+}
+
+// TestFakeRejectsWhatTheConnectorWouldNotSend: the fake reads numbers with
+// the same library, so a number the connector refuses is one the fake
+// refuses too (21211), for a client that skips the connector's checks.
+func TestFakeRejectsWhatTheConnectorWouldNotSend(t *testing.T) {
+	conn, _ := fakeConnector(t, nil)
+	fake := twiliosmstest.NewServer()
+	defer fake.Close()
+	for _, to := range []string{"+4155552671", "+19995552671", "+1500555300"} {
+		_, connErr := conn.NormalizePhone(to)
+		require.ErrorIs(t, connErr, twiliosms.ErrInvalidPhoneNumber, to)
+		form := url.Values{"To": {to}, "MessagingServiceSid": {"MG0123456789abcdef0123456789abcdef"}, "Body": {"x"}}
+		req, err := http.NewRequest(http.MethodPost, fake.URL+"/2010-04-01/Accounts/"+fakeAccount+"/Messages.json", strings.NewReader(form.Encode()))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(fakeAccount, "any-token")
+		resp, err := fake.Client().Do(req)
+		require.NoError(t, err)
+		var body struct{ Code int }
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+		resp.Body.Close()
+		assert.Equal(t, http.StatusBadRequest, resp.StatusCode, to)
+		assert.Equal(t, 21211, body.Code, to)
+	}
+	assert.Empty(t, fake.Messages())
 }

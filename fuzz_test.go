@@ -82,34 +82,47 @@ func FuzzRender(f *testing.F) {
 	})
 }
 
-// FuzzNormalizePhone: a normalised number is E.164, keeps the input's
-// digits, and normalises to itself.
+// FuzzNormalizePhone: any input gives a valid E.164 number that reads back
+// as itself, or an error that matches one of the number sentinels and does
+// not repeat the number's digits.
 func FuzzNormalizePhone(f *testing.F) {
-	for _, s := range []string{"+14155552671", "14155552671", "+1 (415) 555-2671", "00441234", "++1", "+１234567"} {
-		f.Add(s)
+	for _, s := range []string{"+14155552671", "14155552671", "+1 (415) 555-2671", "0044 20 7946 0958", "(415) 555-2671", "++1", "+１234567", "+19002345678", "0151 12345678"} {
+		f.Add(s, "")
+		f.Add(s, "DE")
 	}
-	f.Fuzz(func(t *testing.T, s string) {
-		got, ok := normalizePhone(s)
+	f.Add("020 7946 0958", "GB")
+	conns := map[string]*Connector{}
+	for _, region := range []string{"", "US", "DE", "GB"} {
+		cfg := validConfig()
+		cfg.DefaultRegion = region
+		conn, err := New(cfg)
+		if err != nil {
+			f.Fatal(err)
+		}
+		conns[region] = conn
+	}
+	f.Fuzz(func(t *testing.T, s, region string) {
+		conn, ok := conns[region]
 		if !ok {
-			if got != "" {
-				t.Fatalf("rejected %q but returned %q", s, got)
+			conn = conns[""]
+		}
+		got, err := conn.NormalizePhone(s)
+		if err != nil {
+			if got != "" || !(errors.Is(err, ErrInvalidPhoneNumber) || errors.Is(err, ErrUnreachableRecipient)) {
+				t.Fatalf("%q: got %q and %v", s, got, err)
+			}
+			if digits := digitsOf(s); len(digits) >= 8 && strings.Contains(err.Error(), digits) {
+				t.Fatalf("error %q repeats the number", err)
 			}
 			return
 		}
-		if !isE164(got) {
+		if !strings.HasPrefix(got, "+") || strings.Trim(got[1:], "0123456789") != "" {
 			t.Fatalf("%q normalised to %q, not E.164", s, got)
 		}
-		digits := strings.Map(func(r rune) rune {
-			if r >= '0' && r <= '9' {
-				return r
+		for _, c := range conns {
+			if again, err := c.NormalizePhone(got); err != nil || again != got {
+				t.Fatalf("normalising %q again gave %q, %v", got, again, err)
 			}
-			return -1
-		}, s)
-		if got[1:] != digits {
-			t.Fatalf("%q normalised to %q, changing its digits", s, got)
-		}
-		if again, ok := normalizePhone(got); !ok || again != got {
-			t.Fatalf("normalising %q again gave %q", got, again)
 		}
 	})
 }

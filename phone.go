@@ -1,42 +1,260 @@
 package twiliosms
 
-// normalizePhone turns a phone number as users and Logto store it into
-// E.164: spaces, dashes, dots and parentheses are dropped and a missing
-// leading "+" is added (Logto stores numbers as digits only). The result must
-// be "+" and 7 to 15 digits, the first not 0.
-func normalizePhone(s string) (string, bool) {
-	if isE164(s) {
-		return s, true // the common case: no copy
-	}
-	buf := make([]byte, 0, len(s)+1)
-	buf = append(buf, '+')
-	sawPlus := false
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= '0' && c <= '9':
-			buf = append(buf, c)
-		case c == ' ' || c == '-' || c == '.' || c == '(' || c == ')':
-		case c == '+' && len(buf) == 1 && !sawPlus: // one "+", before any digit
-			sawPlus = true
-		default:
-			return "", false
-		}
-	}
-	if !isE164(string(buf)) {
-		return "", false
-	}
-	return string(buf), true
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/nyaruka/phonenumbers"
+	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
+)
+
+// phoneNumber is a recipient read and checked by readPhone.
+type phoneNumber struct {
+	e164        string
+	callingCode int
+	kind        phonenumbers.PhoneNumberType
+	num         *phonenumbers.PhoneNumber
 }
 
-// isE164 reports whether s matches ^\+[1-9][0-9]{6,14}$.
-func isE164(s string) bool {
-	if len(s) < 8 || len(s) > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9' {
-		return false
+// region is the ISO 3166-1 region of p ("001" for the non-geographic calling
+// codes such as +800). Looking it up costs a pattern match for calling codes
+// that several regions share (+1, +7, +44...), so it is only done on demand.
+func (p phoneNumber) region() string { return phonenumbers.GetRegionCodeForNumber(p.num) }
+
+// phoneRules are the config's rules for reading and admitting recipients.
+type phoneRules struct {
+	defaultRegion  string
+	allowedRegions map[string]bool // nil with allowedCodes nil: any country
+	allowedCodes   map[int]bool
+}
+
+func newPhoneRules(cfg Config) phoneRules {
+	r := phoneRules{defaultRegion: cfg.DefaultRegion}
+	if len(cfg.AllowedCountries) == 0 {
+		return r
 	}
-	for i := 2; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
+	r.allowedRegions = map[string]bool{}
+	r.allowedCodes = map[int]bool{}
+	for _, entry := range cfg.AllowedCountries {
+		if code, ok := strings.CutPrefix(entry, "+"); ok {
+			n, _ := strconv.Atoi(code) // validated with the config
+			r.allowedCodes[n] = true
+		} else {
+			r.allowedRegions[entry] = true
 		}
 	}
-	return true
+	return r
+}
+
+func (r phoneRules) restricted() bool { return r.allowedCodes != nil }
+
+// unreachableKinds are the line types that can never be a person's phone.
+// They are what SMS pumping fraud texts, since the fraudster shares the
+// termination fee, so they are refused before any request.
+var unreachableKinds = map[phonenumbers.PhoneNumberType]string{
+	phonenumbers.PREMIUM_RATE: "premium-rate",
+	phonenumbers.SHARED_COST:  "shared-cost",
+	phonenumbers.UAN:          "universal access (UAN)",
+	phonenumbers.VOICEMAIL:    "voicemail access",
+	phonenumbers.PAGER:        "pager",
+}
+
+// numberExample is how an error shows a number written in full.
+const numberExample = "+1 415 555 2671"
+
+// read reads s as Message.To: spaces, dashes, dots and parentheses are
+// dropped; a leading "+" or "00" means international digits; digits alone
+// are a national number of the default region (when one is set) or
+// international digits, as Logto stores numbers. The number must be valid
+// for libphonenumber, of a line type that can receive SMS, and in an allowed
+// country. Errors mask the number as logs do.
+func (r phoneRules) read(s string) (phoneNumber, error) {
+	digits, international, err := cleanNumber(s)
+	if err != nil {
+		return phoneNumber{}, err
+	}
+	var p phoneNumber
+	if international || r.defaultRegion == "" {
+		p, err = readInternational(digits, international)
+	} else {
+		p, err = r.readNational(digits)
+	}
+	if err != nil {
+		return phoneNumber{}, err
+	}
+	if what, ok := unreachableKinds[p.kind]; ok {
+		return phoneNumber{}, errorf(ErrUnreachableRecipient, "Message.To (%s) is a %s number in %s: it cannot receive SMS, and such numbers are what SMS pumping fraud texts; ask for a mobile number",
+			maskPhone(p.e164), what, describeRegion(p.region(), p.callingCode))
+	}
+	if r.restricted() && !r.allowedCodes[p.callingCode] {
+		region := p.region()
+		if !r.allowedRegions[region] {
+			return phoneNumber{}, errorf(ErrCountryNotAllowed, "Message.To (%s) is a number in %s, which allowedCountries does not include",
+				maskPhone(p.e164), describeRegion(region, p.callingCode))
+		}
+	}
+	return p, nil
+}
+
+// cleanNumber drops the separators people write and returns the digits and
+// whether a "+" or "00" marked them international.
+func cleanNumber(s string) (digits string, international bool, err error) {
+	if s == "" {
+		return "", false, errorf(ErrInvalidPhoneNumber, "Message.To is empty")
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i, c := range s {
+		switch {
+		case c >= '0' && c <= '9':
+			b.WriteRune(c)
+		case c == '+' && b.Len() == 0 && !international:
+			international = true
+		case c == '(' || c == ')' || c == '.' || unicode.IsSpace(c) || unicode.Is(unicode.Pd, c):
+		default:
+			return "", false, errorf(ErrInvalidPhoneNumber, "Message.To has %q at byte %d: write digits, with an optional leading + and spaces, dashes, dots or parentheses", c, i)
+		}
+	}
+	digits = b.String()
+	if !international {
+		digits, international = strings.CutPrefix(digits, "00")
+	}
+	if digits == "" {
+		return "", false, errorf(ErrInvalidPhoneNumber, "Message.To has no digits")
+	}
+	return digits, international, nil
+}
+
+// readInternational reads digits that start with a country calling code.
+func readInternational(digits string, written bool) (phoneNumber, error) {
+	p, err := parseNumber("+"+digits, "")
+	if err == nil && p.kind != phonenumbers.UNKNOWN {
+		return p, nil
+	}
+	masked := maskPhone("+" + digits)
+	hint := "check its digits"
+	if !written {
+		hint = "write a national number with its country code (" + numberExample + ") or set defaultRegion"
+	}
+	switch {
+	case errors.Is(err, phonenumbers.ErrInvalidCountryCode):
+		return phoneNumber{}, errorf(ErrInvalidPhoneNumber, "Message.To (%s) read as an international number starts with no country calling code in use; %s", masked, hint)
+	case err != nil:
+		return phoneNumber{}, errorf(ErrInvalidPhoneNumber, "Message.To (%s) read as an international number has %s; %s", masked, lengthProblem(err), hint)
+	}
+	return phoneNumber{}, errorf(ErrInvalidPhoneNumber, "Message.To (%s) read as an international number is not a valid number in %s; %s",
+		masked, describeRegion(p.region(), p.callingCode), hint)
+}
+
+// readNational reads digits written without "+": first as a national number
+// of the default region, else as international digits (Logto's stored form).
+// A national reading that is a fixed line gives way to an international
+// reading that can receive SMS: "447400123456" with defaultRegion DE is a
+// UK mobile in Logto's form, not a German landline.
+func (r phoneRules) readNational(digits string) (phoneNumber, error) {
+	national, nerr := parseNumber(digits, r.defaultRegion)
+	nationalOK := nerr == nil && national.kind != phonenumbers.UNKNOWN
+	if nationalOK && national.kind != phonenumbers.FIXED_LINE {
+		return national, nil
+	}
+	intl, ierr := parseNumber("+"+digits, "")
+	intlOK := ierr == nil && intl.kind != phonenumbers.UNKNOWN
+	switch {
+	case nationalOK && intlOK && smsCapable(intl.kind):
+		return intl, nil
+	case nationalOK:
+		return national, nil
+	case intlOK:
+		return intl, nil
+	}
+	intlReading := "starts with no country calling code in use"
+	if ierr == nil {
+		intlReading = "is not a valid number in " + describeRegion(intl.region(), intl.callingCode)
+	}
+	return phoneNumber{}, errorf(ErrInvalidPhoneNumber, "Message.To (%s) is not a valid national number in %s (defaultRegion %s), and read as international digits it %s; check its digits, or write it with its country code (%s)",
+		maskPhone("+"+digits), describeRegion(r.defaultRegion, 0), r.defaultRegion, intlReading, numberExample)
+}
+
+func smsCapable(kind phonenumbers.PhoneNumberType) bool {
+	switch kind {
+	case phonenumbers.MOBILE, phonenumbers.FIXED_LINE_OR_MOBILE, phonenumbers.PERSONAL_NUMBER, phonenumbers.VOIP:
+		return true
+	}
+	return false
+}
+
+// parseNumber parses once and looks the line type up once: a type other
+// than UNKNOWN also means the number is valid, so IsValidNumber is not
+// called.
+func parseNumber(s, region string) (phoneNumber, error) {
+	num, err := phonenumbers.Parse(s, region)
+	if err != nil {
+		return phoneNumber{}, err
+	}
+	return phoneNumber{
+		e164:        phonenumbers.Format(num, phonenumbers.E164),
+		callingCode: int(num.GetCountryCode()),
+		kind:        phonenumbers.GetNumberType(num),
+		num:         num,
+	}, nil
+}
+
+func lengthProblem(err error) string {
+	if errors.Is(err, phonenumbers.ErrNumTooLong) {
+		return "too many digits"
+	}
+	return "too few digits"
+}
+
+// describeRegion names a region and its calling code for a person:
+// "Switzerland (+41)". callingCode 0 means the region's own.
+func describeRegion(region string, callingCode int) string {
+	if callingCode == 0 {
+		callingCode = phonenumbers.GetCountryCodeForRegion(region)
+	}
+	name := regionName(region)
+	if name == "" {
+		// An invalid number of a shared calling code has no region: name
+		// the calling code's main one.
+		name = "the non-geographic numbering plan"
+		if regions := phonenumbers.GetRegionCodesForCountryCode(callingCode); len(regions) > 0 && regions[0] != "001" {
+			name = "the " + regionName(regions[0]) + " numbering plan"
+		}
+	}
+	return fmt.Sprintf("%s (+%d)", name, callingCode)
+}
+
+// regionName is the English name of an ISO 3166-1 region, or "" when there
+// is none (the non-geographic "001", or no region at all).
+func regionName(region string) string {
+	if region == "" || region == phonenumbers.UNKNOWN_REGION || region == "001" {
+		return ""
+	}
+	r, err := language.ParseRegion(region)
+	if err != nil {
+		return region
+	}
+	if name := display.English.Regions().Name(r); name != "" {
+		return name
+	}
+	return region
+}
+
+// validRegion reports whether region is an ISO 3166-1 alpha-2 code that
+// libphonenumber has numbering rules for.
+func validRegion(region string) bool { return phonenumbers.GetSupportedRegions()[region] }
+
+// validCallingCode reports whether code ("+44") is a country calling code in
+// use, geographic or not.
+func validCallingCode(code string) bool {
+	digits, ok := strings.CutPrefix(code, "+")
+	if !ok || digits == "" || len(digits) > 3 || digits[0] == '0' {
+		return false
+	}
+	n, err := strconv.Atoi(digits)
+	return err == nil && phonenumbers.GetSupportedCallingCodes()[n]
 }

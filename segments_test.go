@@ -58,7 +58,7 @@ func TestRenderMatchesWhatIsSent(t *testing.T) {
 	r, err := conn.Render(msg)
 	require.NoError(t, err)
 	assert.Equal(t, &Rendered{
-		To: "+14155552671", UsageType: UsageTypeSignIn, Template: UsageTypeSignIn,
+		To: "+14155552671", Region: "US", UsageType: UsageTypeSignIn, Template: UsageTypeSignIn,
 		Body: "Hi Ada, your code is 123456 🔐", Encoding: EncodingUCS2, Segments: 1,
 	}, r)
 	assert.Equal(t, 0, mock.GetTotalCallCount(), "Render sends nothing")

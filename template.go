@@ -4,10 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/width"
 )
 
 // UsageType names the flow a message is sent for. The constants are Logto's
@@ -27,12 +31,28 @@ const (
 	UsageTypeBindMfa                  UsageType = "BindMfa"
 )
 
+// logtoUsageTypes are Logto's usage types, for telling a typo from a usage
+// type of the operator's own.
+var logtoUsageTypes = []UsageType{
+	UsageTypeRegister, UsageTypeSignIn, UsageTypeForgotPassword, UsageTypeGeneric,
+	UsageTypeOrganizationInvitation, UsageTypeUserPermissionValidation,
+	UsageTypeBindNewIdentifier, UsageTypeMfaVerification, UsageTypeBindMfa,
+}
+
 // MaxBodyLength is the longest body, in characters, that Twilio accepts.
 const MaxBodyLength = 1600
 
-// placeholderRE matches {{key}} and {{a.b}} (Logto's handlebars, spaces
-// allowed inside the braces) and <<code>>, an alias for {{code}}.
-var placeholderRE = regexp.MustCompile(`\{\{\s*([\w.]+)\s*\}\}|<<\s*code\s*>>`)
+// MaxCodeLength is the longest Message.Code, in characters.
+const MaxCodeLength = 32
+
+// jsSpace is JavaScript's \s: Logto's placeholder pattern allows it inside
+// the braces, and it is wider than RE2's \s (which lacks \v and every
+// non-ASCII space, such as the ideographic space CJK keyboards type).
+const jsSpace = `[\t\n\v\f\r \x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}\x{FEFF}]`
+
+// placeholderRE matches Logto's {{key}} and {{a.b}} (connector-kit's
+// /{{\s*([\w.]+)\s*}}/g) and <<code>>, this library's alias for {{code}}.
+var placeholderRE = regexp.MustCompile(`\{\{` + jsSpace + `*([\w.]+)` + jsSpace + `*\}\}|<<` + jsSpace + `*code` + jsSpace + `*>>`)
 
 // segment is a piece of a parsed template: literal text, the code, or a
 // payload value found by path.
@@ -92,14 +112,25 @@ func (mt *messageTemplate) addText(s string) {
 	mt.segments = append(mt.segments, segment{text: s})
 }
 
-// render fills in the placeholders in one pass: a substituted value is never
-// scanned for placeholders again. It refuses to produce a message that would
-// be broken: no code for a template that needs one, an empty body, or a body
-// over MaxBodyLength characters.
-func (mt *messageTemplate) render(code string, payload map[string]any) (string, error) {
-	if mt.usesCode && code == "" {
-		return "", errorf(ErrInvalidMessage, "the %s template uses {{code}} but the message has no Code", mt.usageType)
+// lengthWithCode is the body's length in characters when the code has
+// codeLength characters and the payload is empty, so that every payload
+// placeholder stays as written.
+func (mt *messageTemplate) lengthWithCode(codeLength int) int {
+	n := 0
+	for _, s := range mt.segments {
+		if s.code {
+			n += codeLength
+		} else {
+			n += utf8.RuneCountInString(s.text)
+		}
 	}
+	return n
+}
+
+// render fills in the placeholders in one pass: a substituted value is never
+// scanned for placeholders again. It refuses to produce a body that would be
+// broken: empty, or over MaxBodyLength characters.
+func (mt *messageTemplate) render(code string, payload map[string]any) (string, error) {
 	var b strings.Builder
 	b.Grow(mt.literal + 8*len(mt.segments) + len(code))
 	for _, s := range mt.segments {
@@ -132,34 +163,77 @@ func (mt *messageTemplate) render(code string, payload map[string]any) (string, 
 	return body, nil
 }
 
-// lookup follows path below v through maps and slices; a missing part gives nil.
+// lookup follows path below v as connector-kit's getValue does: each part
+// indexes an object or an array, and anything else gives undefined (nil).
+// Like JavaScript, an array takes only canonical indexes ("0", "12", not
+// "01") and has a length.
 func lookup(v any, path []string) any {
 	for _, key := range path {
 		switch m := v.(type) {
 		case map[string]any:
 			v = m[key]
-		case map[string]string:
-			s, ok := m[key]
-			if !ok {
-				return nil
-			}
-			v = s
 		case []any:
-			i, err := strconv.Atoi(key)
-			if err != nil || i < 0 || i >= len(m) {
-				return nil
-			}
-			v = m[i]
+			v = arrayElement(len(m), key, func(i int) any { return m[i] })
 		default:
+			v = lookupReflect(v, key)
+		}
+		if v == nil {
 			return nil
 		}
 	}
 	return v
 }
 
-// valueString prints v the way Logto would: nil as nothing, numbers without
-// exponents where JavaScript prints none, composite values as JSON. A string
-// is returned as it is, without a copy.
+// lookupReflect indexes maps with string keys and slices of any type.
+func lookupReflect(v any, key string) any {
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Map:
+		if rv.Type().Key().Kind() != reflect.String {
+			return nil
+		}
+		e := rv.MapIndex(reflect.ValueOf(key).Convert(rv.Type().Key()))
+		if !e.IsValid() {
+			return nil
+		}
+		return e.Interface()
+	case reflect.Slice, reflect.Array:
+		return arrayElement(rv.Len(), key, func(i int) any { return rv.Index(i).Interface() })
+	}
+	return nil
+}
+
+func arrayElement(n int, key string, at func(int) any) any {
+	if key == "length" {
+		return n
+	}
+	i, ok := arrayIndex(key)
+	if !ok || i >= n {
+		return nil
+	}
+	return at(i)
+}
+
+// arrayIndex reads a canonical array index: "0", or digits not starting
+// with 0. JavaScript reads arr["01"] as a property, which arrays lack.
+func arrayIndex(key string) (int, bool) {
+	if key == "" || len(key) > 9 || (key[0] == '0' && len(key) > 1) {
+		return 0, false
+	}
+	i := 0
+	for _, c := range []byte(key) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		i = i*10 + int(c-'0')
+	}
+	return i, true
+}
+
+// valueString prints v as Logto's String(value ?? ”) would: nil as
+// nothing, numbers as JavaScript prints them; composite values as JSON
+// where JavaScript would print "[object Object]". A string is returned as it
+// is, without a copy. Go integers print exactly.
 func valueString(v any) string {
 	switch x := v.(type) {
 	case nil:
@@ -173,22 +247,84 @@ func valueString(v any) string {
 	case int64:
 		return strconv.FormatInt(x, 10)
 	case float64:
-		if x == math.Trunc(x) && math.Abs(x) < 1e21 {
-			return strconv.FormatFloat(x, 'f', -1, 64)
-		}
-		return strconv.FormatFloat(x, 'g', -1, 64)
+		return jsNumber(x, 64)
+	case float32:
+		return jsNumber(float64(x), 32)
 	case json.Number:
-		return x.String()
+		f, err := strconv.ParseFloat(string(x), 64)
+		if err != nil && !math.IsInf(f, 0) {
+			return string(x)
+		}
+		return jsNumber(f, 64)
 	case fmt.Stringer:
 		return x.String()
-	case map[string]any, map[string]string, []any, []string:
-		data, err := json.Marshal(x)
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.FormatInt(rv.Int(), 10)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return strconv.FormatUint(rv.Uint(), 10)
+	case reflect.Map, reflect.Slice, reflect.Array, reflect.Struct:
+		data, err := json.Marshal(v)
 		if err != nil {
 			return ""
 		}
 		return string(data)
 	}
 	return fmt.Sprint(v)
+}
+
+// jsNumber prints f as ECMAScript's Number::toString does: the shortest
+// digits that read back as f (strconv's), placed as ECMAScript says. Plain
+// decimals from 1e-6 up to 1e21, exponents outside that, "-0" as "0".
+// bitSize 32 takes a float32's own shortest digits.
+func jsNumber(f float64, bitSize int) string {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	case f == 0:
+		return "0"
+	}
+	s := strconv.FormatFloat(f, 'e', -1, bitSize) // "-d.ddde±x"
+	var b strings.Builder
+	if s[0] == '-' {
+		b.WriteByte('-')
+		s = s[1:]
+	}
+	mantissa, exponent, _ := strings.Cut(s, "e")
+	digits := strings.Replace(mantissa, ".", "", 1)
+	e, _ := strconv.Atoi(exponent)
+	k, n := len(digits), e+1 // ECMAScript's k and n: digits × 10^(n−k)
+	switch {
+	case k <= n && n <= 21:
+		b.WriteString(digits)
+		b.WriteString(strings.Repeat("0", n-k))
+	case 0 < n && n <= 21:
+		b.WriteString(digits[:n])
+		b.WriteByte('.')
+		b.WriteString(digits[n:])
+	case -6 < n && n <= 0:
+		b.WriteString("0.")
+		b.WriteString(strings.Repeat("0", -n))
+		b.WriteString(digits)
+	default:
+		b.WriteByte(digits[0])
+		if k > 1 {
+			b.WriteByte('.')
+			b.WriteString(digits[1:])
+		}
+		b.WriteByte('e')
+		if n-1 >= 0 {
+			b.WriteByte('+')
+		}
+		b.WriteString(strconv.Itoa(n - 1))
+	}
+	return b.String()
 }
 
 // selectTemplate returns the template for u, or the Generic one when there is
@@ -201,4 +337,68 @@ func selectTemplate(templates map[UsageType]*messageTemplate, u UsageType) (*mes
 		return t, nil
 	}
 	return nil, errorf(ErrTemplateNotFound, "no template for usage type %q and no Generic template", u)
+}
+
+// checkCode applies Message.Code's rule: 1 to MaxCodeLength characters of
+// valid UTF-8, none of them whitespace or a control character. The error
+// never quotes the code.
+func checkCode(code string) error {
+	n := utf8.RuneCountInString(code)
+	switch {
+	case code == "":
+		return errorf(ErrInvalidMessage, "Message.Code is empty: every template carries the code")
+	case n > MaxCodeLength:
+		return errorf(ErrInvalidMessage, "Message.Code has %d characters; at most %d are allowed", n, MaxCodeLength)
+	case !utf8.ValidString(code):
+		return errorf(ErrInvalidMessage, "Message.Code is not valid UTF-8")
+	case strings.ContainsFunc(code, isSpaceOrControl):
+		return errorf(ErrInvalidMessage, "Message.Code contains whitespace or a control character")
+	}
+	return nil
+}
+
+func isSpaceOrControl(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }
+
+// missingCode says that a template lacks the code placeholder and, when it
+// has something close to one, what to change.
+func missingCode(content string) string {
+	msg := "must contain {{code}} (or <<code>>) so that the SMS carries the verification code"
+	if hint := codeNearMiss(content); hint != "" {
+		msg += "; " + hint
+	}
+	return msg
+}
+
+// braceLookAlikes are characters that pass for braces and angle brackets
+// but that width.Fold leaves alone.
+var braceLookAlikes = strings.NewReplacer("﹛", "{", "﹜", "}", "❴", "{", "❵", "}", "‹", "<", "›", ">", "≪", "<<", "≫", ">>")
+
+// codeNearMisses are misspellings of the code placeholder, most specific
+// first, each with its fix.
+var codeNearMisses = []struct {
+	re  *regexp.Regexp
+	fix string
+}{
+	{regexp.MustCompile(`(?i)\{\{` + jsSpace + `*code` + jsSpace + `*\}\}|<<` + jsSpace + `*code` + jsSpace + `*>>`), "placeholders are case-sensitive: write {{code}}"},
+	{regexp.MustCompile(`(?i)\{\{` + jsSpace + `*code` + jsSpace + `*\}?|\{?` + jsSpace + `*code` + jsSpace + `*\}\}`), "the braces do not pair up: write {{code}}"},
+	{regexp.MustCompile(`(?i)\$\{` + jsSpace + `*code` + jsSpace + `*\}`), "that is JavaScript's syntax: write {{code}}"},
+	{regexp.MustCompile(`(?i)\{` + jsSpace + `*code` + jsSpace + `*\}`), "placeholders take two braces: write {{code}}"},
+	{regexp.MustCompile(`(?i)<` + jsSpace + `*code` + jsSpace + `*>`), "the alias takes two angle brackets: write <<code>> or {{code}}"},
+}
+
+func codeNearMiss(content string) string {
+	if folded := braceLookAlikes.Replace(width.Fold.String(content)); folded != content && parseTemplate(Template{Content: folded}).usesCode {
+		for _, r := range content {
+			if r > unicode.MaxASCII && strings.ContainsRune("{}<>", []rune(braceLookAlikes.Replace(width.Fold.String(string(r))))[0]) {
+				return fmt.Sprintf("it is written with look-alike characters such as %q (U+%04X): write {{code}} with ASCII braces", r, r)
+			}
+		}
+		return "it is written with look-alike characters: write {{code}} in ASCII"
+	}
+	for _, nm := range codeNearMisses {
+		if found := nm.re.FindString(content); found != "" {
+			return fmt.Sprintf("found %q: %s", found, nm.fix)
+		}
+	}
+	return ""
 }

@@ -83,14 +83,14 @@ func TestCallbacksForFailingRecipients(t *testing.T) {
 		statuses []string
 		code     string
 	}{
-		{"+150055530003", []string{"sent", "undelivered"}, "30003"},
-		{"+150055530004", []string{"sent", "undelivered"}, "30004"},
-		{"+150055530005", []string{"sent", "undelivered"}, "30005"},
-		{"+150055530006", []string{"sent", "undelivered"}, "30006"},
-		{"+150055530007", []string{"sent", "undelivered"}, "30007"},
-		{"+150055530008", []string{"sent", "undelivered"}, "30008"},
-		{"+150055530034", []string{"failed"}, "30034"},
-		{"+150055530450", []string{"failed"}, "30450"},
+		{"+15005553003", []string{"sent", "undelivered"}, "30003"},
+		{"+15005553004", []string{"sent", "undelivered"}, "30004"},
+		{"+15005553005", []string{"sent", "undelivered"}, "30005"},
+		{"+15005553006", []string{"sent", "undelivered"}, "30006"},
+		{"+15005553007", []string{"sent", "undelivered"}, "30007"},
+		{"+15005553008", []string{"sent", "undelivered"}, "30008"},
+		{"+15005553034", []string{"failed"}, "30034"},
+		{"+15005553450", []string{"failed"}, "30450"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.to, func(t *testing.T) {

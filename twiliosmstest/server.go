@@ -22,20 +22,28 @@
 // an API key and no WithCredentials gets unsigned callbacks). Real Twilio
 // sends no callbacks for test credentials; the fake does, so that a status
 // callback handler can be tested end to end. Each message gets, in order,
-// "sent" then "delivered", except for these recipients of the fake's own
-// ("+1 500 555" followed by the error code):
+// "sent" then "delivered", except for these recipients of the fake's own,
+// +1 500 555 3NNN for delivery error 30NNN (valid numbers in the same
+// +1 500 555 range as Twilio's own test numbers):
 //
-//	To              callbacks
-//	+150055530003   sent, undelivered 30003 (unreachable handset)
-//	+150055530004   sent, undelivered 30004 (message blocked)
-//	+150055530005   sent, undelivered 30005 (unknown handset)
-//	+150055530006   sent, undelivered 30006 (landline or unreachable carrier)
-//	+150055530007   sent, undelivered 30007 (filtered by the carrier)
-//	+150055530008   sent, undelivered 30008 (unknown error)
-//	+150055530034   failed 30034 (unregistered A2P sender)
-//	+150055530450   failed 30450 (SMS pumping protection)
+//	To             callbacks
+//	+15005553003   sent, undelivered 30003 (unreachable handset)
+//	+15005553004   sent, undelivered 30004 (message blocked)
+//	+15005553005   sent, undelivered 30005 (unknown handset)
+//	+15005553006   sent, undelivered 30006 (landline or unreachable carrier)
+//	+15005553007   sent, undelivered 30007 (filtered by the carrier)
+//	+15005553008   sent, undelivered 30008 (unknown error)
+//	+15005553034   failed 30034 (unregistered A2P sender)
+//	+15005553450   failed 30450 (SMS pumping protection)
 //
 // Close waits for callbacks in flight.
+//
+// # Phone numbers
+//
+// To, and From when it is a number, must be valid numbers in E.164 form by
+// libphonenumber (github.com/nyaruka/phonenumbers), the library twiliosms
+// reads numbers with; anything else gets 21211 (To) or 21212 (From), as
+// Twilio answers an invalid number.
 package twiliosmstest
 
 import (
@@ -53,6 +61,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/nyaruka/phonenumbers"
 
 	"github.com/connectorkit/twiliosms"
 )
@@ -132,8 +142,24 @@ func (s *Server) Close() {
 	s.callbacks.Wait()
 }
 
-// Client returns an HTTP client configured for the fake.
-func (s *Server) Client() *http.Client { return s.srv.Client() }
+// Client returns an HTTP client that sends every request to the fake,
+// whatever host its URL names: with twiliosms.WithHTTPClient(fake.Client())
+// alone, a connector configured for api.twilio.com (or a regional host)
+// talks to the fake and can never reach real Twilio.
+func (s *Server) Client() *http.Client {
+	target, _ := url.Parse(s.URL) // httptest's own URL
+	next := s.srv.Client().Transport
+	return &http.Client{Transport: roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		req = req.Clone(req.Context())
+		req.URL.Scheme, req.URL.Host = target.Scheme, target.Host
+		req.Host = ""
+		return next.RoundTrip(req)
+	})}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 // Messages returns the messages accepted so far, in order. Requests that
 // failed are not among them.
@@ -176,7 +202,6 @@ var (
 
 var (
 	messagesPath = regexp.MustCompile(`^/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Messages\.json$`)
-	e164         = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 	serviceSID   = regexp.MustCompile(`^MG[0-9a-fA-F]{32}$`)
 	shortCode    = regexp.MustCompile(`^[0-9]{5,6}$`)
 	alphaSender  = regexp.MustCompile(`^[A-Za-z0-9 ]{1,11}$`)
@@ -257,7 +282,7 @@ func validate(form url.Values) (failure, bool) {
 	switch {
 	case to == "":
 		return failure{400, 21604, "A 'To' phone number is required."}, false
-	case !e164.MatchString(to):
+	case !validNumber(to):
 		return failure{400, 21211, fmt.Sprintf("The 'To' number %s is not a valid phone number.", to)}, false
 	case from == "" && service == "":
 		return failure{400, 21603, "A 'From' or 'MessagingServiceSid' parameter is required to send a message."}, false
@@ -295,8 +320,16 @@ func validate(form url.Values) (failure, bool) {
 }
 
 func validSender(from string) bool {
-	return e164.MatchString(from) || shortCode.MatchString(from) ||
-		(alphaSender.MatchString(from) && hasLetter.MatchString(from))
+	if strings.HasPrefix(from, "+") {
+		return validNumber(from)
+	}
+	return shortCode.MatchString(from) || (alphaSender.MatchString(from) && hasLetter.MatchString(from))
+}
+
+// validNumber reports whether s is a valid number written in E.164 form.
+func validNumber(s string) bool {
+	n, err := phonenumbers.Parse(s, "")
+	return err == nil && phonenumbers.IsValidNumber(n) && phonenumbers.Format(n, phonenumbers.E164) == s
 }
 
 func (s *Server) record(account string, form url.Values) Message {
@@ -393,14 +426,14 @@ var deliveryFailures = map[string]struct {
 	status string
 	code   int
 }{
-	"+150055530003": {"undelivered", 30003},
-	"+150055530004": {"undelivered", 30004},
-	"+150055530005": {"undelivered", 30005},
-	"+150055530006": {"undelivered", 30006},
-	"+150055530007": {"undelivered", 30007},
-	"+150055530008": {"undelivered", 30008},
-	"+150055530034": {"failed", 30034},
-	"+150055530450": {"failed", 30450},
+	"+15005553003": {"undelivered", 30003},
+	"+15005553004": {"undelivered", 30004},
+	"+15005553005": {"undelivered", 30005},
+	"+15005553006": {"undelivered", 30006},
+	"+15005553007": {"undelivered", 30007},
+	"+15005553008": {"undelivered", 30008},
+	"+15005553034": {"failed", 30034},
+	"+15005553450": {"failed", 30450},
 }
 
 // poolSender is the number the fake "picks" from a Messaging Service's pool.

@@ -136,6 +136,13 @@ func TestValidationErrors(t *testing.T) {
 		{"no To", func(f url.Values) { f.Del("To") }, 400, 21604},
 		{"invalid To", func(f url.Values) { f.Set("To", "4155552671") }, 400, 21211},
 		{"letters in To", func(f url.Values) { f.Set("To", "+1415CALLME") }, 400, 21211},
+		// E.164 in shape but not a valid number, or valid but not in E.164 form.
+		{"To no such number", func(f url.Values) { f.Set("To", "+4155552671") }, 400, 21211},
+		{"To no such area code", func(f url.Values) { f.Set("To", "+19995552671") }, 400, 21211},
+		{"To too long", func(f url.Values) { f.Set("To", "+150055530003") }, 400, 21211},
+		{"To with spaces", func(f url.Values) { f.Set("To", "+1 415 555 2671") }, 400, 21211},
+		{"To with a trunk 0", func(f url.Values) { f.Set("To", "+4402079460958") }, 400, 21211},
+		{"From no such number", func(f url.Values) { f.Del("MessagingServiceSid"); f.Set("From", "+4155552671") }, 400, 21212},
 		{"no sender", func(f url.Values) { f.Del("MessagingServiceSid") }, 400, 21603},
 		{"malformed service", func(f url.Values) { f.Set("MessagingServiceSid", "MG123") }, 400, 21705},
 		{"malformed From", func(f url.Values) { f.Del("MessagingServiceSid"); f.Set("From", "not a sender!") }, 400, 21212},
@@ -176,6 +183,36 @@ func assertTwilioError(t *testing.T, body map[string]any, status, code int) {
 	assert.NotEmpty(t, body["message"])
 	assert.Equal(t, fmt.Sprintf("https://www.twilio.com/docs/errors/%d", code), body["more_info"])
 	assert.Len(t, body, 4, "Twilio's error shape: code, message, more_info, status")
+}
+
+func TestAcceptsValidNumbersOfEveryKind(t *testing.T) {
+	s := NewServer()
+	defer s.Close()
+	// Twilio's test number, the fake's own delivery-failure numbers, and
+	// numbers of several countries: all valid for libphonenumber.
+	for _, to := range []string{"+15005550006", "+15005553003", "+15005553450", "+442079460958", "+4915112345678", "+8613800138000", "+79161234567"} {
+		status, body := post(t, s, messagesURL, account, token, form("To", to, "MessagingServiceSid", service, "Body", "hi"))
+		assert.Equal(t, http.StatusCreated, status, "%s: %v", to, body)
+	}
+}
+
+func TestClientReachesOnlyTheFake(t *testing.T) {
+	s := NewServer(WithCredentials(account, token))
+	defer s.Close()
+	// Whatever host the URL names, the request lands on the fake.
+	for _, host := range []string{"https://api.twilio.com", "https://api.dublin.ie1.twilio.com", "http://example.com:8443"} {
+		req, err := http.NewRequest(http.MethodPost, host+messagesURL, strings.NewReader(form("To", "+14155552671", "MessagingServiceSid", service, "Body", "hi").Encode()))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(account, token)
+		resp, err := s.Client().Do(req)
+		require.NoError(t, err, host)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusCreated, resp.StatusCode, host)
+		assert.Equal(t, host+messagesURL, req.URL.String(), "the caller's request is not changed")
+	}
+	assert.Len(t, s.Messages(), 3)
 }
 
 func TestRoutes(t *testing.T) {

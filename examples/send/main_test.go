@@ -47,7 +47,7 @@ func TestSendOnTheBuiltInFake(t *testing.T) {
 }
 
 func TestSendShowsAFailedDelivery(t *testing.T) {
-	code, out, errOut := runForTest(t, noEnv, options{}, "-to", "+150055530003")
+	code, out, errOut := runForTest(t, noEnv, options{}, "-to", "+15005553003")
 	require.Equal(t, exitSent, code, errOut) // Twilio accepted it; the handset never got it
 	assert.Contains(t, out, "undelivered (signature checked): twiliosms: message ")
 	assert.Contains(t, out, "error 30003: Unreachable destination handset")

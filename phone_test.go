@@ -1,0 +1,209 @@
+package twiliosms
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// connectorWith returns a connector for validConfig changed by mutate.
+func connectorWith(t *testing.T, mutate func(*Config)) *Connector {
+	t.Helper()
+	cfg := validConfig()
+	mutate(&cfg)
+	conn, err := New(cfg)
+	require.NoError(t, err)
+	return conn
+}
+
+func TestNormalizePhoneReadsNumbers(t *testing.T) {
+	tests := []struct {
+		region, in, want string
+	}{
+		// International, with "+" or "00", in any punctuation.
+		{"", "+14155552671", "+14155552671"},
+		{"", "+1 (415) 555-2671", "+14155552671"},
+		{"", "(+1) 415.555.2671", "+14155552671"},
+		{"", "+1\u00a0415\u2011555\u20112671", "+14155552671"}, // a no-break space and no-break hyphens, as pasted from a web page
+		{"", "+44 (0)20 7946 0958", "+442079460958"},           // the trunk 0 some write after the country code
+		{"", "0044 20 7946 0958", "+442079460958"},
+		{"", "+49 30 123456", "+4930123456"},
+		{"", "+7 916 123-45-67", "+79161234567"},
+		// Digits alone without defaultRegion: Logto's stored form.
+		{"", "14155552671", "+14155552671"},
+		{"", "442079460958", "+442079460958"},
+		// Twilio's test numbers are valid numbers (the +1 500 personal range).
+		{"", "+15005550006", "+15005550006"},
+		{"", "+15005550001", "+15005550001"},
+		{"", "+15005553003", "+15005553003"},
+		// Digits alone with defaultRegion: national first, then Logto's form.
+		{"US", "(415) 555-2671", "+14155552671"},
+		{"US", "(469) 555-0123", "+14695550123"},
+		{"US", "415-555-2671", "+14155552671"},
+		{"US", "1 415 555 2671", "+14155552671"},
+		{"US", "14155552671", "+14155552671"},
+		{"US", "442079460958", "+442079460958"},
+		{"US", "+44 20 7946 0958", "+442079460958"},
+		{"GB", "020 7946 0958", "+442079460958"},
+		{"GB", "07400 123456", "+447400123456"},
+		{"DE", "030 123456", "+4930123456"},
+		{"DE", "0151 12345678", "+4915112345678"},
+		// German fixed-line numbers take almost any digits; a reading that
+		// can take SMS wins over a landline, so Logto's form stays abroad.
+		{"DE", "4915112345678", "+4915112345678"},
+		{"DE", "447400123456", "+447400123456"},
+		{"DE", "33612345678", "+33612345678"},
+	}
+	for _, tt := range tests {
+		conn := connectorWith(t, func(c *Config) { c.DefaultRegion = tt.region })
+		got, err := conn.NormalizePhone(tt.in)
+		if assert.NoError(t, err, "%s in %q", tt.in, tt.region) {
+			assert.Equal(t, tt.want, got, "%s in %q", tt.in, tt.region)
+		}
+	}
+}
+
+func TestNormalizePhoneRefusesWhatIsNotANumber(t *testing.T) {
+	tests := []struct {
+		region, in string
+		want       []string // in the message, in order
+	}{
+		{"", "", []string{"Message.To is empty"}},
+		{"", "+1415555267a", []string{`Message.To has 'a' at byte 11`, "write digits"}},
+		{"", "+１4155552671", []string{`'１'`}}, // a full-width digit
+		{"", "1415+5552671", []string{`'+' at byte 4`}},
+		{"", "++14155552671", []string{`'+' at byte 1`}},
+		{"", "+1 415 555 2671 ext. 12", []string{`'e'`}},
+		{"", "+", []string{"has no digits"}},
+		{"", "+12", []string{"read as an international number", "too few digits"}},
+		{"", "+1234567890123456789", []string{"read as an international number", "too many digits"}},
+		{"", "+123", []string{"read as an international number is not a valid number"}},
+		{"", "+999 1234 5678", []string{"starts with no country calling code in use", "check its digits"}},
+		{"", "+1 415 555 267", []string{"is not a valid number in the United States numbering plan (+1)", "check its digits"}},
+		// A US number in national form without defaultRegion is read as +41.
+		{"", "(415) 555-2671", []string{"(+415***2671) read as an international number is not a valid number in Switzerland (+41)",
+			"write a national number with its country code (+1 415 555 2671) or set defaultRegion"}},
+		{"", "0 20 7946 0958", []string{"starts with no country calling code in use", "or set defaultRegion"}},
+		{"US", "555-2671", []string{"is not a valid national number in United States (+1) (defaultRegion US)",
+			"read as international digits it is not a valid number in"}},
+		{"US", "999 123 4567", []string{"not a valid national number in United States (+1)", "starts with no country calling code in use"}},
+	}
+	for _, tt := range tests {
+		conn := connectorWith(t, func(c *Config) { c.DefaultRegion = tt.region })
+		got, err := conn.NormalizePhone(tt.in)
+		assert.Empty(t, got)
+		require.ErrorIs(t, err, ErrInvalidPhoneNumber, tt.in)
+		msg := err.Error()
+		assert.True(t, strings.HasPrefix(msg, "twiliosms: invalid phone number: Message.To "), msg)
+		rest := msg
+		for _, part := range tt.want {
+			i := strings.Index(rest, part)
+			if !assert.GreaterOrEqual(t, i, 0, "%q lacks %q", msg, part) {
+				break
+			}
+			rest = rest[i+len(part):]
+		}
+		if digits := digitsOf(tt.in); len(digits) >= 8 {
+			assert.NotContains(t, msg, digits, "the number is masked")
+		}
+	}
+}
+
+func TestNormalizePhoneRefusesNumbersThatCannotTakeSMS(t *testing.T) {
+	for number, kind := range map[string]string{
+		"+19002345678":     "a premium-rate number in United States (+1)",
+		"+44 909 879 0000": "a premium-rate number in United Kingdom (+44)",
+		"+33884012345":     "a shared-cost number in France (+33)",
+		"+445512345678":    "a universal access (UAN) number in United Kingdom (+44)",
+		"+49177991234567":  "a voicemail access number in Germany (+49)",
+		"+447640123456":    "a pager number in United Kingdom (+44)",
+	} {
+		conn := connectorWith(t, func(*Config) {})
+		_, err := conn.NormalizePhone(number)
+		require.ErrorIs(t, err, ErrUnreachableRecipient, number)
+		assert.Contains(t, err.Error(), kind)
+		assert.Contains(t, err.Error(), "SMS pumping")
+		assert.NotContains(t, err.Error(), digitsOf(number))
+		assert.Equal(t, CodeInvalidRequestParameters, ConnectorErrorCode(err))
+	}
+	// Mobile, fixed-or-mobile, personal (Twilio's test numbers) and toll-free
+	// numbers are left to Twilio.
+	for _, number := range []string{"+447400123456", "+14155552671", "+15005550006", "+18002345678"} {
+		_, err := connectorWith(t, func(*Config) {}).NormalizePhone(number)
+		assert.NoError(t, err, number)
+	}
+}
+
+func TestAllowedCountries(t *testing.T) {
+	tests := []struct {
+		allowed []string
+		number  string
+		ok      bool
+		msg     string
+	}{
+		{[]string{"US"}, "+14155552671", true, ""},
+		{[]string{"US"}, "+15005550006", true, ""},
+		{[]string{"US"}, "+18762345678", false, "is a number in Jamaica (+1), which allowedCountries does not include"},
+		{[]string{"US"}, "+16135550100", false, "is a number in Canada (+1)"},
+		{[]string{"US", "CA"}, "+16135550100", true, ""},
+		{[]string{"+1"}, "+18762345678", true, ""},
+		{[]string{"+44"}, "+442079460958", true, ""},
+		{[]string{"+44"}, "+447624123456", true, ""}, // the Isle of Man dials +44 too
+		{[]string{"GB"}, "+447624123456", false, "is a number in Isle of Man (+44)"},
+		{[]string{"GB", "+49"}, "+4930123456", true, ""},
+		{[]string{"GB", "+49"}, "+33612345678", false, "France (+33)"},
+		{[]string{"RU"}, "+77011234567", false, "Kazakhstan (+7)"},
+		{[]string{"RU"}, "+79161234567", true, ""},
+	}
+	for _, tt := range tests {
+		cfg := validConfig()
+		cfg.AllowedCountries = tt.allowed
+		conn, mock := setup(t, cfg)
+		mock.RegisterResponder(http.MethodPost, testEndpoint, httpmock.NewStringResponder(201, createdBody))
+		msg := Message{To: tt.number, UsageType: UsageTypeSignIn, Code: "1"}
+		_, err := conn.SendMessage(context.Background(), msg)
+		_, renderErr := conn.Render(msg)
+		_, normErr := conn.NormalizePhone(tt.number)
+		if tt.ok {
+			assert.NoError(t, err, "%s with %v", tt.number, tt.allowed)
+			assert.Equal(t, 1, mock.GetTotalCallCount())
+			continue
+		}
+		for _, e := range []error{err, renderErr, normErr} {
+			require.ErrorIs(t, e, ErrCountryNotAllowed, "%s with %v", tt.number, tt.allowed)
+			assert.Contains(t, e.Error(), tt.msg)
+		}
+		assert.Equal(t, CodeInvalidRequestParameters, ConnectorErrorCode(err))
+		assert.Zero(t, mock.GetTotalCallCount(), "nothing is sent to a country not allowed")
+	}
+}
+
+func TestRenderReportsTheRegion(t *testing.T) {
+	conn := connectorWith(t, func(c *Config) { c.DefaultRegion = "GB" })
+	for number, region := range map[string]string{
+		"07400 123456": "GB",
+		"+18762345678": "JM",
+		"+14155552671": "US",
+		"+15005550006": "US",
+		"+80012345678": "001", // a non-geographic calling code
+	} {
+		r, err := conn.Render(Message{To: number, UsageType: UsageTypeSignIn, Code: "1"})
+		if assert.NoError(t, err, number) {
+			assert.Equal(t, region, r.Region, number)
+		}
+	}
+}
+
+func digitsOf(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+}
