@@ -89,6 +89,8 @@ func TestFaultMatrix(t *testing.T) {
 			wantErr: []error{ErrRateLimited}, requests: 3, dials: -1},
 		{name: "500", handler: answer(500, `{"code":20500,"message":"Internal Server Error","status":500}`),
 			wantErr: []error{ErrUnavailable}, requests: 1, dials: -1},
+		{name: "503 with code 20429", handler: answer(503, `{"code":20429,"message":"Too Many Requests","status":503}`),
+			wantErr: []error{ErrUnavailable, ErrRateLimited}, requests: 1, dials: -1}, // a 5xx may have been processed: not retried
 		{name: "502 empty", handler: answer(502, ``), wantErr: []error{ErrUnavailable}, requests: 1, dials: -1},
 		{name: "503 HTML", handler: answer(503, `<html><body><h1>503 Service Unavailable</h1></body></html>`, "Content-Type", "text/html"),
 			wantErr: []error{ErrUnavailable}, requests: 1, dials: -1},

@@ -3,6 +3,8 @@ package twiliosms
 import (
 	"encoding/json"
 	"errors"
+	"math"
+	"strconv"
 	"net/url"
 	"strings"
 	"testing"
@@ -177,6 +179,28 @@ func FuzzValidateSignature(f *testing.F) {
 		}
 		if ValidateSignature(token+"x", rawURL, params, good) == nil {
 			t.Fatal("validated with another token")
+		}
+	})
+}
+
+// FuzzJSNumber: jsNumber reads back as the same number, and uses an
+// exponent exactly where JavaScript does (below 1e-6 and from 1e21 up).
+func FuzzJSNumber(f *testing.F) {
+	for _, v := range []float64{0, 1, 1234567.5, 0.000001, 1.5e-7, 1e21, 5e-324, math.MaxFloat64, 1.0 / 3} {
+		f.Add(math.Float64bits(v))
+	}
+	f.Fuzz(func(t *testing.T, bits uint64) {
+		v := math.Float64frombits(bits)
+		s := jsNumber(v, 64)
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return
+		}
+		back, err := strconv.ParseFloat(s, 64)
+		if err != nil || back != v {
+			t.Fatalf("%v printed as %q, which reads back as %v (%v)", v, s, back, err)
+		}
+		if a := math.Abs(v); a != 0 && (a < 1e-6 || a >= 1e21) != strings.Contains(s, "e") {
+			t.Fatalf("%v printed as %q: exponent where JavaScript would not, or none where it would", v, s)
 		}
 	})
 }

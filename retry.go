@@ -11,12 +11,12 @@ import (
 
 // RetryPolicy says how often and how patiently a send is retried. Only
 // failures Twilio cannot have acted on are retried, so a retry never sends a
-// second SMS: HTTP 429 or Twilio code 20429 (Twilio documents that such a
-// request was not processed), and connection failures before any of the
-// request was written (DNS, refused connections, TLS handshakes). Anything
-// that may have reached Twilio is returned at once: a 5xx, a reset or
-// timeout after the request was written, a 2xx with a bad body, any other
-// 4xx. Telling the two kinds of transport failure apart needs a transport
+// second SMS: HTTP 429, or Twilio code 20429 in a 4xx (Twilio documents
+// that such a request was not processed), and connection failures before
+// any of the request was written (DNS, refused connections, TLS
+// handshakes). Anything that may have reached Twilio is returned at once: a
+// 5xx (with code 20429 too), a reset or timeout after the request was
+// written, a 2xx with a bad body, any other 4xx. Telling the two kinds of transport failure apart needs a transport
 // that reports httptrace progress, as http.Transport does; a RoundTripper
 // that reports none is never retried.
 //
@@ -82,11 +82,15 @@ func WithTimeout(d time.Duration) Option {
 var errAttemptTimeout = errors.New("attempt timed out")
 
 // retryable reports whether err is a failure Twilio cannot have acted on:
-// a 429 or 20429, or a transport failure marked notSentError by attempt.
+// HTTP 429, or code 20429 in another 4xx, or a transport failure marked
+// notSentError by attempt. A 5xx is never retried, even with code 20429:
+// Twilio's word that a rate-limited request was not processed is given for
+// 429 answers, and a 5xx says the server failed part-way.
 func retryable(err error) bool {
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
-		return apiErr.Status == http.StatusTooManyRequests || apiErr.Code == 20429
+		return apiErr.Status == http.StatusTooManyRequests ||
+			(apiErr.Code == 20429 && apiErr.Status >= 400 && apiErr.Status < 500)
 	}
 	var notSent *notSentError
 	return errors.As(err, &notSent)
