@@ -13,7 +13,11 @@
 // TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_MESSAGING_SERVICE_SID or
 // TWILIO_FROM set, it sends a real SMS.
 //
-// Exit codes: 0 sent (or checked), 1 the send failed, 2 bad flags or config.
+// Exit codes (of the built command: go run reports any failure as exit
+// status 1, so build it for scripts): 0 sent, or checked; 1 the request
+// was made and failed (Twilio refused it or could not be reached); 2
+// nothing was sent: the flags, the config or the message were refused
+// before any request.
 package main
 
 import (
@@ -32,6 +36,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/connectorkit/twiliosms"
@@ -47,10 +52,42 @@ func main() {
 
 // Exit codes.
 const (
-	exitSent     = 0
-	exitFailed   = 1
-	exitBadInput = 2
+	exitSent     = 0 // sent, or -check found every template fine
+	exitFailed   = 1 // the request was made and failed
+	exitBadInput = 2 // nothing was sent: flags, config or message refused before any request
 )
+
+// usage is what -h prints before the flags.
+const usage = `send sends one SMS verification code through Twilio with twiliosms, as the
+"Send" test button of Logto's console does, and shows each step: the template
+chosen, the rendered body and what it costs, the request, Twilio's answer and
+the delivery status callbacks.
+
+Usage:
+  send [flags]                     on the built-in fake Twilio: nothing leaves the machine
+  send -config connector.json      a real SMS, with a Logto Twilio connector JSON
+  send -config connector.json -check
+                                   every template's body and cost; sends nothing
+
+Environment (used when -config is not given; all unset: the built-in fake):
+  TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN     required together
+  TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM
+                                            the sender
+
+Test numbers the fake answers as Twilio does (-to):
+  +15005550006  accepted              +15005550001  21211 invalid number
+  +15005550002  21612 unreachable     +15005550003  21408 region not permitted
+  +15005550004  21610 opted out       +15005550009  21614 not a mobile number
+  +15005553003  accepted, then undelivered 30003 (and +1 500 555 3NNN for 30NNN)
+
+Exit codes (of the built command; go run turns every failure into 1, so
+for scripts use: go build -o send ./examples/send):
+  0  sent, or -check found every template fine
+  1  the request was made and failed: Twilio refused it or could not be reached
+  2  nothing was sent: bad flags, config or message, refused before any request
+
+Flags:
+`
 
 // Demo credentials for the built-in fake: Twilio's format, no real account.
 const (
@@ -85,12 +122,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 func runWith(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, o options) int {
 	fs := flag.NewFlagSet("send", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
 	configPath := fs.String("config", "", "a Logto Twilio connector JSON `file` (default: a built-in demo config)")
 	to := fs.String("to", "+15005550006", "the recipient's phone `number`")
 	usage := fs.String("type", string(twiliosms.UsageTypeSignIn), "the usage type, a `name`: Register, SignIn, ForgotPassword, Generic, MfaVerification, ...")
 	code := fs.String("code", "", "the verification code, `digits` (default: six random digits)")
-	check := fs.Bool("check", false, "validate the config and show each template's encoding and segment count, without sending")
+	region := fs.String("region", "", "the defaultRegion for numbers written without a country code, an ISO `code` such as US (default: the config's)")
+	check := fs.Bool("check", false, "validate the config and show each template's body, encoding and segment count; sends nothing")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitSent
+		}
 		return exitBadInput
 	}
 	if fs.NArg() > 0 {
@@ -104,6 +149,9 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		return exitBadInput
 	}
 	var callbacks *callbackLog
+	if *region != "" {
+		cfg.DefaultRegion = *region
+	}
 	if fake != nil {
 		defer fake.Close()
 		// Show what Twilio reports after the 201: the fake posts signed
@@ -113,6 +161,10 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		cfg.StatusCallback = callbacks.URL()
 	}
 	opts := []twiliosms.Option{twiliosms.WithHTTPClient(&http.Client{Transport: &printingTransport{out: stdout, next: http.DefaultTransport}})}
+	if fake != nil {
+		// The fake's client sends every request to the fake, whatever the host.
+		opts[0] = twiliosms.WithHTTPClient(&http.Client{Transport: &printingTransport{out: stdout, next: fake.Client().Transport}})
+	}
 	switch {
 	case fake != nil:
 		opts = append(opts, twiliosms.WithBaseURL(fake.URL))
@@ -147,6 +199,9 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	fmt.Fprintf(stdout, "body:     %q\n", r.Body)
 	fmt.Fprintf(stdout, "cost:     %s, %d %s\n", r.Encoding, r.Segments, plural(r.Segments, "segment"))
+	if fake == nil {
+		fmt.Fprintf(stdout, "sending a real SMS to %s (%s) through Twilio\n", r.To, r.Region)
+	}
 
 	res, err := conn.SendMessage(ctx, msg)
 	if err != nil {
@@ -257,10 +312,11 @@ func loadConfig(path string, getenv func(string) string, stdout io.Writer) (twil
 	}, fake, nil
 }
 
-// checkTemplates renders each template with a six-digit code and reports
-// what it costs, warning where a template costs more than one GSM-7 segment.
+// checkTemplates renders each template with a six-digit code and shows
+// its body and cost, flagging a template that takes two or more segments or
+// turns UCS-2. It sends nothing.
 func checkTemplates(conn *twiliosms.Connector, cfg twiliosms.Config, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stdout, "config is valid; each template with a 6-digit code:")
+	fmt.Fprintln(stdout, "config is valid. -check sends nothing; each template with a 6-digit code:")
 	status := exitSent
 	for _, t := range cfg.Templates {
 		r, err := conn.Render(twiliosms.Message{To: "+15005550006", UsageType: t.UsageType, Code: "123456"})
@@ -269,14 +325,19 @@ func checkTemplates(conn *twiliosms.Connector, cfg twiliosms.Config, stdout, std
 			status = exitBadInput
 			continue
 		}
+		var notes []string
+		if r.Segments >= 2 {
+			notes = append(notes, fmt.Sprintf("%d segments: every send is billed as %d SMS", r.Segments, r.Segments))
+		}
+		if r.Encoding == twiliosms.EncodingUCS2 {
+			notes = append(notes, "UCS-2: one non-GSM character cuts a segment from 160 to 70 characters")
+		}
 		note := ""
-		switch {
-		case r.Segments >= 3:
-			note = "  <- 3 or more segments: every send costs that many SMS"
-		case r.Encoding == twiliosms.EncodingUCS2:
-			note = "  <- UCS-2: one non-GSM character cuts a segment from 160 to 70 characters"
+		if len(notes) > 0 {
+			note = "  <- " + strings.Join(notes, "; ")
 		}
 		fmt.Fprintf(stdout, "  %-26s %s, %d %s%s\n", t.UsageType, r.Encoding, r.Segments, plural(r.Segments, "segment"), note)
+		fmt.Fprintf(stdout, "  %-26s %q\n", "", r.Body)
 	}
 	return status
 }
@@ -322,15 +383,21 @@ func describeFailure(err error) string {
 	return fmt.Sprintf("send failed: %s (%v): %s", name, err, advice)
 }
 
-// printingTransport prints each request as it goes out and each answer's
-// status, with the credentials masked.
+// printingTransport prints each request as it goes out, with its attempt
+// number once the connector retries, and each answer's status, with the
+// credentials masked.
 type printingTransport struct {
-	out  io.Writer
-	next http.RoundTripper
+	out      io.Writer
+	next     http.RoundTripper
+	attempts atomic.Int32
 }
 
 func (t *printingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	fmt.Fprintf(t.out, "request:  %s %s\n", req.Method, req.URL)
+	label := "request: "
+	if n := t.attempts.Add(1); n > 1 {
+		label = fmt.Sprintf("retry %d: ", n-1)
+	}
+	fmt.Fprintf(t.out, "%s %s %s\n", label, req.Method, req.URL)
 	if user, _, ok := req.BasicAuth(); ok {
 		fmt.Fprintf(t.out, "          auth %s:***\n", user)
 	}

@@ -134,17 +134,59 @@ func TestSendCredentialsFromTheEnvironment(t *testing.T) {
 	assert.Contains(t, errOut, "TWILIO_AUTH_TOKEN is not set")
 }
 
+func TestHelpDescribesTheTool(t *testing.T) {
+	code, _, errOut := runForTest(t, noEnv, options{}, "-h")
+	assert.Equal(t, exitSent, code)
+	for _, want := range []string{"as the\n\"Send\" test button", "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN", "TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM",
+		"+15005550002  21612", "+15005553003  accepted, then undelivered 30003", "go build -o send ./examples/send",
+		"2  nothing was sent", "-region code", "-check"} {
+		assert.Contains(t, errOut, want)
+	}
+}
+
+func TestExitCodeForASendRefusedBeforeAnyRequest(t *testing.T) {
+	for _, args := range [][]string{{"-to", "+19002345678"}, {"-to", "(415) 555-2671"}, {"-code", "12 34"}, {"-region", "XX"}} {
+		code, out, errOut := runForTest(t, noEnv, options{}, args...)
+		assert.Equal(t, exitBadInput, code, args)
+		assert.NotContains(t, out, "request:", "nothing was sent")
+		assert.Contains(t, errOut, "send: twiliosms: ", args)
+	}
+	code, out, errOut := runForTest(t, noEnv, options{}, "-to", "(415) 555-2671", "-region", "US")
+	require.Equal(t, exitSent, code, errOut)
+	assert.Contains(t, out, `To="+14155552671"`)
+}
+
+func TestARetryShowsItsAttempt(t *testing.T) {
+	cfgPath := writeConfig(t, demoJSON)
+	fake := twiliosmstest.NewServer()
+	defer fake.Close()
+	fake.FailNext(429, 20429, "Too Many Requests")
+	code, out, errOut := runForTest(t, noEnv, options{baseURL: fake.URL}, "-config", cfgPath, "-code", "1")
+	require.Equal(t, exitSent, code, errOut)
+	assert.Regexp(t, `(?s)request:  POST .*response: 429 Too Many Requests\nretry 1:  POST .*response: 201 Created`, out)
+	assert.Contains(t, out, "sending a real SMS to +15005550006 (US) through Twilio\n", "a real send says so first")
+	assert.Less(t, strings.Index(out, "sending a real SMS"), strings.Index(out, "request:"))
+}
+
+// demoJSON is a config with Logto's four templates, for sends to a local fake.
+const demoJSON = `{"accountSID":"AC00000000000000000000000000000000","authToken":"t","fromMessagingServiceSID":"MG00000000000000000000000000000000",
+	"templates":[{"usageType":"Register","content":"r {{code}}"},{"usageType":"SignIn","content":"s {{code}}"},
+	{"usageType":"ForgotPassword","content":"f {{code}}"},{"usageType":"Generic","content":"g {{code}}"}]}`
+
 func TestCheckReportsEncodingAndSegments(t *testing.T) {
 	cfgPath := writeConfig(t, `{"accountSID":"AC00000000000000000000000000000000","authToken":"t","fromMessagingServiceSID":"MG00000000000000000000000000000000",
 		"templates":[{"usageType":"Register","content":"r {{code}}"},{"usageType":"SignIn","content":"Your code: {{code}} 🔐"},
-		{"usageType":"ForgotPassword","content":"`+strings.Repeat("x", 320)+` {{code}}"},{"usageType":"Generic","content":"g {{code}}"}]}`)
+		{"usageType":"ForgotPassword","content":"`+strings.Repeat("x", 320)+` {{code}}"},{"usageType":"Generic","content":"`+strings.Repeat("g", 160)+` {{code}}"}]}`)
 	fake := twiliosmstest.NewServer()
 	defer fake.Close()
 	code, out, errOut := runForTest(t, noEnv, options{baseURL: fake.URL}, "-config", cfgPath, "-check")
 	require.Equal(t, exitSent, code, errOut)
-	assert.Regexp(t, `Register\s+GSM-7, 1 segment\n`, out)
+	assert.Contains(t, out, "-check sends nothing")
+	assert.Regexp(t, `Register\s+GSM-7, 1 segment\n\s+"r 123456"\n`, out)
 	assert.Regexp(t, `SignIn\s+UCS-2, 1 segment  <- UCS-2`, out)
-	assert.Regexp(t, `ForgotPassword\s+GSM-7, 3 segments  <- 3 or more segments`, out)
+	assert.Contains(t, out, `"Your code: 123456 🔐"`)
+	assert.Regexp(t, `ForgotPassword\s+GSM-7, 3 segments  <- 3 segments: every send is billed as 3 SMS\n`, out)
+	assert.Regexp(t, `Generic\s+GSM-7, 2 segments  <- 2 segments`, out)
 	assert.Empty(t, fake.Messages(), "-check sends nothing")
 	assert.NotContains(t, out, "request:")
 }
