@@ -2,6 +2,7 @@ package twiliosms
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -334,4 +335,39 @@ func TestConfigErrorMatchesOnlyInvalidConfig(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalidConfig)
 	assert.False(t, errors.Is(err, ErrInvalidMessage))
 	assert.Equal(t, "twiliosms: invalid config: x: y", err.Error())
+}
+
+func TestParseConfigOldAllowlistKeySaysWhatReplacedIt(t *testing.T) {
+	_, err := ParseConfig([]byte(strings.Replace(logtoJSON, `"templates"`, `"allowedCountryCodes": ["1"], "templates"`, 1)))
+	var ce *ConfigError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, []ConfigProblem{{Field: "allowedCountryCodes",
+		Message: `unknown key: allowedCountries replaced it; write region codes such as "US" or calling codes such as "+44"`}}, ce.Problems)
+}
+
+func TestHostIsCaseInsensitive(t *testing.T) {
+	cfg, err := ParseConfig([]byte(strings.Replace(logtoJSON, `"templates"`, `"host": "API.Dublin.IE1.twilio.com", "templates"`, 1)))
+	require.NoError(t, err)
+	assert.Equal(t, "api.dublin.ie1.twilio.com", cfg.Host, "ParseConfig lower-cases it")
+
+	cfg = validConfig()
+	cfg.Host = "API.Sydney.AU1.Twilio.COM"
+	conn, mock := setup(t, cfg)
+	requests := capture(t, mock, "https://api.sydney.au1.twilio.com/2010-04-01/Accounts/"+testAccountSID+"/Messages.json")
+	_, err = conn.SendMessage(context.Background(), signInMessage())
+	require.NoError(t, err)
+	assert.Len(t, requests(), 1, "New lower-cases it")
+}
+
+// TestRedactionLimits pins what the README says redaction cannot cover, so
+// that the README changes if Go's fmt ever does.
+func TestRedactionLimits(t *testing.T) {
+	cfg := validConfig()
+	type service struct{ cfg Config } // an unexported field: fmt cannot call Format on it
+	assert.Contains(t, fmt.Sprintf("%+v", service{cfg}), testAuthToken)
+	type exported struct{ Cfg Config }
+	assert.NotContains(t, fmt.Sprintf("%+v", exported{cfg}), testAuthToken)
+	data, err := json.Marshal(cfg)
+	require.NoError(t, err)
+	assert.Contains(t, string(data), testAuthToken, "JSON keeps it, so that a config round-trips")
 }
