@@ -71,9 +71,9 @@ func BenchmarkPrepareAndForm(b *testing.B) {
 	}
 }
 
-// TestSendPathAllocations pins what the send path allocates besides reading
-// the number: rendering allocates only its output, so no template parsing or
-// config validation happens per send, and the form is one more buffer.
+// TestSendPathAllocations pins what the send path's own steps allocate:
+// rendering allocates only its output, so no template parsing or config
+// validation happens per send.
 func TestSendPathAllocations(t *testing.T) {
 	conn, err := New(validConfig())
 	if err != nil {
@@ -89,7 +89,6 @@ func TestSendPathAllocations(t *testing.T) {
 		"check the code":    {func() { _ = checkCode("123456") }, 0},
 		"render, code only": {func() { _, _ = conn.templates[UsageTypeSignIn].render("123456", nil) }, 1},
 		"render, payload":   {func() { _, _ = mt.render("123456", payload) }, 1},
-		"form":              {func() { _ = conn.form("+14155552671", "Your sign-in code is 123456") }, 1},
 	} {
 		if got := testing.AllocsPerRun(200, tc.fn); got != tc.want {
 			t.Errorf("%s: %v allocations per run, want %v", name, got, tc.want)

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -21,51 +23,22 @@ const maxResponseBytes = 1 << 20
 // maxErrorMessage bounds the Twilio message kept in an APIError.
 const maxErrorMessage = 512
 
-// form encodes the Create Message parameters in the order url.Values.Encode
-// would (sorted by name), as Twilio's own clients send them, in one buffer
-// and without building a map per send.
+// form encodes the Create Message parameters, sorted by name as Twilio's
+// own clients send them.
 func (c *Connector) form(to, body string) string {
-	var b strings.Builder
-	b.Grow(len(body)*3/2 + len(to) + len(c.sender.value) + len(c.callback) + 96)
-	add := func(name, value string) {
-		if b.Len() > 0 {
-			b.WriteByte('&')
-		}
-		b.WriteString(name)
-		b.WriteByte('=')
-		writeQueryEscaped(&b, value)
+	v := url.Values{
+		"To":          {to},
+		"Body":        {body},
+		c.sender.name: {c.sender.value},
+		"RiskCheck":   {c.riskCheck},
 	}
-	// Sorted: Body, From, MessagingServiceSid, RiskCheck, StatusCallback, To, ValidityPeriod.
-	add("Body", body)
-	add(c.sender.name, c.sender.value)
-	add("RiskCheck", c.riskCheck)
 	if c.callback != "" {
-		add("StatusCallback", c.callback)
+		v.Set("StatusCallback", c.callback)
 	}
-	add("To", to)
 	if c.validity != "" {
-		add("ValidityPeriod", c.validity)
+		v.Set("ValidityPeriod", c.validity)
 	}
-	return b.String()
-}
-
-// writeQueryEscaped writes s escaped as url.QueryEscape would, without the
-// intermediate string.
-func writeQueryEscaped(b *strings.Builder, s string) {
-	const hex = "0123456789ABCDEF"
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			c == '-', c == '_', c == '.', c == '~':
-			b.WriteByte(c)
-		case c == ' ':
-			b.WriteByte('+')
-		default:
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
-		}
-	}
+	return v.Encode()
 }
 
 // send makes the Create Message request, retrying what the retry policy
@@ -134,7 +107,7 @@ func (c *Connector) attempt(ctx context.Context, form string) (res *SendResult, 
 	if err != nil {
 		return nil, 0, errorf(ErrInvalidConfig, "cannot build the request: %v", err)
 	}
-	req.Header = c.header.Clone() // two allocations, however many headers
+	req.Header = c.header.Clone()
 
 	resp, err := c.client.Do(req)
 	if err != nil {
@@ -170,10 +143,6 @@ func (c *Connector) attempt(ctx context.Context, form string) (res *SendResult, 
 // whether it wrote the request headers. Only a traced attempt that wrote
 // nothing is known to be safe to retry: a dial, DNS, refused-connection or
 // TLS-handshake failure, or a wait for a pooled connection that timed out.
-//
-// (A body that records its first Read would work for any RoundTripper, but
-// net/http then no longer sees an in-memory body and flushes the headers
-// in a packet of their own: a second write on every send.)
 type sendProgress struct {
 	trace  httptrace.ClientTrace
 	traced atomic.Bool
@@ -203,8 +172,7 @@ func (c *Connector) transportError(ctx, actx context.Context, err error) error {
 }
 
 // messageResource is the part of Twilio's message resource the library
-// uses. scanMessage fills it; the json tags say what it reads, and are what
-// the test that holds scanMessage to encoding/json decodes with.
+// uses.
 type messageResource struct {
 	SID                 string      `json:"sid"`
 	AccountSID          string      `json:"account_sid"`
@@ -218,7 +186,7 @@ type messageResource struct {
 
 func decodeMessage(status int, data []byte) (*SendResult, error) {
 	var m messageResource
-	if !scanMessage(data, &m) || m.SID == "" {
+	if json.Unmarshal(data, &m) != nil || m.SID == "" {
 		// The body is not quoted: Twilio echoes the message body, code and all.
 		return nil, errorf(ErrInvalidResponse, "HTTP %d without a message resource in the body; the SMS may have been sent", status)
 	}
@@ -231,30 +199,21 @@ func decodeMessage(status int, data []byte) (*SendResult, error) {
 		MessagingServiceSID: m.MessagingServiceSID,
 		NumSegments:         int(m.NumSegments),
 	}
-	if m.DateCreated != "" {
-		if t, err := time.Parse(time.RFC1123Z, m.DateCreated); err == nil {
-			res.DateCreated = t
-		}
+	if t, err := time.Parse(time.RFC1123Z, m.DateCreated); err == nil {
+		res.DateCreated = t
 	}
 	return res, nil
 }
 
-// numSegments reads num_segments, which Twilio sends as a string ("1"),
-// accepting a bare number too; anything else reads as 0 rather than failing
-// a send Twilio accepted.
+// numSegments reads num_segments, which Twilio sends as a string ("1"). A
+// bare number is read too; anything else reads as 0 rather than failing a
+// send Twilio accepted.
 type numSegments int
 
 func (n *numSegments) UnmarshalJSON(data []byte) error {
-	if len(data) >= 2 && data[0] == '"' && data[len(data)-1] == '"' {
-		data = data[1 : len(data)-1]
-	}
-	v := 0
-	for _, c := range data {
-		if c < '0' || c > '9' || v > 1e6 {
-			v = 0
-			break
-		}
-		v = v*10 + int(c-'0')
+	v, err := strconv.Atoi(strings.Trim(string(data), `"`))
+	if err != nil || v < 0 {
+		v = 0
 	}
 	*n = numSegments(v)
 	return nil
