@@ -49,7 +49,7 @@ func sendAttrs(usage UsageType, to string, attempt int, d time.Duration, res *Se
 	if res != nil {
 		return append(attrs, slog.String("sid", res.SID), slog.String("status", res.Status))
 	}
-	attrs = append(attrs, slog.String("error", errorKind(err)))
+	attrs = append(attrs, slog.String("error", kindOf(err)))
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
 		attrs = append(attrs, slog.Int("http_status", apiErr.Status), slog.Int("error_code", apiErr.Code))
@@ -65,33 +65,4 @@ func maskPhone(e164 string) string {
 	}
 	keep := min(5, len(e164)-4-3) // leave at least three digits masked
 	return e164[:keep] + "***" + e164[len(e164)-4:]
-}
-
-// errorKinds names each sentinel for logs, most specific first.
-var errorKinds = []struct {
-	err  error
-	kind string
-}{
-	{context.Canceled, "canceled"},
-	{context.DeadlineExceeded, "deadline_exceeded"},
-	{ErrInvalidPhoneNumber, "invalid_phone_number"},
-	{ErrCountryNotAllowed, "country_not_allowed"},
-	{ErrUnreachableRecipient, "unreachable_recipient"},
-	{ErrRegionNotPermitted, "region_not_permitted"},
-	{ErrRecipientOptedOut, "recipient_opted_out"},
-	{ErrAuthentication, "authentication"},
-	{ErrSenderMisconfigured, "sender_misconfigured"},
-	{ErrRateLimited, "rate_limited"},
-	{ErrInvalidMessage, "invalid_message"},
-	{ErrUnavailable, "unavailable"},
-	{ErrInvalidResponse, "invalid_response"},
-}
-
-func errorKind(err error) string {
-	for _, k := range errorKinds {
-		if errors.Is(err, k.err) {
-			return k.kind
-		}
-	}
-	return "other"
 }

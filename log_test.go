@@ -127,8 +127,11 @@ func TestErrorKind(t *testing.T) {
 		fmt.Errorf("x: %w", context.Canceled): "canceled",
 		errorf(ErrCountryNotAllowed, "x"):     "country_not_allowed",
 		&APIError{Status: 400, Code: 21609}:   "other",
+		&APIError{Status: 503, Code: 20429}:   "rate_limited", // the more specific of the two it matches
+		&DeliveryError{Code: 30034}:           "unregistered_sender",
+		&DeliveryError{Code: 30008}:           "not_delivered",
 	} {
-		assert.Equal(t, want, errorKind(err), "%v", err)
+		assert.Equal(t, want, kindOf(err), "%v", err)
 	}
 }
 

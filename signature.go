@@ -4,15 +4,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
-	"errors"
 	"net/url"
 	"sort"
 	"strings"
 )
-
-// ErrInvalidSignature means a request's X-Twilio-Signature is missing or does
-// not match its URL, parameters and the auth token.
-var ErrInvalidSignature = errors.New("twiliosms: invalid twilio signature")
 
 // SignatureHeader is the header in which Twilio sends a request's signature.
 const SignatureHeader = "X-Twilio-Signature"

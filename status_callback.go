@@ -3,89 +3,11 @@ package twiliosms
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 )
-
-// Sentinels for delivery failures that no send-time sentinel covers. A
-// failed delivery also matches ErrNotDelivered.
-var (
-	// ErrNotDelivered: Twilio reported the message failed or undelivered.
-	// Every StatusCallback.Err matches it.
-	ErrNotDelivered = errors.New("twiliosms: message not delivered")
-
-	// ErrCarrierFiltered: the carrier filtered the message as spam
-	// (Twilio's code 30007). Rewording the template or registering the
-	// sender usually helps; retrying the same text does not.
-	ErrCarrierFiltered = errors.New("twiliosms: message filtered by the carrier")
-
-	// ErrPumpingBlocked: Twilio's SMS pumping protection blocked the message
-	// (code 30450): the destination looked like toll fraud.
-	ErrPumpingBlocked = errors.New("twiliosms: blocked by SMS pumping protection")
-
-	// ErrUnregisteredSender: the sender is not registered for US A2P 10DLC
-	// (code 30034). It also matches ErrSenderMisconfigured.
-	ErrUnregisteredSender = errors.New("twiliosms: sender not registered for A2P messaging")
-)
-
-// DeliveryError is a failed delivery reported by a status callback. It
-// matches ErrNotDelivered and, where the code has one, a more precise
-// sentinel (30003, 30005, 30006: ErrUnreachableRecipient; 30004:
-// ErrRecipientOptedOut; 30001: ErrRateLimited; 30007: ErrCarrierFiltered;
-// 30450: ErrPumpingBlocked; 30034: ErrUnregisteredSender).
-type DeliveryError struct {
-	// MessageSID is the message that was not delivered.
-	MessageSID string
-	// Status is Twilio's final status: "failed" or "undelivered".
-	Status string
-	// Code is Twilio's error code, or 0 when Twilio gave none.
-	Code int
-}
-
-// deliveryCodes describes the delivery error codes the package knows.
-var deliveryCodes = map[int]struct {
-	text     string
-	sentinel error
-}{
-	30001: {"Queue overflow", ErrRateLimited},
-	30003: {"Unreachable destination handset", ErrUnreachableRecipient},
-	30004: {"Message blocked", ErrRecipientOptedOut},
-	30005: {"Unknown destination handset", ErrUnreachableRecipient},
-	30006: {"Landline or unreachable carrier", ErrUnreachableRecipient},
-	30007: {"Message filtered", ErrCarrierFiltered},
-	30008: {"Unknown error", nil},
-	30034: {"US A2P 10DLC - Message from an Unregistered Number", ErrUnregisteredSender},
-	30450: {"Message delivery blocked", ErrPumpingBlocked},
-}
-
-// Error describes the failure with Twilio's code and its documentation link.
-func (e *DeliveryError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "twiliosms: message %s %s", e.MessageSID, e.Status)
-	if e.Code != 0 {
-		fmt.Fprintf(&b, ", error %d", e.Code)
-		if d, ok := deliveryCodes[e.Code]; ok {
-			b.WriteString(": " + d.text)
-		}
-		fmt.Fprintf(&b, " (https://www.twilio.com/docs/errors/%d)", e.Code)
-	}
-	return b.String()
-}
-
-// Is reports whether target is ErrNotDelivered or the sentinel of e.Code.
-func (e *DeliveryError) Is(target error) bool {
-	if target == ErrNotDelivered {
-		return true
-	}
-	if e.Code == 30034 && target == ErrSenderMisconfigured {
-		return true
-	}
-	d, ok := deliveryCodes[e.Code]
-	return ok && d.sentinel != nil && d.sentinel == target
-}
 
 // StatusCallback is one delivery status update Twilio posted for a message.
 type StatusCallback struct {
