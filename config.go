@@ -25,14 +25,15 @@ import (
 // templates, disableRiskCheck), so a config copied from Logto's console works
 // unchanged, plus optional extensions in the same object.
 //
-// A Config prints with its secrets redacted in every fmt verb and in slog;
-// its JSON form is left whole so that it round-trips.
+// A Config prints with its secrets redacted in every fmt verb and in slog
+// (fields tagged redact:"secret", and the password in StatusCallback's
+// user info); its JSON form is left whole so that it round-trips.
 type Config struct {
 	// AccountSID is the Twilio account SID: "AC" and 32 hexadecimal digits.
 	AccountSID string `json:"accountSID" validate:"required,sid=AC"`
 	// AuthToken is the account's auth token. It may be left empty when
 	// APIKeySID and APIKeySecret are both set.
-	AuthToken string `json:"authToken,omitempty"`
+	AuthToken string `json:"authToken,omitempty" redact:"secret"`
 	// FromMessagingServiceSID is the Messaging Service that sends the SMS:
 	// "MG" and 32 hexadecimal digits. Exactly one of it and From is set.
 	FromMessagingServiceSID string `json:"fromMessagingServiceSID,omitempty" validate:"omitempty,sid=MG"`
@@ -53,7 +54,7 @@ type Config struct {
 	// APIKeySecret it replaces the auth token in Basic authentication.
 	APIKeySID string `json:"apiKeySID,omitempty" validate:"omitempty,sid=SK"`
 	// APIKeySecret is the secret of the API key APIKeySID.
-	APIKeySecret string `json:"apiKeySecret,omitempty"`
+	APIKeySecret string `json:"apiKeySecret,omitempty" redact:"secret"`
 	// Region and Edge select Twilio's regional API host
 	// https://api.{edge}.{region}.twilio.com, for example "ie1" and "dublin".
 	// Set both or neither.
@@ -69,7 +70,7 @@ type Config struct {
 	ValidityPeriod int `json:"validityPeriod,omitempty" validate:"omitempty,min=1,max=36000"`
 	// StatusCallback is the URL Twilio posts delivery status updates to: an
 	// absolute https URL (http is allowed only for a loopback host).
-	StatusCallback string `json:"statusCallback,omitempty" validate:"omitempty,callbackurl"`
+	StatusCallback string `json:"statusCallback,omitempty" validate:"omitempty,callbackurl" redact:"userinfo"`
 	// DefaultRegion is the ISO 3166-1 region ("US", "DE") whose national
 	// numbers Message.To may hold: digits written without a "+" are read as
 	// a national number of this region first. Without it, such digits are
@@ -582,51 +583,13 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-const redacted = "[redacted]"
-
-// redactedCopy returns c with its secrets replaced; an empty secret stays
-// empty so that a printed config still shows which credentials are set.
-func (c Config) redactedCopy() Config {
-	c.AuthToken = redactIfSet(c.AuthToken)
-	c.APIKeySecret = redactIfSet(c.APIKeySecret)
-	if u, err := url.Parse(c.StatusCallback); err == nil && u.User != nil {
-		c.StatusCallback = u.Redacted() // Twilio allows user:password@ in callback URLs
-	}
-	return c
-}
-
-// Format prints c as fmt would, with AuthToken and APIKeySecret redacted, in
-// every verb (%v, %+v, %#v, %s, ...).
-func (c Config) Format(f fmt.State, verb rune) {
-	type config Config // the same fields without the methods, so this does not recurse
-	out := fmt.Sprintf(fmt.FormatString(f, verb), config(c.redactedCopy()))
-	if verb == 'v' && f.Flag('#') {
-		out = strings.Replace(out, "twiliosms.config", "twiliosms.Config", 1)
-	}
-	_, _ = f.Write([]byte(out))
-}
+// Format prints c as fmt prints a struct, with its secrets redacted, in
+// every verb (%v, %+v, %#v, %s, ...). The redact tags of Config's fields
+// say which are secret.
+func (c Config) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c) }
 
 // String returns c in the form of %+v, with its secrets redacted.
 func (c Config) String() string { return fmt.Sprintf("%+v", c) }
 
 // LogValue presents c to log/slog with its secrets redacted.
-func (c Config) LogValue() slog.Value {
-	r := c.redactedCopy()
-	return slog.GroupValue(
-		slog.String("accountSID", r.AccountSID),
-		slog.String("authToken", r.AuthToken),
-		slog.String("fromMessagingServiceSID", r.FromMessagingServiceSID),
-		slog.String("from", r.From),
-		slog.String("apiKeySID", r.APIKeySID),
-		slog.String("apiKeySecret", r.APIKeySecret),
-		slog.Int("templates", len(r.Templates)),
-		slog.Bool("disableRiskCheck", r.DisableRiskCheck),
-		slog.String("region", r.Region),
-		slog.String("edge", r.Edge),
-		slog.String("host", r.Host),
-		slog.Int("validityPeriod", r.ValidityPeriod),
-		slog.String("statusCallback", r.StatusCallback),
-		slog.String("defaultRegion", r.DefaultRegion),
-		slog.Any("allowedCountries", r.AllowedCountries),
-	)
-}
+func (c Config) LogValue() slog.Value { return logValueRedacted(c) }

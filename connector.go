@@ -33,10 +33,8 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
-	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Version is the library's version, sent in the User-Agent header.
@@ -57,57 +55,31 @@ const DefaultBaseURL = "https://api.twilio.com"
 
 // Message is one SMS to send.
 //
-// A Message prints with Code redacted and only the keys of Payload, since
-// the payload may carry the code too.
+// A Message prints with To masked, Code redacted and only the keys of
+// Payload, since the payload may carry the code too.
 type Message struct {
 	// To is the recipient: international ("+14155552671", "0044 20 7946
 	// 0958"), Logto's digits-only form ("14155552671"), or a national number
 	// of the config's defaultRegion ("(415) 555-2671"), with or without
 	// spaces, dashes, dots and parentheses. See Connector.NormalizePhone.
-	To string
+	To string `redact:"phone"`
 	// UsageType selects the template; a usage type without a template of
 	// its own uses the Generic template.
 	UsageType UsageType
 	// Code is the verification code, for {{code}} and <<code>>: 1 to 32
 	// characters, none of them whitespace or a control character.
-	Code string
+	Code string `redact:"secret"`
 	// Payload holds the values of other placeholders: {{name}} takes
 	// Payload["name"] and {{a.b}} takes Payload["a"]["b"].
-	Payload map[string]any
+	Payload map[string]any `redact:"keys"`
 }
 
-// Format prints m with Code redacted and Payload reduced to its keys, in
-// every fmt verb.
-func (m Message) Format(f fmt.State, verb rune) {
-	fmt.Fprintf(f, "{To:%s UsageType:%s Code:%s PayloadKeys:%v}", m.To, m.UsageType, redactIfSet(m.Code), payloadKeys(m.Payload))
-}
+// Format prints m as fmt prints a struct, with To masked, Code redacted
+// and Payload reduced to its keys, in every verb.
+func (m Message) Format(f fmt.State, verb rune) { formatRedacted(f, verb, m) }
 
-// LogValue presents m to log/slog with Code redacted and Payload reduced to
-// its keys.
-func (m Message) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("to", m.To),
-		slog.String("usageType", string(m.UsageType)),
-		slog.String("code", redactIfSet(m.Code)),
-		slog.Any("payloadKeys", payloadKeys(m.Payload)),
-	)
-}
-
-func payloadKeys(p map[string]any) []string {
-	keys := make([]string, 0, len(p))
-	for k := range p {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func redactIfSet(s string) string {
-	if s == "" {
-		return ""
-	}
-	return redacted
-}
+// LogValue presents m to log/slog as Format prints it.
+func (m Message) LogValue() slog.Value { return logValueRedacted(m) }
 
 // SendResult is Twilio's answer to an accepted message. Twilio has queued the
 // message; whether it reaches the handset is reported later.
@@ -194,6 +166,48 @@ func WithBaseURL(baseURL string) Option {
 			return configError("WithBaseURL", "must not have user info, a query or a fragment")
 		}
 		s.baseURL = strings.TrimRight(baseURL, "/")
+		return nil
+	}
+}
+
+// WithRetry sets the retry policy (see RetryPolicy for what is retried);
+// RetryPolicy{} turns retries off. MaxRetries must be 0 to 10, and a zero
+// delay takes its default.
+func WithRetry(p RetryPolicy) Option {
+	return func(s *settings) error {
+		p, err := p.withDefaults()
+		if err != nil {
+			return configError("WithRetry", "%v", err)
+		}
+		s.retry = p
+		return nil
+	}
+}
+
+// WithTimeout bounds each attempt, from sending the request to reading the
+// whole answer (default 10 s). An attempt that runs out of time fails with an
+// error matching ErrUnavailable; the caller's own context ending gives
+// context.Canceled or context.DeadlineExceeded instead.
+func WithTimeout(d time.Duration) Option {
+	return func(s *settings) error {
+		if d <= 0 {
+			return configError("WithTimeout", "must be positive")
+		}
+		s.timeout = d
+		return nil
+	}
+}
+
+// WithLogger makes the connector log each attempt at debug level and each
+// send's outcome at info (sent) or warn (failed) level. A line carries the
+// usage type, the recipient masked (+1415***2671), the attempt number, the
+// duration and the message SID or the error's kind, HTTP status and Twilio
+// code; never the body, the code or a credential, and not Twilio's error
+// message either, which can quote the full number. A nil logger turns
+// logging off (the default).
+func WithLogger(logger *slog.Logger) Option {
+	return func(s *settings) error {
+		s.logger = logger
 		return nil
 	}
 }
@@ -319,11 +333,11 @@ func (c *Connector) SendMessage(ctx context.Context, msg Message) (*SendResult, 
 
 // Rendered is the SMS that SendMessage would send for a Message.
 //
-// Body holds the verification code: it is left out when a Rendered is
-// printed with fmt, so print it on purpose or not at all.
+// Body holds the verification code: a Rendered prints with its Body
+// reduced to a length and To masked, so print them on purpose or not at all.
 type Rendered struct {
 	// To is the recipient, normalised to E.164.
-	To string
+	To string `redact:"phone"`
 	// Region is the recipient's ISO 3166-1 region ("US", "JM"), or "001"
 	// for a non-geographic calling code such as +882.
 	Region string
@@ -336,18 +350,19 @@ type Rendered struct {
 	// Generic template was used.
 	Fallback bool
 	// Body is the rendered message, code included.
-	Body string
+	Body string `redact:"length"`
 	// Encoding and Segments say how the body travels and how many SMS
 	// segments Twilio will bill for it.
 	Encoding Encoding
 	Segments int
 }
 
-// Format prints r without its Body, in every fmt verb.
-func (r Rendered) Format(f fmt.State, _ rune) {
-	fmt.Fprintf(f, "{To:%s Region:%s UsageType:%s Template:%s Fallback:%t Body:[%d characters] Encoding:%s Segments:%d}",
-		r.To, r.Region, r.UsageType, r.Template, r.Fallback, utf8.RuneCountInString(r.Body), r.Encoding, r.Segments)
-}
+// Format prints r as fmt prints a struct, with To masked and Body reduced
+// to its length, in every verb.
+func (r Rendered) Format(f fmt.State, verb rune) { formatRedacted(f, verb, r) }
+
+// LogValue presents r to log/slog as Format prints it.
+func (r Rendered) LogValue() slog.Value { return logValueRedacted(r) }
 
 // Render builds the SMS that SendMessage would send for msg, with the same
 // checks and errors, without sending anything: for previews, cost checks

@@ -7,20 +7,6 @@ import (
 	"time"
 )
 
-// WithLogger makes the connector log each attempt at debug level and each
-// send's outcome at info (sent) or warn (failed) level. A line carries the
-// usage type, the recipient masked (+1415***2671), the attempt number, the
-// duration and the message SID or the error's kind, HTTP status and Twilio
-// code; never the body, the code or a credential, and not Twilio's error
-// message either, which can quote the full number. A nil logger turns
-// logging off (the default).
-func WithLogger(logger *slog.Logger) Option {
-	return func(s *settings) error {
-		s.logger = logger
-		return nil
-	}
-}
-
 func (c *Connector) logAttempt(ctx context.Context, usage UsageType, to string, attempt int, d time.Duration, res *SendResult, err error) {
 	if c.logger == nil || !c.logger.Enabled(ctx, slog.LevelDebug) {
 		return

@@ -40,41 +40,24 @@ type RetryPolicy struct {
 // otherwise.
 var DefaultRetryPolicy = RetryPolicy{MaxRetries: 2, BaseDelay: 100 * time.Millisecond, MaxDelay: 3 * time.Second}
 
-// WithRetry sets the retry policy; RetryPolicy{} turns retries off.
-func WithRetry(p RetryPolicy) Option {
-	return func(s *settings) error {
-		if p.MaxRetries < 0 || p.MaxRetries > 10 {
-			return configError("WithRetry", "MaxRetries must be between 0 and 10")
-		}
-		if p.BaseDelay < 0 || p.MaxDelay < 0 {
-			return configError("WithRetry", "delays must not be negative")
-		}
-		if p.BaseDelay == 0 {
-			p.BaseDelay = DefaultRetryPolicy.BaseDelay
-		}
-		if p.MaxDelay == 0 {
-			p.MaxDelay = DefaultRetryPolicy.MaxDelay
-		}
-		if p.MaxDelay < p.BaseDelay {
-			return configError("WithRetry", "MaxDelay must not be below BaseDelay")
-		}
-		s.retry = p
-		return nil
+// withDefaults checks p and fills in its zero delays.
+func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
+	if p.MaxRetries < 0 || p.MaxRetries > 10 {
+		return p, errors.New("MaxRetries must be between 0 and 10")
 	}
-}
-
-// WithTimeout bounds each attempt, from sending the request to reading the
-// whole answer (default 10 s). An attempt that runs out of time fails with an
-// error matching ErrUnavailable; the caller's own context ending gives
-// context.Canceled or context.DeadlineExceeded instead.
-func WithTimeout(d time.Duration) Option {
-	return func(s *settings) error {
-		if d <= 0 {
-			return configError("WithTimeout", "must be positive")
-		}
-		s.timeout = d
-		return nil
+	if p.BaseDelay < 0 || p.MaxDelay < 0 {
+		return p, errors.New("delays must not be negative")
 	}
+	if p.BaseDelay == 0 {
+		p.BaseDelay = DefaultRetryPolicy.BaseDelay
+	}
+	if p.MaxDelay == 0 {
+		p.MaxDelay = DefaultRetryPolicy.MaxDelay
+	}
+	if p.MaxDelay < p.BaseDelay {
+		return p, errors.New("MaxDelay must not be below BaseDelay")
+	}
+	return p, nil
 }
 
 // errAttemptTimeout is the cause of an attempt's context when the

@@ -71,7 +71,8 @@ func TestRenderMatchesWhatIsSent(t *testing.T) {
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
 		out := fmt.Sprintf(verb, r)
 		assert.NotContains(t, out, "123456", verb)
-		assert.Contains(t, out, "Body:[29 characters]", verb)
+		assert.Contains(t, out, "[29 characters]", verb)
+		assert.NotContains(t, out, "+14155552671", verb)
 	}
 }
 

@@ -1,0 +1,120 @@
+package twiliosms
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"reflect"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// A field's redact tag says how it prints, in every fmt verb and in
+// log/slog, for the types that hold secrets (Config, Message, Rendered):
+//
+//	secret    "[redacted]" when set: credentials and the code
+//	userinfo  a URL with the password of its user info hidden
+//	phone     the number masked as log lines mask it (+1415***2671)
+//	keys      a map shown by its sorted keys only
+//	length    a text shown by its length in characters
+//
+// Every other field prints as fmt and slog would print it. The tag is the
+// only list of what is secret: formatRedacted and logValueRedacted read it,
+// so a new field is shown or hidden by its declaration alone.
+const redacted = "[redacted]"
+
+// redactedValue is field i of v as it may be shown.
+func redactedValue(v reflect.Value, i int) any {
+	field := v.Field(i)
+	switch v.Type().Field(i).Tag.Get("redact") {
+	case "secret":
+		return redactIfSet(field.String())
+	case "userinfo":
+		if u, err := url.Parse(field.String()); err == nil && u.User != nil {
+			return u.Redacted()
+		}
+		return field.String()
+	case "phone":
+		return maskNumber(field.String())
+	case "keys":
+		keys := make([]string, 0, field.Len())
+		for _, k := range field.MapKeys() {
+			keys = append(keys, k.String())
+		}
+		slices.Sort(keys)
+		return keys
+	case "length":
+		return fmt.Sprintf("[%d characters]", utf8.RuneCountInString(field.String()))
+	}
+	return field.Interface()
+}
+
+func redactIfSet(s string) string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// maskNumber masks a phone number as written, keeping what maskPhone keeps
+// of its digits.
+func maskNumber(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if ('0' <= r && r <= '9') || (r == '+' && b.Len() == 0) {
+			b.WriteRune(r)
+		}
+	}
+	return maskPhone(b.String())
+}
+
+// formatRedacted prints the struct v as fmt prints a struct, {a b} or
+// {A:a B:b} or pkg.T{A:a, B:b}, with each field redacted as its tag says
+// and formatted with the same verb and flags.
+func formatRedacted(f fmt.State, verb rune, v any) {
+	rv := reflect.ValueOf(v)
+	t := rv.Type()
+	format := fmt.FormatString(f, verb)
+	sharp := verb == 'v' && f.Flag('#')
+	named := sharp || (verb == 'v' && f.Flag('+'))
+	var b strings.Builder
+	if sharp {
+		b.WriteString(t.String())
+	}
+	b.WriteByte('{')
+	for i := range t.NumField() {
+		switch {
+		case i > 0 && sharp:
+			b.WriteString(", ")
+		case i > 0:
+			b.WriteByte(' ')
+		}
+		if named {
+			b.WriteString(t.Field(i).Name)
+			b.WriteByte(':')
+		}
+		fmt.Fprintf(&b, format, redactedValue(rv, i))
+	}
+	b.WriteByte('}')
+	_, _ = f.Write([]byte(b.String()))
+}
+
+// logValueRedacted presents the struct v to log/slog as a group, each field
+// under its JSON name (or its name with a lower-case first letter) and
+// redacted as its tag says.
+func logValueRedacted(v any) slog.Value {
+	rv := reflect.ValueOf(v)
+	t := rv.Type()
+	attrs := make([]slog.Attr, 0, t.NumField())
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name == "" {
+			r, size := utf8.DecodeRuneInString(t.Field(i).Name)
+			name = string(unicode.ToLower(r)) + t.Field(i).Name[size:]
+		}
+		attrs = append(attrs, slog.Any(name, redactedValue(rv, i)))
+	}
+	return slog.GroupValue(attrs...)
+}
