@@ -17,7 +17,6 @@ import (
 	"sync"
 
 	"github.com/go-playground/validator/v10"
-	"github.com/nyaruka/phonenumbers"
 )
 
 // Config is a Twilio SMS connector configuration. Its JSON form is Logto's
@@ -371,32 +370,48 @@ func fieldProblems(c Config) []ConfigProblem {
 	return problems
 }
 
-// fieldRuleMessage says in plain words what a failed field rule wants. It
-// quotes a value only for fields that cannot hold a secret.
-func fieldRuleMessage(fe validator.FieldError) string {
-	switch fe.Tag() {
-	case "required":
-		return "is required"
-	case "notblank":
-		return "must not be empty"
-	case "min":
-		return "must be at least " + fe.Param()
-	case "max":
-		return "must be at most " + fe.Param()
-	case "sid":
-		return fmt.Sprintf("must be %q followed by 32 hexadecimal digits", fe.Param())
-	case "sender":
-		return "must be a valid phone number in E.164 form (such as +14155552671), a 5-6 digit short code, or an alphanumeric sender ID of 1-11 letters, digits and spaces with at least one letter"
-	case "hostlabel":
-		return "must be lower-case letters, digits and hyphens"
-	case "twiliohost":
-		return "must be a Twilio API host name such as api.twilio.com or api.dublin.ie1.twilio.com"
-	case "callbackurl":
-		return "must be an absolute https URL (http only for a loopback host such as localhost or 127.0.0.1)"
-	case "region":
+// fieldRule is a validate tag's check and what its failure tells the
+// operator. A message quotes the value only for fields that cannot hold a
+// secret.
+type fieldRule struct {
+	check   func(value, param string) bool // nil: one of validator's own tags
+	message func(fe validator.FieldError) string
+}
+
+func says(text string) func(validator.FieldError) string {
+	return func(validator.FieldError) string { return text }
+}
+
+// fieldRules are the tags Config and Template use, each rule in one place.
+var fieldRules = map[string]fieldRule{
+	"required": {nil, says("is required")},
+	"min":      {nil, func(fe validator.FieldError) string { return "must be at least " + fe.Param() }},
+	"max":      {nil, func(fe validator.FieldError) string { return "must be at most " + fe.Param() }},
+	"notblank": {func(s, _ string) bool { return strings.TrimSpace(s) != "" }, says("must not be empty")},
+	"sid": {func(s, prefix string) bool {
+		return strings.HasPrefix(s, prefix) && hexSIDBody.MatchString(s[len(prefix):])
+	},
+		func(fe validator.FieldError) string {
+			return fmt.Sprintf("must be %q followed by 32 hexadecimal digits", fe.Param())
+		}},
+	"sender": {func(s, _ string) bool { return validSender(s) },
+		says("must be a valid phone number in E.164 form (such as +14155552671), a 5-6 digit short code, or an alphanumeric sender ID of 1-11 letters, digits and spaces with at least one letter")},
+	"hostlabel": {func(s, _ string) bool { return hostLabel.MatchString(s) }, says("must be lower-case letters, digits and hyphens")},
+	"twiliohost": {func(s, _ string) bool { return validTwilioHost(s) },
+		says("must be a Twilio API host name such as api.twilio.com or api.dublin.ie1.twilio.com")},
+	"callbackurl": {func(s, _ string) bool { return checkURL(s) == nil },
+		says("must be an absolute https URL (http only for a loopback host such as localhost or 127.0.0.1)")},
+	"region": {func(s, _ string) bool { return validRegion(s) }, func(fe validator.FieldError) string {
 		return `must be an ISO 3166-1 region code that libphonenumber knows, such as "US" or "DE"` + regionHint(fe.Field(), fe.Value().(string))
-	case "country":
+	}},
+	"country": {func(s, _ string) bool { return validRegion(s) || validCallingCode(s) }, func(fe validator.FieldError) string {
 		return `must be a region code such as "US" or a calling code with a plus such as "+44"` + regionHint(fe.Field(), fe.Value().(string))
+	}},
+}
+
+func fieldRuleMessage(fe validator.FieldError) string {
+	if rule, ok := fieldRules[fe.Tag()]; ok {
+		return rule.message(fe)
 	}
 	return "is invalid (" + fe.Tag() + ")"
 }
@@ -416,12 +431,12 @@ func regionHint(field, s string) string {
 	return ""
 }
 
-// crossFieldProblems checks the rules that span fields.
+// crossFieldProblems checks the rules that span fields: the credentials,
+// the sender and the API host.
 func crossFieldProblems(c Config) []ConfigProblem {
 	var problems []ConfigProblem
 	report := func(field, message string) { problems = append(problems, ConfigProblem{field, message}) }
-	hasKey := c.APIKeySID != "" && c.APIKeySecret != ""
-	if c.AuthToken == "" && !hasKey {
+	if c.AuthToken == "" && (c.APIKeySID == "" || c.APIKeySecret == "") {
 		report("authToken", "is required unless apiKeySID and apiKeySecret are both set")
 	}
 	if c.StatusCallback != "" && c.AuthToken == "" {
@@ -433,20 +448,23 @@ func crossFieldProblems(c Config) []ConfigProblem {
 	case c.FromMessagingServiceSID != "" && c.From != "":
 		report("from", "cannot be set together with fromMessagingServiceSID: set only one")
 	}
-	pair := func(a, aName, b, bName string) {
-		if a != "" && b == "" {
-			report(bName, "must be set together with "+aName)
-		}
-		if b != "" && a == "" {
-			report(aName, "must be set together with "+bName)
-		}
-	}
-	pair(c.APIKeySID, "apiKeySID", c.APIKeySecret, "apiKeySecret")
-	pair(c.Region, "region", c.Edge, "edge")
+	problems = append(problems, pairProblems(c.APIKeySID, "apiKeySID", c.APIKeySecret, "apiKeySecret")...)
+	problems = append(problems, pairProblems(c.Region, "region", c.Edge, "edge")...)
 	if c.Host != "" && (c.Region != "" || c.Edge != "") {
 		report("host", "cannot be set together with region and edge")
 	}
 	return problems
+}
+
+// pairProblems reports one of two fields that must be set together.
+func pairProblems(a, aName, b, bName string) []ConfigProblem {
+	switch {
+	case a != "" && b == "":
+		return []ConfigProblem{{bName, "must be set together with " + aName}}
+	case b != "" && a == "":
+		return []ConfigProblem{{aName, "must be set together with " + bName}}
+	}
+	return nil
 }
 
 // templateProblems checks the templates as a set, and that each carries the
@@ -511,19 +529,13 @@ func configValidator() *validator.Validate {
 	validatorOnce.Do(func() {
 		v := validator.New(validator.WithRequiredStructEnabled())
 		v.RegisterTagNameFunc(jsonName)
-		str := func(fn func(s, param string) bool) validator.Func {
-			return func(fl validator.FieldLevel) bool { return fn(fl.Field().String(), fl.Param()) }
+		for tag, rule := range fieldRules {
+			if rule.check == nil {
+				continue
+			}
+			check := rule.check
+			must(v.RegisterValidation(tag, func(fl validator.FieldLevel) bool { return check(fl.Field().String(), fl.Param()) }))
 		}
-		must(v.RegisterValidation("sid", str(func(s, prefix string) bool {
-			return strings.HasPrefix(s, prefix) && hexSIDBody.MatchString(s[len(prefix):])
-		})))
-		must(v.RegisterValidation("sender", str(func(s, _ string) bool { return validSender(s) })))
-		must(v.RegisterValidation("hostlabel", str(func(s, _ string) bool { return hostLabel.MatchString(s) })))
-		must(v.RegisterValidation("twiliohost", str(func(s, _ string) bool { return validTwilioHost(s) })))
-		must(v.RegisterValidation("callbackurl", str(func(s, _ string) bool { return checkURL(s) == nil })))
-		must(v.RegisterValidation("region", str(func(s, _ string) bool { return validRegion(s) })))
-		must(v.RegisterValidation("country", str(func(s, _ string) bool { return validRegion(s) || validCallingCode(s) })))
-		must(v.RegisterValidation("notblank", str(func(s, _ string) bool { return strings.TrimSpace(s) != "" })))
 		validatorInst = v
 	})
 	return validatorInst
@@ -544,8 +556,8 @@ func validTwilioHost(s string) bool {
 // short code or an alphanumeric sender ID with at least one letter.
 func validSender(s string) bool {
 	if strings.HasPrefix(s, "+") {
-		p, err := parseNumber(s, "")
-		return err == nil && p.kind != phonenumbers.UNKNOWN && p.e164 == s
+		p, err := phoneRules{}.read(s) // the one reading of a number, as for Message.To
+		return err == nil && p.e164 == s
 	}
 	if shortCode.MatchString(s) {
 		return true

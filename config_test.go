@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -340,4 +341,17 @@ func TestRedactionLimits(t *testing.T) {
 	data, err := json.Marshal(cfg)
 	require.NoError(t, err)
 	assert.Contains(t, string(data), testAuthToken, "JSON keeps it, so that a config round-trips")
+}
+
+func TestEveryValidateTagHasItsMessage(t *testing.T) {
+	for _, typ := range []reflect.Type{reflect.TypeFor[Config](), reflect.TypeFor[Template]()} {
+		for i := range typ.NumField() {
+			for _, part := range strings.Split(typ.Field(i).Tag.Get("validate"), ",") {
+				tag, _, _ := strings.Cut(part, "=")
+				if tag != "" && tag != "omitempty" && tag != "dive" {
+					assert.Contains(t, fieldRules, tag, "%s.%s", typ.Name(), typ.Field(i).Name)
+				}
+			}
+		}
+	}
 }

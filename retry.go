@@ -16,9 +16,10 @@ import (
 // any of the request was written (DNS, refused connections, TLS
 // handshakes). Anything that may have reached Twilio is returned at once: a
 // 5xx (with code 20429 too), a reset or timeout after the request was
-// written, a 2xx with a bad body, any other 4xx. Telling the two kinds of transport failure apart needs a transport
-// that reports httptrace progress, as http.Transport does; a RoundTripper
-// that reports none is never retried.
+// written, a 2xx with a bad body, any other 4xx. Telling the two kinds of
+// transport failure apart needs a transport that reports httptrace
+// progress, as http.Transport does; a RoundTripper that reports none is
+// never retried.
 //
 // Waits grow exponentially from BaseDelay, capped at MaxDelay, with full
 // jitter (a random wait between zero and the cap, so that many clients do not

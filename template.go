@@ -232,8 +232,7 @@ func arrayIndex(key string) (int, bool) {
 
 // valueString prints v as Logto's String(value ?? ”) would: nil as
 // nothing, numbers as JavaScript prints them; composite values as JSON
-// where JavaScript would print "[object Object]". A string is returned as it
-// is, without a copy. Go integers print exactly.
+// where JavaScript would print "[object Object]". Go integers print exactly.
 func valueString(v any) string {
 	switch x := v.(type) {
 	case nil:
@@ -242,10 +241,6 @@ func valueString(v any) string {
 		return x
 	case bool:
 		return strconv.FormatBool(x)
-	case int:
-		return strconv.Itoa(x)
-	case int64:
-		return strconv.FormatInt(x, 10)
 	case float64:
 		return jsNumber(x, 64)
 	case float32:
@@ -259,20 +254,25 @@ func valueString(v any) string {
 	case fmt.Stringer:
 		return x.String()
 	}
-	rv := reflect.ValueOf(v)
+	return kindString(reflect.ValueOf(v))
+}
+
+// kindString prints the values valueString leaves to their kind: integers
+// of every size, and composites as JSON.
+func kindString(rv reflect.Value) string {
 	switch rv.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		return strconv.FormatInt(rv.Int(), 10)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		return strconv.FormatUint(rv.Uint(), 10)
 	case reflect.Map, reflect.Slice, reflect.Array, reflect.Struct:
-		data, err := json.Marshal(v)
+		data, err := json.Marshal(rv.Interface())
 		if err != nil {
 			return ""
 		}
 		return string(data)
 	}
-	return fmt.Sprint(v)
+	return fmt.Sprint(rv.Interface())
 }
 
 // jsNumber prints f as ECMAScript's Number::toString does: the shortest

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -22,6 +23,51 @@ const maxResponseBytes = 1 << 20
 
 // maxErrorMessage bounds the Twilio message kept in an APIError.
 const maxErrorMessage = 512
+
+func baseURLFor(cfg Config) string {
+	switch {
+	case cfg.Host != "":
+		return "https://" + strings.ToLower(cfg.Host)
+	case cfg.Region != "":
+		return "https://api." + cfg.Edge + "." + cfg.Region + ".twilio.com"
+	}
+	return DefaultBaseURL
+}
+
+// noRedirects returns a client that hands 3xx answers back instead of
+// following them: a copy of client when one is given, else a default one.
+func noRedirects(client *http.Client, timeout time.Duration) *http.Client {
+	var c http.Client
+	if client != nil {
+		c = *client
+	} else {
+		// No Client.Timeout: each attempt has a context deadline of its own.
+		c = http.Client{Transport: defaultTransport(timeout)}
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
+}
+
+// defaultTransport keeps a connection per concurrent send up to
+// maxConnsPerHost, and keeps them all when idle: net/http's default keeps 2
+// idle connections per host, so a busy service would pay a new TCP and TLS
+// handshake for most sends. Beyond maxConnsPerHost concurrent HTTP/1.1 sends,
+// a send waits for a free connection (within its attempt timeout); HTTP/2,
+// attempted first, multiplexes instead. Each phase of a request is bounded.
+func defaultTransport(timeout time.Duration) *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          4 * maxConnsPerHost,
+		MaxIdleConnsPerHost:   maxConnsPerHost,
+		MaxConnsPerHost:       maxConnsPerHost,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ResponseHeaderTimeout: timeout,
+		ExpectContinueTimeout: time.Second,
+	}
+}
 
 // form encodes the Create Message parameters, sorted by name as Twilio's
 // own clients send them.

@@ -40,16 +40,19 @@
 //
 // # Phone numbers
 //
-// To, and From when it is a number, must be valid numbers in E.164 form by
-// libphonenumber (github.com/nyaruka/phonenumbers), the library twiliosms
-// reads numbers with; anything else gets 21211 (To) or 21212 (From), as
-// Twilio answers an invalid number.
+// To, and From when it is a number, are read as twiliosms reads
+// Message.To (Connector.NormalizePhone, with libphonenumber) and must be
+// valid numbers written in E.164 form: anything else gets 21211 (To) or
+// 21212 (From), as Twilio answers an invalid number. A To that can never
+// receive SMS (premium rate, shared cost, UAN, voicemail, pager) gets
+// 21614.
 package twiliosmstest
 
 import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -61,8 +64,6 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
-
-	"github.com/nyaruka/phonenumbers"
 
 	"github.com/connectorkit/twiliosms"
 )
@@ -232,8 +233,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, failure{400, 20422, "Invalid Parameter: the body must be form-encoded"})
 		return
 	}
-	if f, ok := validate(form); !ok {
-		writeError(w, f)
+	if f := validate(form); f != nil {
+		writeError(w, *f)
 		return
 	}
 	msg := s.record(account, form)
@@ -275,62 +276,126 @@ func (s *Server) authorized(r *http.Request, account string) bool {
 		(s.keySID != "" && user == s.keySID && pass == s.keySecret)
 }
 
-// validate applies Twilio's parameter rules, in the order Twilio reports
-// them, and then its test numbers.
-func validate(form url.Values) (failure, bool) {
-	to, from, service, body := form.Get("To"), form.Get("From"), form.Get("MessagingServiceSid"), form.Get("Body")
+// message is the parameters of a Create Message request.
+type message struct {
+	to, from, service, body string
+	form                    url.Values
+}
+
+// rules are Twilio's parameter rules, in the order Twilio reports them,
+// then its test numbers. Each returns the answer for a request that breaks
+// it, or nil.
+var rules = []func(m message) *failure{checkTo, checkSender, checkBody, checkOptions, checkTestNumbers}
+
+// validate applies the rules and returns the first failure, or nil.
+func validate(form url.Values) *failure {
+	m := message{form.Get("To"), form.Get("From"), form.Get("MessagingServiceSid"), form.Get("Body"), form}
+	for _, rule := range rules {
+		if f := rule(m); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+func checkTo(m message) *failure {
+	if m.to == "" {
+		return &failure{400, 21604, "A 'To' phone number is required."}
+	}
+	switch err := readNumber(m.to); {
+	case errors.Is(err, twiliosms.ErrUnreachableRecipient):
+		return &failure{400, 21614, "'To' number is not a valid mobile number"}
+	case err != nil:
+		return &failure{400, 21211, fmt.Sprintf("The 'To' number %s is not a valid phone number.", m.to)}
+	}
+	return nil
+}
+
+func checkSender(m message) *failure {
 	switch {
-	case to == "":
-		return failure{400, 21604, "A 'To' phone number is required."}, false
-	case !validNumber(to):
-		return failure{400, 21211, fmt.Sprintf("The 'To' number %s is not a valid phone number.", to)}, false
-	case from == "" && service == "":
-		return failure{400, 21603, "A 'From' or 'MessagingServiceSid' parameter is required to send a message."}, false
-	case service != "" && !serviceSID.MatchString(service):
-		return failure{400, 21705, "The Messaging Service is invalid."}, false
-	case from != "" && !validSender(from):
-		return failure{400, 21212, fmt.Sprintf("The 'From' number %s is not a valid phone number, shortcode, or alphanumeric sender ID.", from)}, false
-	case body == "":
-		return failure{400, 21602, "Message body is required."}, false
-	case utf8.RuneCountInString(body) > twiliosms.MaxBodyLength:
-		return failure{400, 21617, "The concatenated message body exceeds the 1600 character limit."}, false
+	case m.from == "" && m.service == "":
+		return &failure{400, 21603, "A 'From' or 'MessagingServiceSid' parameter is required to send a message."}
+	case m.service != "" && !serviceSID.MatchString(m.service):
+		return &failure{400, 21705, "The Messaging Service is invalid."}
+	case m.from != "" && !validSender(m.from):
+		return &failure{400, 21212, fmt.Sprintf("The 'From' number %s is not a valid phone number, shortcode, or alphanumeric sender ID.", m.from)}
 	}
-	if rc := form["RiskCheck"]; len(rc) > 0 && rc[0] != "enable" && rc[0] != "disable" {
-		return failure{400, 20422, "Invalid Parameter: RiskCheck must be enable or disable"}, false
+	return nil
+}
+
+func checkBody(m message) *failure {
+	switch {
+	case m.body == "":
+		return &failure{400, 21602, "Message body is required."}
+	case utf8.RuneCountInString(m.body) > twiliosms.MaxBodyLength:
+		return &failure{400, 21617, "The concatenated message body exceeds the 1600 character limit."}
 	}
-	if vp := form["ValidityPeriod"]; len(vp) > 0 {
-		n, err := strconv.Atoi(vp[0])
-		if err != nil || n < 1 || n > 36000 {
-			return failure{400, 21624, "Invalid validity period value"}, false
+	return nil
+}
+
+func checkOptions(m message) *failure {
+	if rc := m.form["RiskCheck"]; len(rc) > 0 && rc[0] != "enable" && rc[0] != "disable" {
+		return &failure{400, 20422, "Invalid Parameter: RiskCheck must be enable or disable"}
+	}
+	if vp := m.form["ValidityPeriod"]; len(vp) > 0 {
+		if n, err := strconv.Atoi(vp[0]); err != nil || n < 1 || n > 36000 {
+			return &failure{400, 21624, "Invalid validity period value"}
 		}
 	}
-	if cb := form["StatusCallback"]; len(cb) > 0 {
-		u, err := url.Parse(cb[0])
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return failure{400, 21609, "Invalid 'StatusCallback'"}, false
+	if cb := m.form["StatusCallback"]; len(cb) > 0 {
+		if u, err := url.Parse(cb[0]); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &failure{400, 21609, "Invalid 'StatusCallback'"}
 		}
 	}
-	if f, ok := magicTo[to]; ok {
-		return f, false
+	return nil
+}
+
+func checkTestNumbers(m message) *failure {
+	if f, ok := magicTo[m.to]; ok {
+		return &f
 	}
-	if f, ok := magicFrom[from]; ok && service == "" {
-		return f, false
+	if f, ok := magicFrom[m.from]; ok && m.service == "" {
+		return &f
 	}
-	return failure{}, true
+	return nil
 }
 
 func validSender(from string) bool {
 	if strings.HasPrefix(from, "+") {
-		return validNumber(from)
+		return readNumber(from) == nil
 	}
 	return shortCode.MatchString(from) || (alphaSender.MatchString(from) && hasLetter.MatchString(from))
 }
 
-// validNumber reports whether s is a valid number written in E.164 form.
-func validNumber(s string) bool {
-	n, err := phonenumbers.Parse(s, "")
-	return err == nil && phonenumbers.IsValidNumber(n) && phonenumbers.Format(n, phonenumbers.E164) == s
+// readNumber reads s as twiliosms reads Message.To, through
+// Connector.NormalizePhone, so that the fake refuses exactly what the
+// library would; s must also be in E.164 form already, as Twilio wants.
+func readNumber(s string) error {
+	e164, err := numberReader().NormalizePhone(s)
+	if err == nil && e164 != s {
+		return twiliosms.ErrInvalidPhoneNumber
+	}
+	return err
 }
+
+// numberReader is a connector used only to read numbers: no defaultRegion,
+// no allowedCountries.
+var numberReader = sync.OnceValue(func() *twiliosms.Connector {
+	template := func(u twiliosms.UsageType) twiliosms.Template {
+		return twiliosms.Template{UsageType: u, Content: "{{code}}"}
+	}
+	conn, err := twiliosms.New(twiliosms.Config{
+		AccountSID:              "AC00000000000000000000000000000000",
+		AuthToken:               "unused",
+		FromMessagingServiceSID: "MG00000000000000000000000000000000",
+		Templates: []twiliosms.Template{template(twiliosms.UsageTypeRegister), template(twiliosms.UsageTypeSignIn),
+			template(twiliosms.UsageTypeForgotPassword), template(twiliosms.UsageTypeGeneric)},
+	})
+	if err != nil {
+		panic("twiliosmstest: " + err.Error())
+	}
+	return conn
+})
 
 func (s *Server) record(account string, form url.Values) Message {
 	msg := Message{

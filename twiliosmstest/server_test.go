@@ -142,6 +142,7 @@ func TestValidationErrors(t *testing.T) {
 		{"To too long", func(f url.Values) { f.Set("To", "+150055530003") }, 400, 21211},
 		{"To with spaces", func(f url.Values) { f.Set("To", "+1 415 555 2671") }, 400, 21211},
 		{"To with a trunk 0", func(f url.Values) { f.Set("To", "+4402079460958") }, 400, 21211},
+		{"To premium rate", func(f url.Values) { f.Set("To", "+19002345678") }, 400, 21614},
 		{"From no such number", func(f url.Values) { f.Del("MessagingServiceSid"); f.Set("From", "+4155552671") }, 400, 21212},
 		{"no sender", func(f url.Values) { f.Del("MessagingServiceSid") }, 400, 21603},
 		{"malformed service", func(f url.Values) { f.Set("MessagingServiceSid", "MG123") }, 400, 21705},

@@ -57,8 +57,8 @@ const (
 	exitBadInput = 2 // nothing was sent: flags, config or message refused before any request
 )
 
-// usage is what -h prints before the flags.
-const usage = `send sends one SMS verification code through Twilio with twiliosms, as the
+// helpText is what -h prints before the flags.
+const helpText = `send sends one SMS verification code through Twilio with twiliosms, as the
 "Send" test button of Logto's console does, and shows each step: the template
 chosen, the rendered body and what it costs, the request, Twilio's answer and
 the delivery status callbacks.
@@ -120,74 +120,115 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 func runWith(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, o options) int {
-	fs := flag.NewFlagSet("send", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usage)
-		fs.PrintDefaults()
+	f, status, ok := parseFlags(args, stderr)
+	if !ok {
+		return status
 	}
-	configPath := fs.String("config", "", "a Logto Twilio connector JSON `file` (default: a built-in demo config)")
-	to := fs.String("to", "+15005550006", "the recipient's phone `number`")
-	usage := fs.String("type", string(twiliosms.UsageTypeSignIn), "the usage type, a `name`: Register, SignIn, ForgotPassword, Generic, MfaVerification, ...")
-	code := fs.String("code", "", "the verification code, `digits` (default: six random digits)")
-	region := fs.String("region", "", "the defaultRegion for numbers written without a country code, an ISO `code` such as US (default: the config's)")
-	check := fs.Bool("check", false, "validate the config and show each template's body, encoding and segment count; sends nothing")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitSent
-		}
-		return exitBadInput
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "send: unexpected argument %q\n", fs.Arg(0))
-		return exitBadInput
-	}
-
-	cfg, fake, err := loadConfig(*configPath, getenv, stdout)
+	s, err := newSession(f, getenv, stdout, o)
 	if err != nil {
 		fmt.Fprintf(stderr, "send: %v\n", err)
 		return exitBadInput
 	}
-	var callbacks *callbackLog
-	if *region != "" {
-		cfg.DefaultRegion = *region
+	defer s.close()
+	if f.check {
+		return checkTemplates(s.conn, s.cfg, stdout, stderr)
 	}
-	if fake != nil {
-		defer fake.Close()
-		// Show what Twilio reports after the 201: the fake posts signed
-		// status callbacks to a handler served here.
-		callbacks = newCallbackLog()
-		defer callbacks.Close()
-		cfg.StatusCallback = callbacks.URL()
+	return s.send(ctx, f, stdout, stderr)
+}
+
+// flags are the command line's settings.
+type flags struct {
+	configPath, to, usageType, code, region string
+	check                                   bool
+}
+
+// parseFlags reads args; when it returns false, the command ends with status.
+func parseFlags(args []string, stderr io.Writer) (flags, int, bool) {
+	var f flags
+	fs := flag.NewFlagSet("send", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), helpText)
+		fs.PrintDefaults()
 	}
-	opts := []twiliosms.Option{twiliosms.WithHTTPClient(&http.Client{Transport: &printingTransport{out: stdout, next: http.DefaultTransport}})}
-	if fake != nil {
-		// The fake's client sends every request to the fake, whatever the host.
-		opts[0] = twiliosms.WithHTTPClient(&http.Client{Transport: &printingTransport{out: stdout, next: fake.Client().Transport}})
+	fs.StringVar(&f.configPath, "config", "", "a Logto Twilio connector JSON `file` (default: a built-in demo config)")
+	fs.StringVar(&f.to, "to", "+15005550006", "the recipient's phone `number`")
+	fs.StringVar(&f.usageType, "type", string(twiliosms.UsageTypeSignIn), "the usage type, a `name`: Register, SignIn, ForgotPassword, Generic, MfaVerification, ...")
+	fs.StringVar(&f.code, "code", "", "the verification code, `digits` (default: six random digits)")
+	fs.StringVar(&f.region, "region", "", "the defaultRegion for numbers written without a country code, an ISO `code` such as US (default: the config's)")
+	fs.BoolVar(&f.check, "check", false, "validate the config and show each template's body, encoding and segment count; sends nothing")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return f, exitSent, false
+		}
+		return f, exitBadInput, false
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "send: unexpected argument %q\n", fs.Arg(0))
+		return f, exitBadInput, false
+	}
+	return f, 0, true
+}
+
+// session is a connector ready to send, with the fake and the callback log
+// when it runs on the fake.
+type session struct {
+	cfg       twiliosms.Config
+	conn      *twiliosms.Connector
+	fake      *twiliosmstest.Server // nil for a real send
+	callbacks *callbackLog
+}
+
+func newSession(f flags, getenv func(string) string, stdout io.Writer, o options) (*session, error) {
+	cfg, fake, err := loadConfig(f.configPath, getenv, stdout)
+	if err != nil {
+		return nil, err
+	}
+	if f.region != "" {
+		cfg.DefaultRegion = f.region
+	}
+	s := &session{fake: fake}
+	next := http.DefaultTransport
+	var opts []twiliosms.Option
 	switch {
 	case fake != nil:
+		// Show what Twilio reports after the 201: the fake posts signed
+		// status callbacks to a handler served here.
+		s.callbacks = newCallbackLog()
+		cfg.StatusCallback = s.callbacks.URL()
+		next = fake.Client().Transport // to the fake, whatever the host
 		opts = append(opts, twiliosms.WithBaseURL(fake.URL))
 	case o.baseURL != "":
 		opts = append(opts, twiliosms.WithBaseURL(o.baseURL))
 	}
-	conn, err := twiliosms.New(cfg, opts...)
-	if err != nil {
-		fmt.Fprintf(stderr, "send: %v\n", err)
-		return exitBadInput
+	opts = append(opts, twiliosms.WithHTTPClient(&http.Client{Transport: &printingTransport{out: stdout, next: next}}))
+	s.cfg = cfg
+	if s.conn, err = twiliosms.New(cfg, opts...); err != nil {
+		s.close()
+		return nil, err
 	}
-	if *check {
-		return checkTemplates(conn, cfg, stdout, stderr)
+	if s.callbacks != nil {
+		s.callbacks.setHandler(s.conn.StatusCallbackHandler(s.callbacks.record))
 	}
-	if callbacks != nil {
-		callbacks.setHandler(conn.StatusCallbackHandler(callbacks.record))
-	}
+	return s, nil
+}
 
-	if *code == "" {
-		*code = randomCode()
+func (s *session) close() {
+	if s.fake != nil {
+		s.fake.Close()
 	}
-	msg := twiliosms.Message{To: *to, UsageType: twiliosms.UsageType(*usage), Code: *code}
-	r, err := conn.Render(msg)
+	if s.callbacks != nil {
+		s.callbacks.Close()
+	}
+}
+
+// send shows the message it renders and sends it.
+func (s *session) send(ctx context.Context, f flags, stdout, stderr io.Writer) int {
+	if f.code == "" {
+		f.code = randomCode()
+	}
+	msg := twiliosms.Message{To: f.to, UsageType: twiliosms.UsageType(f.usageType), Code: f.code}
+	r, err := s.conn.Render(msg)
 	if err != nil {
 		fmt.Fprintf(stderr, "send: %v\n", err)
 		return exitBadInput
@@ -199,19 +240,18 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	fmt.Fprintf(stdout, "body:     %q\n", r.Body)
 	fmt.Fprintf(stdout, "cost:     %s, %d %s\n", r.Encoding, r.Segments, plural(r.Segments, "segment"))
-	if fake == nil {
+	if s.fake == nil {
 		fmt.Fprintf(stdout, "sending a real SMS to %s (%s) through Twilio\n", r.To, r.Region)
 	}
-
-	res, err := conn.SendMessage(ctx, msg)
+	res, err := s.conn.SendMessage(ctx, msg)
 	if err != nil {
 		fmt.Fprintln(stderr, describeFailure(err))
 		return exitFailed
 	}
 	fmt.Fprintf(stdout, "answer:   %s %s (%d %s)\n", res.SID, res.Status, res.NumSegments, plural(res.NumSegments, "segment"))
-	if fake != nil {
-		fake.Close() // returns once every status callback has been answered
-		for _, line := range callbacks.lines() {
+	if s.fake != nil {
+		s.fake.Close() // returns once every status callback has been answered
+		for _, line := range s.callbacks.lines() {
 			fmt.Fprintln(stdout, line)
 		}
 	}
