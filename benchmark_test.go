@@ -79,16 +79,23 @@ func TestSendPathAllocations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg := validConfig()
+	cfg.Templates = append(cfg.Templates, Template{UsageType: UsageTypeSignIn, Locale: "de", Content: "Ihr Code: {{code}}"})
+	localized, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	mt := parseTemplate(Template{UsageType: UsageTypeSignIn, Content: "Hi {{user.name}}, your code is {{code}} ({{ code }})"})
 	payload := map[string]any{"user": map[string]any{"name": "Ada"}}
 	for name, tc := range map[string]struct {
 		fn   func()
 		want float64
 	}{
-		"select a template": {func() { _, _ = selectTemplate(conn.templates, UsageTypeSignIn) }, 0},
-		"check the code":    {func() { _ = checkCode("123456") }, 0},
-		"render, code only": {func() { _, _ = conn.templates[UsageTypeSignIn].render("123456", nil) }, 1},
-		"render, payload":   {func() { _, _ = mt.render("123456", payload) }, 1},
+		"choose a template":                      {func() { _, _ = conn.templates.choose(UsageTypeSignIn, "") }, 0},
+		"choose a template, locales, none asked": {func() { _, _ = localized.templates.choose(UsageTypeSignIn, readerLanguages(Message{})) }, 0},
+		"check the code":                         {func() { _ = checkCode("123456") }, 0},
+		"render, code only":                      {func() { _, _ = conn.templates.fallback[UsageTypeSignIn].render("123456", nil) }, 1},
+		"render, payload":                        {func() { _, _ = mt.render("123456", payload) }, 1},
 	} {
 		if got := testing.AllocsPerRun(200, tc.fn); got != tc.want {
 			t.Errorf("%s: %v allocations per run, want %v", name, got, tc.want)

@@ -92,6 +92,11 @@ type Template struct {
 	// Content is the message body. It must hold the code placeholder,
 	// {{code}} or <<code>>, and may hold others such as {{name}}.
 	Content string `json:"content" validate:"notblank"`
+	// Locale is the language the template is written in, a BCP 47 tag
+	// such as "de", "pt-BR" or "zh-Hans" (an extension: Logto ignores it).
+	// Templates without one are the fallback set, which must hold Logto's
+	// four usage types; see Message.Locale for how one is chosen.
+	Locale string `json:"locale,omitempty"`
 }
 
 // ConfigError lists every problem found in a configuration. It matches
@@ -158,6 +163,11 @@ func ParseConfig(data []byte) (Config, error) {
 	var cfg Config
 	problems := decodeValue("", data, reflect.ValueOf(&cfg).Elem())
 	cfg.Host = strings.ToLower(cfg.Host)
+	for i, t := range cfg.Templates {
+		if _, canonical, ok := parseLocale(t.Locale); ok {
+			cfg.Templates[i].Locale = canonical
+		}
+	}
 	var ce *ConfigError
 	if errors.As(cfg.Validate(), &ce) {
 		for _, p := range ce.Problems {
@@ -467,45 +477,77 @@ func pairProblems(a, aName, b, bName string) []ConfigProblem {
 	return nil
 }
 
-// templateProblems checks the templates as a set, and that each carries the
-// code and fits in an SMS.
+// templateProblems checks the templates as a set (no usage type and
+// locale twice; Logto's four usage types among those without a locale), and
+// each one on its own.
 func templateProblems(templates []Template) []ConfigProblem {
 	if len(templates) == 0 {
 		return []ConfigProblem{{"templates", "is required"}}
 	}
+	type pair struct {
+		usageType UsageType
+		locale    string
+	}
 	var problems []ConfigProblem
-	seen := make(map[UsageType]bool, len(templates))
+	first := make(map[pair]int, len(templates))
+	fallbackSet := make(map[UsageType]bool, len(templates))
 	for i, t := range templates {
-		at := fmt.Sprintf("templates[%d].", i)
-		switch {
-		case t.UsageType != "" && seen[t.UsageType]:
-			problems = append(problems, ConfigProblem{at + "usageType", fmt.Sprintf("usage type %q appears more than once", t.UsageType)})
-		case !slices.Contains(logtoUsageTypes, t.UsageType):
-			for _, u := range logtoUsageTypes {
-				if strings.EqualFold(string(u), string(t.UsageType)) {
-					problems = append(problems, ConfigProblem{at + "usageType", fmt.Sprintf("%q is not one of Logto's usage types, which are case-sensitive: did you mean %q?", t.UsageType, u)})
-				}
+		problems = append(problems, templateItemProblems(i, t)...)
+		_, locale, ok := parseLocale(t.Locale)
+		if t.Locale != "" && !ok {
+			continue
+		}
+		p := pair{t.UsageType, locale}
+		if j, dup := first[p]; dup && t.UsageType != "" {
+			what := fmt.Sprintf("usage type %q", t.UsageType)
+			if locale != "" {
+				what += fmt.Sprintf(" with locale %q", locale)
 			}
+			problems = append(problems, ConfigProblem{fmt.Sprintf("templates[%d].usageType", i),
+				fmt.Sprintf("%s appears more than once: templates[%d] and templates[%d]", what, j, i)})
+		} else if !dup {
+			first[p] = i
 		}
-		seen[t.UsageType] = true
-		if strings.TrimSpace(t.Content) == "" {
-			continue // notblank reports it
-		}
-		mt := parseTemplate(t)
-		if !mt.usesCode {
-			problems = append(problems, ConfigProblem{at + "content", missingCode(t.Content)})
-		} else if n := mt.lengthWithCode(6); n > MaxBodyLength {
-			problems = append(problems, ConfigProblem{at + "content", fmt.Sprintf("renders %d characters with a 6-digit code, over Twilio's limit of %d", n, MaxBodyLength)})
+		if locale == "" {
+			fallbackSet[t.UsageType] = true
 		}
 	}
 	var missing []string
 	for _, u := range requiredUsageTypes {
-		if !seen[u] {
+		if !fallbackSet[u] {
 			missing = append(missing, string(u))
 		}
 	}
 	if len(missing) > 0 {
-		problems = append(problems, ConfigProblem{"templates", "must include a template for each of Register, SignIn, ForgotPassword and Generic; missing: " + strings.Join(missing, ", ")})
+		problems = append(problems, ConfigProblem{"templates", "must include a template without a locale for each of Register, SignIn, ForgotPassword and Generic; missing: " + strings.Join(missing, ", ")})
+	}
+	return problems
+}
+
+// templateItemProblems checks one template: a usage type that is not a
+// case-mangled Logto one, a well-formed locale, and content that carries
+// the code and fits in an SMS.
+func templateItemProblems(i int, t Template) []ConfigProblem {
+	at := fmt.Sprintf("templates[%d].", i)
+	var problems []ConfigProblem
+	if !slices.Contains(logtoUsageTypes, t.UsageType) {
+		for _, u := range logtoUsageTypes {
+			if strings.EqualFold(string(u), string(t.UsageType)) {
+				problems = append(problems, ConfigProblem{at + "usageType", fmt.Sprintf("%q is not one of Logto's usage types, which are case-sensitive: did you mean %q?", t.UsageType, u)})
+			}
+		}
+	}
+	if _, _, ok := parseLocale(t.Locale); t.Locale != "" && !ok {
+		problems = append(problems, ConfigProblem{at + "locale", `must be a BCP 47 language tag that names a language, such as "de", "pt-BR" or "zh-Hans"`})
+	}
+	if strings.TrimSpace(t.Content) == "" {
+		return problems // notblank reports it
+	}
+	mt := parseTemplate(Template{UsageType: t.UsageType, Content: t.Content})
+	if !mt.usesCode {
+		problems = append(problems, ConfigProblem{at + "content", missingCode(t.Content)})
+	} else if n := mt.lengthWithCode(6); n > MaxBodyLength {
+		problems = append(problems, ConfigProblem{at + "content", fmt.Sprintf("renders %d characters with a 6-digit code, over Twilio's limit of %d", n, MaxBodyLength)})
 	}
 	return problems
 }

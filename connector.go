@@ -71,6 +71,12 @@ type Message struct {
 	// Payload holds the values of other placeholders: {{name}} takes
 	// Payload["name"] and {{a.b}} takes Payload["a"]["b"].
 	Payload map[string]any `redact:"keys"`
+	// Locale is the reader's language: a BCP 47 tag ("de", "pt-BR") or an
+	// Accept-Language list ("fr-CH, fr;q=0.9, de;q=0.8"), so that
+	// r.Header.Get("Accept-Language") can be passed as it is. Empty, a
+	// "locale" string in Payload is used, as Logto passes it. It picks
+	// among templates with a locale; a malformed value is ignored.
+	Locale string
 }
 
 // Format prints m as fmt prints a struct, with To masked, Code redacted
@@ -111,7 +117,7 @@ type Connector struct {
 	riskCheck  string
 	validity   string
 	callback   string
-	templates  map[UsageType]*messageTemplate
+	templates  *templateSet
 	phones     phoneRules
 	endpoint   string      // the full Messages.json URL
 	header     http.Header // the request headers, built once; cloned per attempt
@@ -231,7 +237,7 @@ func New(cfg Config, opts ...Option) (*Connector, error) {
 		accountSID: cfg.AccountSID,
 		riskCheck:  "enable",
 		endpoint:   s.baseURL + "/2010-04-01/Accounts/" + cfg.AccountSID + "/Messages.json",
-		templates:  make(map[UsageType]*messageTemplate, len(cfg.Templates)),
+		templates:  newTemplateSet(cfg.Templates),
 		phones:     newPhoneRules(cfg),
 		client:     noRedirects(s.client, s.timeout),
 		callback:   cfg.StatusCallback,
@@ -260,9 +266,6 @@ func New(cfg Config, opts ...Option) (*Connector, error) {
 		"Content-Type":  {"application/x-www-form-urlencoded"},
 		"Accept":        {"application/json"},
 		"User-Agent":    {userAgent},
-	}
-	for _, t := range cfg.Templates {
-		c.templates[t.UsageType] = parseTemplate(t)
 	}
 	return c, nil
 }
@@ -300,6 +303,9 @@ type Rendered struct {
 	// Template is the usage type of the template used: UsageType, or
 	// Generic when Fallback is true.
 	Template UsageType
+	// Locale is the chosen template's locale, or "" for a template without
+	// one.
+	Locale string
 	// Fallback reports that there is no template for UsageType and the
 	// Generic template was used.
 	Fallback bool
@@ -332,6 +338,7 @@ func (c *Connector) Render(msg Message) (*Rendered, error) {
 		Region:    to.region(),
 		UsageType: msg.UsageType,
 		Template:  tmpl.usageType,
+		Locale:    tmpl.locale,
 		Fallback:  tmpl.usageType != msg.UsageType,
 		Body:      body,
 		Encoding:  enc,
@@ -350,7 +357,7 @@ func (c *Connector) prepare(msg Message) (to phoneNumber, tmpl *messageTemplate,
 	if err = checkCode(msg.Code); err != nil {
 		return phoneNumber{}, nil, "", err
 	}
-	if tmpl, err = selectTemplate(c.templates, msg.UsageType); err != nil {
+	if tmpl, err = c.templates.choose(msg.UsageType, readerLanguages(msg)); err != nil {
 		return phoneNumber{}, nil, "", err
 	}
 	if body, err = tmpl.render(msg.Code, msg.Payload); err != nil {

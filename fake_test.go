@@ -229,3 +229,27 @@ func TestFakeRejectsWhatTheConnectorWouldNotSend(t *testing.T) {
 	}
 	assert.Empty(t, fake.Messages())
 }
+
+// TestLanguagesThroughTheFake sends in the reader's language end to end.
+func TestLanguagesThroughTheFake(t *testing.T) {
+	conn, fake := fakeConnector(t, func(c *twiliosms.Config) {
+		c.Templates = append(c.Templates,
+			twiliosms.Template{UsageType: twiliosms.UsageTypeSignIn, Locale: "de", Content: "Ihr Anmeldecode lautet {{code}}"},
+			twiliosms.Template{UsageType: twiliosms.UsageTypeGeneric, Locale: "ja", Content: "認証コード：{{code}}"})
+	})
+	send := func(msg twiliosms.Message) {
+		t.Helper()
+		msg.To, msg.Code = "+15005550006", "424242"
+		_, err := conn.SendMessage(context.Background(), msg)
+		require.NoError(t, err)
+	}
+	send(twiliosms.Message{UsageType: twiliosms.UsageTypeSignIn, Locale: "de-AT, en;q=0.5"})
+	send(twiliosms.Message{UsageType: twiliosms.UsageTypeMfaVerification, Payload: map[string]any{"locale": "ja"}})
+	send(twiliosms.Message{UsageType: twiliosms.UsageTypeSignIn, Locale: "fr"})
+	msgs := fake.Messages()
+	require.Len(t, msgs, 3)
+	assert.Equal(t, "Ihr Anmeldecode lautet 424242", msgs[0].Body)
+	assert.Equal(t, "認証コード：424242", msgs[1].Body)
+	assert.Equal(t, 1, msgs[1].NumSegments, "Japanese is UCS-2: 70 characters a segment")
+	assert.Equal(t, "Your sign-in code is 424242", msgs[2].Body)
+}

@@ -11,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/language"
 	"golang.org/x/text/width"
 )
 
@@ -65,6 +66,8 @@ type segment struct {
 // messageTemplate is a template parsed once, at New.
 type messageTemplate struct {
 	usageType UsageType
+	locale    string       // canonical BCP 47; "" for the fallback set
+	tag       language.Tag // the locale, parsed
 	segments  []segment
 	usesCode  bool
 	literal   int // bytes of literal text, to size the output
@@ -72,6 +75,9 @@ type messageTemplate struct {
 
 func parseTemplate(t Template) *messageTemplate {
 	mt := &messageTemplate{usageType: t.UsageType}
+	if t.Locale != "" {
+		mt.tag, mt.locale, _ = parseLocale(t.Locale) // validated with the config
+	}
 	content := t.Content
 	last := 0
 	for _, m := range placeholderRE.FindAllStringSubmatchIndex(content, -1) {
@@ -325,18 +331,6 @@ func jsNumber(f float64, bitSize int) string {
 		b.WriteString(strconv.Itoa(n - 1))
 	}
 	return b.String()
-}
-
-// selectTemplate returns the template for u, or the Generic one when there is
-// none for u, as Logto does since connector 1.4.1.
-func selectTemplate(templates map[UsageType]*messageTemplate, u UsageType) (*messageTemplate, error) {
-	if t, ok := templates[u]; ok {
-		return t, nil
-	}
-	if t, ok := templates[UsageTypeGeneric]; ok {
-		return t, nil
-	}
-	return nil, errorf(ErrTemplateNotFound, "no template for usage type %q and no Generic template", u)
 }
 
 // checkCode applies Message.Code's rule: 1 to MaxCodeLength characters of

@@ -187,24 +187,21 @@ func TestRenderAcceptsExactly1600Characters(t *testing.T) {
 	assert.Equal(t, 1600, len([]rune(got)))
 }
 
-func TestSelectTemplate(t *testing.T) {
-	all := map[UsageType]*messageTemplate{}
-	for _, tp := range validConfig().Templates {
-		all[tp.UsageType] = parseTemplate(tp)
-	}
-	got, err := selectTemplate(all, UsageTypeSignIn)
+func TestChooseTemplateWithoutLocales(t *testing.T) {
+	set := newTemplateSet(validConfig().Templates)
+	got, err := set.choose(UsageTypeSignIn, "")
 	require.NoError(t, err)
 	assert.Equal(t, UsageTypeSignIn, got.usageType)
 
 	// Logto falls back to Generic for a type without a template (since 1.4.1).
 	for _, u := range []UsageType{UsageTypeMfaVerification, UsageTypeBindMfa, UsageTypeOrganizationInvitation, "SomethingElse"} {
-		got, err := selectTemplate(all, u)
+		got, err := set.choose(u, "de")
 		require.NoError(t, err)
 		assert.Equal(t, UsageTypeGeneric, got.usageType, u)
 	}
 
-	delete(all, UsageTypeGeneric)
-	_, err = selectTemplate(all, UsageTypeBindMfa)
+	delete(set.fallback, UsageTypeGeneric)
+	_, err = set.choose(UsageTypeBindMfa, "")
 	require.ErrorIs(t, err, ErrTemplateNotFound)
 	assert.Contains(t, err.Error(), `"BindMfa"`)
 	assert.Equal(t, CodeTemplateNotFound, ConnectorErrorCode(err))
