@@ -66,8 +66,9 @@ the delivery status callbacks.
 Usage:
   send [flags]                     on the built-in fake Twilio: nothing leaves the machine
   send -config connector.json      a real SMS, with a Logto Twilio connector JSON
+  send -locale "de-AT, en;q=0.5"    the German template, chosen as from Accept-Language
   send -config connector.json -check
-                                   every template's body and cost; sends nothing
+                                   every template's locale, body and cost; sends nothing
 
 Environment (used when -config is not given; all unset: the built-in fake):
   TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN     required together
@@ -96,7 +97,9 @@ const (
 	demoServiceSID = "MG00000000000000000000000000000000"
 )
 
-// demoTemplates has a template for each of Logto's nine usage types.
+// demoTemplates has an English template for each of Logto's nine usage
+// types (the fallback set, without a locale), and the sign-in and Generic
+// templates in German, French, Spanish and Japanese.
 var demoTemplates = []twiliosms.Template{
 	{UsageType: twiliosms.UsageTypeRegister, Content: "Welcome! Your verification code is {{code}}. It expires in 10 minutes."},
 	{UsageType: twiliosms.UsageTypeSignIn, Content: "Your sign-in code is {{code}}. Don't share it with anyone."},
@@ -107,6 +110,14 @@ var demoTemplates = []twiliosms.Template{
 	{UsageType: twiliosms.UsageTypeBindNewIdentifier, Content: "Your code to link this number is {{code}}."},
 	{UsageType: twiliosms.UsageTypeMfaVerification, Content: "Your two-step verification code is {{code}}."},
 	{UsageType: twiliosms.UsageTypeBindMfa, Content: "Your code to set up two-step verification is {{code}}."},
+	{UsageType: twiliosms.UsageTypeSignIn, Locale: "de", Content: "Ihr Anmeldecode lautet {{code}}. Geben Sie ihn an niemanden weiter."},
+	{UsageType: twiliosms.UsageTypeGeneric, Locale: "de", Content: "Ihr Bestätigungscode lautet {{code}}."},
+	{UsageType: twiliosms.UsageTypeSignIn, Locale: "fr", Content: "Votre code de connexion est {{code}}. Ne le partagez avec personne."},
+	{UsageType: twiliosms.UsageTypeGeneric, Locale: "fr", Content: "Votre code de vérification est {{code}}."},
+	{UsageType: twiliosms.UsageTypeSignIn, Locale: "es", Content: "Tu código de inicio de sesión es {{code}}. No lo compartas con nadie."},
+	{UsageType: twiliosms.UsageTypeGeneric, Locale: "es", Content: "Tu código de verificación es {{code}}."},
+	{UsageType: twiliosms.UsageTypeSignIn, Locale: "ja", Content: "ログインコードは {{code}} です。誰にも教えないでください。"},
+	{UsageType: twiliosms.UsageTypeGeneric, Locale: "ja", Content: "確認コードは {{code}} です。"},
 }
 
 // options are what run needs besides the flags; tests replace baseURL to
@@ -138,8 +149,8 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 
 // flags are the command line's settings.
 type flags struct {
-	configPath, to, usageType, code, region string
-	check                                   bool
+	configPath, to, usageType, code, region, locale string
+	check                                           bool
 }
 
 // parseFlags reads args; when it returns false, the command ends with status.
@@ -156,6 +167,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, int, bool) {
 	fs.StringVar(&f.usageType, "type", string(twiliosms.UsageTypeSignIn), "the usage type, a `name`: Register, SignIn, ForgotPassword, Generic, MfaVerification, ...")
 	fs.StringVar(&f.code, "code", "", "the verification code, `digits` (default: six random digits)")
 	fs.StringVar(&f.region, "region", "", "the defaultRegion for numbers written without a country code, an ISO `code` such as US (default: the config's)")
+	fs.StringVar(&f.locale, "locale", "", "the reader's `language`: a tag such as de or an Accept-Language list such as \"fr-CH, fr;q=0.9\"")
 	fs.BoolVar(&f.check, "check", false, "validate the config and show each template's body, encoding and segment count; sends nothing")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -227,17 +239,13 @@ func (s *session) send(ctx context.Context, f flags, stdout, stderr io.Writer) i
 	if f.code == "" {
 		f.code = randomCode()
 	}
-	msg := twiliosms.Message{To: f.to, UsageType: twiliosms.UsageType(f.usageType), Code: f.code}
+	msg := twiliosms.Message{To: f.to, UsageType: twiliosms.UsageType(f.usageType), Code: f.code, Locale: f.locale}
 	r, err := s.conn.Render(msg)
 	if err != nil {
 		fmt.Fprintf(stderr, "send: %v\n", err)
 		return exitBadInput
 	}
-	if r.Fallback {
-		fmt.Fprintf(stdout, "template: Generic (no %s template: Generic is the fallback)\n", r.UsageType)
-	} else {
-		fmt.Fprintf(stdout, "template: %s\n", r.Template)
-	}
+	fmt.Fprintf(stdout, "template: %s\n", describeTemplate(r))
 	fmt.Fprintf(stdout, "body:     %q\n", r.Body)
 	fmt.Fprintf(stdout, "cost:     %s, %d %s\n", r.Encoding, r.Segments, plural(r.Segments, "segment"))
 	if s.fake == nil {
@@ -352,16 +360,38 @@ func loadConfig(path string, getenv func(string) string, stdout io.Writer) (twil
 	}, fake, nil
 }
 
+// describeTemplate says which template was chosen and why.
+func describeTemplate(r *twiliosms.Rendered) string {
+	out := string(r.Template)
+	if r.Locale != "" {
+		out += " in " + r.Locale
+	} else {
+		out += " without a locale"
+	}
+	switch {
+	case r.Fallback && r.Locale != "":
+		out += fmt.Sprintf(" (no %s template in %s: Generic is the fallback)", r.UsageType, r.Locale)
+	case r.Fallback:
+		out += fmt.Sprintf(" (no %s template: Generic is the fallback)", r.UsageType)
+	}
+	return out
+}
+
 // checkTemplates renders each template with a six-digit code and shows
-// its body and cost, flagging a template that takes two or more segments or
-// turns UCS-2. It sends nothing.
+// its locale, body and cost, flagging a template that takes two or more
+// segments or turns UCS-2. It sends nothing.
 func checkTemplates(conn *twiliosms.Connector, cfg twiliosms.Config, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout, "config is valid. -check sends nothing; each template with a 6-digit code:")
 	status := exitSent
 	for _, t := range cfg.Templates {
-		r, err := conn.Render(twiliosms.Message{To: "+15005550006", UsageType: t.UsageType, Code: "123456"})
+		locale := t.Locale
+		if locale == "" {
+			locale = "-"
+		}
+		name := fmt.Sprintf("%-26s %-7s", t.UsageType, locale)
+		r, err := conn.Render(twiliosms.Message{To: "+15005550006", UsageType: t.UsageType, Code: "123456", Locale: t.Locale})
 		if err != nil {
-			fmt.Fprintf(stderr, "  %-26s %v\n", t.UsageType, err)
+			fmt.Fprintf(stderr, "  %s %v\n", name, err)
 			status = exitBadInput
 			continue
 		}
@@ -376,8 +406,8 @@ func checkTemplates(conn *twiliosms.Connector, cfg twiliosms.Config, stdout, std
 		if len(notes) > 0 {
 			note = "  <- " + strings.Join(notes, "; ")
 		}
-		fmt.Fprintf(stdout, "  %-26s %s, %d %s%s\n", t.UsageType, r.Encoding, r.Segments, plural(r.Segments, "segment"), note)
-		fmt.Fprintf(stdout, "  %-26s %q\n", "", r.Body)
+		fmt.Fprintf(stdout, "  %s %s, %d %s%s\n", name, r.Encoding, r.Segments, plural(r.Segments, "segment"), note)
+		fmt.Fprintf(stdout, "  %-34s %q\n", "", r.Body)
 	}
 	return status
 }

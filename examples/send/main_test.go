@@ -33,7 +33,7 @@ func TestSendOnTheBuiltInFake(t *testing.T) {
 	code, out, errOut := runForTest(t, noEnv, options{}, "-code", "246810")
 	require.Equal(t, exitSent, code, errOut)
 	assert.Contains(t, out, "nothing leaves the machine")
-	assert.Contains(t, out, "template: SignIn\n")
+	assert.Contains(t, out, "template: SignIn without a locale\n")
 	assert.Contains(t, out, `body:     "Your sign-in code is 246810. Don't share it with anyone."`)
 	assert.Contains(t, out, "cost:     GSM-7, 1 segment")
 	assert.Regexp(t, `request:  POST http://127\.0\.0\.1:\d+/2010-04-01/Accounts/`+demoAccountSID+`/Messages\.json`, out)
@@ -68,7 +68,7 @@ func TestSendShowsGenericFallback(t *testing.T) {
 	defer fake.Close()
 	code, out, errOut := runForTest(t, noEnv, options{baseURL: fake.URL}, "-config", cfgPath, "-type", "MfaVerification", "-code", "1")
 	require.Equal(t, exitSent, code, errOut)
-	assert.Contains(t, out, "template: Generic (no MfaVerification template: Generic is the fallback)")
+	assert.Contains(t, out, "template: Generic without a locale (no MfaVerification template: Generic is the fallback)")
 	assert.NotContains(t, out, "nothing leaves the machine", "a config file means a real send")
 	require.Len(t, fake.Messages(), 1)
 	assert.Equal(t, "g 1", fake.Messages()[0].Body)
@@ -182,11 +182,11 @@ func TestCheckReportsEncodingAndSegments(t *testing.T) {
 	code, out, errOut := runForTest(t, noEnv, options{baseURL: fake.URL}, "-config", cfgPath, "-check")
 	require.Equal(t, exitSent, code, errOut)
 	assert.Contains(t, out, "-check sends nothing")
-	assert.Regexp(t, `Register\s+GSM-7, 1 segment\n\s+"r 123456"\n`, out)
-	assert.Regexp(t, `SignIn\s+UCS-2, 1 segment  <- UCS-2`, out)
+	assert.Regexp(t, `Register\s+-\s+GSM-7, 1 segment\n\s+"r 123456"\n`, out)
+	assert.Regexp(t, `SignIn\s+-\s+UCS-2, 1 segment  <- UCS-2`, out)
 	assert.Contains(t, out, `"Your code: 123456 🔐"`)
-	assert.Regexp(t, `ForgotPassword\s+GSM-7, 3 segments  <- 3 segments: every send is billed as 3 SMS\n`, out)
-	assert.Regexp(t, `Generic\s+GSM-7, 2 segments  <- 2 segments`, out)
+	assert.Regexp(t, `ForgotPassword\s+-\s+GSM-7, 3 segments  <- 3 segments: every send is billed as 3 SMS\n`, out)
+	assert.Regexp(t, `Generic\s+-\s+GSM-7, 2 segments  <- 2 segments`, out)
 	assert.Empty(t, fake.Messages(), "-check sends nothing")
 	assert.NotContains(t, out, "request:")
 }
@@ -196,4 +196,32 @@ func writeConfig(t *testing.T, content string) string {
 	path := filepath.Join(t.TempDir(), "connector.json")
 	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
 	return path
+}
+
+func TestSendInTheReadersLanguage(t *testing.T) {
+	code, out, errOut := runForTest(t, noEnv, options{}, "-locale", "fr-CH, fr;q=0.9, de;q=0.8", "-code", "135790")
+	require.Equal(t, exitSent, code, errOut)
+	assert.Contains(t, out, "template: SignIn in fr\n")
+	assert.Contains(t, out, `Body="Votre code de connexion est 135790. Ne le partagez avec personne."`)
+
+	code, out, errOut = runForTest(t, noEnv, options{}, "-locale", "ja", "-type", "MfaVerification", "-code", "1")
+	require.Equal(t, exitSent, code, errOut)
+	assert.Contains(t, out, "template: Generic in ja (no MfaVerification template in ja: Generic is the fallback)")
+	assert.Contains(t, out, "cost:     UCS-2, 1 segment")
+
+	code, out, _ = runForTest(t, noEnv, options{}, "-locale", "not a tag!!", "-code", "1")
+	require.Equal(t, exitSent, code, "a malformed locale is ignored")
+	assert.Contains(t, out, "template: SignIn without a locale\n")
+}
+
+func TestCheckListsEveryLocale(t *testing.T) {
+	code, out, errOut := runForTest(t, noEnv, options{}, "-check")
+	require.Equal(t, exitSent, code, errOut)
+	assert.Regexp(t, `SignIn\s+-\s+GSM-7, 1 segment\n`, out)
+	assert.Regexp(t, `SignIn\s+de\s+GSM-7, 1 segment\n`, out, "German umlauts are GSM-7")
+	assert.Regexp(t, `Generic\s+de\s+GSM-7, 1 segment\n\s+"Ihr Bestätigungscode lautet 123456."`, out)
+	assert.Regexp(t, `SignIn\s+es\s+UCS-2, 1 segment  <- UCS-2`, out, "Spanish ó is not GSM-7")
+	assert.Regexp(t, `SignIn\s+ja\s+UCS-2, 1 segment  <- UCS-2`, out)
+	assert.Regexp(t, `Generic\s+fr\s+GSM-7`, out)
+	assert.Len(t, regexp.MustCompile(`(?m)^  \S+\s+\S+\s+(GSM-7|UCS-2), `).FindAllString(out, -1), len(demoTemplates), "every template is listed")
 }
