@@ -272,7 +272,8 @@ func New(cfg Config, opts ...Option) (*Connector, error) {
 
 // SendMessage sends msg and returns Twilio's answer. Nothing is sent when the
 // number, the usage type or the rendered body is unusable; see the package's
-// sentinel errors for what each failure matches.
+// sentinel errors for what each failure matches, and NotSent for whether a
+// failure proves that no SMS went out.
 //
 // When ctx ends before Twilio answers, the error matches ctx's error
 // (context.Canceled or context.DeadlineExceeded), and the SMS may or may not
@@ -283,7 +284,7 @@ func (c *Connector) SendMessage(ctx context.Context, msg Message) (*SendResult, 
 	}
 	to, _, body, err := c.prepare(msg)
 	if err != nil {
-		return nil, err
+		return nil, &notSentError{err}
 	}
 	return c.send(ctx, to.e164, body, msg.UsageType)
 }
@@ -378,6 +379,17 @@ func (c *Connector) NormalizePhone(number string) (string, error) {
 		return "", err
 	}
 	return p.e164, nil
+}
+
+// PhoneRegion returns the ISO 3166-1 region of a number NormalizePhone
+// accepts ("US", "JM", or "001" for a non-geographic calling code), or ""
+// for one it refuses.
+func (c *Connector) PhoneRegion(number string) string {
+	p, err := c.phones.read(number)
+	if err != nil {
+		return ""
+	}
+	return p.region()
 }
 
 // String describes c without its credentials. Like Format and LogValue it

@@ -346,3 +346,61 @@ func TestTransportTimeoutIsNotTheCallersDeadline(t *testing.T) {
 	assert.NotErrorIs(t, err, context.DeadlineExceeded)
 	assert.Equal(t, int32(1), requests.Load(), "the request was written: not retried")
 }
+
+// TestNotSent: NotSent is true exactly for the failures that prove no SMS
+// went out.
+func TestNotSent(t *testing.T) {
+	refused := httptest.NewServer(http.NotFoundHandler())
+	closed := refused.URL
+	refused.Close()
+	reset := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			_ = conn.(*net.TCPConn).SetLinger(0)
+			_ = conn.Close()
+		}
+	}))
+	defer reset.Close()
+	tests := []struct {
+		name    string
+		base    string
+		handler http.HandlerFunc
+		msg     Message
+		notSent bool
+	}{
+		{name: "refused before sending", msg: Message{To: "+19002345678", UsageType: UsageTypeSignIn, Code: "1"}, notSent: true},
+		{name: "a bad code", msg: Message{To: "+14155552671", UsageType: UsageTypeSignIn, Code: "1 2"}, notSent: true},
+		{name: "400", handler: answer(400, `{"code":21211,"status":400}`), notSent: true},
+		{name: "429", handler: answer(429, `{"code":20429,"status":429}`), notSent: true},
+		{name: "connection refused", base: closed, notSent: true},
+		{name: "500", handler: answer(500, `{"code":20500,"status":500}`), notSent: false},
+		{name: "503 with 20429", handler: answer(503, `{"code":20429,"status":503}`), notSent: false},
+		{name: "unreadable 201", handler: answer(201, `<html>`), notSent: false},
+		{name: "reset after the request was read", base: reset.URL, notSent: false},
+		{name: "redirect", handler: answer(302, ``), notSent: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := tt.base
+			if tt.handler != nil {
+				srv := httptest.NewServer(tt.handler)
+				defer srv.Close()
+				base = srv.URL
+			}
+			if base == "" {
+				base = "http://127.0.0.1:9" // never reached: the message is refused first
+			}
+			conn, err := New(validConfig(), WithBaseURL(base), WithRetry(RetryPolicy{}))
+			require.NoError(t, err)
+			msg := tt.msg
+			if msg.To == "" {
+				msg = signInMessage()
+			}
+			_, err = conn.SendMessage(context.Background(), msg)
+			require.Error(t, err)
+			assert.Equal(t, tt.notSent, NotSent(err), "%v", err)
+		})
+	}
+	assert.False(t, NotSent(nil))
+}

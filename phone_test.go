@@ -196,7 +196,10 @@ func TestRenderReportsTheRegion(t *testing.T) {
 		if assert.NoError(t, err, number) {
 			assert.Equal(t, region, r.Region, number)
 		}
+		assert.Equal(t, region, conn.PhoneRegion(number), number)
 	}
+	assert.Empty(t, conn.PhoneRegion("+19002345678"), "a number NormalizePhone refuses has none")
+	assert.Empty(t, conn.PhoneRegion("not a number"))
 }
 
 func digitsOf(s string) string {

@@ -80,8 +80,9 @@ func retryable(err error) bool {
 	return errors.As(err, &notSent)
 }
 
-// notSentError marks a transport failure that happened before any of the
-// request was written, so retrying it cannot send a second SMS.
+// notSentError marks a failure that happened before any of the request was
+// written: a message refused before sending, or a transport failure before
+// the request left, so retrying it cannot send a second SMS.
 type notSentError struct{ err error }
 
 func (e *notSentError) Error() string { return e.err.Error() }
@@ -119,4 +120,21 @@ func parseRetryAfter(h string, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
+}
+
+// NotSent reports whether err proves that no SMS went out: the message was
+// refused before any request (a bad number, country, code or template), the
+// connection failed before any of the request was written, or Twilio
+// answered with a 4xx, as it acts on no request it refuses. It is false for
+// nil, and for every failure after which the SMS may have gone out: a 5xx,
+// a timeout, reset or cancellation after the request was written, or a 2xx
+// whose body could not be read. A service that counts
+// sends against a limit can take back the ones NotSent reports.
+func NotSent(err error) bool {
+	var notSent *notSentError
+	if errors.As(err, &notSent) {
+		return true
+	}
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && apiErr.Status >= 400 && apiErr.Status < 500
 }
