@@ -404,3 +404,17 @@ func TestNotSent(t *testing.T) {
 	}
 	assert.False(t, NotSent(nil))
 }
+
+func TestACallerThatGaveUpFirstSendsNothing(t *testing.T) {
+	handler, requests := sequence(created)
+	srv := httptest.NewServer(handler)
+	defer srv.Close()
+	conn, err := New(validConfig(), WithBaseURL(srv.URL))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = conn.SendMessage(ctx, signInMessage())
+	require.ErrorIs(t, err, context.Canceled)
+	assert.True(t, NotSent(err))
+	assert.Zero(t, requests.Load())
+}

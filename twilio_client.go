@@ -108,7 +108,7 @@ func (c *Connector) sendWithRetries(ctx context.Context, to, body string, usage 
 		if err == nil {
 			return res, attempt, nil
 		}
-		if attempt > c.retry.MaxRetries || !retryable(err) {
+		if attempt > c.retry.MaxRetries || !retryable(err) || ctx.Err() != nil {
 			return nil, attempt, err
 		}
 		wait := c.retry.delay(attempt-1, retryAfter)
@@ -136,6 +136,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 // attempt makes one request. retryAfter is the Retry-After the answer
 // carried, if any.
 func (c *Connector) attempt(ctx context.Context, form string) (res *SendResult, retryAfter time.Duration, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, &notSentError{fmt.Errorf("twiliosms: send interrupted before it started: %w", err)}
+	}
 	actx := ctx
 	if deadline, ok := ctx.Deadline(); !ok || time.Until(deadline) > c.timeout {
 		// The caller's own deadline is not sooner: bound the attempt.

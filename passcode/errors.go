@@ -1,0 +1,133 @@
+package passcode
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/connectorkit/twiliosms"
+)
+
+// Sentinel errors. Every error of Send and Verify that is not the Sender's
+// own matches one of them with errors.Is; the Sender's errors
+// (twiliosms.ErrInvalidPhoneNumber and the rest) pass through unchanged.
+var (
+	// ErrCodeNotFound means there is no code to check: none was sent to this
+	// number for this usage type, it was already used, or it was replaced
+	// by a newer one. Logto: verification_code.not_found.
+	ErrCodeNotFound = errors.New("passcode: no code to check")
+
+	// ErrCodeExpired means the code's time ran out (WithTTL). It is reported
+	// for one more TTL after that, and then the code is not found. Logto:
+	// verification_code.expired.
+	ErrCodeExpired = errors.New("passcode: code expired")
+
+	// ErrCodeMismatch means the code given is not the one sent; the error is
+	// a *MismatchError saying how many tries are left. Logto:
+	// verification_code.code_mismatch.
+	ErrCodeMismatch = errors.New("passcode: wrong code")
+
+	// ErrTooManyAttempts means the code has had its WithMaxAttempts wrong
+	// tries, or the number its FailedChecksForRecipient limit (then the
+	// error is a *LimitError saying when to try again). A new code is
+	// needed. Logto: verification_code.exceed_max_try.
+	ErrTooManyAttempts = errors.New("passcode: too many attempts")
+
+	// ErrTooManySends means a send limit refused the send: the error is a
+	// *LimitError saying which limit and when to try again. Nothing was
+	// sent. Logto: request.message_rate_limited.
+	ErrTooManySends = errors.New("passcode: too many sends")
+
+	// ErrStoreUnavailable means the Store failed. The service fails closed:
+	// Send sends nothing, and Verify never succeeds.
+	ErrStoreUnavailable = errors.New("passcode: store unavailable")
+)
+
+// LimitError is a Limit that refused a send or a check. It matches
+// ErrTooManySends, or ErrTooManyAttempts for a FailedChecksForRecipient
+// limit.
+type LimitError struct {
+	Limit Limit
+	// RetryAfter is exact: the time until the oldest event the limit counts
+	// leaves its window, so that one more is allowed.
+	RetryAfter time.Duration
+}
+
+// Error says which limit refused and when to try again.
+func (e *LimitError) Error() string {
+	what := ErrTooManySends
+	if e.Limit.Scope == FailedChecksForRecipient {
+		what = ErrTooManyAttempts
+	}
+	return fmt.Sprintf("%v: %v; try again in %v", what, e.Limit, e.RetryAfter.Round(time.Second))
+}
+
+// Is reports whether target is the sentinel of the limit's scope.
+func (e *LimitError) Is(target error) bool {
+	if e.Limit.Scope == FailedChecksForRecipient {
+		return target == ErrTooManyAttempts
+	}
+	return target == ErrTooManySends
+}
+
+// MismatchError is a wrong code. It matches ErrCodeMismatch.
+type MismatchError struct {
+	// AttemptsLeft is how many more wrong codes Verify takes before it
+	// answers ErrTooManyAttempts.
+	AttemptsLeft int
+}
+
+// Error says the code is wrong and how many tries are left; it never
+// quotes a code.
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("%v (%d %s left)", ErrCodeMismatch, e.AttemptsLeft, plural(e.AttemptsLeft, "try", "tries"))
+}
+
+// Is reports whether target is ErrCodeMismatch.
+func (e *MismatchError) Is(target error) bool { return target == ErrCodeMismatch }
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// Logto's error keys, as LogtoErrorCode returns them.
+const (
+	LogtoCodeNotFound       = "verification_code.not_found"
+	LogtoCodeExpired        = "verification_code.expired"
+	LogtoCodeExceedMaxTry   = "verification_code.exceed_max_try"
+	LogtoCodeMismatch       = "verification_code.code_mismatch"
+	LogtoMessageRateLimited = "request.message_rate_limited"
+)
+
+// LogtoErrorCode returns the key Logto answers with for err, for a service
+// that answers its clients as Logto does, or "" for nil and for an error
+// that is not one of this package's.
+func LogtoErrorCode(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrTooManySends):
+		return LogtoMessageRateLimited
+	case errors.Is(err, ErrTooManyAttempts):
+		return LogtoCodeExceedMaxTry
+	case errors.Is(err, ErrCodeNotFound):
+		return LogtoCodeNotFound
+	case errors.Is(err, ErrCodeExpired):
+		return LogtoCodeExpired
+	case errors.Is(err, ErrCodeMismatch):
+		return LogtoCodeMismatch
+	}
+	return ""
+}
+
+// optionError is a bad option of New. It matches twiliosms.ErrInvalidConfig.
+type optionError struct{ option, problem string }
+
+func (e *optionError) Error() string        { return "passcode: " + e.option + ": " + e.problem }
+func (e *optionError) Is(target error) bool { return target == twiliosms.ErrInvalidConfig }
+func optionErrorf(option, format string, args ...any) error {
+	return &optionError{option, fmt.Sprintf(format, args...)}
+}

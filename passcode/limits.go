@@ -1,0 +1,139 @@
+package passcode
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"time"
+)
+
+// Scope is what a Limit counts.
+type Scope int
+
+// The scopes a Limit can count.
+const (
+	// SendsToRecipient counts sends to one phone number, keyed by a hash of
+	// its E.164 form.
+	SendsToRecipient Scope = iota + 1
+	// SendsFromIP counts sends per Request.IP (an IPv6 address by its /64,
+	// which one subscriber usually holds whole). A Request without an IP is
+	// not counted.
+	SendsFromIP
+	// SendsToCountry counts sends per destination region ("US", "JM"). It
+	// needs a Sender with a PhoneRegion method, as *twiliosms.Connector has.
+	SendsToCountry
+	// Sends counts every send of the service.
+	Sends
+	// FailedChecksForRecipient counts wrong codes given for one phone number,
+	// across its codes, so that asking for new codes cannot multiply the
+	// guesses. When it is exhausted, Verify refuses even the right code.
+	FailedChecksForRecipient
+)
+
+var scopeNames = map[Scope]string{
+	SendsToRecipient:         "SendsToRecipient",
+	SendsFromIP:              "SendsFromIP",
+	SendsToCountry:           "SendsToCountry",
+	Sends:                    "Sends",
+	FailedChecksForRecipient: "FailedChecksForRecipient",
+}
+
+// String returns the scope's name, such as "SendsToRecipient".
+func (s Scope) String() string {
+	if name, ok := scopeNames[s]; ok {
+		return name
+	}
+	return "Scope(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Limit allows at most Max events of its Scope in any Window: an exact
+// sliding window, as Logto's guard is.
+type Limit struct {
+	Scope  Scope
+	Max    int
+	Window time.Duration
+}
+
+// String describes l, such as "at most 10 SendsToRecipient in 10m0s".
+func (l Limit) String() string {
+	return fmt.Sprintf("at most %d %s in %v", l.Max, l.Scope, l.Window)
+}
+
+// DefaultLimits are the limits a Service applies unless WithLimits says
+// otherwise: a resend cooldown of one minute per number (supabase/auth,
+// authgear and Logto's sign-in UI wait that long), Logto's 10 sends per
+// number in 10 minutes, 60 sends an hour per IP address, and 30 wrong
+// codes an hour per number (three codes' worth of Logto's 10 tries).
+var DefaultLimits = []Limit{
+	{SendsToRecipient, 1, time.Minute},
+	{SendsToRecipient, 10, 10 * time.Minute},
+	{SendsFromIP, 60, time.Hour},
+	{FailedChecksForRecipient, 30, time.Hour},
+}
+
+// subjects are what the limits of one request count.
+type subjects struct {
+	recipient, ip, region string
+}
+
+// counters returns the Counter of each limit in limits whose scope is one
+// of scopes and that applies to s. A Counter's key hashes the limit and the
+// subject, so no number or address is stored in clear and two limits on
+// the same subject keep their events apart.
+func counters(limits []Limit, s subjects, scopes ...Scope) (cs []Counter, applied []Limit) {
+	for _, l := range limits {
+		var subject string
+		switch l.Scope {
+		case SendsToRecipient, FailedChecksForRecipient:
+			subject = s.recipient
+		case SendsFromIP:
+			subject = s.ip
+		case SendsToCountry:
+			subject = s.region
+		case Sends:
+			subject = "*"
+		}
+		if subject == "" || !containsScope(scopes, l.Scope) {
+			continue
+		}
+		cs = append(cs, Counter{Key: hashKey("limit", l.Scope.String(), l.Window.String(), subject), Max: l.Max, Window: l.Window})
+		applied = append(applied, l)
+	}
+	return cs, applied
+}
+
+func containsScope(scopes []Scope, s Scope) bool {
+	for _, x := range scopes {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ipSubject is the address a per-IP limit counts: an IPv4 address, or an
+// IPv6 address's /64. An address that does not parse counts as written.
+func ipSubject(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	addr = addr.Unmap()
+	if addr.Is6() {
+		prefix, _ := addr.Prefix(64)
+		return prefix.String()
+	}
+	return addr.String()
+}
+
+// hashKey is the hex SHA-256 of the parts, each ended by a NUL.
+func hashKey(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

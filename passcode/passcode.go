@@ -1,0 +1,377 @@
+// Package passcode runs the verification-code lifecycle around a
+// twiliosms.Connector, as Logto's core does around its connectors: it draws
+// a code, keeps it, sends it, checks it once, expires it, counts wrong
+// guesses and limits sends.
+//
+//	conn, _ := twiliosms.New(cfg)
+//	codes, err := passcode.New(conn, passcode.WithSecret(secret))
+//	// POST /otp/send
+//	_, err = codes.Send(ctx, passcode.Request{To: number, UsageType: twiliosms.UsageTypeSignIn, IP: ip})
+//	// POST /otp/verify
+//	err = codes.Verify(ctx, number, twiliosms.UsageTypeSignIn, typedCode)
+//
+// A code is stored only as an HMAC under the secret, keyed by a hash of the
+// usage type and the number, and compared in constant time; each check is
+// one atomic step, so a code verifies once however many requests race.
+// The Store is in memory by default (NewMemoryStore); passcode/redisstore
+// shares codes and limits between the instances of a service.
+package passcode
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/connectorkit/twiliosms"
+)
+
+// Sender is what Service needs from a Connector; *twiliosms.Connector
+// implements it.
+type Sender interface {
+	NormalizePhone(number string) (string, error)
+	SendMessage(ctx context.Context, msg twiliosms.Message) (*twiliosms.SendResult, error)
+}
+
+// regionSender is a Sender that can name a number's region, for
+// SendsToCountry limits; *twiliosms.Connector is one.
+type regionSender interface {
+	PhoneRegion(number string) string
+}
+
+// Service issues and checks verification codes. It is safe for concurrent
+// use; create one and share it.
+type Service struct {
+	sender      Sender
+	store       Store
+	secrets     [][]byte
+	length      int
+	ttl         time.Duration
+	maxAttempts int
+	limits      []Limit
+	now         func() time.Time
+}
+
+// Option configures a Service in New.
+type Option func(*Service) error
+
+// WithSecret sets the HMAC-SHA256 keys codes are stored under, each at least
+// 32 bytes (from crypto/rand; keep them in a secret manager). It is
+// required. The first key signs new codes and every key verifies, so a key
+// can be rotated: put the new one first and keep the old one until the
+// codes it signed have expired.
+func WithSecret(keys ...[]byte) Option {
+	return func(s *Service) error {
+		if len(keys) == 0 {
+			return optionErrorf("WithSecret", "needs at least one key")
+		}
+		s.secrets = nil
+		for i, k := range keys {
+			if len(k) < 32 {
+				return optionErrorf("WithSecret", "key %d has %d bytes; each needs at least 32, such as 32 bytes from crypto/rand", i, len(k))
+			}
+			s.secrets = append(s.secrets, append([]byte(nil), k...))
+		}
+		return nil
+	}
+}
+
+// WithStore keeps codes and counters in store instead of a new MemoryStore.
+func WithStore(store Store) Option {
+	return func(s *Service) error {
+		if store == nil {
+			return optionErrorf("WithStore", "store is nil")
+		}
+		s.store = store
+		return nil
+	}
+}
+
+// WithLength sets how many digits a code has: 4 to 10, 6 by default (as
+// Logto's).
+func WithLength(n int) Option {
+	return func(s *Service) error {
+		if n < 4 || n > 10 {
+			return optionErrorf("WithLength", "must be between 4 and 10 digits, not %d", n)
+		}
+		s.length = n
+		return nil
+	}
+}
+
+// WithTTL sets how long a code verifies: 1 minute to 1 hour, 10 minutes by
+// default (as Logto's).
+func WithTTL(d time.Duration) Option {
+	return func(s *Service) error {
+		if d < time.Minute || d > time.Hour {
+			return optionErrorf("WithTTL", "must be between 1m0s and 1h0m0s, not %v", d)
+		}
+		s.ttl = d
+		return nil
+	}
+}
+
+// WithMaxAttempts sets how many wrong guesses a code takes: 1 to 100, 10
+// by default (as Logto's).
+func WithMaxAttempts(n int) Option {
+	return func(s *Service) error {
+		if n < 1 || n > 100 {
+			return optionErrorf("WithMaxAttempts", "must be between 1 and 100, not %d", n)
+		}
+		s.maxAttempts = n
+		return nil
+	}
+}
+
+// WithLimits replaces DefaultLimits with limits; no limit at all is
+// WithLimits(). Each needs a known scope, a Max of at least 1 and a Window
+// of at least a second.
+func WithLimits(limits ...Limit) Option {
+	return func(s *Service) error {
+		for i, l := range limits {
+			switch {
+			case scopeNames[l.Scope] == "":
+				return optionErrorf("WithLimits", "limit %d has no known scope", i)
+			case l.Max < 1:
+				return optionErrorf("WithLimits", "limit %d (%v) needs a Max of at least 1", i, l.Scope)
+			case l.Window < time.Second:
+				return optionErrorf("WithLimits", "limit %d (%v) needs a Window of at least 1s", i, l.Scope)
+			}
+		}
+		s.limits = append([]Limit(nil), limits...)
+		return nil
+	}
+}
+
+// WithClock makes the service read the time from now instead of time.Now,
+// for tests. Every time a Store sees comes from it.
+func WithClock(now func() time.Time) Option {
+	return func(s *Service) error {
+		if now == nil {
+			return optionErrorf("WithClock", "clock is nil")
+		}
+		s.now = now
+		return nil
+	}
+}
+
+// New returns a Service that sends codes through sender. WithSecret is
+// required; a bad option is an error matching twiliosms.ErrInvalidConfig.
+func New(sender Sender, opts ...Option) (*Service, error) {
+	if sender == nil {
+		return nil, optionErrorf("New", "sender is nil")
+	}
+	s := &Service{sender: sender, length: 6, ttl: 10 * time.Minute, maxAttempts: 10, limits: DefaultLimits, now: time.Now}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(s); err != nil {
+			return nil, err
+		}
+	}
+	if len(s.secrets) == 0 {
+		return nil, optionErrorf("WithSecret", "is required: pass at least one key of 32 bytes or more")
+	}
+	if _, ok := sender.(regionSender); !ok {
+		for _, l := range s.limits {
+			if l.Scope == SendsToCountry {
+				return nil, optionErrorf("WithLimits", "a SendsToCountry limit needs a Sender with a PhoneRegion method, such as *twiliosms.Connector")
+			}
+		}
+	}
+	if s.store == nil {
+		s.store = NewMemoryStore()
+	}
+	return s, nil
+}
+
+// Request is a code to send.
+type Request struct {
+	// To is the recipient, as twiliosms.Message.To.
+	To string
+	// UsageType is the flow the code is for; a code verifies only for its
+	// own usage type.
+	UsageType twiliosms.UsageType
+	// Locale is the reader's language, passed on to Message.Locale.
+	Locale string
+	// IP is the end user's address, for per-IP limits; "" skips them.
+	IP string
+	// Payload holds the values of placeholders other than {{code}}.
+	Payload map[string]any
+}
+
+// Format prints r with To masked, as a log line would show it, in every
+// fmt verb.
+func (r Request) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "{To:%s UsageType:%s Locale:%s IP:%s Payload:%d keys}", maskNumber(r.To), r.UsageType, r.Locale, r.IP, len(r.Payload))
+}
+
+// LogValue presents r to log/slog with To masked.
+func (r Request) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("to", maskNumber(r.To)), slog.String("usageType", string(r.UsageType)),
+		slog.String("locale", r.Locale), slog.String("ip", r.IP))
+}
+
+// maskNumber keeps a number's first digits and its last four.
+func maskNumber(s string) string {
+	if len(s) < 9 {
+		return "***"
+	}
+	return s[:min(5, len(s)-7)] + "***" + s[len(s)-4:]
+}
+
+// Format prints s without its secrets, in every fmt verb.
+func (s *Service) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "passcode.Service{Length:%d TTL:%v MaxAttempts:%d Limits:%v Secrets:%d}", s.length, s.ttl, s.maxAttempts, s.limits, len(s.secrets))
+}
+
+// Send sends a new code to r.To for r.UsageType: it normalizes the number,
+// checks every limit and records the send, draws a code and stores it in
+// place of the number's earlier code for the usage type (all one Store
+// step), then sends it. When the SMS certainly did not go out (see
+// twiliosms.NotSent), the send and the code are taken back, so a failed
+// send counts against no limit and the earlier code verifies again.
+//
+// It returns the Sender's result, never the code; errors are the Sender's
+// own, a *LimitError matching ErrTooManySends, or ErrStoreUnavailable.
+func (s *Service) Send(ctx context.Context, r Request) (*twiliosms.SendResult, error) {
+	if r.UsageType == "" {
+		return nil, fmt.Errorf("passcode: Request.UsageType is empty: %w", twiliosms.ErrInvalidMessage)
+	}
+	to, err := s.sender.NormalizePhone(r.To)
+	if err != nil {
+		return nil, err
+	}
+	subject := subjects{recipient: to}
+	if r.IP != "" {
+		subject.ip = ipSubject(r.IP)
+	}
+	if rs, ok := s.sender.(regionSender); ok && s.limitsScope(SendsToCountry) {
+		subject.region = rs.PhoneRegion(to)
+	}
+	cs, applied := counters(s.limits, subject, SendsToRecipient, SendsFromIP, SendsToCountry, Sends)
+	code, err := s.newCode()
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	req := IssueRequest{
+		Now: now, Counters: cs, EventID: newID(), CodeKey: codeKey(r.UsageType, to),
+		MAC: s.mac(s.secrets[0], r.UsageType, to, code), ExpiresAt: now.Add(s.ttl), KeepUntil: now.Add(2 * s.ttl),
+		MaxAttempts: s.maxAttempts,
+	}
+	res, err := s.store.Issue(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+	}
+	if res.Exceeded >= 0 {
+		return nil, &LimitError{Limit: applied[res.Exceeded], RetryAfter: res.RetryAfter}
+	}
+	result, err := s.sender.SendMessage(ctx, twiliosms.Message{To: to, UsageType: r.UsageType, Code: code, Locale: r.Locale, Payload: r.Payload})
+	if err != nil && twiliosms.NotSent(err) {
+		// The caller may have given up; the undo must still happen.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = s.store.Undo(uctx, UndoRequest{Now: s.now(), Counters: cs, EventID: req.EventID, CodeKey: req.CodeKey})
+	}
+	return result, err
+}
+
+func (s *Service) limitsScope(scope Scope) bool {
+	for _, l := range s.limits {
+		if l.Scope == scope {
+			return true
+		}
+	}
+	return false
+}
+
+// Verify checks code for the number to and usage type, in one Store step,
+// in Logto's order: no code (ErrCodeNotFound), an expired one
+// (ErrCodeExpired), one with no tries left (ErrTooManyAttempts), a wrong
+// code (a *MismatchError, which uses a try), or the right one: nil, and the
+// code is used up, so it never verifies twice. to goes through
+// NormalizePhone, so "14155552671" and "+1 (415) 555-2671" are the same
+// number. Spaces and dashes in code are ignored.
+//
+// When the number's FailedChecksForRecipient limit is exhausted, Verify
+// returns a *LimitError matching ErrTooManyAttempts before looking at the
+// code. When the Store fails, it returns ErrStoreUnavailable: it never
+// succeeds without one.
+func (s *Service) Verify(ctx context.Context, to string, usage twiliosms.UsageType, code string) error {
+	e164, err := s.sender.NormalizePhone(to)
+	if err != nil {
+		return err
+	}
+	code = strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return -1
+		}
+		return r
+	}, code)
+	macs := make([][]byte, len(s.secrets))
+	for i, secret := range s.secrets {
+		macs[i] = s.mac(secret, usage, e164, code)
+	}
+	cs, applied := counters(s.limits, subjects{recipient: e164}, FailedChecksForRecipient)
+	res, err := s.store.Check(ctx, CheckRequest{Now: s.now(), CodeKey: codeKey(usage, e164), MACs: macs, Counters: cs, EventID: newID()})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+	}
+	switch res.Outcome {
+	case OutcomeMatch:
+		return nil
+	case OutcomeLimited:
+		return &LimitError{Limit: applied[res.Exceeded], RetryAfter: res.RetryAfter}
+	case OutcomeNotFound:
+		return ErrCodeNotFound
+	case OutcomeExpired:
+		return ErrCodeExpired
+	case OutcomeTooManyAttempts:
+		return ErrTooManyAttempts
+	case OutcomeMismatch:
+		return &MismatchError{AttemptsLeft: res.AttemptsLeft}
+	}
+	return fmt.Errorf("%w: the store answered an unknown outcome %d", ErrStoreUnavailable, res.Outcome)
+}
+
+// newCode draws a code of s.length digits, uniformly: crypto/rand.Int has
+// no modulo bias.
+func (s *Service) newCode() (string, error) {
+	limit := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(s.length)), nil)
+	n, err := rand.Int(rand.Reader, limit)
+	if err != nil {
+		return "", fmt.Errorf("passcode: cannot draw a code: %w", err)
+	}
+	return fmt.Sprintf("%0*d", s.length, n), nil
+}
+
+// mac is the HMAC-SHA256 of a code, bound to its usage type and number.
+func (s *Service) mac(secret []byte, usage twiliosms.UsageType, e164, code string) []byte {
+	h := hmac.New(sha256.New, secret)
+	for _, part := range []string{"twiliosms passcode v1", string(usage), e164, code} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return h.Sum(nil)
+}
+
+// codeKey is where a number's code for a usage type is kept: a hash of
+// both, as Logto keys its codes.
+func codeKey(usage twiliosms.UsageType, e164 string) string {
+	return hashKey("code", string(usage), e164)
+}
+
+// newID returns a random identifier for an event.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,250 @@
+package passcode
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/connectorkit/twiliosms"
+	"github.com/connectorkit/twiliosms/twiliosmstest"
+)
+
+var (
+	testSecret = []byte("passcode test secret 0123456789ab")
+	background = context.Background()
+)
+
+// fakeConnector is a connector on a fake Twilio.
+func fakeConnector(t testing.TB) (*twiliosms.Connector, *twiliosmstest.Server) {
+	t.Helper()
+	fake := twiliosmstest.NewServer()
+	t.Cleanup(fake.Close)
+	conn, err := twiliosms.New(twiliosms.Config{
+		AccountSID:              "AC0123456789abcdef0123456789abcdef",
+		AuthToken:               "passcode-test-token",
+		FromMessagingServiceSID: "MG0123456789abcdef0123456789abcdef",
+		Templates: []twiliosms.Template{
+			{UsageType: twiliosms.UsageTypeRegister, Content: "Register: {{code}}"},
+			{UsageType: twiliosms.UsageTypeSignIn, Content: "Sign-in code {{code}} for {{app}}"},
+			{UsageType: twiliosms.UsageTypeForgotPassword, Content: "Reset: {{code}}"},
+			{UsageType: twiliosms.UsageTypeGeneric, Content: "Code: {{code}}"},
+			{UsageType: twiliosms.UsageTypeSignIn, Locale: "de", Content: "Anmeldecode {{code}} für {{app}}"},
+		},
+	}, twiliosms.WithBaseURL(fake.URL), twiliosms.WithRetry(twiliosms.RetryPolicy{}))
+	require.NoError(t, err)
+	return conn, fake
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	conn, _ := fakeConnector(t)
+	tests := []struct {
+		name string
+		opts []Option
+		want string
+	}{
+		{"no secret", nil, "passcode: WithSecret: is required"},
+		{"empty secret list", []Option{WithSecret()}, "passcode: WithSecret: needs at least one key"},
+		{"short secret", []Option{WithSecret(testSecret, []byte("short"))}, "passcode: WithSecret: key 1 has 5 bytes; each needs at least 32"},
+		{"length 3", []Option{WithSecret(testSecret), WithLength(3)}, "passcode: WithLength: must be between 4 and 10 digits, not 3"},
+		{"length 11", []Option{WithSecret(testSecret), WithLength(11)}, "WithLength"},
+		{"TTL 59s", []Option{WithSecret(testSecret), WithTTL(59 * time.Second)}, "passcode: WithTTL: must be between 1m0s and 1h0m0s, not 59s"},
+		{"TTL 61m", []Option{WithSecret(testSecret), WithTTL(61 * time.Minute)}, "WithTTL"},
+		{"attempts 0", []Option{WithSecret(testSecret), WithMaxAttempts(0)}, "passcode: WithMaxAttempts: must be between 1 and 100, not 0"},
+		{"attempts 101", []Option{WithSecret(testSecret), WithMaxAttempts(101)}, "WithMaxAttempts"},
+		{"limit without scope", []Option{WithSecret(testSecret), WithLimits(Limit{Max: 1, Window: time.Minute})}, "passcode: WithLimits: limit 0 has no known scope"},
+		{"limit max 0", []Option{WithSecret(testSecret), WithLimits(Limit{Scope: Sends, Window: time.Minute})}, "limit 0 (Sends) needs a Max of at least 1"},
+		{"limit window 0", []Option{WithSecret(testSecret), WithLimits(Limit{Scope: Sends, Max: 1})}, "limit 0 (Sends) needs a Window of at least 1s"},
+		{"nil store", []Option{WithSecret(testSecret), WithStore(nil)}, "passcode: WithStore: store is nil"},
+		{"nil clock", []Option{WithSecret(testSecret), WithClock(nil)}, "passcode: WithClock: clock is nil"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := New(conn, tt.opts...)
+			assert.Nil(t, s)
+			require.ErrorIs(t, err, twiliosms.ErrInvalidConfig)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.True(t, strings.HasPrefix(err.Error(), "passcode: "), err.Error())
+			assert.NotContains(t, err.Error(), string(testSecret))
+		})
+	}
+	_, err := New(nil, WithSecret(testSecret))
+	assert.ErrorIs(t, err, twiliosms.ErrInvalidConfig)
+	_, err = New(plainSender{conn}, WithSecret(testSecret), WithLimits(Limit{Scope: SendsToCountry, Max: 1, Window: time.Hour}))
+	require.ErrorIs(t, err, twiliosms.ErrInvalidConfig)
+	assert.Contains(t, err.Error(), "a SendsToCountry limit needs a Sender with a PhoneRegion method")
+}
+
+// plainSender is a Sender with only the two methods Sender names.
+type plainSender struct{ c *twiliosms.Connector }
+
+func (p plainSender) NormalizePhone(n string) (string, error) { return p.c.NormalizePhone(n) }
+func (p plainSender) SendMessage(ctx context.Context, m twiliosms.Message) (*twiliosms.SendResult, error) {
+	return p.c.SendMessage(ctx, m)
+}
+
+func TestCodesAreDrawnWithEveryDigit(t *testing.T) {
+	conn, _ := fakeConnector(t)
+	for _, n := range []int{4, 6, 10} {
+		s, err := New(conn, WithSecret(testSecret), WithLength(n))
+		require.NoError(t, err)
+		first := map[byte]bool{}
+		for range 400 {
+			code, err := s.newCode()
+			require.NoError(t, err)
+			require.Regexp(t, fmt.Sprintf(`^\d{%d}$`, n), code)
+			first[code[0]] = true
+		}
+		assert.Len(t, first, 10, "leading digits, zero included, all occur (length %d)", n)
+	}
+}
+
+func TestSendPassesLocaleAndPayloadThrough(t *testing.T) {
+	conn, fake := fakeConnector(t)
+	s, err := New(conn, WithSecret(testSecret))
+	require.NoError(t, err)
+	res, err := s.Send(background, Request{To: "+15005550006", UsageType: twiliosms.UsageTypeSignIn, Locale: "de-AT", Payload: map[string]any{"app": "Acme"}})
+	require.NoError(t, err)
+	msgs := fake.Messages()
+	require.Len(t, msgs, 1)
+	assert.Equal(t, res.SID, msgs[0].SID)
+	assert.Regexp(t, `^Anmeldecode \d{6} für Acme$`, msgs[0].Body)
+	code := regexp.MustCompile(`\d{6}`).FindString(msgs[0].Body)
+	assert.NotContains(t, fmt.Sprintf("%+v %#v", res, res), code, "the result does not carry the code")
+
+	_, err = s.Send(background, Request{To: "+15005550006"})
+	assert.ErrorIs(t, err, twiliosms.ErrInvalidMessage, "no usage type")
+	_, err = s.Send(background, Request{To: "not a number", UsageType: twiliosms.UsageTypeSignIn})
+	assert.ErrorIs(t, err, twiliosms.ErrInvalidPhoneNumber, "the Sender's error passes through")
+	assert.ErrorIs(t, s.Verify(background, "not a number", twiliosms.UsageTypeSignIn, "1"), twiliosms.ErrInvalidPhoneNumber)
+}
+
+func TestACancelledSendThatNeverLeftIsTakenBack(t *testing.T) {
+	conn, fake := fakeConnector(t)
+	s, err := New(conn, WithSecret(testSecret))
+	require.NoError(t, err)
+	cancelled, cancel := context.WithCancel(background)
+	cancel()
+	_, err = s.Send(cancelled, Request{To: "+15005550006", UsageType: twiliosms.UsageTypeSignIn})
+	require.ErrorIs(t, err, context.Canceled)
+	_, err = s.Send(background, Request{To: "+15005550006", UsageType: twiliosms.UsageTypeSignIn})
+	require.NoError(t, err, "the cancelled send was taken back, so the cooldown did not start")
+	assert.Len(t, fake.Messages(), 1)
+}
+
+// failingStore fails every call, as a stopped Redis would.
+type failingStore struct{}
+
+var errDown = errors.New("connection refused")
+
+func (failingStore) Issue(context.Context, IssueRequest) (IssueResult, error) {
+	return IssueResult{}, errDown
+}
+func (failingStore) Undo(context.Context, UndoRequest) error { return errDown }
+func (failingStore) Check(context.Context, CheckRequest) (CheckResult, error) {
+	return CheckResult{}, errDown
+}
+
+func TestAFailingStoreFailsClosed(t *testing.T) {
+	conn, fake := fakeConnector(t)
+	s, err := New(conn, WithSecret(testSecret), WithStore(failingStore{}))
+	require.NoError(t, err)
+	_, err = s.Send(background, Request{To: "+15005550006", UsageType: twiliosms.UsageTypeSignIn})
+	require.ErrorIs(t, err, ErrStoreUnavailable)
+	assert.ErrorIs(t, err, errDown)
+	assert.True(t, strings.HasPrefix(err.Error(), "passcode: store unavailable"), err.Error())
+	assert.Empty(t, fake.Messages(), "no SMS without the store")
+	for _, code := range []string{"", "000000", "123456"} {
+		assert.ErrorIs(t, s.Verify(background, "+15005550006", twiliosms.UsageTypeSignIn, code), ErrStoreUnavailable)
+	}
+	assert.Empty(t, LogtoErrorCode(err))
+}
+
+func TestNothingInClearInTheMemoryStore(t *testing.T) {
+	conn, fake := fakeConnector(t)
+	store := NewMemoryStore()
+	s, err := New(conn, WithSecret(testSecret), WithStore(store), WithLimits(DefaultLimits...))
+	require.NoError(t, err)
+	_, err = s.Send(background, Request{To: "+1 (415) 555-2671", UsageType: twiliosms.UsageTypeSignIn, IP: "203.0.113.7"})
+	require.NoError(t, err)
+	require.ErrorIs(t, s.Verify(background, "14155552671", twiliosms.UsageTypeSignIn, "999999x"), ErrCodeMismatch)
+	code := regexp.MustCompile(`\d{6}`).FindString(fake.Messages()[0].Body)
+
+	var dump strings.Builder
+	store.mu.Lock()
+	for k, c := range store.codes {
+		fmt.Fprintf(&dump, "%s %x %q %s\n", k, c.mac, c.mac, c.eventID)
+	}
+	for k, c := range store.counters {
+		fmt.Fprintf(&dump, "%s %v\n", k, c.events)
+	}
+	store.mu.Unlock()
+	for _, clear := range []string{"4155552671", "14155552671", "+14155552671", "415-555-2671", code, "203.0.113.7", string(testSecret)} {
+		assert.NotContains(t, dump.String(), clear)
+	}
+	assert.Regexp(t, `^[0-9a-f]{64} `, dump.String(), "keys are SHA-256 hashes")
+}
+
+func TestMemoryStoreDropsWhatExpired(t *testing.T) {
+	conn, _ := fakeConnector(t)
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	store := NewMemoryStore()
+	s, err := New(conn, WithSecret(testSecret), WithStore(store), WithClock(func() time.Time { return now }), WithTTL(time.Minute))
+	require.NoError(t, err)
+	for i := range 20 {
+		_, err := s.Send(background, Request{To: fmt.Sprintf("+1415555%04d", 2600+i), UsageType: twiliosms.UsageTypeSignIn})
+		require.NoError(t, err)
+	}
+	codes, counters := store.size()
+	assert.Equal(t, 20, codes)
+	assert.Equal(t, 40, counters, "two recipient limits each")
+	now = now.Add(10*time.Minute + time.Second) // past every code's grace and the longest window
+	_, _ = s.Send(background, Request{To: "+14155559999", UsageType: twiliosms.UsageTypeSignIn})
+	codes, counters = store.size()
+	assert.Equal(t, 1, codes)
+	assert.Equal(t, 2, counters)
+}
+
+func TestLogtoErrorCode(t *testing.T) {
+	for err, want := range map[error]string{
+		nil:                                   "",
+		ErrCodeNotFound:                       LogtoCodeNotFound,
+		ErrCodeExpired:                        LogtoCodeExpired,
+		ErrTooManyAttempts:                    LogtoCodeExceedMaxTry,
+		&MismatchError{AttemptsLeft: 3}:       LogtoCodeMismatch,
+		&LimitError{Limit: DefaultLimits[0]}:  LogtoMessageRateLimited,
+		&LimitError{Limit: DefaultLimits[3]}:  LogtoCodeExceedMaxTry,
+		fmt.Errorf("x: %w", ErrCodeNotFound):  LogtoCodeNotFound,
+		twiliosms.ErrInvalidPhoneNumber:       "",
+		fmt.Errorf("%w", ErrStoreUnavailable): "",
+	} {
+		assert.Equal(t, want, LogtoErrorCode(err), "%v", err)
+	}
+	assert.Equal(t, "passcode: wrong code (1 try left)", (&MismatchError{AttemptsLeft: 1}).Error())
+	assert.Equal(t, "passcode: too many sends: at most 1 SendsToRecipient in 1m0s; try again in 42s",
+		(&LimitError{Limit: DefaultLimits[0], RetryAfter: 41600 * time.Millisecond}).Error())
+}
+
+func TestPrintingHidesSecretsAndNumbers(t *testing.T) {
+	conn, _ := fakeConnector(t)
+	s, err := New(conn, WithSecret(testSecret))
+	require.NoError(t, err)
+	r := Request{To: "+14155552671", UsageType: twiliosms.UsageTypeSignIn, Payload: map[string]any{"code": "123456"}}
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("x", "service", s, "request", r)
+	for _, out := range []string{fmt.Sprintf("%v %+v %#v %s", s, s, s, s), fmt.Sprintf("%v %+v %#v", r, r, r), logs.String()} {
+		assert.NotContains(t, out, string(testSecret))
+		assert.NotContains(t, out, fmt.Sprintf("%v", testSecret))
+		assert.NotContains(t, out, "4155552671")
+		assert.NotContains(t, out, "123456")
+	}
+	assert.Contains(t, fmt.Sprint(r), "+1415***2671")
+}

@@ -1,0 +1,114 @@
+package passcode
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps verification codes and the events that limits count. Each
+// method is one atomic step, and a shared implementation (such as
+// passcode/redisstore) makes each one a single round trip: Service.Send
+// calls Issue once before Twilio is called, and Undo only when the SMS
+// certainly did not go out; Service.Verify calls Check once.
+//
+// A Store never sees a phone number or a code in clear: keys are SHA-256
+// hashes, and a code is an HMAC under the service's secret. Every time
+// comes from the request (the service's clock), never from the store's.
+type Store interface {
+	// Issue checks every counter, and when none is at its Max records the
+	// send in each and stores the code, replacing the key's earlier code.
+	Issue(ctx context.Context, req IssueRequest) (IssueResult, error)
+	// Undo takes back an Issue whose SMS certainly did not go out: it
+	// removes the send's events and, when the key still holds the code
+	// that Issue stored, puts back the code it replaced (or deletes it).
+	Undo(ctx context.Context, req UndoRequest) error
+	// Check answers a guess at the key's code, in this order: a failed
+	// check counter at its Max, no code, an expired code, a code with no
+	// attempts left, a mismatch (which uses an attempt and records a failed
+	// check), or a match, which consumes the code.
+	Check(ctx context.Context, req CheckRequest) (CheckResult, error)
+}
+
+// Counter is a limit's sliding window over the events of one subject: at
+// most Max events in any Window.
+type Counter struct {
+	// Key names the counter: a hex SHA-256 of the limit and its subject.
+	Key    string
+	Max    int
+	Window time.Duration
+}
+
+// IssueRequest asks a Store to record a send and store its code.
+type IssueRequest struct {
+	Now      time.Time
+	Counters []Counter
+	// EventID identifies this send among the counters' events, and the
+	// stored code, so that Undo takes back exactly this send.
+	EventID string
+	// CodeKey is a hex SHA-256 of the usage type and the E.164 number.
+	CodeKey string
+	// MAC is the code's HMAC-SHA256 under the signing secret.
+	MAC []byte
+	// ExpiresAt is when the code stops verifying; the Store keeps the record
+	// until KeepUntil, so that Check can say it expired.
+	ExpiresAt   time.Time
+	KeepUntil   time.Time
+	MaxAttempts int
+}
+
+// IssueResult is a Store's answer to Issue.
+type IssueResult struct {
+	// Exceeded is the index in IssueRequest.Counters of the counter that
+	// refused the send (the one that frees up last), or -1 when the send
+	// was recorded and the code stored.
+	Exceeded int
+	// RetryAfter is how long until Counters[Exceeded] has room: until the
+	// oldest event it counts leaves its window.
+	RetryAfter time.Duration
+}
+
+// UndoRequest asks a Store to take back an Issue.
+type UndoRequest struct {
+	Now      time.Time
+	Counters []Counter
+	EventID  string
+	CodeKey  string
+}
+
+// CheckRequest asks a Store to check a guess at a code.
+type CheckRequest struct {
+	Now     time.Time
+	CodeKey string
+	// MACs are the guess's HMAC under each secret: it matches when one of
+	// them equals the stored MAC, compared in constant time.
+	MACs [][]byte
+	// Counters are the failed-check limits of the recipient; EventID is
+	// this check's event, recorded in each when the guess does not match.
+	Counters []Counter
+	EventID  string
+}
+
+// Outcome is what Check found.
+type Outcome int
+
+// Check's outcomes, in the order Check tests them.
+const (
+	OutcomeLimited Outcome = iota + 1 // a failed-check counter is at its Max
+	OutcomeNotFound
+	OutcomeExpired
+	OutcomeTooManyAttempts
+	OutcomeMismatch
+	OutcomeMatch
+)
+
+// CheckResult is a Store's answer to Check.
+type CheckResult struct {
+	Outcome Outcome
+	// AttemptsLeft is, after a mismatch, how many more guesses the code
+	// takes.
+	AttemptsLeft int
+	// Exceeded and RetryAfter are, when the outcome is OutcomeLimited, as
+	// in IssueResult.
+	Exceeded   int
+	RetryAfter time.Duration
+}
