@@ -79,9 +79,9 @@ type subjects struct {
 }
 
 // counters returns the Counter of each limit in limits whose scope is one
-// of scopes and that applies to s. A Counter's key hashes the limit and the
-// subject, so no number or address is stored in clear and two limits on
-// the same subject keep their events apart.
+// of scopes and that applies to s. A Counter's key hashes the scope and the
+// subject, so no number or address is stored in clear, and two limits of
+// one scope (one send a minute, ten in ten minutes) count the same events.
 func counters(limits []Limit, s subjects, scopes ...Scope) (cs []Counter, applied []Limit) {
 	for _, l := range limits {
 		var subject string
@@ -98,7 +98,7 @@ func counters(limits []Limit, s subjects, scopes ...Scope) (cs []Counter, applie
 		if subject == "" || !containsScope(scopes, l.Scope) {
 			continue
 		}
-		cs = append(cs, Counter{Key: hashKey("limit", l.Scope.String(), l.Window.String(), subject), Max: l.Max, Window: l.Window})
+		cs = append(cs, Counter{Key: hashKey("limit", l.Scope.String(), subject), Max: l.Max, Window: l.Window})
 		applied = append(applied, l)
 	}
 	return cs, applied

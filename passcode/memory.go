@@ -117,7 +117,7 @@ func (s *MemoryStore) Check(_ context.Context, req CheckRequest) (CheckResult, e
 	s.record(req.Counters, req.Now, req.EventID)
 	left := code.max - code.attempts
 	for _, c := range req.Counters {
-		left = min(left, c.Max-len(s.live(c, req.Now)))
+		left = min(left, c.Max-len(s.count(c, req.Now)))
 	}
 	return CheckResult{Outcome: OutcomeMismatch, AttemptsLeft: max(left, 0)}, nil
 }
@@ -134,20 +134,22 @@ func matchesAny(stored []byte, candidates [][]byte) bool {
 	return match
 }
 
-// live returns the events counter c counts at now, dropping those that have
-// left its window.
-func (s *MemoryStore) live(c Counter, now time.Time) []memoryEvent {
+// count returns how many events counter c counts at now, and the oldest of
+// them, without dropping any: another counter of the same key may count
+// over a longer window.
+func (s *MemoryStore) count(c Counter, now time.Time) []memoryEvent {
 	counter, ok := s.counters[c.Key]
 	if !ok {
 		return nil
 	}
 	from := now.Add(-c.Window)
-	i := 0
-	for i < len(counter.events) && !counter.events[i].at.After(from) {
-		i++
-	}
-	counter.events = counter.events[i:]
-	return counter.events
+	i, _ := slices.BinarySearchFunc(counter.events, from, func(e memoryEvent, t time.Time) int {
+		if e.at.After(t) {
+			return 1
+		}
+		return -1
+	})
+	return counter.events[i:]
 }
 
 // full returns the counter that refuses an event at now, the one whose room
@@ -155,7 +157,7 @@ func (s *MemoryStore) live(c Counter, now time.Time) []memoryEvent {
 func (s *MemoryStore) full(counters []Counter, now time.Time) (int, time.Duration) {
 	worst, wait := -1, time.Duration(0)
 	for i, c := range counters {
-		events := s.live(c, now)
+		events := s.count(c, now)
 		if len(events) < c.Max {
 			continue
 		}
@@ -168,19 +170,27 @@ func (s *MemoryStore) full(counters []Counter, now time.Time) (int, time.Duratio
 	return worst, wait
 }
 
+// record adds event id at now once to each key of counters, and drops the
+// events that have left a key's longest window.
 func (s *MemoryStore) record(counters []Counter, now time.Time, id string) {
+	longest := map[string]time.Duration{}
 	for _, c := range counters {
-		counter, ok := s.counters[c.Key]
+		longest[c.Key] = max(longest[c.Key], c.Window)
+	}
+	for key, window := range longest {
+		counter, ok := s.counters[key]
 		if !ok {
 			counter = &memoryCounter{}
-			s.counters[c.Key] = counter
+			s.counters[key] = counter
 		}
+		from := now.Add(-window)
+		counter.events = slices.DeleteFunc(counter.events, func(e memoryEvent) bool { return !e.at.After(from) })
 		i, _ := slices.BinarySearchFunc(counter.events, now, func(e memoryEvent, t time.Time) int { return e.at.Compare(t) })
 		for i < len(counter.events) && counter.events[i].at.Equal(now) {
 			i++ // after events at the same time, so the order is the order of arrival
 		}
 		counter.events = slices.Insert(counter.events, i, memoryEvent{now, id})
-		if until := now.Add(c.Window); until.After(counter.keepUntil) {
+		if until := now.Add(window); until.After(counter.keepUntil) {
 			counter.keepUntil = until
 		}
 	}

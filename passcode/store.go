@@ -30,9 +30,12 @@ type Store interface {
 }
 
 // Counter is a limit's sliding window over the events of one subject: at
-// most Max events in any Window.
+// most Max events in any Window. Counters may share a Key, with different
+// windows: they are limits over the same events (one send a minute, and ten
+// in ten minutes), and an event is recorded once per Key. A Store keeps a
+// Key's events for the longest window it is counted over.
 type Counter struct {
-	// Key names the counter: a hex SHA-256 of the limit and its subject.
+	// Key names the events: a hex SHA-256 of the limit's scope and subject.
 	Key    string
 	Max    int
 	Window time.Duration
