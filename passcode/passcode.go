@@ -23,6 +23,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
@@ -269,7 +270,7 @@ func (s *Service) Send(ctx context.Context, r Request) (*twiliosms.SendResult, e
 	}
 	res, err := s.store.Issue(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		return nil, storeError(ctx, err)
 	}
 	if res.Exceeded >= 0 {
 		return nil, &LimitError{Limit: applied[res.Exceeded], RetryAfter: res.RetryAfter}
@@ -323,7 +324,7 @@ func (s *Service) Verify(ctx context.Context, to string, usage twiliosms.UsageTy
 	cs, applied := counters(s.limits, subjects{recipient: e164}, FailedChecksForRecipient)
 	res, err := s.store.Check(ctx, CheckRequest{Now: s.now(), CodeKey: codeKey(usage, e164), MACs: macs, Counters: cs, EventID: newID()})
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		return storeError(ctx, err)
 	}
 	switch res.Outcome {
 	case OutcomeMatch:
@@ -340,6 +341,19 @@ func (s *Service) Verify(ctx context.Context, to string, usage twiliosms.UsageTy
 		return &MismatchError{AttemptsLeft: res.AttemptsLeft}
 	}
 	return fmt.Errorf("%w: the store answered an unknown outcome %d", ErrStoreUnavailable, res.Outcome)
+}
+
+// storeError reports a failed Store call. When the caller's context ended,
+// the error matches its error too, whatever the store's client made of it.
+func storeError(ctx context.Context, err error) error {
+	ctxErr := ctx.Err()
+	if deadline, ok := ctx.Deadline(); ctxErr == nil && ok && !time.Now().Before(deadline) {
+		ctxErr = context.DeadlineExceeded // the socket's deadline fired before the context's timer
+	}
+	if ctxErr != nil && !errors.Is(err, ctxErr) {
+		return fmt.Errorf("%w: %w (%w)", ErrStoreUnavailable, ctxErr, err)
+	}
+	return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 }
 
 // newCode draws a code of s.length digits, uniformly: crypto/rand.Int has
