@@ -1,0 +1,146 @@
+// Package redistest runs a real redis-server for tests: one it starts on a
+// free loopback port when redis-server is on PATH, or the one
+// TWILIOSMS_REDIS_URL names. Without either, a test skips with the command
+// that installs Redis, unless the CI environment variable is set: then it
+// fails, so that a green CI run means Redis was tested.
+package redistest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// InstallHint is how to get redis-server on a Debian machine.
+const InstallHint = "apt-get update && apt-get install -y --no-install-recommends redis-server"
+
+// Server is a redis-server this package started, which a test may stop
+// and start again on the same port.
+type Server struct {
+	Addr string
+	dir  string
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+}
+
+// Need skips t, or fails it when CI is set, unless a Redis is at hand.
+func Need(t testing.TB) {
+	t.Helper()
+	if os.Getenv("TWILIOSMS_REDIS_URL") != "" {
+		return
+	}
+	if _, err := exec.LookPath("redis-server"); err == nil {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("redis-server is not on PATH and CI is set: a CI run must test Redis. Install it: %s", InstallHint)
+	}
+	t.Skipf("redis-server is not on PATH: install it (%s) or set TWILIOSMS_REDIS_URL", InstallHint)
+}
+
+// Client returns a client for the Redis tests share: TWILIOSMS_REDIS_URL's,
+// else a server started for the test, stopped when it ends.
+func Client(t testing.TB) *redis.Client {
+	t.Helper()
+	Need(t)
+	if url := os.Getenv("TWILIOSMS_REDIS_URL"); url != "" {
+		opts, err := redis.ParseURL(url)
+		if err != nil {
+			t.Fatalf("TWILIOSMS_REDIS_URL: %v", err)
+		}
+		opts.ContextTimeoutEnabled = true
+		c := redis.NewClient(opts)
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	s := Start(t)
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// Start starts a redis-server of the test's own on a free loopback port,
+// with nothing saved to disk, and stops it when the test ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	Need(t)
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Skipf("this test stops and starts its own redis-server, and there is none on PATH: install it (%s)", InstallHint)
+	}
+	s := &Server{dir: t.TempDir()}
+	var err error
+	for range 5 { // a free port can be taken between finding it and binding it
+		if s.Addr, err = freePort(); err == nil {
+			if err = s.StartAgain(); err == nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		t.Fatalf("starting redis-server: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// StartAgain starts the server on its port after Stop.
+func (s *Server) StartAgain() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, port, _ := net.SplitHostPort(s.Addr)
+	cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log"))
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			s.cmd = cmd
+			return nil
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+			return fmt.Errorf("redis-server on %s did not answer: %v\n%s", s.Addr, err, log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop kills the server, as a crash would.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}
+
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
+}

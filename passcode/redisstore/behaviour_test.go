@@ -1,0 +1,235 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/connectorkit/twiliosms"
+	"github.com/connectorkit/twiliosms/internal/redistest"
+	"github.com/connectorkit/twiliosms/passcode"
+	"github.com/connectorkit/twiliosms/passcode/redisstore"
+	"github.com/connectorkit/twiliosms/passcode/storetest"
+)
+
+var ctx = context.Background()
+
+// counter counts the commands (round trips) a client sends, by name.
+type counter struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (c *counter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.mu.Lock()
+		c.names = append(c.names, cmd.Name())
+		c.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+func (c *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.mu.Lock()
+		c.names = append(c.names, "pipeline")
+		c.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+func (c *counter) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	names := c.names
+	c.names = nil
+	return names
+}
+
+func TestOneRoundTripPerStep(t *testing.T) {
+	client := redistest.Client(t)
+	hook := &counter{}
+	client.AddHook(hook)
+	e := storetest.NewEnv(t, redisstore.New(client, redisstore.WithPrefix(prefix())), storetest.NewClock(), passcode.WithLimits(passcode.DefaultLimits[1:]...))
+	// Load the scripts: the first EVALSHA of each gets NOSCRIPT, then EVAL.
+	e.Send(e.Service, storetest.Number)
+	_ = e.Service.Verify(ctx, storetest.Number, twiliosms.UsageTypeSignIn, "x")
+	_, _ = e.Service.Send(ctx, passcode.Request{To: "+15005550002", UsageType: twiliosms.UsageTypeSignIn})
+	loads := 0
+	for _, name := range hook.take() {
+		if name == "eval" {
+			loads++
+		}
+	}
+	assert.Equal(t, 3, loads, "each script is loaded once, by EVAL after a NOSCRIPT")
+
+	e.Send(e.Service, storetest.Number)
+	assert.Equal(t, []string{"evalsha"}, hook.take(), "a send: one round trip, before Twilio")
+	require.NoError(t, e.Service.Verify(ctx, storetest.Number, twiliosms.UsageTypeSignIn, e.LastCode(storetest.Number)))
+	assert.Equal(t, []string{"evalsha"}, hook.take(), "a verification: one round trip")
+	_, err := e.Service.Send(ctx, passcode.Request{To: "+15005550002", UsageType: twiliosms.UsageTypeSignIn}) // 21612: certainly not sent
+	require.ErrorIs(t, err, twiliosms.ErrUnreachableRecipient)
+	assert.Equal(t, []string{"evalsha", "evalsha"}, hook.take(), "a failed send: one more, to take it back")
+	e.Fake.FailNext(500, 20500, "Internal Server Error")
+	_, err = e.Service.Send(ctx, passcode.Request{To: "+15005550010", UsageType: twiliosms.UsageTypeSignIn})
+	require.ErrorIs(t, err, twiliosms.ErrUnavailable)
+	assert.Equal(t, []string{"evalsha"}, hook.take(), "a send that may have gone out is not taken back")
+}
+
+func TestScriptFlushIsSurvived(t *testing.T) {
+	client := redistest.Client(t)
+	e := storetest.NewEnv(t, redisstore.New(client, redisstore.WithPrefix(prefix())), storetest.NewClock())
+	e.Send(e.Service, storetest.Number)
+	require.NoError(t, client.ScriptFlush(ctx).Err())
+	require.NoError(t, e.Service.Verify(ctx, storetest.Number, twiliosms.UsageTypeSignIn, e.LastCode(storetest.Number)))
+	require.NoError(t, client.ScriptFlush(ctx).Err())
+	e.Send(e.Service, storetest.OtherNumber)
+}
+
+// dump returns every key under p and its value, as text.
+func dump(t *testing.T, client *redis.Client, p string) (map[string]string, map[string]time.Duration) {
+	t.Helper()
+	values, ttls := map[string]string{}, map[string]time.Duration{}
+	iter := client.Scan(ctx, 0, p+"*", 100).Iterator()
+	for iter.Next(ctx) {
+		key := iter.Val()
+		var b strings.Builder
+		switch typ := client.Type(ctx, key).Val(); typ {
+		case "hash":
+			for f, v := range client.HGetAll(ctx, key).Val() {
+				fmt.Fprintf(&b, "%s=%q ", f, v)
+			}
+		case "zset":
+			for _, z := range client.ZRangeWithScores(ctx, key, 0, -1).Val() {
+				fmt.Fprintf(&b, "%v@%v ", z.Member, z.Score)
+			}
+		default:
+			t.Fatalf("%s is a %s", key, typ)
+		}
+		values[key] = b.String()
+		ttls[key] = client.PTTL(ctx, key).Val()
+	}
+	require.NoError(t, iter.Err())
+	return values, ttls
+}
+
+func TestNothingInClearAndEveryKeyExpires(t *testing.T) {
+	client := redistest.Client(t)
+	p := prefix()
+	e := storetest.NewEnv(t, redisstore.New(client, redisstore.WithPrefix(p)), storetest.NewClock(), passcode.WithLimits(
+		append(passcode.DefaultLimits, passcode.Limit{Scope: passcode.SendsToCountry, Max: 100, Window: time.Hour},
+			passcode.Limit{Scope: passcode.Sends, Max: 1000, Window: 24 * time.Hour})...))
+	_, err := e.Service.Send(ctx, passcode.Request{To: "1 (415) 555-2671", UsageType: twiliosms.UsageTypeSignIn, IP: "203.0.113.7"})
+	require.NoError(t, err)
+	code := e.LastCode("+14155552671")
+	require.ErrorIs(t, e.Service.Verify(ctx, "14155552671", twiliosms.UsageTypeSignIn, "nope"), passcode.ErrCodeMismatch)
+	_, err = e.Service.Send(ctx, passcode.Request{To: "+15005550006", UsageType: twiliosms.UsageTypeRegister, IP: "2001:db8::1"})
+	require.NoError(t, err)
+	registered := e.LastCode("+15005550006")
+
+	values, ttls := dump(t, client, p)
+	require.NotEmpty(t, values)
+	var all strings.Builder
+	for key, value := range values {
+		all.WriteString(key + " " + value + "\n")
+		assert.Contains(t, key, "{otp}", "every key carries the one hash tag")
+		assert.Greater(t, ttls[key], time.Duration(0), "%s has a TTL", key)
+		assert.LessOrEqual(t, ttls[key], 24*time.Hour, "%s lives no longer than the longest window", key)
+	}
+	for _, clear := range []string{"4155552671", "+14155552671", "415-555-2671", "5005550006", code, registered,
+		"203.0.113.7", "2001:db8", string(storetest.Secret)} {
+		assert.NotContains(t, all.String(), clear)
+	}
+}
+
+// TestRedisStoppedAndRestarted: a stopped Redis sends nothing and verifies
+// nothing; once it is back, the service works again.
+func TestRedisStoppedAndRestarted(t *testing.T) {
+	server := redistest.Start(t)
+	client := redis.NewClient(&redis.Options{Addr: server.Addr, MaxRetries: -1, DialTimeout: time.Second})
+	defer client.Close()
+	e := storetest.NewEnv(t, redisstore.New(client), storetest.NewClock(), passcode.WithLimits())
+	e.Send(e.Service, storetest.Number)
+	code := e.LastCode(storetest.Number)
+
+	server.Stop()
+	_, err := e.Service.Send(ctx, passcode.Request{To: storetest.OtherNumber, UsageType: twiliosms.UsageTypeSignIn})
+	require.ErrorIs(t, err, passcode.ErrStoreUnavailable)
+	assert.Len(t, e.Fake.Messages(), 1, "no SMS went out without the store")
+	for _, guess := range []string{code, "000000"} {
+		assert.ErrorIs(t, e.Service.Verify(ctx, storetest.Number, twiliosms.UsageTypeSignIn, guess), passcode.ErrStoreUnavailable)
+	}
+
+	require.NoError(t, server.StartAgain())
+	// Nothing was saved, so the code is gone; the service works again.
+	assert.ErrorIs(t, e.Service.Verify(ctx, storetest.Number, twiliosms.UsageTypeSignIn, code), passcode.ErrCodeNotFound)
+	e.Send(e.Service, storetest.OtherNumber)
+	assert.NoError(t, e.Service.Verify(ctx, storetest.OtherNumber, twiliosms.UsageTypeSignIn, e.LastCode(storetest.OtherNumber)))
+}
+
+// TestSlowRedisAndADeadline: the caller's deadline bounds a call to a Redis
+// that does not answer.
+func TestSlowRedisAndADeadline(t *testing.T) {
+	server := redistest.Start(t)
+	client := redis.NewClient(&redis.Options{Addr: server.Addr, MaxRetries: -1, ContextTimeoutEnabled: true})
+	defer client.Close()
+	e := storetest.NewEnv(t, redisstore.New(client), storetest.NewClock())
+	admin := redis.NewClient(&redis.Options{Addr: server.Addr})
+	defer admin.Close()
+	require.NoError(t, admin.Do(ctx, "CLIENT", "PAUSE", 1000, "ALL").Err())
+	defer admin.Do(ctx, "CLIENT", "UNPAUSE")
+
+	for name, call := range map[string]func(context.Context) error{
+		"send": func(ctx context.Context) error {
+			_, err := e.Service.Send(ctx, passcode.Request{To: storetest.Number, UsageType: twiliosms.UsageTypeSignIn})
+			return err
+		},
+		"verify": func(ctx context.Context) error {
+			return e.Service.Verify(ctx, storetest.Number, twiliosms.UsageTypeSignIn, "123456")
+		},
+	} {
+		dctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		start := time.Now()
+		err := call(dctx)
+		cancel()
+		assert.Less(t, time.Since(start), time.Second, "%s returned in time", name)
+		assert.ErrorIs(t, err, passcode.ErrStoreUnavailable, name)
+		assert.ErrorIs(t, err, context.DeadlineExceeded, name)
+	}
+	assert.Empty(t, e.Fake.Messages())
+}
+
+func TestKeysAndPrefix(t *testing.T) {
+	client := redistest.Client(t)
+	e := storetest.NewEnv(t, redisstore.New(client), storetest.NewClock())
+	e.Send(e.Service, storetest.Number)
+	keys, err := client.Keys(ctx, redisstore.DefaultPrefix+"{otp}:*").Result()
+	require.NoError(t, err)
+	assert.Len(t, keys, 2, "the code and the number's counter, which its two limits share, under the default prefix")
+	require.NoError(t, client.Del(ctx, keys...).Err())
+}
+
+// errHost is a store whose Redis cannot be reached at all.
+func TestUnreachableRedis(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	client := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer client.Close()
+	e := storetest.NewEnv(t, redisstore.New(client), storetest.NewClock())
+	_, err = e.Service.Send(ctx, passcode.Request{To: storetest.Number, UsageType: twiliosms.UsageTypeSignIn})
+	require.ErrorIs(t, err, passcode.ErrStoreUnavailable)
+	var opErr *net.OpError
+	assert.True(t, errors.As(err, &opErr), "the cause stays reachable: %v", err)
+	assert.Empty(t, e.Fake.Messages())
+}

@@ -1,0 +1,53 @@
+-- Check: KEYS[1] is the code, KEYS[2..] the failed-check counters. ARGV:
+-- now (ms), event id, n, n candidate MACs, then the limits from ARGV[4+n]
+-- (see limits.lua). Answers {outcome, attempts left, limit, wait ms}, the
+-- outcomes numbered as redisstore.outcomes says.
+
+-- equal compares two MACs in time that depends only on their length.
+local function equal(a, b)
+  if #a ~= #b then
+    return false
+  end
+  local diff = 0
+  for i = 1, #a do
+    diff = bit.bor(diff, bit.bxor(string.byte(a, i), string.byte(b, i)))
+  end
+  return diff == 0
+end
+
+local now = tonumber(ARGV[1])
+local n = tonumber(ARGV[3])
+local list = limits(4 + n)
+local worst, wait, counts = full(list, now)
+if worst >= 0 then
+  return {1, 0, worst, wait}
+end
+local code = KEYS[1]
+local r = redis.call('HMGET', code, 'mac', 'exp', 'keep', 'att', 'max')
+if not r[1] or tonumber(r[3]) <= now then
+  return {2, 0, 0, 0}
+end
+if tonumber(r[2]) <= now then
+  return {3, 0, 0, 0}
+end
+local att, max = tonumber(r[4]), tonumber(r[5])
+if att >= max then
+  return {4, 0, 0, 0}
+end
+local match = false
+for j = 1, n do
+  if equal(r[1], ARGV[3 + j]) then
+    match = true
+  end
+end
+if match then
+  redis.call('DEL', code)
+  return {6, 0, 0, 0}
+end
+att = redis.call('HINCRBY', code, 'att', 1)
+record(list, now, ARGV[2])
+local left = remaining(list, counts, max - att)
+if left < 0 then
+  left = 0
+end
+return {5, left, 0, 0}

@@ -1,0 +1,162 @@
+// Package redisstore is a passcode.Store in Redis, so that every instance
+// of a service shares its verification codes and its limits: any instance
+// may get the /otp/verify request, and ten sends per number must not
+// become ten per instance.
+//
+//	client := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
+//	codes, err := passcode.New(conn, passcode.WithSecret(secret), passcode.WithStore(redisstore.New(client)))
+//
+// Each Store method is one Lua script, run with EVALSHA (and EVAL once
+// after a NOSCRIPT), so it is atomic and one round trip: Send makes one
+// before Twilio is called, and one more only to take back a send that
+// certainly failed; Verify makes one. Every key carries a TTL, so Redis
+// keeps nothing past its use. Times come from the service's clock
+// (passcode.WithClock), not Redis's: the instances of a service need
+// synchronized clocks (NTP), as every sliding-window limiter does.
+//
+// A single node, Sentinel and Cluster all work (any redis.UniversalClient).
+// In a Cluster, one script's keys must share a hash slot, and a send
+// touches the keys of a number, an IP address and the whole service, so
+// every key of a Store carries the same hash tag: one node holds them all.
+package redisstore
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/connectorkit/twiliosms/passcode"
+)
+
+// DefaultPrefix starts every key unless WithPrefix says otherwise.
+const DefaultPrefix = "twiliosms:"
+
+// Store is a passcode.Store in Redis. It is safe for concurrent use.
+type Store struct {
+	client redis.UniversalClient
+	prefix string
+}
+
+// Option configures a Store in New.
+type Option func(*Store)
+
+// WithPrefix starts every key with prefix instead of "twiliosms:", to share
+// a Redis between services or keep tests apart.
+func WithPrefix(prefix string) Option {
+	return func(s *Store) { s.prefix = prefix }
+}
+
+// New returns a Store that keeps its keys in client's Redis. Create the
+// client with ContextTimeoutEnabled, so that a caller's deadline bounds a
+// slow Redis: without it, go-redis waits for its own ReadTimeout (3 s by
+// default) whatever the context says.
+func New(client redis.UniversalClient, opts ...Option) *Store {
+	s := &Store{client: client, prefix: DefaultPrefix}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(s)
+		}
+	}
+	return s
+}
+
+// The scripts, each with the counter functions of limits.lua before it.
+var (
+	//go:embed limits.lua
+	limitsSource string
+	//go:embed issue.lua
+	issueSource string
+	//go:embed undo.lua
+	undoSource string
+	//go:embed check.lua
+	checkSource string
+
+	issueScript = redis.NewScript(limitsSource + issueSource)
+	undoScript  = redis.NewScript(undoSource)
+	checkScript = redis.NewScript(limitsSource + checkSource)
+)
+
+// key is the Redis key of a code or a counter: the prefix, the hash tag all
+// of a Store's keys share, and the hashed name the passcode package gave.
+func (s *Store) key(kind, name string) string {
+	return s.prefix + "{otp}:" + kind + ":" + name
+}
+
+// keys returns the Redis keys of a script, the code's first and then each
+// distinct counter key once, and the limits' arguments: how many, then
+// each one's key index (1-based, into the keys), max and window in ms.
+func (s *Store) keys(codeKey string, counters []passcode.Counter) ([]string, []any) {
+	keys := []string{s.key("code", codeKey)}
+	index := map[string]int{}
+	args := []any{len(counters)}
+	for _, c := range counters {
+		i, ok := index[c.Key]
+		if !ok {
+			keys = append(keys, s.key("limit", c.Key))
+			i = len(keys)
+			index[c.Key] = i
+		}
+		args = append(args, i, c.Max, c.Window.Milliseconds())
+	}
+	return keys, args
+}
+
+// Issue implements passcode.Store.
+func (s *Store) Issue(ctx context.Context, req passcode.IssueRequest) (passcode.IssueResult, error) {
+	keys, limits := s.keys(req.CodeKey, req.Counters)
+	args := append([]any{req.Now.UnixMilli(), req.EventID, req.MAC, req.ExpiresAt.UnixMilli(), req.KeepUntil.UnixMilli(), req.MaxAttempts}, limits...)
+	res, err := issueScript.Run(ctx, s.client, keys, args...).Int64Slice()
+	if err != nil {
+		return passcode.IssueResult{}, fmt.Errorf("redisstore: issue: %w", err)
+	}
+	if len(res) != 2 {
+		return passcode.IssueResult{}, fmt.Errorf("redisstore: issue: the script answered %d values", len(res))
+	}
+	return passcode.IssueResult{Exceeded: int(res[0]), RetryAfter: time.Duration(res[1]) * time.Millisecond}, nil
+}
+
+// Undo implements passcode.Store.
+func (s *Store) Undo(ctx context.Context, req passcode.UndoRequest) error {
+	keys, _ := s.keys(req.CodeKey, req.Counters)
+	err := undoScript.Run(ctx, s.client, keys, req.Now.UnixMilli(), req.EventID).Err()
+	if err != nil {
+		return fmt.Errorf("redisstore: undo: %w", err)
+	}
+	return nil
+}
+
+// outcomes maps the check script's answers to passcode's outcomes.
+var outcomes = map[int64]passcode.Outcome{
+	1: passcode.OutcomeLimited,
+	2: passcode.OutcomeNotFound,
+	3: passcode.OutcomeExpired,
+	4: passcode.OutcomeTooManyAttempts,
+	5: passcode.OutcomeMismatch,
+	6: passcode.OutcomeMatch,
+}
+
+// Check implements passcode.Store.
+func (s *Store) Check(ctx context.Context, req passcode.CheckRequest) (passcode.CheckResult, error) {
+	keys, limits := s.keys(req.CodeKey, req.Counters)
+	args := []any{req.Now.UnixMilli(), req.EventID, len(req.MACs)}
+	for _, mac := range req.MACs {
+		args = append(args, mac)
+	}
+	res, err := checkScript.Run(ctx, s.client, keys, append(args, limits...)...).Int64Slice()
+	if err != nil {
+		return passcode.CheckResult{}, fmt.Errorf("redisstore: check: %w", err)
+	}
+	if len(res) != 4 {
+		return passcode.CheckResult{}, fmt.Errorf("redisstore: check: the script answered %d values", len(res))
+	}
+	outcome, ok := outcomes[res[0]]
+	if !ok {
+		return passcode.CheckResult{}, fmt.Errorf("redisstore: check: unknown outcome %s", strconv.FormatInt(res[0], 10))
+	}
+	return passcode.CheckResult{Outcome: outcome, AttemptsLeft: int(res[1]), Exceeded: int(res[2]),
+		RetryAfter: time.Duration(res[3]) * time.Millisecond}, nil
+}
