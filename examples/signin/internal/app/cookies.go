@@ -1,0 +1,81 @@
+package app
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The cookies: a signed-in session, a sign-in waiting for its code (both
+// hold the number, sealed), and the form token.
+const (
+	sessionCookie = "signin_session"
+	pendingCookie = "signin_pending"
+	csrfCookie    = "signin_csrf"
+)
+
+// cookieJar seals cookie values with AES-GCM, so that the number they hold
+// can be neither read nor forged, and binds each to its cookie's name.
+type cookieJar struct{ aead cipher.AEAD }
+
+func newCookieJar(secret []byte) (cookieJar, error) {
+	if len(secret) < 32 {
+		return cookieJar{}, errors.New("signin: the cookie secret needs 32 bytes or more")
+	}
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("signin cookies v1"))
+	block, err := aes.NewCipher(mac.Sum(nil))
+	if err != nil {
+		return cookieJar{}, err
+	}
+	aead, err := cipher.NewGCM(block)
+	return cookieJar{aead}, err
+}
+
+// write sets cookie name to value until ttl from now.
+func (j cookieJar) write(w http.ResponseWriter, name, value string, ttl time.Duration, secure bool) {
+	expires := time.Now().Add(ttl)
+	nonce := make([]byte, j.aead.NonceSize())
+	_, _ = rand.Read(nonce)
+	plain := strconv.FormatInt(expires.Unix(), 10) + "|" + value
+	sealed := j.aead.Seal(nonce, nonce, []byte(plain), []byte(name))
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: base64.RawURLEncoding.EncodeToString(sealed), Path: "/",
+		Expires: expires, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure,
+	})
+}
+
+// read returns cookie name's value, if it is ours and has not expired.
+func (j cookieJar) read(r *http.Request, name string) (string, bool) {
+	c, err := r.Cookie(name)
+	if err != nil {
+		return "", false
+	}
+	sealed, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil || len(sealed) < j.aead.NonceSize() {
+		return "", false
+	}
+	nonce, box := sealed[:j.aead.NonceSize()], sealed[j.aead.NonceSize():]
+	plain, err := j.aead.Open(nil, nonce, box, []byte(name))
+	if err != nil {
+		return "", false
+	}
+	expiry, value, ok := strings.Cut(string(plain), "|")
+	unix, err := strconv.ParseInt(expiry, 10, 64)
+	if !ok || err != nil || time.Now().Unix() >= unix {
+		return "", false
+	}
+	return value, true
+}
+
+func (j cookieJar) clear(w http.ResponseWriter, name string, secure bool) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure})
+}

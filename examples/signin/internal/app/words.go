@@ -1,0 +1,180 @@
+package app
+
+import (
+	"golang.org/x/text/language"
+)
+
+// languages are the page's languages, English first: the one a reader
+// whose languages match none of them gets.
+var languages = []language.Tag{language.English, language.German, language.French, language.Spanish, language.Japanese}
+
+var languageMatcher = language.NewMatcher(languages)
+
+// pageLanguage picks the page's language from an Accept-Language header.
+func pageLanguage(acceptLanguage string) string {
+	tags, _, err := language.ParseAcceptLanguage(acceptLanguage)
+	if err != nil || len(tags) == 0 {
+		return "en"
+	}
+	_, i, confidence := languageMatcher.Match(tags...)
+	if confidence < language.High {
+		return "en"
+	}
+	base, _ := languages[i].Base()
+	return base.String()
+}
+
+// words are the page's words in each language. The error messages are the
+// README's "what to tell the end user".
+var words = map[string]map[string]string{
+	"en": {
+		"title":          "Sign in with your phone",
+		"phone_label":    "Phone number",
+		"phone_hint":     "With its country code, such as +1 415 555 2671.",
+		"send":           "Text me a code",
+		"code_label":     "Code",
+		"code_hint":      "We texted a code to %s.",
+		"verify":         "Sign in",
+		"other_number":   "Use another number",
+		"signed_in":      "You are signed in as %s.",
+		"sign_out":       "Sign out",
+		"signed_out":     "You are signed out.",
+		"fake_banner":    "Demo: this page runs on twiliosmstest, a fake Twilio. No SMS leaves this machine; the codes arrive in the developer inbox below.",
+		"real_banner":    "Live: codes go out as real SMS through Twilio.",
+		"inbox":          "Developer inbox",
+		"inbox_empty":    "No messages yet.",
+		"mismatch":       "That code is not right: %d tries left.",
+		"expired":        "That code has expired. Ask for a new one.",
+		"too_many_tries": "Too many wrong tries. Ask for a new code.",
+		"not_found":      "That code is no longer valid. Ask for a new one.",
+		"wait":           "Too soon: try again in %d s.",
+		"checks_limited": "Too many wrong codes for this number. Try again in %d s.",
+		"invalid_number": "That doesn't look like a phone number.",
+		"unreachable":    "That number can't receive text messages. Try another.",
+		"country":        "We can't send codes to that country.",
+		"opted_out":      "You unsubscribed from our texts: reply START to us, then try again.",
+		"unavailable":    "We can't send texts right now. Try again in a moment.",
+		"generic":        "Something went wrong on our side.",
+		"expired_form":   "This form has expired. Please try again.",
+	},
+	"de": {
+		"title":          "Mit Ihrer Telefonnummer anmelden",
+		"phone_label":    "Telefonnummer",
+		"phone_hint":     "Mit Ländervorwahl, zum Beispiel +49 30 123456.",
+		"send":           "Code per SMS senden",
+		"code_label":     "Code",
+		"code_hint":      "Wir haben einen Code an %s gesendet.",
+		"verify":         "Anmelden",
+		"other_number":   "Andere Nummer verwenden",
+		"signed_in":      "Sie sind als %s angemeldet.",
+		"sign_out":       "Abmelden",
+		"signed_out":     "Sie sind abgemeldet.",
+		"fake_banner":    "Demo: Diese Seite läuft mit twiliosmstest, einem nachgebildeten Twilio. Keine SMS verlässt diesen Rechner; die Codes erscheinen unten im Entwickler-Posteingang.",
+		"real_banner":    "Live: Codes werden als echte SMS über Twilio versendet.",
+		"inbox":          "Entwickler-Posteingang",
+		"inbox_empty":    "Noch keine Nachrichten.",
+		"mismatch":       "Dieser Code stimmt nicht: noch %d Versuche.",
+		"expired":        "Dieser Code ist abgelaufen. Fordern Sie einen neuen an.",
+		"too_many_tries": "Zu viele falsche Versuche. Fordern Sie einen neuen Code an.",
+		"not_found":      "Dieser Code ist nicht mehr gültig. Fordern Sie einen neuen an.",
+		"wait":           "Zu früh: versuchen Sie es in %d s erneut.",
+		"checks_limited": "Zu viele falsche Codes für diese Nummer. Versuchen Sie es in %d s erneut.",
+		"invalid_number": "Das sieht nicht nach einer Telefonnummer aus.",
+		"unreachable":    "Diese Nummer kann keine SMS empfangen. Versuchen Sie eine andere.",
+		"country":        "In dieses Land können wir keine Codes senden.",
+		"opted_out":      "Sie haben unsere SMS abbestellt: Antworten Sie uns mit START und versuchen Sie es dann erneut.",
+		"unavailable":    "Wir können gerade keine SMS senden. Versuchen Sie es gleich noch einmal.",
+		"generic":        "Bei uns ist etwas schiefgegangen.",
+		"expired_form":   "Dieses Formular ist abgelaufen. Bitte versuchen Sie es erneut.",
+	},
+	"fr": {
+		"title":          "Connexion avec votre téléphone",
+		"phone_label":    "Numéro de téléphone",
+		"phone_hint":     "Avec l'indicatif du pays, par exemple +33 6 12 34 56 78.",
+		"send":           "M'envoyer un code",
+		"code_label":     "Code",
+		"code_hint":      "Nous avons envoyé un code au %s.",
+		"verify":         "Se connecter",
+		"other_number":   "Utiliser un autre numéro",
+		"signed_in":      "Vous êtes connecté avec le %s.",
+		"sign_out":       "Se déconnecter",
+		"signed_out":     "Vous êtes déconnecté.",
+		"fake_banner":    "Démo : cette page fonctionne avec twiliosmstest, un faux Twilio. Aucun SMS ne quitte cette machine ; les codes arrivent dans la boîte de réception développeur ci-dessous.",
+		"real_banner":    "En direct : les codes partent en vrais SMS par Twilio.",
+		"inbox":          "Boîte de réception développeur",
+		"inbox_empty":    "Aucun message pour l'instant.",
+		"mismatch":       "Ce code n'est pas le bon : encore %d essais.",
+		"expired":        "Ce code a expiré. Demandez-en un nouveau.",
+		"too_many_tries": "Trop d'essais incorrects. Demandez un nouveau code.",
+		"not_found":      "Ce code n'est plus valable. Demandez-en un nouveau.",
+		"wait":           "Trop tôt : réessayez dans %d s.",
+		"checks_limited": "Trop de codes incorrects pour ce numéro. Réessayez dans %d s.",
+		"invalid_number": "Cela ne ressemble pas à un numéro de téléphone.",
+		"unreachable":    "Ce numéro ne peut pas recevoir de SMS. Essayez-en un autre.",
+		"country":        "Nous ne pouvons pas envoyer de codes vers ce pays.",
+		"opted_out":      "Vous vous êtes désabonné de nos SMS : répondez-nous START, puis réessayez.",
+		"unavailable":    "Nous ne pouvons pas envoyer de SMS pour le moment. Réessayez dans un instant.",
+		"generic":        "Un problème est survenu de notre côté.",
+		"expired_form":   "Ce formulaire a expiré. Veuillez réessayer.",
+	},
+	"es": {
+		"title":          "Inicia sesión con tu teléfono",
+		"phone_label":    "Número de teléfono",
+		"phone_hint":     "Con el prefijo del país, por ejemplo +34 612 345 678.",
+		"send":           "Envíame un código",
+		"code_label":     "Código",
+		"code_hint":      "Te enviamos un código al %s.",
+		"verify":         "Iniciar sesión",
+		"other_number":   "Usar otro número",
+		"signed_in":      "Has iniciado sesión como %s.",
+		"sign_out":       "Cerrar sesión",
+		"signed_out":     "Has cerrado la sesión.",
+		"fake_banner":    "Demo: esta página funciona con twiliosmstest, un Twilio simulado. Ningún SMS sale de esta máquina; los códigos llegan a la bandeja de entrada de desarrollo de abajo.",
+		"real_banner":    "En vivo: los códigos se envían como SMS reales a través de Twilio.",
+		"inbox":          "Bandeja de entrada de desarrollo",
+		"inbox_empty":    "Todavía no hay mensajes.",
+		"mismatch":       "Ese código no es correcto: quedan %d intentos.",
+		"expired":        "Ese código ha caducado. Pide uno nuevo.",
+		"too_many_tries": "Demasiados intentos fallidos. Pide un código nuevo.",
+		"not_found":      "Ese código ya no es válido. Pide uno nuevo.",
+		"wait":           "Demasiado pronto: vuelve a intentarlo en %d s.",
+		"checks_limited": "Demasiados códigos incorrectos para este número. Vuelve a intentarlo en %d s.",
+		"invalid_number": "Eso no parece un número de teléfono.",
+		"unreachable":    "Ese número no puede recibir SMS. Prueba con otro.",
+		"country":        "No podemos enviar códigos a ese país.",
+		"opted_out":      "Te diste de baja de nuestros SMS: respóndenos START y vuelve a intentarlo.",
+		"unavailable":    "Ahora no podemos enviar SMS. Vuelve a intentarlo en un momento.",
+		"generic":        "Algo salió mal por nuestra parte.",
+		"expired_form":   "Este formulario ha caducado. Vuelve a intentarlo.",
+	},
+	"ja": {
+		"title":          "電話番号でサインイン",
+		"phone_label":    "電話番号",
+		"phone_hint":     "国番号から入力してください（例: +81 90 1234 5678）。",
+		"send":           "コードを SMS で受け取る",
+		"code_label":     "確認コード",
+		"code_hint":      "%s に確認コードを送信しました。",
+		"verify":         "サインイン",
+		"other_number":   "別の番号を使う",
+		"signed_in":      "%s でサインインしています。",
+		"sign_out":       "サインアウト",
+		"signed_out":     "サインアウトしました。",
+		"fake_banner":    "デモ: このページは偽の Twilio である twiliosmstest で動いています。SMS はこのマシンの外に送信されず、コードは下の開発者用受信箱に届きます。",
+		"real_banner":    "本番: コードは Twilio から実際の SMS として送信されます。",
+		"inbox":          "開発者用受信箱",
+		"inbox_empty":    "まだメッセージはありません。",
+		"mismatch":       "コードが正しくありません（残り %d 回）。",
+		"expired":        "コードの有効期限が切れました。新しいコードを受け取ってください。",
+		"too_many_tries": "誤りが多すぎます。新しいコードを受け取ってください。",
+		"not_found":      "このコードはもう使えません。新しいコードを受け取ってください。",
+		"wait":           "早すぎます。%d 秒後にもう一度お試しください。",
+		"checks_limited": "この番号で誤ったコードが多すぎます。%d 秒後にもう一度お試しください。",
+		"invalid_number": "電話番号ではないようです。",
+		"unreachable":    "この番号は SMS を受信できません。別の番号をお試しください。",
+		"country":        "この国にはコードを送信できません。",
+		"opted_out":      "SMS の受信を停止しています。START と返信してから、もう一度お試しください。",
+		"unavailable":    "現在 SMS を送信できません。しばらくしてからもう一度お試しください。",
+		"generic":        "こちらで問題が発生しました。",
+		"expired_form":   "フォームの有効期限が切れました。もう一度お試しください。",
+	},
+}
