@@ -125,7 +125,7 @@ func Example_handlers() {
 	post("/otp/verify", url.Values{"phone": {"+15005550006"}, "code": {code}})
 	// Output:
 	// 200 We sent you a code.
-	// 429 Please wait 60 s before asking for another code.
+	// 429 Too soon: try again in 60 s.
 	// 400 That number can't receive text messages. Try another.
 	// 400 That code is not right: 9 tries left.
 	// 200 You are signed in.
@@ -152,9 +152,9 @@ func userMessage(err error) (int, string) {
 	case errors.As(err, &mismatch):
 		return http.StatusBadRequest, fmt.Sprintf("That code is not right: %d tries left.", mismatch.AttemptsLeft)
 	case errors.As(err, &limit) && errors.Is(err, passcode.ErrTooManyAttempts):
-		return http.StatusTooManyRequests, "Too many wrong codes for this number. Try again later."
+		return http.StatusTooManyRequests, fmt.Sprintf("Too many wrong codes for this number. Try again in %d s.", int(math.Ceil(limit.RetryAfter.Seconds())))
 	case errors.As(err, &limit):
-		return http.StatusTooManyRequests, fmt.Sprintf("Please wait %d s before asking for another code.", int(math.Ceil(limit.RetryAfter.Seconds())))
+		return http.StatusTooManyRequests, fmt.Sprintf("Too soon: try again in %d s.", int(math.Ceil(limit.RetryAfter.Seconds())))
 	case errors.Is(err, passcode.ErrCodeExpired):
 		return http.StatusBadRequest, "That code has expired. Ask for a new one."
 	case errors.Is(err, passcode.ErrTooManyAttempts):
