@@ -160,3 +160,13 @@ func ExampleConnector_StatusCallbackHandler() {
 	// SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa delivered
 	// 204
 }
+
+// MaskPhone shows a number as the connector's log lines do, for a
+// service's own logs.
+func ExampleMaskPhone() {
+	fmt.Println(twiliosms.MaskPhone("+14155552671"))
+	fmt.Println(twiliosms.MaskPhone("+44 20 7946 0958"))
+	// Output:
+	// +1415***2671
+	// +4420***0958
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -28,7 +29,7 @@ func (c *Connector) logOutcome(ctx context.Context, usage UsageType, to string, 
 func sendAttrs(usage UsageType, to string, attempt int, d time.Duration, res *SendResult, err error) []slog.Attr {
 	attrs := []slog.Attr{
 		slog.String("usage_type", string(usage)),
-		slog.String("to", maskPhone(to)),
+		slog.String("to", MaskPhone(to)),
 		slog.Int("attempt", attempt),
 		slog.Duration("duration", d),
 	}
@@ -43,12 +44,23 @@ func sendAttrs(usage UsageType, to string, attempt int, d time.Duration, res *Se
 	return attrs
 }
 
-// maskPhone keeps the start and the last four digits of an E.164 number:
-// enough to tell numbers apart in logs, not enough to call one.
-func maskPhone(e164 string) string {
-	if len(e164) < 9 {
+// MaskPhone returns number as this package's log lines, errors and
+// printed values show it: without separators, its start and its last four
+// digits ("+1415***2671"), with at least three digits hidden between, or
+// "***" when it has fewer than eight digits. That tells numbers apart in
+// logs without giving one away; use it to log a recipient yourself.
+func MaskPhone(number string) string {
+	var b strings.Builder
+	b.Grow(len(number))
+	for _, r := range number {
+		if ('0' <= r && r <= '9') || (r == '+' && b.Len() == 0) {
+			b.WriteRune(r)
+		}
+	}
+	s := b.String()
+	if len(s) < 9 {
 		return "***"
 	}
-	keep := min(5, len(e164)-4-3) // leave at least three digits masked
-	return e164[:keep] + "***" + e164[len(e164)-4:]
+	keep := min(5, len(s)-4-3) // leave at least three digits masked
+	return s[:keep] + "***" + s[len(s)-4:]
 }

@@ -88,13 +88,13 @@ func (r phoneRules) read(s string) (phoneNumber, error) {
 	}
 	if what, ok := unreachableKinds[p.kind]; ok {
 		return phoneNumber{}, errorf(ErrUnreachableRecipient, "Message.To (%s) is a %s number in %s: it cannot receive SMS, and such numbers are what SMS pumping fraud texts; ask for a mobile number",
-			maskPhone(p.e164), what, describeRegion(p.region(), p.callingCode))
+			MaskPhone(p.e164), what, describeRegion(p.region(), p.callingCode))
 	}
 	if r.restricted() && !r.allowedCodes[p.callingCode] {
 		region := p.region()
 		if !r.allowedRegions[region] {
 			return phoneNumber{}, errorf(ErrCountryNotAllowed, "Message.To (%s) is a number in %s, which allowedCountries does not include",
-				maskPhone(p.e164), describeRegion(region, p.callingCode))
+				MaskPhone(p.e164), describeRegion(region, p.callingCode))
 		}
 	}
 	return p, nil
@@ -135,7 +135,7 @@ func readInternational(digits string, written bool) (phoneNumber, error) {
 	if err == nil && p.kind != phonenumbers.UNKNOWN {
 		return p, nil
 	}
-	masked := maskPhone("+" + digits)
+	masked := MaskPhone("+" + digits)
 	hint := "check its digits"
 	if !written {
 		hint = "write a national number with its country code (" + numberExample + ") or set defaultRegion"
@@ -176,7 +176,7 @@ func (r phoneRules) readNational(digits string) (phoneNumber, error) {
 		intlReading = "is not a valid number in " + describeRegion(intl.region(), intl.callingCode)
 	}
 	return phoneNumber{}, errorf(ErrInvalidPhoneNumber, "Message.To (%s) is not a valid national number in %s (defaultRegion %s), and read as international digits it %s; check its digits, or write it with its country code (%s)",
-		maskPhone("+"+digits), describeRegion(r.defaultRegion, 0), r.defaultRegion, intlReading, numberExample)
+		MaskPhone("+"+digits), describeRegion(r.defaultRegion, 0), r.defaultRegion, intlReading, numberExample)
 }
 
 func smsCapable(kind phonenumbers.PhoneNumberType) bool {

@@ -37,7 +37,7 @@ func redactedValue(v reflect.Value, i int) any {
 		}
 		return field.String()
 	case "phone":
-		return maskNumber(field.String())
+		return MaskPhone(field.String())
 	case "keys":
 		keys := make([]string, 0, field.Len())
 		for _, k := range field.MapKeys() {
@@ -56,18 +56,6 @@ func redactIfSet(s string) string {
 		return ""
 	}
 	return redacted
-}
-
-// maskNumber masks a phone number as written, keeping what maskPhone keeps
-// of its digits.
-func maskNumber(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if ('0' <= r && r <= '9') || (r == '+' && b.Len() == 0) {
-			b.WriteRune(r)
-		}
-	}
-	return maskPhone(b.String())
 }
 
 // formatRedacted prints the struct v as fmt prints a struct, {a b} or

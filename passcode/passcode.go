@@ -211,21 +211,13 @@ type Request struct {
 // Format prints r with To masked, as a log line would show it, in every
 // fmt verb.
 func (r Request) Format(f fmt.State, _ rune) {
-	fmt.Fprintf(f, "{To:%s UsageType:%s Locale:%s IP:%s Payload:%d keys}", maskNumber(r.To), r.UsageType, r.Locale, r.IP, len(r.Payload))
+	fmt.Fprintf(f, "{To:%s UsageType:%s Locale:%s IP:%s Payload:%d keys}", twiliosms.MaskPhone(r.To), r.UsageType, r.Locale, r.IP, len(r.Payload))
 }
 
 // LogValue presents r to log/slog with To masked.
 func (r Request) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("to", maskNumber(r.To)), slog.String("usageType", string(r.UsageType)),
+	return slog.GroupValue(slog.String("to", twiliosms.MaskPhone(r.To)), slog.String("usageType", string(r.UsageType)),
 		slog.String("locale", r.Locale), slog.String("ip", r.IP))
-}
-
-// maskNumber keeps a number's first digits and its last four.
-func maskNumber(s string) string {
-	if len(s) < 9 {
-		return "***"
-	}
-	return s[:min(5, len(s)-7)] + "***" + s[len(s)-4:]
 }
 
 // Format prints s without its secrets, in every fmt verb.

@@ -101,9 +101,9 @@ func (s *Server) newPage(w http.ResponseWriter, r *http.Request) *page {
 	lang := pageLanguage(r.Header.Get("Accept-Language"))
 	p := &page{Lang: lang, W: words[lang], Step: "phone", CSRF: s.csrfToken(w, r), Fake: s.inbox != nil}
 	if number, ok := s.cookies.read(r, sessionCookie); ok {
-		p.Step, p.Masked = "signedin", mask(number)
+		p.Step, p.Masked = "signedin", twiliosms.MaskPhone(number)
 	} else if number, ok := s.cookies.read(r, pendingCookie); ok {
-		p.Step, p.Masked = "code", mask(number)
+		p.Step, p.Masked = "code", twiliosms.MaskPhone(number)
 	}
 	return p
 }
@@ -112,7 +112,7 @@ func (s *Server) render(w http.ResponseWriter, p *page, status int) {
 	if s.inbox != nil {
 		msgs := s.inbox.Messages()
 		for i := len(msgs) - 1; i >= 0; i-- {
-			p.Inbox = append(p.Inbox, inboxMessage{To: mask(msgs[i].To), At: msgs[i].DateCreated.Format("15:04:05"), Body: msgs[i].Body})
+			p.Inbox = append(p.Inbox, inboxMessage{To: twiliosms.MaskPhone(msgs[i].To), At: msgs[i].DateCreated.Format("15:04:05"), Body: msgs[i].Body})
 		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -225,14 +225,6 @@ func userMessage(err error, w map[string]string) (int, string) {
 }
 
 func seconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }
-
-// mask shows a number as log lines do: its first digits and its last four.
-func mask(number string) string {
-	if len(number) < 9 {
-		return "***"
-	}
-	return number[:min(5, len(number)-7)] + "***" + number[len(number)-4:]
-}
 
 // clientIP is the end user's address for the per-IP limit: the peer's, or,
 // behind a proxy the operator trusts (-trust-proxy), the last address in
