@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"reflect"
@@ -253,7 +254,7 @@ func decodeObject(path string, obj map[string]json.RawMessage, v reflect.Value) 
 	}
 	known := jsonKeys(v.Type())
 	var problems []ConfigProblem
-	for _, k := range sortedKeys(obj) {
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		if !slices.Contains(known, k) {
 			problems = append(problems, ConfigProblem{prefix + k, unknownKey(k, known)})
 		}
@@ -264,15 +265,6 @@ func decodeObject(path string, obj map[string]json.RawMessage, v reflect.Value) 
 		}
 	}
 	return problems
-}
-
-func sortedKeys(obj map[string]json.RawMessage) []string {
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // unknownKey explains an unknown key. encoding/json matches keys
@@ -560,28 +552,18 @@ var (
 	twilioHostRE = regexp.MustCompile(`^api(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.twilio\.com$`)
 )
 
-var (
-	validatorOnce sync.Once
-	validatorInst *validator.Validate
-)
-
 // configValidator builds the validator once: building it is costly and a
 // *validator.Validate is safe for concurrent use.
-func configValidator() *validator.Validate {
-	validatorOnce.Do(func() {
-		v := validator.New(validator.WithRequiredStructEnabled())
-		v.RegisterTagNameFunc(jsonName)
-		for tag, rule := range fieldRules {
-			if rule.check == nil {
-				continue
-			}
-			check := rule.check
-			must(v.RegisterValidation(tag, func(fl validator.FieldLevel) bool { return check(fl.Field().String(), fl.Param()) }))
+var configValidator = sync.OnceValue(func() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	v.RegisterTagNameFunc(jsonName)
+	for tag, rule := range fieldRules {
+		if rule.check != nil {
+			must(v.RegisterValidation(tag, func(fl validator.FieldLevel) bool { return rule.check(fl.Field().String(), fl.Param()) }))
 		}
-		validatorInst = v
-	})
-	return validatorInst
-}
+	}
+	return v
+})
 
 func must(err error) {
 	if err != nil {

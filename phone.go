@@ -12,7 +12,7 @@ import (
 	"golang.org/x/text/language/display"
 )
 
-// phoneNumber is a recipient read and checked by readPhone.
+// phoneNumber is a recipient read and checked by phoneRules.read.
 type phoneNumber struct {
 	e164        string
 	callingCode int

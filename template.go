@@ -220,20 +220,12 @@ func arrayElement(n int, key string, at func(int) any) any {
 	return at(i)
 }
 
-// arrayIndex reads a canonical array index: "0", or digits not starting
-// with 0. JavaScript reads arr["01"] as a property, which arrays lack.
+// arrayIndex reads a canonical array index: one that prints back as key,
+// so "0" and "12" but not "01", "+1" or "-0". JavaScript reads arr["01"] as
+// a property, which arrays lack.
 func arrayIndex(key string) (int, bool) {
-	if key == "" || len(key) > 9 || (key[0] == '0' && len(key) > 1) {
-		return 0, false
-	}
-	i := 0
-	for _, c := range []byte(key) {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		i = i*10 + int(c-'0')
-	}
-	return i, true
+	i, err := strconv.Atoi(key)
+	return i, err == nil && i >= 0 && strconv.Itoa(i) == key
 }
 
 // valueString prints v as Logto's String(value ?? ”) would: nil as
@@ -380,10 +372,14 @@ var codeNearMisses = []struct {
 	{regexp.MustCompile(`(?i)<` + jsSpace + `*code` + jsSpace + `*>`), "the alias takes two angle brackets: write <<code>> or {{code}}"},
 }
 
+// foldBraces turns full-width and look-alike braces and angle brackets
+// into ASCII ones.
+func foldBraces(s string) string { return braceLookAlikes.Replace(width.Fold.String(s)) }
+
 func codeNearMiss(content string) string {
-	if folded := braceLookAlikes.Replace(width.Fold.String(content)); folded != content && parseTemplate(Template{Content: folded}).usesCode {
+	if folded := foldBraces(content); folded != content && parseTemplate(Template{Content: folded}).usesCode {
 		for _, r := range content {
-			if r > unicode.MaxASCII && strings.ContainsRune("{}<>", []rune(braceLookAlikes.Replace(width.Fold.String(string(r))))[0]) {
+			if r > unicode.MaxASCII && strings.ContainsAny(foldBraces(string(r)), "{}<>") {
 				return fmt.Sprintf("it is written with look-alike characters such as %q (U+%04X): write {{code}} with ASCII braces", r, r)
 			}
 		}

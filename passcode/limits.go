@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -95,22 +96,13 @@ func counters(limits []Limit, s subjects, scopes ...Scope) (cs []Counter, applie
 		case Sends:
 			subject = "*"
 		}
-		if subject == "" || !containsScope(scopes, l.Scope) {
+		if subject == "" || !slices.Contains(scopes, l.Scope) {
 			continue
 		}
 		cs = append(cs, Counter{Key: hashKey("limit", l.Scope.String(), subject), Max: l.Max, Window: l.Window})
 		applied = append(applied, l)
 	}
 	return cs, applied
-}
-
-func containsScope(scopes []Scope, s Scope) bool {
-	for _, x := range scopes {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // ipSubject is the address a per-IP limit counts: an IPv4 address, or an

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,6 +58,9 @@ type Service struct {
 	maxAttempts int
 	limits      []Limit
 	now         func() time.Time
+	// region names a number's region for SendsToCountry limits; nil when
+	// there are none.
+	region func(number string) string
 }
 
 // Option configures a Service in New.
@@ -180,12 +184,12 @@ func New(sender Sender, opts ...Option) (*Service, error) {
 	if len(s.secrets) == 0 {
 		return nil, optionErrorf("WithSecret", "is required: pass at least one key of 32 bytes or more")
 	}
-	if _, ok := sender.(regionSender); !ok {
-		for _, l := range s.limits {
-			if l.Scope == SendsToCountry {
-				return nil, optionErrorf("WithLimits", "a SendsToCountry limit needs a Sender with a PhoneRegion method, such as *twiliosms.Connector")
-			}
+	if slices.ContainsFunc(s.limits, func(l Limit) bool { return l.Scope == SendsToCountry }) {
+		rs, ok := sender.(regionSender)
+		if !ok {
+			return nil, optionErrorf("WithLimits", "a SendsToCountry limit needs a Sender with a PhoneRegion method, such as *twiliosms.Connector")
 		}
+		s.region = rs.PhoneRegion
 	}
 	if s.store == nil {
 		s.store = NewMemoryStore()
@@ -246,8 +250,8 @@ func (s *Service) Send(ctx context.Context, r Request) (*twiliosms.SendResult, e
 	if r.IP != "" {
 		subject.ip = ipSubject(r.IP)
 	}
-	if rs, ok := s.sender.(regionSender); ok && s.limitsScope(SendsToCountry) {
-		subject.region = rs.PhoneRegion(to)
+	if s.region != nil {
+		subject.region = s.region(to)
 	}
 	cs, applied := counters(s.limits, subject, SendsToRecipient, SendsFromIP, SendsToCountry, Sends)
 	code, err := s.newCode()
@@ -275,15 +279,6 @@ func (s *Service) Send(ctx context.Context, r Request) (*twiliosms.SendResult, e
 		_ = s.store.Undo(uctx, UndoRequest{Now: s.now(), Counters: cs, EventID: req.EventID, CodeKey: req.CodeKey})
 	}
 	return result, err
-}
-
-func (s *Service) limitsScope(scope Scope) bool {
-	for _, l := range s.limits {
-		if l.Scope == scope {
-			return true
-		}
-	}
-	return false
 }
 
 // Verify checks code for the number to and usage type, in one Store step,

@@ -24,7 +24,6 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -155,7 +154,7 @@ func (s *Store) Check(ctx context.Context, req passcode.CheckRequest) (passcode.
 	}
 	outcome, ok := outcomes[res[0]]
 	if !ok {
-		return passcode.CheckResult{}, fmt.Errorf("redisstore: check: unknown outcome %s", strconv.FormatInt(res[0], 10))
+		return passcode.CheckResult{}, fmt.Errorf("redisstore: check: unknown outcome %d", res[0])
 	}
 	return passcode.CheckResult{Outcome: outcome, AttemptsLeft: int(res[1]), Exceeded: int(res[2]),
 		RetryAfter: time.Duration(res[3]) * time.Millisecond}, nil
