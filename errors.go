@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -267,7 +268,10 @@ type APIError struct {
 	Status int
 	// Code is Twilio's error code, such as 21211, or 0 when there was none.
 	Code int
-	// Message is Twilio's explanation of the error.
+	// Message is Twilio's explanation of the error, as Twilio wrote it. It
+	// can quote the recipient's number in full ("The number +1... is
+	// unverified"), so log Error's text, which masks it, rather than
+	// Message.
 	Message string
 	// MoreInfo is the link to Twilio's page for Code.
 	MoreInfo string
@@ -276,8 +280,13 @@ type APIError struct {
 	RetryAfter time.Duration
 }
 
+// quotedNumber is a phone number as Twilio's messages quote one: E.164, or
+// its digits.
+var quotedNumber = regexp.MustCompile(`\+?\b[0-9]{7,15}\b`)
+
 // Error reports the status, Twilio's code and message, and the link to its
-// documentation.
+// documentation. Numbers in Twilio's message are masked as MaskPhone masks
+// them, since callers log errors.
 func (e *APIError) Error() string {
 	var b strings.Builder
 	b.WriteString("twiliosms: twilio answered HTTP ")
@@ -288,7 +297,7 @@ func (e *APIError) Error() string {
 	}
 	if e.Message != "" {
 		b.WriteString(": ")
-		b.WriteString(e.Message)
+		b.WriteString(quotedNumber.ReplaceAllStringFunc(e.Message, MaskPhone))
 	} else if text := http.StatusText(e.Status); text != "" {
 		b.WriteString(": ")
 		b.WriteString(text)

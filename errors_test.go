@@ -72,6 +72,12 @@ func TestAPIErrorMessage(t *testing.T) {
 	assert.Equal(t, "twiliosms: twilio answered HTTP 503: Service Unavailable", (&APIError{Status: 503}).Error())
 }
 
+func TestAPIErrorMasksQuotedNumbers(t *testing.T) {
+	err := &APIError{Status: 400, Code: 21608, Message: "The number +15005550006 is unverified; 14155552671 too. Service MG00000000000000000000000000000001, code 21608."}
+	assert.Equal(t, "twiliosms: twilio answered HTTP 400, error 21608: The number +1500***0006 is unverified; 1415***2671 too. Service MG00000000000000000000000000000001, code 21608.", err.Error())
+	assert.Contains(t, err.Message, "+15005550006", "Message stays as Twilio wrote it")
+}
+
 func TestConnectorErrorCode(t *testing.T) {
 	tests := []struct {
 		err  error

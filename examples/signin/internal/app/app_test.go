@@ -1,11 +1,14 @@
 package app
 
 import (
+	"bytes"
 	"io"
+	"log"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -199,4 +202,19 @@ func TestSetupErrors(t *testing.T) {
 		_, err := Setup(Settings{Allow: allow, Getenv: func(k string) string { return env[k] }})
 		assert.Error(t, err, name)
 	}
+}
+
+func TestLogsNeverHoldTheNumber(t *testing.T) {
+	var logs bytes.Buffer
+	log.SetOutput(&logs)
+	t.Cleanup(func() { log.SetOutput(os.Stderr) })
+	inst, srv := serve(t, nil)
+	inst.Fake.FailNext(400, 21608, "The number +15005550006 is unverified. Trial accounts cannot send messages to unverified numbers")
+	c := newClient(t, srv)
+	c.get("/")
+	c.post("/send", url.Values{"phone": {"+15005550006"}})
+	assert.Equal(t, http.StatusInternalServerError, c.code)
+	assert.Contains(t, c.page, words["en"]["generic"])
+	assert.Contains(t, logs.String(), "HTTP 400, error 21608", "the operator learns what failed")
+	assert.NotContains(t, logs.String(), "5005550006", "but not the number Twilio quoted")
 }
