@@ -125,8 +125,7 @@ func (s *Server) render(w http.ResponseWriter, p *page, status int) {
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(w, r)
-	switch r.URL.Query().Get("done") {
-	case "signedout":
+	if r.URL.Query().Get("done") == "signedout" {
 		p.Notice = p.W["signed_out"]
 	}
 	s.render(w, p, http.StatusOK)
