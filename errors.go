@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -211,12 +212,7 @@ var codeSentinels, codeNames = func() (map[int][]error, map[int]string) {
 
 // matchesCode reports whether Twilio's code stands for target.
 func matchesCode(code int, target error) bool {
-	for _, s := range codeSentinels[code] {
-		if s == target {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(codeSentinels[code], target)
 }
 
 // matchesStatus reports whether an HTTP status stands for target.

@@ -97,10 +97,10 @@ func logValueRedacted(v any) slog.Value {
 	t := rv.Type()
 	attrs := make([]slog.Attr, 0, t.NumField())
 	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name == "" {
-			r, size := utf8.DecodeRuneInString(t.Field(i).Name)
-			name = string(unicode.ToLower(r)) + t.Field(i).Name[size:]
+		name := jsonName(t.Field(i))
+		if name == t.Field(i).Name { // no JSON name: lower-case the first letter
+			r, size := utf8.DecodeRuneInString(name)
+			name = string(unicode.ToLower(r)) + name[size:]
 		}
 		attrs = append(attrs, slog.Any(name, redactedValue(rv, i)))
 	}
