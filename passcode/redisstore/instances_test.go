@@ -42,17 +42,7 @@ func instanceService(t *testing.T, client redis.UniversalClient, p, fakeURL stri
 	t.Helper()
 	transport := &http.Transport{}
 	t.Cleanup(transport.CloseIdleConnections)
-	conn, err := twiliosms.New(twiliosms.Config{
-		AccountSID:              "AC0123456789abcdef0123456789abcdef",
-		AuthToken:               "instances-token",
-		FromMessagingServiceSID: "MG0123456789abcdef0123456789abcdef",
-		Templates: []twiliosms.Template{
-			{UsageType: twiliosms.UsageTypeRegister, Content: "Register: {{code}}"},
-			{UsageType: twiliosms.UsageTypeSignIn, Content: "Sign in: {{code}}"},
-			{UsageType: twiliosms.UsageTypeForgotPassword, Content: "Reset: {{code}}"},
-			{UsageType: twiliosms.UsageTypeGeneric, Content: "Code: {{code}}"},
-		},
-	}, twiliosms.WithBaseURL(fakeURL), twiliosms.WithHTTPClient(&http.Client{Transport: transport}))
+	conn, err := twiliosms.New(storetest.Config(), twiliosms.WithBaseURL(fakeURL), twiliosms.WithHTTPClient(&http.Client{Transport: transport}))
 	require.NoError(t, err)
 	s, err := passcode.New(conn, passcode.WithSecret(storetest.Secret), passcode.WithStore(redisstore.New(client, redisstore.WithPrefix(p))), sharedLimits)
 	require.NoError(t, err)
@@ -147,7 +137,7 @@ func TestTwoInstances(t *testing.T) {
 	}()
 	lastCode := func() string {
 		msgs := fake.Messages()
-		return strings.TrimPrefix(msgs[len(msgs)-1].Body, "Sign in: ")
+		return storetest.CodeIn(msgs[len(msgs)-1].Body)
 	}
 
 	// A code sent by the first verifies in the second, once.

@@ -75,7 +75,18 @@ func NewEnv(t *testing.T, store passcode.Store, clock *Clock, opts ...passcode.O
 	t.Helper()
 	fake := twiliosmstest.NewServer()
 	t.Cleanup(fake.Close)
-	cfg := twiliosms.Config{
+	conn, err := twiliosms.New(Config(), twiliosms.WithBaseURL(fake.URL), twiliosms.WithRetry(twiliosms.RetryPolicy{}))
+	require.NoError(t, err)
+	env := &Env{T: t, Fake: fake, Conn: conn, Store: store, Clock: clock}
+	env.Service = env.NewService(opts...)
+	return env
+}
+
+// Config is the connector config the suite sends with, for a fake Twilio:
+// a template for each of Logto's four required usage types, whose SMS
+// CodeIn reads the code from.
+func Config() twiliosms.Config {
+	return twiliosms.Config{
 		AccountSID:              "AC0123456789abcdef0123456789abcdef",
 		AuthToken:               "storetest-token",
 		FromMessagingServiceSID: "MG0123456789abcdef0123456789abcdef",
@@ -86,11 +97,6 @@ func NewEnv(t *testing.T, store passcode.Store, clock *Clock, opts ...passcode.O
 			{UsageType: twiliosms.UsageTypeGeneric, Content: "Your code is {{code}}"},
 		},
 	}
-	conn, err := twiliosms.New(cfg, twiliosms.WithBaseURL(fake.URL), twiliosms.WithRetry(twiliosms.RetryPolicy{}))
-	require.NoError(t, err)
-	env := &Env{T: t, Fake: fake, Conn: conn, Store: store, Clock: clock}
-	env.Service = env.NewService(opts...)
-	return env
 }
 
 // NewService returns another Service on the same connector, store and
@@ -105,13 +111,16 @@ func (e *Env) NewService(opts ...passcode.Option) *passcode.Service {
 
 var digits = regexp.MustCompile(`\d{4,10}`)
 
+// CodeIn is the code in the body of an SMS sent with Config's templates.
+func CodeIn(body string) string { return digits.FindString(body) }
+
 // LastCode is the code in the last SMS the fake accepted for to.
 func (e *Env) LastCode(to string) string {
 	e.T.Helper()
 	msgs := e.Fake.Messages()
 	for i := len(msgs) - 1; i >= 0; i-- {
 		if msgs[i].To == to {
-			return digits.FindString(msgs[i].Body)
+			return CodeIn(msgs[i].Body)
 		}
 	}
 	e.T.Fatalf("no SMS to %s", to)
