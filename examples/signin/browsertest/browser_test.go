@@ -160,12 +160,18 @@ func textOf(t *testing.T, ctx context.Context, sel string) string {
 	return get(t, ctx, chromedp.Text(chromedp.CSS(sel)))
 }
 
-func sendNumber(number string) chromedp.Action[chromedp.Void] {
+func sendNumber(number string) chromedp.Action[chromedp.Void] { return fill("phone", number, "/send") }
+
+func enterCode(code string) chromedp.Action[chromedp.Void] { return fill("code", code, "/verify") }
+
+// fill types value into input id, in place of what it held, and submits
+// the form that posts to action.
+func fill(id, value, action string) chromedp.Action[chromedp.Void] {
 	return chromedp.Steps(
-		chromedp.WaitVisible(chromedp.ID("phone")),
-		chromedp.Clear(chromedp.ID("phone")),
-		chromedp.SendKeys(chromedp.ID("phone"), number),
-		submit(`form[action="/send"] button`),
+		chromedp.WaitVisible(chromedp.ID(id)),
+		chromedp.Clear(chromedp.ID(id)),
+		chromedp.SendKeys(chromedp.ID(id), value),
+		submit(`form[action="`+action+`"] button`),
 	)
 }
 
@@ -176,15 +182,6 @@ func submit(button string) chromedp.Action[chromedp.Void] {
 		_, err := chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS(button)))(ctx, t)
 		return err
 	})
-}
-
-func enterCode(code string) chromedp.Action[chromedp.Void] {
-	return chromedp.Steps(
-		chromedp.WaitVisible(chromedp.ID("code")),
-		chromedp.Clear(chromedp.ID("code")),
-		chromedp.SendKeys(chromedp.ID("code"), code),
-		submit(`form[action="/verify"] button`),
-	)
 }
 
 func visible(id string) chromedp.Action[chromedp.Void] { return chromedp.WaitVisible(chromedp.ID(id)) }
