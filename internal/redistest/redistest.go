@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -122,6 +123,23 @@ func (s *Server) StartAgain() error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Pause stops the server's process (SIGSTOP), as a hung host would: it
+// keeps its connections and answers nothing until Resume.
+func (s *Server) Pause() error { return s.signal(syscall.SIGSTOP) }
+
+// Resume lets a paused server go on (SIGCONT): it then runs what its
+// clients sent meanwhile.
+func (s *Server) Resume() error { return s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig os.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return fmt.Errorf("redis-server on %s is not running", s.Addr)
+	}
+	return s.cmd.Process.Signal(sig)
 }
 
 // Stop kills the server, as a crash would.
