@@ -28,44 +28,61 @@ var (
 	ErrCodeMismatch = errors.New("passcode: wrong code")
 
 	// ErrTooManyAttempts means the code has had its WithMaxAttempts wrong
-	// tries, or the number its FailedChecksForRecipient limit (then the
-	// error is a *LimitError saying when to try again). A new code is
-	// needed. Logto: verification_code.exceed_max_try.
+	// tries (a new code is needed), or a failed-check limit is exhausted:
+	// the number's FailedChecksForRecipient or the client's
+	// FailedChecksFromIP. Then the error is a *LimitError saying when to
+	// try again. Logto: verification_code.exceed_max_try.
 	ErrTooManyAttempts = errors.New("passcode: too many attempts")
 
 	// ErrTooManySends means a send limit refused the send: the error is a
 	// *LimitError saying which limit and when to try again. Nothing was
-	// sent. Logto: request.message_rate_limited.
+	// sent. A Send to a number whose FailedChecksForRecipient limit is
+	// exhausted matches it too, and ErrTooManyAttempts as well. Logto:
+	// request.message_rate_limited.
 	ErrTooManySends = errors.New("passcode: too many sends")
+
+	// ErrMalformedCode means the code given to Verify is not a code this
+	// service could have sent: after spaces and dashes are dropped, it is
+	// not exactly WithLength decimal digits. It uses no try and reaches no
+	// store, so a client that posts an empty code locks nobody out. Ask the
+	// user to type the code from the SMS again. Logto:
+	// verification_code.code_mismatch.
+	ErrMalformedCode = errors.New("passcode: malformed code")
 
 	// ErrStoreUnavailable means the Store failed. The service fails closed:
 	// Send sends nothing, and Verify never succeeds.
 	ErrStoreUnavailable = errors.New("passcode: store unavailable")
 )
 
-// LimitError is a Limit that refused a send or a check. It matches
-// ErrTooManySends, or ErrTooManyAttempts for a FailedChecksForRecipient
-// limit.
+// LimitError is a Limit that refused a send or a check. A send limit
+// matches ErrTooManySends and a failed-check limit ErrTooManyAttempts; a
+// FailedChecksForRecipient limit that refused a Send matches both.
 type LimitError struct {
 	Limit Limit
 	// RetryAfter is exact: the time until the oldest event the limit counts
 	// leaves its window, so that one more is allowed.
 	RetryAfter time.Duration
+	// send is set when the limit refused a Send.
+	send bool
 }
 
 // Error says which limit refused and when to try again.
 func (e *LimitError) Error() string {
-	what := ErrTooManySends
-	if e.Limit.Scope == FailedChecksForRecipient {
-		what = ErrTooManyAttempts
+	what := ErrTooManySends.Error()
+	switch {
+	case e.send && e.Limit.Scope.failedChecks():
+		what = ErrTooManySends.Error() + ": too many wrong codes for this number, so no new code is sent"
+	case e.Limit.Scope.failedChecks():
+		what = ErrTooManyAttempts.Error()
 	}
-	return fmt.Sprintf("%v: %v; try again in %v", what, e.Limit, e.RetryAfter.Round(time.Second))
+	return fmt.Sprintf("%s: %v; try again in %v", what, e.Limit, e.RetryAfter.Round(time.Second))
 }
 
-// Is reports whether target is the sentinel of the limit's scope.
+// Is reports whether target is the sentinel of the limit's scope, or
+// ErrTooManySends for any limit that refused a Send.
 func (e *LimitError) Is(target error) bool {
-	if e.Limit.Scope == FailedChecksForRecipient {
-		return target == ErrTooManyAttempts
+	if e.Limit.Scope.failedChecks() {
+		return target == ErrTooManyAttempts || (e.send && target == ErrTooManySends)
 	}
 	return target == ErrTooManySends
 }
@@ -117,7 +134,7 @@ func LogtoErrorCode(err error) string {
 		return LogtoCodeNotFound
 	case errors.Is(err, ErrCodeExpired):
 		return LogtoCodeExpired
-	case errors.Is(err, ErrCodeMismatch):
+	case errors.Is(err, ErrCodeMismatch), errors.Is(err, ErrMalformedCode):
 		return LogtoCodeMismatch
 	}
 	return ""

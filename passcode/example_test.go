@@ -54,10 +54,15 @@ func Example() {
 	fmt.Println("sent:", err == nil)
 	code := regexp.MustCompile(`\d{6}`).FindString(fake.Messages()[0].Body) // what the user reads on their phone
 
+	check := func(to, typed string) {
+		phone, err := codes.Verify(ctx, passcode.VerifyRequest{To: to, UsageType: twiliosms.UsageTypeSignIn, Code: typed, IP: "203.0.113.7"})
+		fmt.Printf("%q %v\n", phone, err)
+	}
 	wrong := fmt.Sprintf("%06d", (int(code[5]-'0')+1)%10) // not the code
-	fmt.Println(codes.Verify(ctx, "+15005550006", twiliosms.UsageTypeSignIn, wrong))
-	fmt.Println(codes.Verify(ctx, "1 500 555 0006", twiliosms.UsageTypeSignIn, code)) // the same number, written otherwise
-	fmt.Println(codes.Verify(ctx, "+15005550006", twiliosms.UsageTypeSignIn, code))   // used up
+	check("+15005550006", wrong)
+	check("+15005550006", "12345") // a typo: no try used
+	check("1 500 555 0006", code)  // the same number, written otherwise
+	check("+15005550006", code)    // used up
 
 	clock = clock.Add(18 * time.Second)
 	_, err = codes.Send(ctx, passcode.Request{To: "+15005550006", UsageType: twiliosms.UsageTypeSignIn})
@@ -67,9 +72,10 @@ func Example() {
 	}
 	// Output:
 	// sent: true
-	// passcode: wrong code (9 tries left)
-	// <nil>
-	// passcode: no code to check
+	// "" passcode: wrong code (9 tries left)
+	// "" passcode: malformed code: VerifyRequest.Code is not 6 digits (spaces and dashes aside); ask the user to type the code from the SMS again
+	// "+15005550006" <nil>
+	// "" passcode: no code to check
 	// resend in 42s
 }
 
@@ -99,9 +105,15 @@ func Example_handlers() {
 		reply(w, err, "We sent you a code.")
 	})
 	mux.HandleFunc("POST /otp/verify", func(w http.ResponseWriter, r *http.Request) {
-		err := codes.Verify(r.Context(), r.FormValue("phone"), twiliosms.UsageTypeSignIn, r.FormValue("code"))
+		phone, err := codes.Verify(r.Context(), passcode.VerifyRequest{
+			To:        r.FormValue("phone"),
+			UsageType: twiliosms.UsageTypeSignIn,
+			Code:      r.FormValue("code"),
+			IP:        clientIP(r),
+		})
 		if err == nil {
-			// The number is verified: start the user's session here.
+			// phone (E.164) is verified: start the user's session here.
+			_ = phone
 		}
 		reply(w, err, "You are signed in.")
 	})
@@ -122,12 +134,14 @@ func Example_handlers() {
 	post("/otp/send", url.Values{"phone": {"15005550006"}})
 	post("/otp/send", url.Values{"phone": {"+1 900 234 5678"}})
 	post("/otp/verify", url.Values{"phone": {"+15005550006"}, "code": {fmt.Sprintf("%06d", (int(code[5]-'0')+1)%10)}})
+	post("/otp/verify", url.Values{"phone": {"+15005550006"}, "code": {code[:5]}})
 	post("/otp/verify", url.Values{"phone": {"+15005550006"}, "code": {code}})
 	// Output:
 	// 200 We sent you a code.
 	// 429 Too soon: try again in 60 s.
 	// 400 That number can't receive text messages. Try another.
 	// 400 That code is not right: 9 tries left.
+	// 400 Type the code from the text message: 6 digits.
 	// 200 You are signed in.
 }
 
@@ -151,8 +165,10 @@ func userMessage(err error) (int, string) {
 		return http.StatusOK, ""
 	case errors.As(err, &mismatch):
 		return http.StatusBadRequest, fmt.Sprintf("That code is not right: %d tries left.", mismatch.AttemptsLeft)
+	case errors.Is(err, passcode.ErrMalformedCode):
+		return http.StatusBadRequest, "Type the code from the text message: 6 digits."
 	case errors.As(err, &limit) && errors.Is(err, passcode.ErrTooManyAttempts):
-		return http.StatusTooManyRequests, fmt.Sprintf("Too many wrong codes for this number. Try again in %d s.", int(math.Ceil(limit.RetryAfter.Seconds())))
+		return http.StatusTooManyRequests, fmt.Sprintf("Too many wrong codes. Try again in %d s.", int(math.Ceil(limit.RetryAfter.Seconds())))
 	case errors.As(err, &limit):
 		return http.StatusTooManyRequests, fmt.Sprintf("Too soon: try again in %d s.", int(math.Ceil(limit.RetryAfter.Seconds())))
 	case errors.Is(err, passcode.ErrCodeExpired):

@@ -29,8 +29,15 @@ const (
 	Sends
 	// FailedChecksForRecipient counts wrong codes given for one phone number,
 	// across its codes, so that asking for new codes cannot multiply the
-	// guesses. When it is exhausted, Verify refuses even the right code.
+	// guesses. When it is exhausted, Verify refuses even the right code,
+	// and Send refuses to text the number a code that could not verify.
 	FailedChecksForRecipient
+	// FailedChecksFromIP counts wrong codes given from one client address
+	// (VerifyRequest.IP; an IPv6 address by its /64), across numbers, so
+	// that one client cannot guess at many numbers' codes. When it is
+	// exhausted, Verify refuses every code from that address. A
+	// VerifyRequest without an IP is not counted.
+	FailedChecksFromIP
 )
 
 var scopeNames = map[Scope]string{
@@ -39,6 +46,7 @@ var scopeNames = map[Scope]string{
 	SendsToCountry:           "SendsToCountry",
 	Sends:                    "Sends",
 	FailedChecksForRecipient: "FailedChecksForRecipient",
+	FailedChecksFromIP:       "FailedChecksFromIP",
 }
 
 // String returns the scope's name, such as "SendsToRecipient".
@@ -47,6 +55,11 @@ func (s Scope) String() string {
 		return name
 	}
 	return "Scope(" + strconv.Itoa(int(s)) + ")"
+}
+
+// failedChecks reports whether s counts wrong codes rather than sends.
+func (s Scope) failedChecks() bool {
+	return s == FailedChecksForRecipient || s == FailedChecksFromIP
 }
 
 // Limit allows at most Max events of its Scope in any Window: an exact
@@ -65,13 +78,16 @@ func (l Limit) String() string {
 // DefaultLimits are the limits a Service applies unless WithLimits says
 // otherwise: a resend cooldown of one minute per number (supabase/auth,
 // authgear and Logto's sign-in UI wait that long), Logto's 10 sends per
-// number in 10 minutes, 60 sends an hour per IP address, and 30 wrong
-// codes an hour per number (three codes' worth of Logto's 10 tries).
+// number in 10 minutes, 60 sends an hour per IP address, 30 wrong codes an
+// hour per number (three codes' worth of Logto's 10 tries), and 60 wrong
+// codes an hour per IP address (a person mistyping a few codes never comes
+// near it; a client guessing across numbers is stopped at 60 guesses).
 var DefaultLimits = []Limit{
 	{SendsToRecipient, 1, time.Minute},
 	{SendsToRecipient, 10, 10 * time.Minute},
 	{SendsFromIP, 60, time.Hour},
 	{FailedChecksForRecipient, 30, time.Hour},
+	{FailedChecksFromIP, 60, time.Hour},
 }
 
 // subjects are what the limits of one request count.
@@ -89,7 +105,7 @@ func counters(limits []Limit, s subjects, scopes ...Scope) (cs []Counter, applie
 		switch l.Scope {
 		case SendsToRecipient, FailedChecksForRecipient:
 			subject = s.recipient
-		case SendsFromIP:
+		case SendsFromIP, FailedChecksFromIP:
 			subject = s.ip
 		case SendsToCountry:
 			subject = s.region

@@ -3,38 +3,48 @@ package passcode
 import (
 	"context"
 	"crypto/hmac"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
 )
 
-// sweepEvery is how often, in request time, a MemoryStore drops what has
-// expired.
+// sweepEvery is how often, by the store's own clock, a MemoryStore drops
+// what has expired.
 const sweepEvery = time.Minute
 
 // MemoryStore is a Store for one process: codes and counters live in its
-// memory, behind one mutex, so every method is atomic. It drops expired
-// codes and events as it goes, so memory stays bounded by what is live. It
-// is safe for concurrent use. Services that run as more than one instance
-// need a shared Store, such as passcode/redisstore.
+// memory, behind one mutex, so every method is atomic. It is safe for
+// concurrent use. Services that run as more than one instance need a shared
+// Store, such as passcode/redisstore.
+//
+// It drops expired codes and events as it goes, so memory stays bounded by
+// what is live. As Redis expires keys, it drops an entry when its lifetime
+// has passed by the store's own monotonic clock, while every answer follows
+// the request's time: a service clock that jumps forward and back changes
+// no answer.
 type MemoryStore struct {
 	mu        sync.Mutex
 	codes     map[string]*memoryCode
 	counters  map[string]*memoryCounter
 	lastSweep time.Time
+	// clock is the store's own clock for sweeping; tests replace it.
+	// Deadlines are compared with time.Now, as the service set them.
+	clock func() time.Time
 }
 
 type memoryCode struct {
 	mac                  []byte
 	expiresAt, keepUntil time.Time
+	dropAt               time.Time // by the store's clock
 	attempts, max        int
 	eventID              string
 	prev                 *memoryCode // the code this one replaced, for Undo
 }
 
 type memoryCounter struct {
-	events    []memoryEvent // oldest first
-	keepUntil time.Time
+	events []memoryEvent // oldest first
+	dropAt time.Time     // by the store's clock
 }
 
 type memoryEvent struct {
@@ -44,36 +54,59 @@ type memoryEvent struct {
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{codes: map[string]*memoryCode{}, counters: map[string]*memoryCounter{}}
+	return &MemoryStore{codes: map[string]*memoryCode{}, counters: map[string]*memoryCounter{}, clock: time.Now}
+}
+
+// begin takes the lock for a step, or refuses a step whose caller no
+// longer waits. It returns the request time in whole milliseconds, as a
+// Redis store keeps it, so that both answer alike to the millisecond.
+func (s *MemoryStore) begin(step string, now, deadline time.Time) (time.Time, error) {
+	s.mu.Lock()
+	if !deadline.IsZero() && !time.Now().Before(deadline) {
+		s.mu.Unlock()
+		return time.Time{}, fmt.Errorf("passcode: memory store: %s after its caller's deadline; nothing was changed: %w", step, context.DeadlineExceeded)
+	}
+	return now.Truncate(time.Millisecond), nil
 }
 
 // Issue implements Store.
 func (s *MemoryStore) Issue(_ context.Context, req IssueRequest) (IssueResult, error) {
-	s.mu.Lock()
+	now, err := s.begin("issue", req.Now, req.Deadline)
+	if err != nil {
+		return IssueResult{}, err
+	}
 	defer s.mu.Unlock()
-	s.sweep(req.Now)
-	if i, wait := s.full(req.Counters, req.Now); i >= 0 {
+	s.sweep()
+	i, wait := s.full(req.Counters, now)
+	if j, lockWait := s.full(req.Locks, now); j >= 0 && (i < 0 || lockWait > wait) {
+		return IssueResult{Exceeded: j, Locked: true, RetryAfter: lockWait}, nil
+	}
+	if i >= 0 {
 		return IssueResult{Exceeded: i, RetryAfter: wait}, nil
 	}
-	s.record(req.Counters, req.Now, req.EventID)
+	s.record(req.Counters, now, req.EventID)
 	prev := s.codes[req.CodeKey]
 	if prev != nil {
-		if !req.Now.Before(prev.keepUntil) {
+		if !now.Before(prev.keepUntil) {
 			prev = nil
 		} else {
 			prev.prev = nil // one step back is all Undo needs
 		}
 	}
+	keepUntil := req.KeepUntil.Truncate(time.Millisecond)
 	s.codes[req.CodeKey] = &memoryCode{
-		mac: slices.Clone(req.MAC), expiresAt: req.ExpiresAt, keepUntil: req.KeepUntil,
-		max: req.MaxAttempts, eventID: req.EventID, prev: prev,
+		mac: slices.Clone(req.MAC), expiresAt: req.ExpiresAt.Truncate(time.Millisecond), keepUntil: keepUntil,
+		dropAt: s.clock().Add(keepUntil.Sub(now)), max: req.MaxAttempts, eventID: req.EventID, prev: prev,
 	}
 	return IssueResult{Exceeded: -1}, nil
 }
 
 // Undo implements Store.
 func (s *MemoryStore) Undo(_ context.Context, req UndoRequest) error {
-	s.mu.Lock()
+	now, err := s.begin("undo", req.Now, req.Deadline)
+	if err != nil {
+		return err
+	}
 	defer s.mu.Unlock()
 	for _, c := range req.Counters {
 		if counter, ok := s.counters[c.Key]; ok {
@@ -84,7 +117,7 @@ func (s *MemoryStore) Undo(_ context.Context, req UndoRequest) error {
 	if !ok || code.eventID != req.EventID {
 		return nil // a later send replaced it, or it was consumed
 	}
-	if code.prev != nil && req.Now.Before(code.prev.keepUntil) {
+	if code.prev != nil && now.Before(code.prev.keepUntil) {
 		s.codes[req.CodeKey] = code.prev
 	} else {
 		delete(s.codes, req.CodeKey)
@@ -94,17 +127,20 @@ func (s *MemoryStore) Undo(_ context.Context, req UndoRequest) error {
 
 // Check implements Store.
 func (s *MemoryStore) Check(_ context.Context, req CheckRequest) (CheckResult, error) {
-	s.mu.Lock()
+	now, err := s.begin("check", req.Now, req.Deadline)
+	if err != nil {
+		return CheckResult{}, err
+	}
 	defer s.mu.Unlock()
-	s.sweep(req.Now)
-	if i, wait := s.full(req.Counters, req.Now); i >= 0 {
+	s.sweep()
+	if i, wait := s.full(req.Counters, now); i >= 0 {
 		return CheckResult{Outcome: OutcomeLimited, Exceeded: i, RetryAfter: wait}, nil
 	}
 	code, ok := s.codes[req.CodeKey]
 	switch {
-	case !ok || !req.Now.Before(code.keepUntil):
+	case !ok || !now.Before(code.keepUntil):
 		return CheckResult{Outcome: OutcomeNotFound}, nil
-	case !req.Now.Before(code.expiresAt):
+	case !now.Before(code.expiresAt):
 		return CheckResult{Outcome: OutcomeExpired}, nil
 	case code.attempts >= code.max:
 		return CheckResult{Outcome: OutcomeTooManyAttempts}, nil
@@ -114,10 +150,10 @@ func (s *MemoryStore) Check(_ context.Context, req CheckRequest) (CheckResult, e
 		return CheckResult{Outcome: OutcomeMatch}, nil
 	}
 	code.attempts++
-	s.record(req.Counters, req.Now, req.EventID)
+	s.record(req.Counters, now, req.EventID)
 	left := code.max - code.attempts
 	for _, c := range req.Counters {
-		left = min(left, c.Max-len(s.count(c, req.Now)))
+		left = min(left, c.Max-len(s.count(c, now)))
 	}
 	return CheckResult{Outcome: OutcomeMismatch, AttemptsLeft: max(left, 0)}, nil
 }
@@ -134,9 +170,8 @@ func matchesAny(stored []byte, candidates [][]byte) bool {
 	return match
 }
 
-// count returns how many events counter c counts at now, and the oldest of
-// them, without dropping any: another counter of the same key may count
-// over a longer window.
+// count returns the events counter c counts at now, without dropping any:
+// another counter of the same key may count over a longer window.
 func (s *MemoryStore) count(c Counter, now time.Time) []memoryEvent {
 	counter, ok := s.counters[c.Key]
 	if !ok {
@@ -190,25 +225,26 @@ func (s *MemoryStore) record(counters []Counter, now time.Time, id string) {
 			i++ // after events at the same time, so the order is the order of arrival
 		}
 		counter.events = slices.Insert(counter.events, i, memoryEvent{now, id})
-		if until := now.Add(window); until.After(counter.keepUntil) {
-			counter.keepUntil = until
-		}
+		// As Redis's PEXPIRE does, each record restarts the key's lifetime.
+		counter.dropAt = s.clock().Add(window)
 	}
 }
 
-// sweep drops expired codes and counters, at most once per sweepEvery.
-func (s *MemoryStore) sweep(now time.Time) {
-	if now.Sub(s.lastSweep) < sweepEvery && !now.Before(s.lastSweep) {
+// sweep drops the codes and counters whose lifetime has passed by the
+// store's own clock, at most once per sweepEvery of it.
+func (s *MemoryStore) sweep() {
+	now := s.clock()
+	if now.Sub(s.lastSweep) < sweepEvery {
 		return
 	}
 	s.lastSweep = now
 	for key, code := range s.codes {
-		if !now.Before(code.keepUntil) {
+		if !now.Before(code.dropAt) {
 			delete(s.codes, key)
 		}
 	}
 	for key, counter := range s.counters {
-		if !now.Before(counter.keepUntil) {
+		if !now.Before(counter.dropAt) {
 			delete(s.counters, key)
 		}
 	}

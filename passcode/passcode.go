@@ -8,7 +8,7 @@
 //	// POST /otp/send
 //	_, err = codes.Send(ctx, passcode.Request{To: number, UsageType: twiliosms.UsageTypeSignIn, IP: ip})
 //	// POST /otp/verify
-//	err = codes.Verify(ctx, number, twiliosms.UsageTypeSignIn, typedCode)
+//	phone, err := codes.Verify(ctx, passcode.VerifyRequest{To: number, UsageType: twiliosms.UsageTypeSignIn, Code: typedCode, IP: ip})
 //
 // A code is stored only as an HMAC under the secret, keyed by a hash of the
 // usage type and the number, and compared in constant time; each check is
@@ -19,16 +19,12 @@ package passcode
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/connectorkit/twiliosms"
@@ -52,7 +48,7 @@ type regionSender interface {
 type Service struct {
 	sender      Sender
 	store       Store
-	secrets     [][]byte
+	keys        keyring
 	length      int
 	ttl         time.Duration
 	maxAttempts int
@@ -76,13 +72,12 @@ func WithSecret(keys ...[]byte) Option {
 		if len(keys) == 0 {
 			return optionErrorf("WithSecret", "needs at least one key")
 		}
-		s.secrets = nil
 		for i, k := range keys {
 			if len(k) < 32 {
 				return optionErrorf("WithSecret", "key %d has %d bytes; each needs at least 32, such as 32 bytes from crypto/rand", i, len(k))
 			}
-			s.secrets = append(s.secrets, append([]byte(nil), k...))
 		}
+		s.keys = newKeyring(keys)
 		return nil
 	}
 }
@@ -181,7 +176,7 @@ func New(sender Sender, opts ...Option) (*Service, error) {
 			return nil, err
 		}
 	}
-	if len(s.secrets) == 0 {
+	if s.keys.count == 0 {
 		return nil, optionErrorf("WithSecret", "is required: pass at least one key of 32 bytes or more")
 	}
 	if slices.ContainsFunc(s.limits, func(l Limit) bool { return l.Scope == SendsToCountry }) {
@@ -206,7 +201,8 @@ type Request struct {
 	UsageType twiliosms.UsageType
 	// Locale is the reader's language, passed on to Message.Locale.
 	Locale string
-	// IP is the end user's address, for per-IP limits; "" skips them.
+	// IP is the end user's address, for the SendsFromIP limit; "" skips
+	// it.
 	IP string
 	// Payload holds the values of placeholders other than {{code}}.
 	Payload map[string]any
@@ -224,9 +220,17 @@ func (r Request) LogValue() slog.Value {
 		slog.String("locale", r.Locale), slog.String("ip", r.IP))
 }
 
-// Format prints s without its secrets, in every fmt verb.
-func (s *Service) Format(f fmt.State, _ rune) {
-	fmt.Fprintf(f, "passcode.Service{Length:%d TTL:%v MaxAttempts:%d Limits:%v Secrets:%d}", s.length, s.ttl, s.maxAttempts, s.limits, len(s.secrets))
+// Format prints s without its secrets, in every fmt verb. A Service holds
+// its keys only inside a closure, so one printed by reflection (kept in a
+// struct of yours, say) shows no key either.
+func (s Service) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "passcode.Service{Length:%d TTL:%v MaxAttempts:%d Limits:%v Secrets:%d}", s.length, s.ttl, s.maxAttempts, s.limits, s.keys.count)
+}
+
+// LogValue presents s to log/slog without its secrets.
+func (s Service) LogValue() slog.Value {
+	return slog.GroupValue(slog.Int("length", s.length), slog.Duration("ttl", s.ttl), slog.Int("maxAttempts", s.maxAttempts),
+		slog.String("limits", fmt.Sprint(s.limits)), slog.Int("secrets", s.keys.count))
 }
 
 // Send sends a new code to r.To for r.UsageType: it normalizes the number,
@@ -234,13 +238,19 @@ func (s *Service) Format(f fmt.State, _ rune) {
 // place of the number's earlier code for the usage type (all one Store
 // step), then sends it. When the SMS certainly did not go out (see
 // twiliosms.NotSent), the send and the code are taken back, so a failed
-// send counts against no limit and the earlier code verifies again.
+// send counts against none of the number's, country's or service's limits
+// and the earlier code verifies again; it still counts against r.IP's
+// SendsFromIP, so one client's failed sends cost it as real ones do.
+//
+// A number locked by its FailedChecksForRecipient limit is not texted: its
+// code could not verify. Send then returns a *LimitError matching both
+// ErrTooManySends and ErrTooManyAttempts.
 //
 // It returns the Sender's result, never the code; errors are the Sender's
 // own, a *LimitError matching ErrTooManySends, or ErrStoreUnavailable.
 func (s *Service) Send(ctx context.Context, r Request) (*twiliosms.SendResult, error) {
 	if r.UsageType == "" {
-		return nil, fmt.Errorf("passcode: Request.UsageType is empty: %w", twiliosms.ErrInvalidMessage)
+		return nil, fmt.Errorf("passcode: Request.UsageType is empty; set it to the flow the code is for, such as twiliosms.UsageTypeSignIn: %w", twiliosms.ErrInvalidMessage)
 	}
 	to, err := s.sender.NormalizePhone(r.To)
 	if err != nil {
@@ -254,81 +264,162 @@ func (s *Service) Send(ctx context.Context, r Request) (*twiliosms.SendResult, e
 		subject.region = s.region(to)
 	}
 	cs, applied := counters(s.limits, subject, SendsToRecipient, SendsFromIP, SendsToCountry, Sends)
+	locks, locking := counters(s.limits, subject, FailedChecksForRecipient)
 	code, err := s.newCode()
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
+	now := s.clock()
+	sctx, cancel, deadline := stepContext(ctx)
+	defer cancel()
 	req := IssueRequest{
-		Now: now, Counters: cs, EventID: newID(), CodeKey: codeKey(r.UsageType, to),
-		MAC: s.mac(s.secrets[0], r.UsageType, to, code), ExpiresAt: now.Add(s.ttl), KeepUntil: now.Add(2 * s.ttl),
+		Now: now, Deadline: deadline, Counters: cs, Locks: locks, EventID: newID(), CodeKey: codeKey(r.UsageType, to),
+		MAC: s.keys.sign(macMessage(r.UsageType, to, code)), ExpiresAt: now.Add(s.ttl), KeepUntil: now.Add(2 * s.ttl),
 		MaxAttempts: s.maxAttempts,
 	}
-	res, err := s.store.Issue(ctx, req)
+	res, err := s.store.Issue(sctx, req)
 	if err != nil {
-		return nil, storeError(ctx, err)
+		return nil, storeError(sctx, err)
 	}
-	if res.Exceeded >= 0 {
-		return nil, &LimitError{Limit: applied[res.Exceeded], RetryAfter: res.RetryAfter}
+	switch {
+	case res.Exceeded >= 0 && res.Locked:
+		return nil, &LimitError{Limit: locking[res.Exceeded], RetryAfter: res.RetryAfter, send: true}
+	case res.Exceeded >= 0:
+		return nil, &LimitError{Limit: applied[res.Exceeded], RetryAfter: res.RetryAfter, send: true}
 	}
 	result, err := s.sender.SendMessage(ctx, twiliosms.Message{To: to, UsageType: r.UsageType, Code: code, Locale: r.Locale, Payload: r.Payload})
 	if err != nil && twiliosms.NotSent(err) {
-		// The caller may have given up; the undo must still happen.
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = s.store.Undo(uctx, UndoRequest{Now: s.now(), Counters: cs, EventID: req.EventID, CodeKey: req.CodeKey})
+		s.undo(ctx, req, applied)
 	}
 	return result, err
 }
 
-// Verify checks code for the number to and usage type, in one Store step,
-// in Logto's order: no code (ErrCodeNotFound), an expired one
-// (ErrCodeExpired), one with no tries left (ErrTooManyAttempts), a wrong
-// code (a *MismatchError, which uses a try), or the right one: nil, and the
-// code is used up, so it never verifies twice. to goes through
-// NormalizePhone, so "14155552671" and "+1 (415) 555-2671" are the same
-// number. Spaces and dashes in code are ignored.
-//
-// When the number's FailedChecksForRecipient limit is exhausted, Verify
-// returns a *LimitError matching ErrTooManyAttempts before looking at the
-// code. When the Store fails, it returns ErrStoreUnavailable: it never
-// succeeds without one.
-func (s *Service) Verify(ctx context.Context, to string, usage twiliosms.UsageType, code string) error {
-	e164, err := s.sender.NormalizePhone(to)
-	if err != nil {
-		return err
-	}
-	code = strings.Map(func(r rune) rune {
-		if r == ' ' || r == '-' {
-			return -1
+// undo takes back a send that certainly did not go out, but for its per-IP
+// events. The caller may have given up; the undo must still happen.
+func (s *Service) undo(ctx context.Context, req IssueRequest, applied []Limit) {
+	var cs []Counter
+	for i, c := range req.Counters {
+		if applied[i].Scope != SendsFromIP {
+			cs = append(cs, c)
 		}
-		return r
-	}, code)
-	macs := make([][]byte, len(s.secrets))
-	for i, secret := range s.secrets {
-		macs[i] = s.mac(secret, usage, e164, code)
 	}
-	cs, applied := counters(s.limits, subjects{recipient: e164}, FailedChecksForRecipient)
-	res, err := s.store.Check(ctx, CheckRequest{Now: s.now(), CodeKey: codeKey(usage, e164), MACs: macs, Counters: cs, EventID: newID()})
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultStoreTimeout)
+	defer cancel()
+	deadline, _ := uctx.Deadline()
+	_ = s.store.Undo(uctx, UndoRequest{Now: s.clock(), Deadline: deadline, Counters: cs, EventID: req.EventID, CodeKey: req.CodeKey})
+}
+
+// VerifyRequest is a code to check.
+type VerifyRequest struct {
+	// To is the number the code was sent to, written in any form Send
+	// takes: it is normalized the same way.
+	To string
+	// UsageType is the flow the code was sent for.
+	UsageType twiliosms.UsageType
+	// Code is what the user typed. Spaces and dashes are dropped, and any
+	// Unicode decimal digit (Arabic-Indic, full-width...) reads as its
+	// ASCII digit.
+	Code string
+	// IP is the end user's address, for the FailedChecksFromIP limit; ""
+	// skips it.
+	IP string
+}
+
+// Format prints r with To masked and Code redacted, in every fmt verb.
+func (r VerifyRequest) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "{To:%s UsageType:%s Code:%s IP:%s}", twiliosms.MaskPhone(r.To), r.UsageType, redactIfSet(r.Code), r.IP)
+}
+
+// LogValue presents r to log/slog with To masked and Code redacted.
+func (r VerifyRequest) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("to", twiliosms.MaskPhone(r.To)), slog.String("usageType", string(r.UsageType)),
+		slog.String("code", redactIfSet(r.Code)), slog.String("ip", r.IP))
+}
+
+func redactIfSet(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// Verify checks r.Code for the number r.To and usage type r.UsageType, in
+// one Store step, in Logto's order: no code (ErrCodeNotFound), an expired
+// one (ErrCodeExpired), one with no tries left (ErrTooManyAttempts), a
+// wrong code (a *MismatchError, which uses a try), or the right one: the
+// code is used up, so it never verifies twice, and Verify returns the
+// number in E.164 form, which callers key their users by. Otherwise it
+// returns "" and an error.
+//
+// r.To goes through NormalizePhone, so "14155552671" and
+// "+1 (415) 555-2671" are the same number. A code that is not WithLength
+// digits (spaces and dashes aside) is ErrMalformedCode: it uses no try and
+// reaches no store.
+//
+// When the number's FailedChecksForRecipient limit or the client's
+// FailedChecksFromIP limit is exhausted, Verify returns a *LimitError
+// matching ErrTooManyAttempts before looking at the code. When the Store
+// fails, it returns ErrStoreUnavailable: it never succeeds without one.
+func (s *Service) Verify(ctx context.Context, r VerifyRequest) (string, error) {
+	if r.UsageType == "" {
+		return "", fmt.Errorf("passcode: VerifyRequest.UsageType is empty; set it to the flow the code was sent for, such as twiliosms.UsageTypeSignIn: %w", twiliosms.ErrInvalidMessage)
+	}
+	e164, err := s.sender.NormalizePhone(r.To)
 	if err != nil {
-		return storeError(ctx, err)
+		return "", err
+	}
+	code, ok := readCode(r.Code, s.length)
+	if !ok {
+		return "", fmt.Errorf("%w: VerifyRequest.Code is not %d digits (spaces and dashes aside); ask the user to type the code from the SMS again", ErrMalformedCode, s.length)
+	}
+	subject := subjects{recipient: e164}
+	if r.IP != "" {
+		subject.ip = ipSubject(r.IP)
+	}
+	cs, applied := counters(s.limits, subject, FailedChecksForRecipient, FailedChecksFromIP)
+	sctx, cancel, deadline := stepContext(ctx)
+	defer cancel()
+	res, err := s.store.Check(sctx, CheckRequest{Now: s.clock(), Deadline: deadline, CodeKey: codeKey(r.UsageType, e164),
+		MACs: s.keys.macs(macMessage(r.UsageType, e164, code)), Counters: cs, EventID: newID()})
+	if err != nil {
+		return "", storeError(sctx, err)
 	}
 	switch res.Outcome {
 	case OutcomeMatch:
-		return nil
+		return e164, nil
 	case OutcomeLimited:
-		return &LimitError{Limit: applied[res.Exceeded], RetryAfter: res.RetryAfter}
+		return "", &LimitError{Limit: applied[res.Exceeded], RetryAfter: res.RetryAfter}
 	case OutcomeNotFound:
-		return ErrCodeNotFound
+		return "", ErrCodeNotFound
 	case OutcomeExpired:
-		return ErrCodeExpired
+		return "", ErrCodeExpired
 	case OutcomeTooManyAttempts:
-		return ErrTooManyAttempts
+		return "", ErrTooManyAttempts
 	case OutcomeMismatch:
-		return &MismatchError{AttemptsLeft: res.AttemptsLeft}
+		return "", &MismatchError{AttemptsLeft: res.AttemptsLeft}
 	}
-	return fmt.Errorf("%w: the store answered an unknown outcome %d", ErrStoreUnavailable, res.Outcome)
+	return "", fmt.Errorf("%w: the store answered an unknown outcome %d", ErrStoreUnavailable, res.Outcome)
 }
+
+// DefaultStoreTimeout bounds a Store step whose context has no deadline, so
+// that a hung store holds a request about this long; the step is then not
+// applied, however late the store gets to it.
+const DefaultStoreTimeout = 2 * time.Second
+
+// stepContext is ctx for one Store step, with the time after which its
+// caller no longer waits: ctx's deadline, or DefaultStoreTimeout from now.
+func stepContext(ctx context.Context) (context.Context, context.CancelFunc, time.Time) {
+	if deadline, ok := ctx.Deadline(); ok {
+		return ctx, func() {}, deadline
+	}
+	sctx, cancel := context.WithTimeout(ctx, DefaultStoreTimeout)
+	deadline, _ := sctx.Deadline()
+	return sctx, cancel, deadline
+}
+
+// clock is the service's time in whole milliseconds, the precision a
+// shared store keeps, so that every store answers alike.
+func (s *Service) clock() time.Time { return s.now().Truncate(time.Millisecond) }
 
 // storeError reports a failed Store call. When the caller's context ended,
 // the error matches its error too, whatever the store's client made of it.
@@ -341,27 +432,6 @@ func storeError(ctx context.Context, err error) error {
 		return fmt.Errorf("%w: %w (%w)", ErrStoreUnavailable, ctxErr, err)
 	}
 	return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
-}
-
-// newCode draws a code of s.length digits, uniformly: crypto/rand.Int has
-// no modulo bias.
-func (s *Service) newCode() (string, error) {
-	limit := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(s.length)), nil)
-	n, err := rand.Int(rand.Reader, limit)
-	if err != nil {
-		return "", fmt.Errorf("passcode: cannot draw a code: %w", err)
-	}
-	return fmt.Sprintf("%0*d", s.length, n), nil
-}
-
-// mac is the HMAC-SHA256 of a code, bound to its usage type and number.
-func (s *Service) mac(secret []byte, usage twiliosms.UsageType, e164, code string) []byte {
-	h := hmac.New(sha256.New, secret)
-	for _, part := range []string{"twiliosms passcode v1", string(usage), e164, code} {
-		h.Write([]byte(part))
-		h.Write([]byte{0})
-	}
-	return h.Sum(nil)
 }
 
 // codeKey is where a number's code for a usage type is kept: a hash of

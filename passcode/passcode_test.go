@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -124,7 +126,86 @@ func TestSendPassesLocaleAndPayloadThrough(t *testing.T) {
 	assert.ErrorIs(t, err, twiliosms.ErrInvalidMessage, "no usage type")
 	_, err = s.Send(background, Request{To: "not a number", UsageType: twiliosms.UsageTypeSignIn})
 	assert.ErrorIs(t, err, twiliosms.ErrInvalidPhoneNumber, "the Sender's error passes through")
-	assert.ErrorIs(t, s.Verify(background, "not a number", twiliosms.UsageTypeSignIn, "1"), twiliosms.ErrInvalidPhoneNumber)
+	_, err = s.Verify(background, VerifyRequest{To: "not a number", UsageType: twiliosms.UsageTypeSignIn, Code: "123456"})
+	assert.ErrorIs(t, err, twiliosms.ErrInvalidPhoneNumber)
+}
+
+func TestAnEmptyUsageTypeIsTheSameErrorForSendAndVerify(t *testing.T) {
+	conn, fake := fakeConnector(t)
+	s, err := New(conn, WithSecret(testSecret))
+	require.NoError(t, err)
+	_, sendErr := s.Send(background, Request{To: "+15005550006"})
+	_, verifyErr := s.Verify(background, VerifyRequest{To: "+15005550006", Code: "123456"})
+	for _, err := range []error{sendErr, verifyErr} {
+		require.ErrorIs(t, err, twiliosms.ErrInvalidMessage)
+		assert.NotErrorIs(t, err, ErrCodeNotFound)
+		assert.Contains(t, err.Error(), ".UsageType is empty; set it to the flow the code")
+	}
+	assert.Equal(t, strings.Replace(sendErr.Error(), "Request.", "VerifyRequest.", 1),
+		strings.Replace(verifyErr.Error(), "was sent for", "is for", 1), "the same error, naming the field the caller filled")
+	assert.Empty(t, fake.Messages())
+}
+
+// countingStore counts the steps that reach a Store.
+type countingStore struct {
+	Store
+	steps atomic.Int32
+}
+
+func (c *countingStore) Issue(ctx context.Context, r IssueRequest) (IssueResult, error) {
+	c.steps.Add(1)
+	return c.Store.Issue(ctx, r)
+}
+
+func (c *countingStore) Check(ctx context.Context, r CheckRequest) (CheckResult, error) {
+	c.steps.Add(1)
+	return c.Store.Check(ctx, r)
+}
+
+func TestAMalformedCodeReachesNoStore(t *testing.T) {
+	conn, _ := fakeConnector(t)
+	store := &countingStore{Store: NewMemoryStore()}
+	s, err := New(conn, WithSecret(testSecret), WithStore(store))
+	require.NoError(t, err)
+	for _, code := range []string{"", "abc", "12345", "1234567", strings.Repeat("1", 10000)} {
+		_, err := s.Verify(background, VerifyRequest{To: "+15005550006", UsageType: twiliosms.UsageTypeSignIn, Code: code})
+		require.ErrorIs(t, err, ErrMalformedCode)
+	}
+	assert.Zero(t, store.steps.Load())
+	_, err = s.Verify(background, VerifyRequest{To: "+15005550006", UsageType: twiliosms.UsageTypeSignIn, Code: "123456"})
+	require.ErrorIs(t, err, ErrCodeNotFound)
+	assert.Equal(t, int32(1), store.steps.Load(), "a well-formed code makes one step")
+}
+
+func TestReadCode(t *testing.T) {
+	for typed, want := range map[string]string{
+		"123456": "123456", " 12-34 56 ": "123456", "１２３４５６": "123456", "١٢٣٤٥٦": "123456", "۱۲۳۴۵۶": "123456",
+		"१२३४५६": "123456", "𝟏𝟐𝟑𝟒𝟓𝟔": "123456", "𝟙𝟚𝟛𝟜𝟝𝟞": "123456", "𝟷𝟸𝟹𝟺𝟻𝟼": "123456", "0−1": "", "12345６": "123456",
+		"12345": "", "1234567": "", "12345x": "", "¹²³⁴⁵⁶": "", "½23456": "", "": "", "123\x00456": "",
+	} {
+		got, ok := readCode(typed, 6)
+		assert.Equal(t, want, got, "%q", typed)
+		assert.Equal(t, want != "", ok, "%q", typed)
+	}
+}
+
+func TestDigitValueOfEveryDecimalDigit(t *testing.T) {
+	// Every Nd character, checked against the one value each run of ten
+	// starts with: unicode.Nd's own ranges.
+	n := 0
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if !unicode.IsDigit(r) {
+			continue
+		}
+		n++
+		if r <= '9' {
+			assert.Equal(t, int(r-'0'), digitValue(r))
+		}
+		if got := digitValue(r); got < 0 || got > 9 || (digitValue(r+1) != got+1 && unicode.IsDigit(r+1) && got != 9) {
+			t.Fatalf("digitValue(%U) = %d, next %d", r, got, digitValue(r+1))
+		}
+	}
+	assert.Zero(t, n%10, "decimal digits come in runs of ten")
 }
 
 func TestACancelledSendThatNeverLeftIsTakenBack(t *testing.T) {
@@ -162,8 +243,10 @@ func TestAFailingStoreFailsClosed(t *testing.T) {
 	assert.ErrorIs(t, err, errDown)
 	assert.True(t, strings.HasPrefix(err.Error(), "passcode: store unavailable"), err.Error())
 	assert.Empty(t, fake.Messages(), "no SMS without the store")
-	for _, code := range []string{"", "000000", "123456"} {
-		assert.ErrorIs(t, s.Verify(background, "+15005550006", twiliosms.UsageTypeSignIn, code), ErrStoreUnavailable)
+	for _, code := range []string{"000000", "123456"} {
+		phone, err := s.Verify(background, VerifyRequest{To: "+15005550006", UsageType: twiliosms.UsageTypeSignIn, Code: code})
+		assert.ErrorIs(t, err, ErrStoreUnavailable)
+		assert.Empty(t, phone)
 	}
 	assert.Empty(t, LogtoErrorCode(err))
 }
@@ -175,7 +258,8 @@ func TestNothingInClearInTheMemoryStore(t *testing.T) {
 	require.NoError(t, err)
 	_, err = s.Send(background, Request{To: "+1 (415) 555-2671", UsageType: twiliosms.UsageTypeSignIn, IP: "203.0.113.7"})
 	require.NoError(t, err)
-	require.ErrorIs(t, s.Verify(background, "14155552671", twiliosms.UsageTypeSignIn, "999999x"), ErrCodeMismatch)
+	_, err = s.Verify(background, VerifyRequest{To: "14155552671", UsageType: twiliosms.UsageTypeSignIn, Code: "999999", IP: "203.0.113.7"})
+	require.ErrorIs(t, err, ErrCodeMismatch)
 	code := regexp.MustCompile(`\d{6}`).FindString(fake.Messages()[0].Body)
 
 	var dump strings.Builder
@@ -197,6 +281,8 @@ func TestMemoryStoreDropsWhatExpired(t *testing.T) {
 	conn, _ := fakeConnector(t)
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	store := NewMemoryStore()
+	storeNow := time.Now()
+	store.clock = func() time.Time { return storeNow }
 	s, err := New(conn, WithSecret(testSecret), WithStore(store), WithClock(func() time.Time { return now }), WithTTL(time.Minute))
 	require.NoError(t, err)
 	for i := range 20 {
@@ -209,19 +295,28 @@ func TestMemoryStoreDropsWhatExpired(t *testing.T) {
 	now = now.Add(10*time.Minute + time.Second) // past every code's grace and the longest window
 	_, _ = s.Send(background, Request{To: "+14155559999", UsageType: twiliosms.UsageTypeSignIn})
 	codes, counters = store.size()
-	assert.Equal(t, 1, codes)
+	assert.Equal(t, 21, codes, "the store drops by its own clock, as Redis expires keys, not by the service's")
+	assert.Equal(t, 21, counters)
+	storeNow = storeNow.Add(10*time.Minute + time.Second)
+	_, err = s.Send(background, Request{To: "+14155559998", UsageType: twiliosms.UsageTypeSignIn})
+	require.NoError(t, err)
+	codes, counters = store.size()
+	assert.Equal(t, 1, codes, "only the last send's code is live for the store")
 	assert.Equal(t, 1, counters)
 }
 
 func TestLogtoErrorCode(t *testing.T) {
 	for err, want := range map[error]string{
-		nil:                                   "",
-		ErrCodeNotFound:                       LogtoCodeNotFound,
-		ErrCodeExpired:                        LogtoCodeExpired,
-		ErrTooManyAttempts:                    LogtoCodeExceedMaxTry,
-		&MismatchError{AttemptsLeft: 3}:       LogtoCodeMismatch,
-		&LimitError{Limit: DefaultLimits[0]}:  LogtoMessageRateLimited,
-		&LimitError{Limit: DefaultLimits[3]}:  LogtoCodeExceedMaxTry,
+		nil:                                  "",
+		ErrCodeNotFound:                      LogtoCodeNotFound,
+		ErrCodeExpired:                       LogtoCodeExpired,
+		ErrTooManyAttempts:                   LogtoCodeExceedMaxTry,
+		&MismatchError{AttemptsLeft: 3}:      LogtoCodeMismatch,
+		&LimitError{Limit: DefaultLimits[0]}: LogtoMessageRateLimited,
+		&LimitError{Limit: DefaultLimits[3]}: LogtoCodeExceedMaxTry,
+		&LimitError{Limit: DefaultLimits[4]}: LogtoCodeExceedMaxTry,
+		&LimitError{Limit: DefaultLimits[3], send: true}: LogtoMessageRateLimited,
+		ErrMalformedCode:                      LogtoCodeMismatch,
 		fmt.Errorf("x: %w", ErrCodeNotFound):  LogtoCodeNotFound,
 		twiliosms.ErrInvalidPhoneNumber:       "",
 		fmt.Errorf("%w", ErrStoreUnavailable): "",
@@ -238,13 +333,47 @@ func TestPrintingHidesSecretsAndNumbers(t *testing.T) {
 	s, err := New(conn, WithSecret(testSecret))
 	require.NoError(t, err)
 	r := Request{To: "+14155552671", UsageType: twiliosms.UsageTypeSignIn, Payload: map[string]any{"code": "123456"}}
+	v := VerifyRequest{To: "+14155552671", UsageType: twiliosms.UsageTypeSignIn, Code: "123456", IP: "203.0.113.7"}
 	var logs bytes.Buffer
-	slog.New(slog.NewJSONHandler(&logs, nil)).Info("x", "service", s, "request", r)
-	for _, out := range []string{fmt.Sprintf("%v %+v %#v %s", s, s, s, s), fmt.Sprintf("%v %+v %#v", r, r, r), logs.String()} {
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("x", "service", s, "request", r, "verify", v)
+	for _, out := range []string{fmt.Sprintf("%v %+v %#v %s", s, s, s, s), fmt.Sprintf("%v %+v %#v", r, r, r), fmt.Sprintf("%v %+v %#v %s", v, v, v, v), logs.String()} {
 		assert.NotContains(t, out, string(testSecret))
 		assert.NotContains(t, out, fmt.Sprintf("%v", testSecret))
 		assert.NotContains(t, out, "4155552671")
 		assert.NotContains(t, out, "123456")
 	}
 	assert.Contains(t, fmt.Sprint(r), "+1415***2671")
+	assert.Contains(t, fmt.Sprint(v), "Code:[redacted]")
+}
+
+// TestReflectionPrintsNoKey prints a Service the ways fmt and slog reach it
+// by reflection, where its Format and LogValue do not run: by value, in a
+// caller's struct (exported field or not), in slices and maps, with every
+// verb, a bad verb, and both slog handlers.
+func TestReflectionPrintsNoKey(t *testing.T) {
+	conn, _ := fakeConnector(t)
+	s, err := New(conn, WithSecret(testSecret, bytes.Repeat([]byte{0xAB}, 32)))
+	require.NoError(t, err)
+	type server struct{ codes *Service }
+	type Server struct{ Codes *Service }
+	type byValue struct{ codes Service }
+	type ByValue struct{ Codes Service }
+	values := []any{s, *s, server{s}, &server{s}, Server{s}, byValue{*s}, ByValue{*s}, []*Service{s}, []Service{*s},
+		map[string]*Service{"a": s}, map[string]Service{"a": *s}, []server{{s}}, map[string]byValue{"a": {*s}}, struct{ Any any }{*s}}
+	var out strings.Builder
+	for _, value := range values {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%z", "%T"} {
+			fmt.Fprintf(&out, verb+"\n", value)
+		}
+		slog.New(slog.NewTextHandler(&out, nil)).Info("x", "value", value)
+		slog.New(slog.NewJSONHandler(&out, nil)).Info("x", "value", value)
+	}
+	printed := out.String()
+	for _, key := range [][]byte{testSecret, bytes.Repeat([]byte{0xAB}, 32)} {
+		for _, form := range []string{string(key), fmt.Sprintf("%x", key), fmt.Sprintf("%X", key), fmt.Sprintf("%v", key),
+			fmt.Sprintf("%d", key), fmt.Sprintf("%q", key), strings.Trim(fmt.Sprintf("%v", key), "[]"), fmt.Sprintf("%x", key[:8])} {
+			assert.NotContains(t, printed, form)
+		}
+	}
+	assert.Contains(t, printed, "passcode.Service{Length:6", "the Service's own Format still runs where fmt can call it")
 }

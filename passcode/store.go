@@ -12,11 +12,21 @@ import (
 // certainly did not go out; Service.Verify calls Check once.
 //
 // A Store never sees a phone number or a code in clear: keys are SHA-256
-// hashes, and a code is an HMAC under the service's secret. Every time
-// comes from the request (the service's clock), never from the store's.
+// hashes, and a code is an HMAC under the service's secret. Every time a
+// step reasons about comes from the request (the service's clock), never
+// from the store's; the one exception is Deadline.
+//
+// Every request carries a Deadline: the time after which its caller no
+// longer waits for the answer. A step that starts later, by the store's own
+// clock, changes nothing and returns an error matching
+// context.DeadlineExceeded, so that a step queued behind a hung store (a
+// Redis stopped and resumed) is not applied after its caller was told it
+// failed. Stores on another machine compare it with their own clock, so
+// the instances' clocks must agree with it within MaxClockSkew.
 type Store interface {
-	// Issue checks every counter, and when none is at its Max records the
-	// send in each and stores the code, replacing the key's earlier code.
+	// Issue checks every counter and lock, and when none is at its Max
+	// records the send in each counter and stores the code, replacing the
+	// key's earlier code.
 	Issue(ctx context.Context, req IssueRequest) (IssueResult, error)
 	// Undo takes back an Issue whose SMS certainly did not go out: it
 	// removes the send's events and, when the key still holds the code
@@ -41,10 +51,25 @@ type Counter struct {
 	Window time.Duration
 }
 
+// MaxClockSkew is how far the clocks of a service's instances and of a
+// shared Store may disagree. Keep them synchronized with NTP, which holds
+// them within milliseconds: a step may still be applied up to the skew
+// after its caller's Deadline, and a sliding window is off by as much.
+const MaxClockSkew = 500 * time.Millisecond
+
 // IssueRequest asks a Store to record a send and store its code.
 type IssueRequest struct {
-	Now      time.Time
+	Now time.Time
+	// Deadline is when the caller stops waiting: past it, by the store's
+	// clock, Issue changes nothing and fails. The zero time means none.
+	Deadline time.Time
+	// Counters are the send limits: each refuses the send when full, and
+	// the send is recorded in each.
 	Counters []Counter
+	// Locks refuse the send when full but record nothing: the recipient's
+	// failed-check limits, so that a number locked against guessing is not
+	// texted a code that could not verify.
+	Locks []Counter
 	// EventID identifies this send among the counters' events, and the
 	// stored code, so that Undo takes back exactly this send.
 	EventID string
@@ -61,18 +86,24 @@ type IssueRequest struct {
 
 // IssueResult is a Store's answer to Issue.
 type IssueResult struct {
-	// Exceeded is the index in IssueRequest.Counters of the counter that
-	// refused the send (the one that frees up last), or -1 when the send
-	// was recorded and the code stored.
+	// Exceeded is the index of the counter or lock that refused the send
+	// (of those that are full, the one that frees up last), or -1 when the
+	// send was recorded and the code stored. It indexes
+	// IssueRequest.Counters, or IssueRequest.Locks when Locked is true.
 	Exceeded int
-	// RetryAfter is how long until Counters[Exceeded] has room: until the
-	// oldest event it counts leaves its window.
+	Locked   bool
+	// RetryAfter is how long until the refusing counter has room: until
+	// the oldest event it counts leaves its window.
 	RetryAfter time.Duration
 }
 
 // UndoRequest asks a Store to take back an Issue.
 type UndoRequest struct {
 	Now      time.Time
+	Deadline time.Time
+	// Counters are those the send's event is taken back from; the service
+	// leaves out the per-IP ones, so that failed sends still count against
+	// the address that asked for them.
 	Counters []Counter
 	EventID  string
 	CodeKey  string
@@ -80,13 +111,15 @@ type UndoRequest struct {
 
 // CheckRequest asks a Store to check a guess at a code.
 type CheckRequest struct {
-	Now     time.Time
-	CodeKey string
+	Now      time.Time
+	Deadline time.Time
+	CodeKey  string
 	// MACs are the guess's HMAC under each secret: it matches when one of
 	// them equals the stored MAC, compared in constant time.
 	MACs [][]byte
-	// Counters are the failed-check limits of the recipient; EventID is
-	// this check's event, recorded in each when the guess does not match.
+	// Counters are the failed-check limits of the recipient and of the
+	// client's address; EventID is this check's event, recorded in each
+	// when the guess does not match.
 	Counters []Counter
 	EventID  string
 }

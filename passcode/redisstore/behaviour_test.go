@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,7 +64,7 @@ func TestOneRoundTripPerStep(t *testing.T) {
 	e := storetest.NewEnv(t, redisstore.New(client, redisstore.WithPrefix(prefix())), storetest.NewClock(), passcode.WithLimits(passcode.DefaultLimits[1:]...))
 	// Load the scripts: the first EVALSHA of each gets NOSCRIPT, then EVAL.
 	e.Send(e.Service, storetest.Number)
-	_ = e.Service.Verify(ctx, storetest.Number, twiliosms.UsageTypeSignIn, "x")
+	_ = e.Verify(e.Service, storetest.Number, "000000")
 	_, _ = e.Service.Send(ctx, passcode.Request{To: "+15005550002", UsageType: twiliosms.UsageTypeSignIn})
 	loads := 0
 	for _, name := range hook.take() {
@@ -74,7 +76,7 @@ func TestOneRoundTripPerStep(t *testing.T) {
 
 	e.Send(e.Service, storetest.Number)
 	assert.Equal(t, []string{"evalsha"}, hook.take(), "a send: one round trip, before Twilio")
-	require.NoError(t, e.Service.Verify(ctx, storetest.Number, twiliosms.UsageTypeSignIn, e.LastCode(storetest.Number)))
+	require.NoError(t, e.Verify(e.Service, storetest.Number, e.LastCode(storetest.Number)))
 	assert.Equal(t, []string{"evalsha"}, hook.take(), "a verification: one round trip")
 	_, err := e.Service.Send(ctx, passcode.Request{To: "+15005550002", UsageType: twiliosms.UsageTypeSignIn}) // 21612: certainly not sent
 	require.ErrorIs(t, err, twiliosms.ErrUnreachableRecipient)
@@ -90,7 +92,7 @@ func TestScriptFlushIsSurvived(t *testing.T) {
 	e := storetest.NewEnv(t, redisstore.New(client, redisstore.WithPrefix(prefix())), storetest.NewClock())
 	e.Send(e.Service, storetest.Number)
 	require.NoError(t, client.ScriptFlush(ctx).Err())
-	require.NoError(t, e.Service.Verify(ctx, storetest.Number, twiliosms.UsageTypeSignIn, e.LastCode(storetest.Number)))
+	require.NoError(t, e.Verify(e.Service, storetest.Number, e.LastCode(storetest.Number)))
 	require.NoError(t, client.ScriptFlush(ctx).Err())
 	e.Send(e.Service, storetest.OtherNumber)
 }
@@ -131,7 +133,7 @@ func TestNothingInClearAndEveryKeyExpires(t *testing.T) {
 	_, err := e.Service.Send(ctx, passcode.Request{To: "1 (415) 555-2671", UsageType: twiliosms.UsageTypeSignIn, IP: "203.0.113.7"})
 	require.NoError(t, err)
 	code := e.LastCode("+14155552671")
-	require.ErrorIs(t, e.Service.Verify(ctx, "14155552671", twiliosms.UsageTypeSignIn, "nope"), passcode.ErrCodeMismatch)
+	require.ErrorIs(t, e.Verify(e.Service, "14155552671", storetest.WrongCode(code)), passcode.ErrCodeMismatch)
 	_, err = e.Service.Send(ctx, passcode.Request{To: "+15005550006", UsageType: twiliosms.UsageTypeRegister, IP: "2001:db8::1"})
 	require.NoError(t, err)
 	registered := e.LastCode("+15005550006")
@@ -166,14 +168,14 @@ func TestRedisStoppedAndRestarted(t *testing.T) {
 	require.ErrorIs(t, err, passcode.ErrStoreUnavailable)
 	assert.Len(t, e.Fake.Messages(), 1, "no SMS went out without the store")
 	for _, guess := range []string{code, "000000"} {
-		assert.ErrorIs(t, e.Service.Verify(ctx, storetest.Number, twiliosms.UsageTypeSignIn, guess), passcode.ErrStoreUnavailable)
+		assert.ErrorIs(t, e.Verify(e.Service, storetest.Number, guess), passcode.ErrStoreUnavailable)
 	}
 
 	require.NoError(t, server.StartAgain())
 	// Nothing was saved, so the code is gone; the service works again.
-	assert.ErrorIs(t, e.Service.Verify(ctx, storetest.Number, twiliosms.UsageTypeSignIn, code), passcode.ErrCodeNotFound)
+	assert.ErrorIs(t, e.Verify(e.Service, storetest.Number, code), passcode.ErrCodeNotFound)
 	e.Send(e.Service, storetest.OtherNumber)
-	assert.NoError(t, e.Service.Verify(ctx, storetest.OtherNumber, twiliosms.UsageTypeSignIn, e.LastCode(storetest.OtherNumber)))
+	assert.NoError(t, e.Verify(e.Service, storetest.OtherNumber, e.LastCode(storetest.OtherNumber)))
 }
 
 // TestSlowRedisAndADeadline: the caller's deadline bounds a call to a Redis
@@ -194,7 +196,8 @@ func TestSlowRedisAndADeadline(t *testing.T) {
 			return err
 		},
 		"verify": func(ctx context.Context) error {
-			return e.Service.Verify(ctx, storetest.Number, twiliosms.UsageTypeSignIn, "123456")
+			_, err := e.Service.Verify(ctx, passcode.VerifyRequest{To: storetest.Number, UsageType: twiliosms.UsageTypeSignIn, Code: "123456"})
+			return err
 		},
 	} {
 		dctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
@@ -232,4 +235,86 @@ func TestUnreachableRedis(t *testing.T) {
 	var opErr *net.OpError
 	assert.True(t, errors.As(err, &opErr), "the cause stays reachable: %v", err)
 	assert.Empty(t, e.Fake.Messages())
+}
+
+// TestAHungRedisAppliesNothingLate stops Redis's process, lets a Send and a
+// Verify give up on it, and resumes it: Redis then runs the scripts queued
+// on its sockets, and each must see that its caller stopped waiting and
+// change nothing. Calls without a deadline of their own give up after
+// passcode.DefaultStoreTimeout, not go-redis's read timeout and retries.
+func TestAHungRedisAppliesNothingLate(t *testing.T) {
+	server := redistest.Start(t)
+	client := redis.NewClient(&redis.Options{Addr: server.Addr, ContextTimeoutEnabled: true})
+	defer client.Close()
+	admin := redis.NewClient(&redis.Options{Addr: server.Addr})
+	defer admin.Close()
+	e := storetest.NewEnv(t, redisstore.New(client), storetest.NewClock(),
+		passcode.WithLimits(passcode.Limit{Scope: passcode.SendsToRecipient, Max: 2, Window: time.Hour}))
+	e.Send(e.Service, storetest.Number)
+	code := e.LastCode(storetest.Number)
+	require.ErrorIs(t, e.Verify(e.Service, storetest.OtherNumber, "000000"), passcode.ErrCodeNotFound, "the check script is loaded")
+	scripts := func() int64 {
+		stats := admin.InfoMap(ctx, "commandstats").Item("Commandstats", "cmdstat_evalsha")
+		calls, _ := strconv.ParseInt(strings.TrimPrefix(strings.Split(stats, ",")[0], "calls="), 10, 64)
+		return calls
+	}
+	before := scripts()
+	// Fill the pool with ready connections, so that every call below
+	// writes its script to Redis's socket before it gives up.
+	var wg sync.WaitGroup
+	for range client.Options().PoolSize {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			assert.ErrorIs(t, client.Do(ctx, "BLPOP", prefix()+"nothing", "0.05").Err(), redis.Nil)
+		}()
+	}
+	wg.Wait()
+
+	require.NoError(t, server.Pause())
+	var slowest atomic.Int64
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			var err error
+			if i%2 == 0 {
+				_, err = e.Service.Send(ctx, passcode.Request{To: storetest.Number, UsageType: twiliosms.UsageTypeSignIn})
+			} else {
+				err = e.Verify(e.Service, storetest.Number, code)
+			}
+			elapsed := time.Since(start)
+			for old := slowest.Load(); elapsed > time.Duration(old) && !slowest.CompareAndSwap(old, int64(elapsed)); old = slowest.Load() {
+			}
+			assert.ErrorIs(t, err, passcode.ErrStoreUnavailable)
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+		}()
+	}
+	wg.Wait()
+	assert.GreaterOrEqual(t, time.Duration(slowest.Load()), passcode.DefaultStoreTimeout-100*time.Millisecond, "calls without a deadline wait for the default")
+	assert.Less(t, time.Duration(slowest.Load()), 2*passcode.DefaultStoreTimeout, "and give up then, not after go-redis's own timeouts")
+
+	require.NoError(t, server.Resume())
+	// Wait until Redis has run what was queued on its sockets.
+	ran := func() int64 {
+		last := scripts()
+		for range 50 {
+			time.Sleep(50 * time.Millisecond)
+			now := scripts()
+			if now == last && now > before {
+				return now - before
+			}
+			last = now
+		}
+		return last - before
+	}()
+	require.GreaterOrEqual(t, ran, int64(client.Options().PoolSize), "Redis ran the late scripts once it was resumed")
+	t.Logf("Redis ran %d scripts late", ran)
+
+	require.NoError(t, e.Verify(e.Service, storetest.Number, code), "the code that was sent still verifies: no late Send replaced it, no late Verify used it")
+	e.Send(e.Service, storetest.Number) // the second send of two an hour: no late Send was charged
+	_, err := e.Service.Send(ctx, passcode.Request{To: storetest.Number, UsageType: twiliosms.UsageTypeSignIn})
+	require.ErrorIs(t, err, passcode.ErrTooManySends)
+	assert.Len(t, e.Fake.Messages(), 2)
 }

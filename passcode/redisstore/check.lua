@@ -1,7 +1,7 @@
 -- Check: KEYS[1] is the code, KEYS[2..] the failed-check counters. ARGV:
--- now (ms), event id, n, n candidate MACs, then the limits from ARGV[4+n]
--- (see limits.lua). Answers {outcome, attempts left, limit, wait ms}, the
--- outcomes numbered as redisstore.outcomes says.
+-- now (ms), event id, deadline (ms), n, n candidate MACs, then the limits
+-- from ARGV[5+n] (see shared.lua). Answers {outcome, attempts left, limit,
+-- wait ms}, the outcomes numbered as redisstore.outcomes says.
 
 -- equal compares two MACs in time that depends only on their length.
 local function equal(a, b)
@@ -16,8 +16,9 @@ local function equal(a, b)
 end
 
 local now = tonumber(ARGV[1])
-local n = tonumber(ARGV[3])
-local list = limits(4 + n)
+late(tonumber(ARGV[3]))
+local n = tonumber(ARGV[4])
+local list = limits(5 + n)
 local worst, wait, counts = full(list, now)
 if worst >= 0 then
   return {1, 0, worst, wait}
@@ -36,7 +37,7 @@ if att >= max then
 end
 local match = false
 for j = 1, n do
-  if equal(r[1], ARGV[3 + j]) then
+  if equal(r[1], ARGV[4 + j]) then
     match = true
   end
 end

@@ -92,7 +92,7 @@ func verifyAtOnce(s *passcode.Service, number, code string, n int) int {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if s.Verify(ctx, number, twiliosms.UsageTypeSignIn, code) == nil {
+			if _, err := s.Verify(ctx, passcode.VerifyRequest{To: number, UsageType: twiliosms.UsageTypeSignIn, Code: code}); err == nil {
 				ok.Add(1)
 			}
 		}()
@@ -145,7 +145,8 @@ func TestTwoInstances(t *testing.T) {
 	require.NoError(t, err)
 	code := lastCode()
 	assert.Equal(t, "ok=1", second("verify "+storetest.Number+" "+code+" 1"))
-	assert.ErrorIs(t, first.Verify(ctx, storetest.Number, twiliosms.UsageTypeSignIn, code), passcode.ErrCodeNotFound)
+	_, err = first.Verify(ctx, passcode.VerifyRequest{To: storetest.Number, UsageType: twiliosms.UsageTypeSignIn, Code: code})
+	assert.ErrorIs(t, err, passcode.ErrCodeNotFound)
 
 	// 50 racing verifications, 25 in each process: one success in all.
 	assert.Equal(t, "sent", second("send "+storetest.Number))

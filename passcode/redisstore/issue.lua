@@ -1,12 +1,18 @@
--- Issue: KEYS[1] is the code, KEYS[2..] the send counters. ARGV: now (ms),
--- event id, MAC, expires at (ms), keep until (ms), max attempts, then the
--- limits from ARGV[7] (see limits.lua). Answers {-1, 0}, or
--- {limit, wait ms}.
+-- Issue: KEYS[1] is the code, KEYS[2..] the counters. ARGV: now (ms),
+-- event id, MAC, expires at (ms), keep until (ms), max attempts, deadline
+-- (ms), then the send limits from ARGV[8] and the locks after them (see
+-- shared.lua). Answers {-1, 0, 0}, or {limit, wait ms, 1 if a lock}.
 local now = tonumber(ARGV[1])
-local list = limits(7)
+late(tonumber(ARGV[7]))
+local list = limits(8)
+local locks = limits(9 + 3 * #list)
 local worst, wait = full(list, now)
+local lworst, lwait = full(locks, now)
+if lworst >= 0 and (worst < 0 or lwait > wait) then
+  return {lworst, lwait, 1}
+end
 if worst >= 0 then
-  return {worst, wait}
+  return {worst, wait, 0}
 end
 record(list, now, ARGV[2])
 local code = KEYS[1]
@@ -19,4 +25,4 @@ elseif old[1] then
 end
 redis.call('HSET', code, 'mac', ARGV[3], 'exp', ARGV[4], 'keep', ARGV[5], 'att', 0, 'max', ARGV[6], 'id', ARGV[2])
 redis.call('PEXPIRE', code, tonumber(ARGV[5]) - now)
-return {-1, 0}
+return {-1, 0, 0}

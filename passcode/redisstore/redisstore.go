@@ -14,6 +14,12 @@
 // (passcode.WithClock), not Redis's: the instances of a service need
 // synchronized clocks (NTP), as every sliding-window limiter does.
 //
+// Each script first compares its caller's deadline with Redis's own clock
+// (TIME), and changes nothing when it has passed: a script that reaches
+// Redis late, queued behind a Redis that was stopped and resumed, is not
+// applied after its caller was told the store failed. The instances'
+// clocks and Redis's must agree within passcode.MaxClockSkew.
+//
 // A single node, Sentinel and Cluster all work (any redis.UniversalClient).
 // In a Cluster, one script's keys must share a hash slot, and a send
 // touches the keys of a number, an IP address and the whole service, so
@@ -24,6 +30,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -51,8 +58,8 @@ func WithPrefix(prefix string) Option {
 
 // New returns a Store that keeps its keys in client's Redis. Create the
 // client with ContextTimeoutEnabled, so that a caller's deadline bounds a
-// slow Redis: without it, go-redis waits for its own ReadTimeout (3 s by
-// default) whatever the context says.
+// slow Redis: without it, go-redis waits for its own ReadTimeout (5 s by
+// default, and longer while it retries) whatever the context says.
 func New(client redis.UniversalClient, opts ...Option) *Store {
 	s := &Store{client: client, prefix: DefaultPrefix}
 	for _, opt := range opts {
@@ -63,10 +70,10 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 	return s
 }
 
-// The scripts, each with the counter functions of limits.lua before it.
+// The scripts, each with the functions of shared.lua before it.
 var (
-	//go:embed limits.lua
-	limitsSource string
+	//go:embed shared.lua
+	sharedSource string
 	//go:embed issue.lua
 	issueSource string
 	//go:embed undo.lua
@@ -74,9 +81,9 @@ var (
 	//go:embed check.lua
 	checkSource string
 
-	issueScript = redis.NewScript(limitsSource + issueSource)
-	undoScript  = redis.NewScript(undoSource)
-	checkScript = redis.NewScript(limitsSource + checkSource)
+	issueScript = redis.NewScript(sharedSource + issueSource)
+	undoScript  = redis.NewScript(sharedSource + undoSource)
+	checkScript = redis.NewScript(sharedSource + checkSource)
 )
 
 // key is the Redis key of a code or a counter: the prefix, the hash tag all
@@ -86,44 +93,66 @@ func (s *Store) key(kind, name string) string {
 }
 
 // keys returns the Redis keys of a script, the code's first and then each
-// distinct counter key once, and the limits' arguments: how many, then
-// each one's key index (1-based, into the keys), max and window in ms.
-func (s *Store) keys(codeKey string, counters []passcode.Counter) ([]string, []any) {
+// distinct counter key once, and the arguments of each list of limits:
+// how many, then each one's key index (1-based, into the keys), max and
+// window in ms.
+func (s *Store) keys(codeKey string, lists ...[]passcode.Counter) ([]string, []any) {
 	keys := []string{s.key("code", codeKey)}
 	index := map[string]int{}
-	args := []any{len(counters)}
-	for _, c := range counters {
-		i, ok := index[c.Key]
-		if !ok {
-			keys = append(keys, s.key("limit", c.Key))
-			i = len(keys)
-			index[c.Key] = i
+	var args []any
+	for _, counters := range lists {
+		args = append(args, len(counters))
+		for _, c := range counters {
+			i, ok := index[c.Key]
+			if !ok {
+				keys = append(keys, s.key("limit", c.Key))
+				i = len(keys)
+				index[c.Key] = i
+			}
+			args = append(args, i, c.Max, c.Window.Milliseconds())
 		}
-		args = append(args, i, c.Max, c.Window.Milliseconds())
 	}
 	return keys, args
 }
 
+// unixMilli is t in Unix milliseconds, 0 for the zero time.
+func unixMilli(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// stepError reports a failed script. A step refused because its caller's
+// deadline had passed matches context.DeadlineExceeded.
+func stepError(step string, err error) error {
+	if msg, ok := strings.CutPrefix(err.Error(), "LATE "); ok {
+		return fmt.Errorf("redisstore: %s: %s; nothing was changed: %w", step, msg, context.DeadlineExceeded)
+	}
+	return fmt.Errorf("redisstore: %s: %w", step, err)
+}
+
 // Issue implements passcode.Store.
 func (s *Store) Issue(ctx context.Context, req passcode.IssueRequest) (passcode.IssueResult, error) {
-	keys, limits := s.keys(req.CodeKey, req.Counters)
-	args := append([]any{req.Now.UnixMilli(), req.EventID, req.MAC, req.ExpiresAt.UnixMilli(), req.KeepUntil.UnixMilli(), req.MaxAttempts}, limits...)
+	keys, limits := s.keys(req.CodeKey, req.Counters, req.Locks)
+	args := append([]any{req.Now.UnixMilli(), req.EventID, req.MAC, req.ExpiresAt.UnixMilli(), req.KeepUntil.UnixMilli(),
+		req.MaxAttempts, unixMilli(req.Deadline)}, limits...)
 	res, err := issueScript.Run(ctx, s.client, keys, args...).Int64Slice()
 	if err != nil {
-		return passcode.IssueResult{}, fmt.Errorf("redisstore: issue: %w", err)
+		return passcode.IssueResult{}, stepError("issue", err)
 	}
-	if len(res) != 2 {
+	if len(res) != 3 {
 		return passcode.IssueResult{}, fmt.Errorf("redisstore: issue: the script answered %d values", len(res))
 	}
-	return passcode.IssueResult{Exceeded: int(res[0]), RetryAfter: time.Duration(res[1]) * time.Millisecond}, nil
+	return passcode.IssueResult{Exceeded: int(res[0]), RetryAfter: time.Duration(res[1]) * time.Millisecond, Locked: res[2] == 1}, nil
 }
 
 // Undo implements passcode.Store.
 func (s *Store) Undo(ctx context.Context, req passcode.UndoRequest) error {
 	keys, _ := s.keys(req.CodeKey, req.Counters)
-	err := undoScript.Run(ctx, s.client, keys, req.Now.UnixMilli(), req.EventID).Err()
+	err := undoScript.Run(ctx, s.client, keys, req.Now.UnixMilli(), req.EventID, unixMilli(req.Deadline)).Err()
 	if err != nil {
-		return fmt.Errorf("redisstore: undo: %w", err)
+		return stepError("undo", err)
 	}
 	return nil
 }
@@ -141,13 +170,13 @@ var outcomes = map[int64]passcode.Outcome{
 // Check implements passcode.Store.
 func (s *Store) Check(ctx context.Context, req passcode.CheckRequest) (passcode.CheckResult, error) {
 	keys, limits := s.keys(req.CodeKey, req.Counters)
-	args := []any{req.Now.UnixMilli(), req.EventID, len(req.MACs)}
+	args := []any{req.Now.UnixMilli(), req.EventID, unixMilli(req.Deadline), len(req.MACs)}
 	for _, mac := range req.MACs {
 		args = append(args, mac)
 	}
 	res, err := checkScript.Run(ctx, s.client, keys, append(args, limits...)...).Int64Slice()
 	if err != nil {
-		return passcode.CheckResult{}, fmt.Errorf("redisstore: check: %w", err)
+		return passcode.CheckResult{}, stepError("check", err)
 	}
 	if len(res) != 4 {
 		return passcode.CheckResult{}, fmt.Errorf("redisstore: check: the script answered %d values", len(res))

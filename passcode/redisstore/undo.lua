@@ -1,6 +1,7 @@
--- Undo: KEYS[1] is the code, KEYS[2..] the send counters. ARGV: now (ms),
--- the send's event id.
+-- Undo: KEYS[1] is the code, KEYS[2..] the counters to take the send's
+-- event from. ARGV: now (ms), the send's event id, deadline (ms).
 local now = tonumber(ARGV[1])
+late(tonumber(ARGV[3]))
 for i = 2, #KEYS do
   redis.call('ZREM', KEYS[i], ARGV[2])
 end

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -134,6 +135,27 @@ func (e *Env) Send(s *passcode.Service, to string) {
 	require.NoError(e.T, err)
 }
 
+// Verify verifies a sign-in code for to with s, as from no particular
+// address, and returns the error.
+func (e *Env) Verify(s *passcode.Service, to, code string) error {
+	return check(s, to, twiliosms.UsageTypeSignIn, code)
+}
+
+// check verifies code for to with s, as from no particular address, and
+// returns the error.
+func check(s *passcode.Service, to string, usage twiliosms.UsageType, code string) error {
+	_, err := s.Verify(ctx, passcode.VerifyRequest{To: to, UsageType: usage, Code: code})
+	return err
+}
+
+// checkFrom verifies a sign-in code for to with s, from ip.
+func checkFrom(s *passcode.Service, to, code, ip string) (string, error) {
+	return s.Verify(ctx, passcode.VerifyRequest{To: to, UsageType: twiliosms.UsageTypeSignIn, Code: code, IP: ip})
+}
+
+// WrongCode is a well-formed code other than code.
+func WrongCode(code string) string { return fmt.Sprintf("%06d", (atoi(code)+1)%1000000) }
+
 // A number the fake accepts, and one more.
 const (
 	Number      = "+15005550006"
@@ -165,6 +187,13 @@ func Run(t *testing.T, newStore func(t *testing.T) passcode.Store) {
 		{"SecretRotation", secretRotation},
 		{"ConcurrentRightCodesVerifyOnce", concurrentRightCodesVerifyOnce},
 		{"ConcurrentWrongCodesStopAtMaxAttempts", concurrentWrongCodesStopAtMaxAttempts},
+		{"ALockedNumberIsNotTexted", aLockedNumberIsNotTexted},
+		{"MalformedCodesCostNothing", malformedCodesCostNothing},
+		{"AnUndoneSendCountsAgainstItsIP", anUndoneSendCountsAgainstItsIP},
+		{"FailedChecksFromIP", failedChecksFromIP},
+		{"LateStepsChangeNothing", lateStepsChangeNothing},
+		{"TimesAgreeToTheMillisecond", timesAgreeToTheMillisecond},
+		{"AClockThatJumpsBackChangesNoAnswer", aClockThatJumpsBackChangesNoAnswer},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
 	}
@@ -175,24 +204,28 @@ func sendAndVerifyOnce(t *testing.T, newStore func(*testing.T) passcode.Store) {
 	e.Send(e.Service, Number)
 	code := e.LastCode(Number)
 	require.Len(t, code, 6)
-	require.NoError(t, e.Service.Verify(ctx, Number, twiliosms.UsageTypeSignIn, code))
-	assert.ErrorIs(t, e.Service.Verify(ctx, Number, twiliosms.UsageTypeSignIn, code), passcode.ErrCodeNotFound, "a code verifies once")
-	assert.ErrorIs(t, e.Service.Verify(ctx, OtherNumber, twiliosms.UsageTypeSignIn, code), passcode.ErrCodeNotFound)
+	phone, err := checkFrom(e.Service, "1 500 555 0006", code, "")
+	require.NoError(t, err)
+	assert.Equal(t, Number, phone, "Verify returns the number it verified, in E.164 form")
+	phone, err = checkFrom(e.Service, Number, code, "")
+	assert.ErrorIs(t, err, passcode.ErrCodeNotFound, "a code verifies once")
+	assert.Empty(t, phone, "no number with an error")
+	assert.ErrorIs(t, check(e.Service, OtherNumber, twiliosms.UsageTypeSignIn, code), passcode.ErrCodeNotFound)
 }
 
 func wrongCodesUseTries(t *testing.T, newStore func(*testing.T) passcode.Store) {
 	e := NewEnv(t, newStore(t), NewClock(), passcode.WithMaxAttempts(3))
 	e.Send(e.Service, Number)
 	code := e.LastCode(Number)
-	wrong := fmt.Sprintf("%06d", (atoi(code)+1)%1000000)
+	wrong := WrongCode(code)
 	for left := 2; left >= 0; left-- {
-		err := e.Service.Verify(ctx, Number, twiliosms.UsageTypeSignIn, wrong)
+		err := check(e.Service, Number, twiliosms.UsageTypeSignIn, wrong)
 		var mismatch *passcode.MismatchError
 		require.ErrorAs(t, err, &mismatch)
 		assert.ErrorIs(t, err, passcode.ErrCodeMismatch)
 		assert.Equal(t, left, mismatch.AttemptsLeft)
 	}
-	err := e.Service.Verify(ctx, Number, twiliosms.UsageTypeSignIn, code)
+	err := check(e.Service, Number, twiliosms.UsageTypeSignIn, code)
 	assert.ErrorIs(t, err, passcode.ErrTooManyAttempts, "the right code, after the tries ran out")
 	assert.Equal(t, passcode.LogtoCodeExceedMaxTry, passcode.LogtoErrorCode(err))
 }
@@ -204,20 +237,20 @@ func expiredThenNotFound(t *testing.T, newStore func(*testing.T) passcode.Store)
 	e.Clock.Advance(5*time.Minute - time.Millisecond)
 	e.Send(e.Service, OtherNumber)
 	other := e.LastCode(OtherNumber)
-	assert.NoError(t, e.Service.Verify(ctx, OtherNumber, twiliosms.UsageTypeSignIn, other), "before its TTL")
+	assert.NoError(t, check(e.Service, OtherNumber, twiliosms.UsageTypeSignIn, other), "before its TTL")
 	e.Send(e.Service, OtherNumber)
 	other = e.LastCode(OtherNumber)
 	e.Clock.Advance(time.Millisecond)
-	err := e.Service.Verify(ctx, Number, twiliosms.UsageTypeSignIn, code)
+	err := check(e.Service, Number, twiliosms.UsageTypeSignIn, code)
 	assert.ErrorIs(t, err, passcode.ErrCodeExpired, "at the TTL")
 	assert.Equal(t, passcode.LogtoCodeExpired, passcode.LogtoErrorCode(err))
 	e.Clock.Advance(5*time.Minute - time.Millisecond)
-	assert.ErrorIs(t, e.Service.Verify(ctx, Number, twiliosms.UsageTypeSignIn, code), passcode.ErrCodeExpired, "for a whole TTL after")
+	assert.ErrorIs(t, check(e.Service, Number, twiliosms.UsageTypeSignIn, code), passcode.ErrCodeExpired, "for a whole TTL after")
 	e.Clock.Advance(time.Millisecond)
-	err = e.Service.Verify(ctx, Number, twiliosms.UsageTypeSignIn, code)
+	err = check(e.Service, Number, twiliosms.UsageTypeSignIn, code)
 	assert.ErrorIs(t, err, passcode.ErrCodeNotFound, "then gone")
 	assert.Equal(t, passcode.LogtoCodeNotFound, passcode.LogtoErrorCode(err))
-	assert.ErrorIs(t, e.Service.Verify(ctx, OtherNumber, twiliosms.UsageTypeSignIn, other), passcode.ErrCodeExpired, "a code sent later expires later")
+	assert.ErrorIs(t, check(e.Service, OtherNumber, twiliosms.UsageTypeSignIn, other), passcode.ErrCodeExpired, "a code sent later expires later")
 }
 
 func aNewCodeReplacesTheOld(t *testing.T, newStore func(*testing.T) passcode.Store) {
@@ -228,24 +261,24 @@ func aNewCodeReplacesTheOld(t *testing.T, newStore func(*testing.T) passcode.Sto
 	e.Send(e.Service, Number)
 	second := e.LastCode(Number)
 	if first != second {
-		assert.ErrorIs(t, e.Service.Verify(ctx, Number, twiliosms.UsageTypeSignIn, first), passcode.ErrCodeMismatch)
+		assert.ErrorIs(t, check(e.Service, Number, twiliosms.UsageTypeSignIn, first), passcode.ErrCodeMismatch)
 	}
-	assert.NoError(t, e.Service.Verify(ctx, Number, twiliosms.UsageTypeSignIn, second))
+	assert.NoError(t, check(e.Service, Number, twiliosms.UsageTypeSignIn, second))
 }
 
 func codesArePerUsageType(t *testing.T, newStore func(*testing.T) passcode.Store) {
 	e := NewEnv(t, newStore(t), NewClock())
 	e.Send(e.Service, Number)
 	code := e.LastCode(Number)
-	assert.ErrorIs(t, e.Service.Verify(ctx, Number, twiliosms.UsageTypeForgotPassword, code), passcode.ErrCodeNotFound)
-	assert.NoError(t, e.Service.Verify(ctx, Number, twiliosms.UsageTypeSignIn, code))
+	assert.ErrorIs(t, check(e.Service, Number, twiliosms.UsageTypeForgotPassword, code), passcode.ErrCodeNotFound)
+	assert.NoError(t, check(e.Service, Number, twiliosms.UsageTypeSignIn, code))
 }
 
 func numbersAreNormalized(t *testing.T, newStore func(*testing.T) passcode.Store) {
 	e := NewEnv(t, newStore(t), NewClock())
 	e.Send(e.Service, "14155552671")
 	code := e.LastCode(OtherNumber)
-	assert.NoError(t, e.Service.Verify(ctx, "+1 (415) 555-2671", twiliosms.UsageTypeSignIn, code[:3]+" "+code[3:]))
+	assert.NoError(t, check(e.Service, "+1 (415) 555-2671", twiliosms.UsageTypeSignIn, code[:3]+" "+code[3:]))
 }
 
 // sendErr sends a sign-in code with s and returns the error.
@@ -320,23 +353,23 @@ func failedChecksForRecipient(t *testing.T, newStore func(*testing.T) passcode.S
 	e := NewEnv(t, newStore(t), NewClock(), passcode.WithMaxAttempts(3), passcode.WithTTL(time.Hour), passcode.WithLimits(
 		passcode.Limit{Scope: passcode.FailedChecksForRecipient, Max: 4, Window: time.Hour}))
 	e.Send(e.Service, Number)
-	wrong := fmt.Sprintf("%06d", (atoi(e.LastCode(Number))+1)%1000000)
+	wrong := WrongCode(e.LastCode(Number))
 	for range 3 {
-		require.ErrorIs(t, e.Service.Verify(ctx, Number, twiliosms.UsageTypeSignIn, wrong), passcode.ErrCodeMismatch)
+		require.ErrorIs(t, check(e.Service, Number, twiliosms.UsageTypeSignIn, wrong), passcode.ErrCodeMismatch)
 	}
 	e.Clock.Advance(10 * time.Minute)
 	e.Send(e.Service, Number) // a new code cannot multiply the guesses
 	code := e.LastCode(Number)
-	err := e.Service.Verify(ctx, Number, twiliosms.UsageTypeSignIn, wrong)
+	err := check(e.Service, Number, twiliosms.UsageTypeSignIn, wrong)
 	var mismatch *passcode.MismatchError
 	require.ErrorAs(t, err, &mismatch)
 	assert.Equal(t, 0, mismatch.AttemptsLeft, "the number's budget is spent, though the code had 3 tries")
-	err = e.Service.Verify(ctx, Number, twiliosms.UsageTypeSignIn, code)
+	err = check(e.Service, Number, twiliosms.UsageTypeSignIn, code)
 	requireLimit(t, err, passcode.FailedChecksForRecipient, 50*time.Minute)
 	assert.ErrorIs(t, err, passcode.ErrTooManyAttempts, "even the right code")
 	assert.NotErrorIs(t, err, passcode.ErrTooManySends)
 	e.Clock.Advance(50 * time.Minute)
-	assert.NoError(t, e.Service.Verify(ctx, Number, twiliosms.UsageTypeSignIn, code))
+	assert.NoError(t, check(e.Service, Number, twiliosms.UsageTypeSignIn, code))
 }
 
 func aFailedSendIsTakenBack(t *testing.T, newStore func(*testing.T) passcode.Store) {
@@ -368,7 +401,7 @@ func undoPutsBackTheEarlierCode(t *testing.T, newStore func(*testing.T) passcode
 	code := e.LastCode(Number)
 	e.Fake.FailNext(400, 21611, "This 'From' number has exceeded the maximum number of queued messages")
 	require.ErrorIs(t, sendErr(e.Service, Number, ""), twiliosms.ErrRateLimited)
-	assert.NoError(t, e.Service.Verify(ctx, Number, twiliosms.UsageTypeSignIn, code), "the code that did arrive still verifies")
+	assert.NoError(t, check(e.Service, Number, twiliosms.UsageTypeSignIn, code), "the code that did arrive still verifies")
 }
 
 func secretRotation(t *testing.T, newStore func(*testing.T) passcode.Store) {
@@ -376,11 +409,11 @@ func secretRotation(t *testing.T, newStore func(*testing.T) passcode.Store) {
 	e.Send(e.Service, Number) // signed with Secret
 	code := e.LastCode(Number)
 	onlyNew := e.NewService(passcode.WithSecret(OtherSecret))
-	assert.ErrorIs(t, onlyNew.Verify(ctx, Number, twiliosms.UsageTypeSignIn, code), passcode.ErrCodeMismatch)
+	assert.ErrorIs(t, check(onlyNew, Number, twiliosms.UsageTypeSignIn, code), passcode.ErrCodeMismatch)
 	rotated := e.NewService(passcode.WithSecret(OtherSecret, Secret))
-	assert.NoError(t, rotated.Verify(ctx, Number, twiliosms.UsageTypeSignIn, code), "the old key still verifies")
+	assert.NoError(t, check(rotated, Number, twiliosms.UsageTypeSignIn, code), "the old key still verifies")
 	e.Send(rotated, Number) // signed with OtherSecret
-	assert.NoError(t, onlyNew.Verify(ctx, Number, twiliosms.UsageTypeSignIn, e.LastCode(Number)))
+	assert.NoError(t, check(onlyNew, Number, twiliosms.UsageTypeSignIn, e.LastCode(Number)))
 }
 
 func concurrentRightCodesVerifyOnce(t *testing.T, newStore func(*testing.T) passcode.Store) {
@@ -393,7 +426,7 @@ func concurrentRightCodesVerifyOnce(t *testing.T, newStore func(*testing.T) pass
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			switch err := e.Service.Verify(ctx, Number, twiliosms.UsageTypeSignIn, code); {
+			switch err := check(e.Service, Number, twiliosms.UsageTypeSignIn, code); {
 			case err == nil:
 				ok.Add(1)
 			case errors.Is(err, passcode.ErrCodeNotFound):
@@ -412,14 +445,14 @@ func concurrentWrongCodesStopAtMaxAttempts(t *testing.T, newStore func(*testing.
 	e := NewEnv(t, newStore(t), NewClock(), passcode.WithLimits())
 	e.Send(e.Service, Number)
 	code := e.LastCode(Number)
-	wrong := fmt.Sprintf("%06d", (atoi(code)+1)%1000000)
+	wrong := WrongCode(code)
 	var mismatches, tooMany atomic.Int32
 	var wg sync.WaitGroup
 	for range 40 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			switch err := e.Service.Verify(ctx, Number, twiliosms.UsageTypeSignIn, wrong); {
+			switch err := check(e.Service, Number, twiliosms.UsageTypeSignIn, wrong); {
 			case errors.Is(err, passcode.ErrCodeMismatch):
 				mismatches.Add(1)
 			case errors.Is(err, passcode.ErrTooManyAttempts):
@@ -432,7 +465,7 @@ func concurrentWrongCodesStopAtMaxAttempts(t *testing.T, newStore func(*testing.
 	wg.Wait()
 	assert.Equal(t, int32(10), mismatches.Load(), "never past MaxAttempts")
 	assert.Equal(t, int32(30), tooMany.Load())
-	assert.ErrorIs(t, e.Service.Verify(ctx, Number, twiliosms.UsageTypeSignIn, code), passcode.ErrTooManyAttempts)
+	assert.ErrorIs(t, check(e.Service, Number, twiliosms.UsageTypeSignIn, code), passcode.ErrTooManyAttempts)
 }
 
 func atoi(s string) int {
@@ -441,4 +474,195 @@ func atoi(s string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
+}
+
+func aLockedNumberIsNotTexted(t *testing.T, newStore func(*testing.T) passcode.Store) {
+	lock := passcode.Limit{Scope: passcode.FailedChecksForRecipient, Max: 3, Window: time.Hour}
+	e := NewEnv(t, newStore(t), NewClock(), passcode.WithLimits(lock, passcode.Limit{Scope: passcode.SendsToRecipient, Max: 1, Window: 45 * time.Minute}))
+	e.Send(e.Service, Number)
+	wrong := WrongCode(e.LastCode(Number))
+	for range 3 {
+		require.ErrorIs(t, check(e.Service, Number, twiliosms.UsageTypeSignIn, wrong), passcode.ErrCodeMismatch)
+	}
+	e.Clock.Advance(15 * time.Minute)
+
+	// The lock frees up in 45 minutes, the send limit in 30: the lock is named.
+	err := sendErr(e.Service, Number, "")
+	requireLimit(t, err, passcode.FailedChecksForRecipient, 45*time.Minute)
+	assert.ErrorIs(t, err, passcode.ErrTooManySends)
+	assert.ErrorIs(t, err, passcode.ErrTooManyAttempts)
+	assert.Equal(t, passcode.LogtoMessageRateLimited, passcode.LogtoErrorCode(err))
+	assert.Contains(t, err.Error(), "too many wrong codes for this number")
+	assert.Len(t, e.Fake.Messages(), 1, "the locked number was not texted")
+	e.Send(e.Service, OtherNumber) // another number is not locked
+
+	e.Clock.Advance(45*time.Minute - time.Millisecond)
+	requireLimit(t, sendErr(e.Service, Number, ""), passcode.FailedChecksForRecipient, time.Millisecond)
+	e.Clock.Advance(time.Millisecond)
+	e.Send(e.Service, Number)
+	assert.NoError(t, check(e.Service, Number, twiliosms.UsageTypeSignIn, e.LastCode(Number)), "a code sent once the lock is gone verifies")
+
+	// When a send limit frees up after the lock, the send limit is named.
+	e = NewEnv(t, newStore(t), NewClock(), passcode.WithLimits(
+		passcode.Limit{Scope: passcode.FailedChecksForRecipient, Max: 1, Window: time.Minute},
+		passcode.Limit{Scope: passcode.SendsToRecipient, Max: 1, Window: time.Hour}))
+	e.Send(e.Service, Number)
+	require.ErrorIs(t, check(e.Service, Number, twiliosms.UsageTypeSignIn, WrongCode(e.LastCode(Number))), passcode.ErrCodeMismatch)
+	err = sendErr(e.Service, Number, "")
+	requireLimit(t, err, passcode.SendsToRecipient, time.Hour)
+	assert.NotErrorIs(t, err, passcode.ErrTooManyAttempts)
+}
+
+func malformedCodesCostNothing(t *testing.T, newStore func(*testing.T) passcode.Store) {
+	e := NewEnv(t, newStore(t), NewClock(), passcode.WithLimits(passcode.Limit{Scope: passcode.FailedChecksForRecipient, Max: 2, Window: time.Hour}))
+	e.Send(e.Service, Number)
+	code := e.LastCode(Number)
+	for _, typed := range []string{"", "abc", "12345", "1234567", "12345a", "12 34 5", "+123456", "１２３４５", "1234567890123"} {
+		_, err := checkFrom(e.Service, Number, typed, "203.0.113.7")
+		require.ErrorIs(t, err, passcode.ErrMalformedCode, "%q", typed)
+		assert.NotErrorIs(t, err, passcode.ErrCodeMismatch)
+		assert.Equal(t, passcode.LogtoCodeMismatch, passcode.LogtoErrorCode(err))
+		assert.Contains(t, err.Error(), "VerifyRequest.Code is not 6 digits")
+	}
+	err := check(e.Service, Number, twiliosms.UsageTypeSignIn, WrongCode(code))
+	var mismatch *passcode.MismatchError
+	require.ErrorAs(t, err, &mismatch)
+	assert.Equal(t, 1, mismatch.AttemptsLeft, "no malformed code used a try or counted toward the lock")
+
+	// Digits as phones type them: Arabic-Indic, full-width, spaced and dashed.
+	digitsFrom := func(zero rune) func(string) string {
+		return func(c string) string { return strings.Map(func(r rune) rune { return r - '0' + zero }, c) }
+	}
+	for _, typed := range []func(string) string{
+		digitsFrom('٠'), digitsFrom('０'), digitsFrom('۰'),
+		func(c string) string { return c[:3] + " – " + c[3:] },
+		func(c string) string { return " " + c[:2] + "-" + c[2:4] + "-" + c[4:] + "\t" },
+	} {
+		e.Clock.Advance(time.Minute)
+		e.Send(e.Service, Number)
+		code = e.LastCode(Number)
+		phone, err := checkFrom(e.Service, Number, typed(code), "")
+		assert.NoError(t, err, "%q", typed(code))
+		assert.Equal(t, Number, phone)
+	}
+}
+
+func anUndoneSendCountsAgainstItsIP(t *testing.T, newStore func(*testing.T) passcode.Store) {
+	e := NewEnv(t, newStore(t), NewClock(), passcode.WithLimits(
+		passcode.Limit{Scope: passcode.SendsToRecipient, Max: 1, Window: time.Minute},
+		passcode.Limit{Scope: passcode.SendsFromIP, Max: 3, Window: time.Hour},
+		passcode.Limit{Scope: passcode.Sends, Max: 3, Window: time.Hour}))
+	const ip = "203.0.113.7"
+	// Twilio's test number for 21612 answers a 4xx: certainly not sent.
+	for range 2 {
+		require.ErrorIs(t, sendErr(e.Service, "+15005550002", ip), twiliosms.ErrUnreachableRecipient)
+	}
+	assert.NotErrorIs(t, sendErr(e.Service, "+15005550002", "198.51.100.1"), passcode.ErrTooManySends,
+		"the number's and the service's events were taken back")
+	require.NoError(t, sendErr(e.Service, Number, ip), "a person who mistyped twice is not slowed")
+	requireLimit(t, sendErr(e.Service, OtherNumber, ip), passcode.SendsFromIP, time.Hour)
+	assert.Len(t, e.Fake.Messages(), 1)
+}
+
+func failedChecksFromIP(t *testing.T, newStore func(*testing.T) passcode.Store) {
+	e := NewEnv(t, newStore(t), NewClock(), passcode.WithTTL(time.Hour), passcode.WithLimits(passcode.Limit{Scope: passcode.FailedChecksFromIP, Max: 3, Window: time.Hour}))
+	numbers := []string{Number, OtherNumber, "+15005550010", "+442079460958"}
+	for _, n := range numbers {
+		e.Send(e.Service, n)
+	}
+	const ip = "2001:db8:1:2::1"
+	for i, n := range numbers[:3] {
+		_, err := checkFrom(e.Service, n, WrongCode(e.LastCode(n)), ip)
+		var mismatch *passcode.MismatchError
+		require.ErrorAs(t, err, &mismatch)
+		assert.Equal(t, 2-i, mismatch.AttemptsLeft, "the address's budget bounds the tries left")
+		e.Clock.Advance(10 * time.Minute)
+	}
+	phone, err := checkFrom(e.Service, numbers[3], e.LastCode(numbers[3]), "2001:db8:1:2:ffff::9")
+	requireLimit(t, err, passcode.FailedChecksFromIP, 30*time.Minute)
+	assert.ErrorIs(t, err, passcode.ErrTooManyAttempts, "even the right code, from the same /64")
+	assert.NotErrorIs(t, err, passcode.ErrTooManySends)
+	assert.Empty(t, phone)
+	phone, err = checkFrom(e.Service, numbers[3], e.LastCode(numbers[3]), "2001:db8:1:3::1")
+	require.NoError(t, err, "another address")
+	assert.Equal(t, numbers[3], phone)
+	phone, err = checkFrom(e.Service, Number, e.LastCode(Number), "")
+	require.NoError(t, err, "no address: no per-address limit")
+	assert.Equal(t, Number, phone)
+}
+
+// lateStepsChangeNothing drives the Store directly: a step whose Deadline
+// has passed by the store's clock changes nothing.
+func lateStepsChangeNothing(t *testing.T, newStore func(*testing.T) passcode.Store) {
+	store, clock := newStore(t), NewClock()
+	late, inTime := time.Now().Add(-2*time.Second), time.Now().Add(time.Minute)
+	counter := []passcode.Counter{{Key: "late-test-counter", Max: 2, Window: time.Hour}}
+	issue := func(deadline time.Time, id string, mac byte) (passcode.IssueResult, error) {
+		return store.Issue(ctx, passcode.IssueRequest{Now: clock.Now(), Deadline: deadline, Counters: counter, EventID: id,
+			CodeKey: "late-test-code", MAC: []byte{mac}, ExpiresAt: clock.Now().Add(time.Minute), KeepUntil: clock.Now().Add(2 * time.Minute), MaxAttempts: 3})
+	}
+	checkMAC := func(deadline time.Time, mac byte) (passcode.CheckResult, error) {
+		return store.Check(ctx, passcode.CheckRequest{Now: clock.Now(), Deadline: deadline, CodeKey: "late-test-code", MACs: [][]byte{{mac}}, EventID: "c"})
+	}
+	res, err := issue(inTime, "first", 1)
+	require.NoError(t, err)
+	require.Equal(t, -1, res.Exceeded)
+
+	_, err = issue(late, "late", 2)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "a late Issue fails")
+	_, err = checkMAC(late, 1)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "a late Check fails")
+	err = store.Undo(ctx, passcode.UndoRequest{Now: clock.Now(), Deadline: late, Counters: counter, EventID: "first", CodeKey: "late-test-code"})
+	require.ErrorIs(t, err, context.DeadlineExceeded, "a late Undo fails")
+
+	got, err := checkMAC(inTime, 2)
+	require.NoError(t, err)
+	assert.Equal(t, passcode.OutcomeMismatch, got.Outcome, "the late Issue did not replace the code")
+	got, err = checkMAC(inTime, 1)
+	require.NoError(t, err)
+	assert.Equal(t, passcode.OutcomeMatch, got.Outcome, "the late Check did not use the code, nor the late Undo remove it")
+	res, err = issue(inTime, "second", 3)
+	require.NoError(t, err)
+	assert.Equal(t, -1, res.Exceeded, "the late Issue was not counted, and the late Undo took nothing back")
+	res, err = issue(inTime, "third", 4)
+	require.NoError(t, err)
+	assert.Equal(t, 0, res.Exceeded, "two sends counted")
+	res, err = issue(time.Time{}, "no deadline", 5)
+	require.NoError(t, err, "the zero Deadline means none")
+	assert.Equal(t, 0, res.Exceeded)
+}
+
+// timesAgreeToTheMillisecond runs on a clock between milliseconds, which a
+// shared store cannot keep: every store answers as if it were the
+// millisecond before.
+func timesAgreeToTheMillisecond(t *testing.T, newStore func(*testing.T) passcode.Store) {
+	clock := NewClock()
+	clock.Advance(900 * time.Microsecond)
+	e := NewEnv(t, newStore(t), clock, passcode.WithTTL(5*time.Minute),
+		passcode.WithLimits(passcode.Limit{Scope: passcode.SendsToRecipient, Max: 1, Window: time.Minute}))
+	e.Send(e.Service, Number)
+	e.Clock.Advance(time.Minute - time.Millisecond)
+	requireLimit(t, sendErr(e.Service, Number, ""), passcode.SendsToRecipient, time.Millisecond)
+	e.Clock.Advance(500 * time.Microsecond)
+	require.NoError(t, sendErr(e.Service, Number, ""), "the window ends a minute after the millisecond the send was recorded in")
+	e.Send(e.Service, OtherNumber)
+	code, other := e.LastCode(Number), e.LastCode(OtherNumber)
+	e.Clock.Advance(5*time.Minute - time.Millisecond)
+	assert.NoError(t, check(e.Service, OtherNumber, twiliosms.UsageTypeSignIn, other), "a millisecond before its TTL")
+	e.Clock.Advance(time.Millisecond)
+	assert.ErrorIs(t, check(e.Service, Number, twiliosms.UsageTypeSignIn, code), passcode.ErrCodeExpired, "its TTL, counted from the millisecond it was sent in")
+}
+
+// aClockThatJumpsBackChangesNoAnswer: a service clock that jumps forward
+// and back again changes no answer, whether or not the store dropped
+// anything while it was ahead.
+func aClockThatJumpsBackChangesNoAnswer(t *testing.T, newStore func(*testing.T) passcode.Store) {
+	e := NewEnv(t, newStore(t), NewClock(), passcode.WithLimits())
+	e.Send(e.Service, Number)
+	code := e.LastCode(Number)
+	e.Clock.Advance(3 * time.Hour)
+	e.Send(e.Service, OtherNumber) // every step a store may sweep on
+	assert.ErrorIs(t, check(e.Service, Number, twiliosms.UsageTypeSignIn, code), passcode.ErrCodeNotFound, "gone, three hours on")
+	e.Clock.Advance(-3 * time.Hour)
+	assert.NoError(t, check(e.Service, Number, twiliosms.UsageTypeSignIn, code), "back again, the code verifies")
 }

@@ -1,0 +1,109 @@
+package passcode
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"math/big"
+	"slices"
+	"strings"
+	"unicode"
+
+	"github.com/connectorkit/twiliosms"
+)
+
+// newCode draws a code of s.length digits, uniformly: crypto/rand.Int has
+// no modulo bias.
+func (s *Service) newCode() (string, error) {
+	limit := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(s.length)), nil)
+	n, err := rand.Int(rand.Reader, limit)
+	if err != nil {
+		return "", fmt.Errorf("passcode: cannot draw a code: %w", err)
+	}
+	return fmt.Sprintf("%0*d", s.length, n), nil
+}
+
+// macMessage is what a code's HMAC signs: the code bound to its usage type
+// and number, each part ended by a NUL.
+func macMessage(usage twiliosms.UsageType, e164, code string) []byte {
+	var b []byte
+	for _, part := range []string{"twiliosms passcode v1", string(usage), e164, code} {
+		b = append(append(b, part...), 0)
+	}
+	return b
+}
+
+// keyring holds the HMAC keys inside closures: no field of a Service holds
+// key bytes, so a Service printed by reflection (by value, or inside a
+// struct of the caller's) shows none.
+type keyring struct {
+	count int
+	// mac returns msg's HMAC-SHA256 under key i; key 0 signs.
+	mac func(i int, msg []byte) []byte
+}
+
+func newKeyring(keys [][]byte) keyring {
+	own := make([][]byte, len(keys))
+	for i, k := range keys {
+		own[i] = slices.Clone(k)
+	}
+	return keyring{count: len(own), mac: func(i int, msg []byte) []byte {
+		h := hmac.New(sha256.New, own[i])
+		h.Write(msg)
+		return h.Sum(nil)
+	}}
+}
+
+// sign returns msg's HMAC under the signing key.
+func (k keyring) sign(msg []byte) []byte { return k.mac(0, msg) }
+
+// macs returns msg's HMAC under every key, for a check.
+func (k keyring) macs(msg []byte) [][]byte {
+	out := make([][]byte, k.count)
+	for i := range out {
+		out[i] = k.mac(i, msg)
+	}
+	return out
+}
+
+// maxCodeInput bounds what readCode looks at: no code of at most 10
+// digits, however spaced, is longer.
+const maxCodeInput = 256
+
+// readCode reads what a user typed as a code of length ASCII digits:
+// spaces and dashes are dropped, and every Unicode decimal digit reads as
+// its value, so a code typed with Arabic-Indic or full-width digits works.
+// It reports false when what is left is not exactly length digits.
+func readCode(typed string, length int) (string, bool) {
+	if len(typed) > maxCodeInput {
+		return "", false
+	}
+	var b strings.Builder
+	b.Grow(length)
+	for _, r := range typed {
+		switch {
+		case unicode.IsSpace(r) || unicode.Is(unicode.Pd, r):
+		case unicode.IsDigit(r) && b.Len() < length:
+			b.WriteByte(byte('0' + digitValue(r)))
+		default:
+			return "", false
+		}
+	}
+	if b.Len() != length {
+		return "", false
+	}
+	return b.String(), true
+}
+
+// digitValue is the value of the decimal digit r. Unicode encodes every
+// decimal digit (general category Nd) in runs of ten, 0 to 9, and promises
+// to keep doing so (its stability policy), so r's value is its distance
+// from the start of its run of Nd characters, modulo ten.
+func digitValue(r rune) int {
+	start := r
+	for unicode.IsDigit(start - 1) {
+		start--
+	}
+	return int(r-start) % 10
+}
