@@ -159,7 +159,7 @@ func BenchmarkVerify(b *testing.B) {
 	}
 	ctx := context.Background()
 	measure(b, func() error {
-		_ = s.Verify(ctx, to, twiliosms.UsageTypeSignIn, "000000") // no code: the not-found path after the limits
+		_, _ = s.Verify(ctx, passcode.VerifyRequest{To: to, UsageType: twiliosms.UsageTypeSignIn, Code: "000000"}) // no code: the not-found path after the limits
 		return nil
 	})
 }

@@ -165,7 +165,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		s.render(w, p, http.StatusBadRequest)
 		return
 	}
-	err := s.codes.Verify(r.Context(), number, twiliosms.UsageTypeSignIn, r.PostFormValue("code"))
+	_, err := s.codes.Verify(r.Context(), passcode.VerifyRequest{To: number, UsageType: twiliosms.UsageTypeSignIn, Code: r.PostFormValue("code"), IP: s.clientIP(r)})
 	if err != nil {
 		status, message := userMessage(err, p.W)
 		p.Step, p.Error = "code", message
@@ -197,6 +197,8 @@ func userMessage(err error, w map[string]string) (int, string) {
 	switch {
 	case errors.As(err, &mismatch):
 		return http.StatusBadRequest, fmt.Sprintf(w["mismatch"], mismatch.AttemptsLeft)
+	case errors.Is(err, passcode.ErrMalformedCode):
+		return http.StatusBadRequest, fmt.Sprintf(w["malformed"], codeLength)
 	case errors.As(err, &limit) && errors.Is(err, passcode.ErrTooManyAttempts):
 		return http.StatusTooManyRequests, fmt.Sprintf(w["checks_limited"], seconds(limit.RetryAfter))
 	case errors.As(err, &limit):
@@ -222,6 +224,9 @@ func userMessage(err error, w map[string]string) (int, string) {
 	log.Printf("signin: %v", err) // our side is broken: config, credentials
 	return http.StatusInternalServerError, w["generic"]
 }
+
+// codeLength is how many digits the codes have (passcode.WithLength).
+const codeLength = 6
 
 func seconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }
 

@@ -100,9 +100,15 @@ func TestSignInFlow(t *testing.T) {
 	code := codeInInbox.FindStringSubmatch(msgs[0].Body)[1]
 	assert.Contains(t, c.page, "Your sign-in code is "+code, "the inbox shows the SMS")
 
-	c.post("/verify", url.Values{"code": {"000000x"}})
+	c.post("/verify", url.Values{"code": {code[:5]}})
 	assert.Equal(t, http.StatusBadRequest, c.code)
-	assert.Contains(t, c.page, "That code is not right: 9 tries left.")
+	assert.Contains(t, c.page, "Type the 6-digit code from the text message.")
+
+	wrong := []byte(code)
+	wrong[0] = '0' + (wrong[0]-'0'+1)%10
+	c.post("/verify", url.Values{"code": {string(wrong)}})
+	assert.Equal(t, http.StatusBadRequest, c.code)
+	assert.Contains(t, c.page, "That code is not right: 9 tries left.", "the malformed code used no try")
 	assert.Contains(t, c.page, `aria-describedby="code-hint code-error" aria-invalid="true"`)
 
 	c.post("/verify", url.Values{"code": {code}})

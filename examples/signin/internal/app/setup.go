@@ -112,7 +112,7 @@ func Setup(s Settings) (*Instance, error) {
 		codeOpts = append(codeOpts, passcode.WithStore(redisstore.New(client)))
 		inst.Store = "redis"
 	}
-	codes, err := passcode.New(conn, codeOpts...)
+	codes, err := passcode.New(conn, append(codeOpts, passcode.WithLength(codeLength))...)
 	if err != nil {
 		return nil, err
 	}
