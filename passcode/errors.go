@@ -49,6 +49,13 @@ var (
 	// verification_code.code_mismatch.
 	ErrMalformedCode = errors.New("passcode: malformed code")
 
+	// ErrSuspectedFraud means the fraud guard refused the send: the error
+	// is a *FraudError naming the signal and when to try again. It is
+	// decided before any request to Twilio, and nothing was sent or
+	// counted. Tell the user "We can't text this number right now. Try
+	// another way to sign in."
+	ErrSuspectedFraud = errors.New("passcode: suspected SMS pumping")
+
 	// ErrStoreUnavailable means the Store failed. The service fails closed:
 	// Send sends nothing, and Verify never succeeds.
 	ErrStoreUnavailable = errors.New("passcode: store unavailable")
@@ -86,6 +93,24 @@ func (e *LimitError) Is(target error) bool {
 	}
 	return target == ErrTooManySends
 }
+
+// FraudError is the fraud guard's refusal of a send. It matches
+// ErrSuspectedFraud.
+type FraudError struct {
+	// Signal names the scope and the rule that refused, such as
+	// "unverified_to_range".
+	Signal string
+	// RetryAfter is when the scope's window would let the send through.
+	RetryAfter time.Duration
+}
+
+// Error names the signal and when to try again; it quotes no number.
+func (e *FraudError) Error() string {
+	return fmt.Sprintf("%v (%s); try again in %v", ErrSuspectedFraud, e.Signal, e.RetryAfter.Round(time.Second))
+}
+
+// Is reports whether target is ErrSuspectedFraud.
+func (e *FraudError) Is(target error) bool { return target == ErrSuspectedFraud }
 
 // MismatchError is a wrong code. It matches ErrCodeMismatch.
 type MismatchError struct {
