@@ -98,7 +98,8 @@ func (s *MemoryStore) Issue(_ context.Context, req IssueRequest) (IssueResult, e
 		mac: slices.Clone(req.MAC), expiresAt: req.ExpiresAt.Truncate(time.Millisecond), keepUntil: keepUntil,
 		dropAt: s.clock().Add(keepUntil.Sub(now)), max: req.MaxAttempts, eventID: req.EventID, prev: prev,
 	}
-	return IssueResult{Exceeded: -1}, nil
+	_, next := s.full(req.Counters, now)
+	return IssueResult{Exceeded: -1, NextAfter: next}, nil
 }
 
 // Undo implements Store.

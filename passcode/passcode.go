@@ -246,9 +246,10 @@ func (s Service) LogValue() slog.Value {
 // code could not verify. Send then returns a *LimitError matching both
 // ErrTooManySends and ErrTooManyAttempts.
 //
-// It returns the Sender's result, never the code; errors are the Sender's
-// own, a *LimitError matching ErrTooManySends, or ErrStoreUnavailable.
-func (s *Service) Send(ctx context.Context, r Request) (*twiliosms.SendResult, error) {
+// It returns the Sender's result and when the limits let the client ask
+// again, never the code; errors are the Sender's own, a *LimitError
+// matching ErrTooManySends, or ErrStoreUnavailable.
+func (s *Service) Send(ctx context.Context, r Request) (*Sent, error) {
 	if r.UsageType == "" {
 		return nil, fmt.Errorf("passcode: Request.UsageType is empty; set it to the flow the code is for, such as twiliosms.UsageTypeSignIn: %w", twiliosms.ErrInvalidMessage)
 	}
@@ -288,10 +289,25 @@ func (s *Service) Send(ctx context.Context, r Request) (*twiliosms.SendResult, e
 		return nil, &LimitError{Limit: applied[res.Exceeded], RetryAfter: res.RetryAfter, send: true}
 	}
 	result, err := s.sender.SendMessage(ctx, twiliosms.Message{To: to, UsageType: r.UsageType, Code: code, Locale: r.Locale, Payload: r.Payload})
-	if err != nil && twiliosms.NotSent(err) {
-		s.undo(ctx, req, applied)
+	if err != nil {
+		if twiliosms.NotSent(err) {
+			s.undo(ctx, req, applied)
+		}
+		return nil, err
 	}
-	return result, err
+	return &Sent{SendResult: result, ResendAfter: res.NextAfter}, nil
+}
+
+// Sent is a code that went out.
+type Sent struct {
+	// SendResult is the Sender's answer: Twilio's message SID, status and
+	// segments.
+	*twiliosms.SendResult
+	// ResendAfter is how long until the limits allow another send to this
+	// number from the same address: what a UI counts down before it offers
+	// "send again". It is exact for the limits; the fraud guard may still
+	// refuse.
+	ResendAfter time.Duration
 }
 
 // undo takes back a send that certainly did not go out, but for its per-IP

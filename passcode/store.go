@@ -95,6 +95,10 @@ type IssueResult struct {
 	// RetryAfter is how long until the refusing counter has room: until
 	// the oldest event it counts leaves its window.
 	RetryAfter time.Duration
+	// NextAfter is, when the send was recorded, how long until every
+	// counter has room for one more send, counting this one: what a client
+	// waits before it may ask again.
+	NextAfter time.Duration
 }
 
 // UndoRequest asks a Store to take back an Issue.

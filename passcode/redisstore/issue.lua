@@ -1,12 +1,13 @@
 -- Issue: KEYS[1] is the code, KEYS[2..] the counters. ARGV: now (ms),
 -- event id, MAC, expires at (ms), keep until (ms), max attempts, deadline
 -- (ms), then the send limits from ARGV[8] and the locks after them (see
--- shared.lua). Answers {-1, 0, 0}, or {limit, wait ms, 1 if a lock}.
+-- shared.lua). Answers {-1, ms until the limits allow the next send, 0},
+-- or {limit, wait ms, 1 if a lock}.
 local now = tonumber(ARGV[1])
 late(tonumber(ARGV[7]))
 local list = limits(8)
 local locks = limits(9 + 3 * #list)
-local worst, wait = full(list, now)
+local worst, wait, counts = full(list, now)
 local lworst, lwait = full(locks, now)
 if lworst >= 0 and (worst < 0 or lwait > wait) then
   return {lworst, lwait, 1}
@@ -15,6 +16,18 @@ if worst >= 0 then
   return {worst, wait, 0}
 end
 record(list, now, ARGV[2])
+local after = 0
+for j, l in ipairs(list) do
+  if counts[j] + 1 >= l.max then
+    -- With this send, the limit is full: room comes when all but max-1 of
+    -- its events have left the window.
+    local event = redis.call('ZRANGEBYSCORE', KEYS[l.key], now - l.window + 1, '+inf', 'WITHSCORES', 'LIMIT', counts[j] + 1 - l.max, 1)
+    local w = tonumber(event[2]) + l.window - now
+    if w > after then
+      after = w
+    end
+  end
+end
 local code = KEYS[1]
 local old = redis.call('HMGET', code, 'mac', 'exp', 'keep', 'att', 'max', 'id')
 if old[1] and tonumber(old[3]) > now then
@@ -25,4 +38,4 @@ elseif old[1] then
 end
 redis.call('HSET', code, 'mac', ARGV[3], 'exp', ARGV[4], 'keep', ARGV[5], 'att', 0, 'max', ARGV[6], 'id', ARGV[2])
 redis.call('PEXPIRE', code, tonumber(ARGV[5]) - now)
-return {-1, 0, 0}
+return {-1, after, 0}

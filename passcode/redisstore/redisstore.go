@@ -144,6 +144,9 @@ func (s *Store) Issue(ctx context.Context, req passcode.IssueRequest) (passcode.
 	if len(res) != 3 {
 		return passcode.IssueResult{}, fmt.Errorf("redisstore: issue: the script answered %d values", len(res))
 	}
+	if res[0] < 0 {
+		return passcode.IssueResult{Exceeded: -1, NextAfter: time.Duration(res[1]) * time.Millisecond}, nil
+	}
 	return passcode.IssueResult{Exceeded: int(res[0]), RetryAfter: time.Duration(res[1]) * time.Millisecond, Locked: res[2] == 1}, nil
 }
 

@@ -194,6 +194,7 @@ func Run(t *testing.T, newStore func(t *testing.T) passcode.Store) {
 		{"LateStepsChangeNothing", lateStepsChangeNothing},
 		{"TimesAgreeToTheMillisecond", timesAgreeToTheMillisecond},
 		{"AClockThatJumpsBackChangesNoAnswer", aClockThatJumpsBackChangesNoAnswer},
+		{"SendSaysWhenTheNextIsAllowed", sendSaysWhenTheNextIsAllowed},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
 	}
@@ -665,4 +666,27 @@ func aClockThatJumpsBackChangesNoAnswer(t *testing.T, newStore func(*testing.T) 
 	assert.ErrorIs(t, check(e.Service, Number, twiliosms.UsageTypeSignIn, code), passcode.ErrCodeNotFound, "gone, three hours on")
 	e.Clock.Advance(-3 * time.Hour)
 	assert.NoError(t, check(e.Service, Number, twiliosms.UsageTypeSignIn, code), "back again, the code verifies")
+}
+
+func sendSaysWhenTheNextIsAllowed(t *testing.T, newStore func(*testing.T) passcode.Store) {
+	e := NewEnv(t, newStore(t), NewClock(), passcode.WithLimits(
+		passcode.Limit{Scope: passcode.SendsToRecipient, Max: 1, Window: time.Minute},
+		passcode.Limit{Scope: passcode.SendsToRecipient, Max: 3, Window: 10 * time.Minute},
+		passcode.Limit{Scope: passcode.SendsFromIP, Max: 5, Window: time.Hour}))
+	send := func(to string) time.Duration {
+		t.Helper()
+		sent, err := e.Service.Send(ctx, passcode.Request{To: to, UsageType: twiliosms.UsageTypeSignIn, IP: "203.0.113.7"})
+		require.NoError(t, err)
+		require.NotEmpty(t, sent.SID, "Twilio's answer comes through")
+		return sent.ResendAfter
+	}
+	assert.Equal(t, time.Minute, send(Number), "the cooldown")
+	e.Clock.Advance(time.Minute)
+	assert.Equal(t, time.Minute, send(Number))
+	e.Clock.Advance(90 * time.Second)
+	assert.Equal(t, 10*time.Minute-150*time.Second, send(Number), "the third of three in ten minutes: until the first leaves the window")
+	assert.Equal(t, time.Minute, send(OtherNumber))
+	assert.Equal(t, time.Hour-150*time.Second, send("+15005550010"), "the fifth from the address: the address's limit is the later one")
+	_, err := e.Service.Send(ctx, passcode.Request{To: "+442079460958", UsageType: twiliosms.UsageTypeSignIn, IP: "203.0.113.7"})
+	requireLimit(t, err, passcode.SendsFromIP, time.Hour-150*time.Second)
 }
