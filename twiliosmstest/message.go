@@ -1,0 +1,110 @@
+package twiliosmstest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"github.com/connectorkit/twiliosms"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Message is a message the fake accepted.
+type Message struct {
+	SID                 string
+	AccountSID          string
+	To                  string
+	From                string // empty when sent through a Messaging Service
+	MessagingServiceSID string
+	Body                string
+	Status              string // "accepted" (Messaging Service) or "queued" (From)
+	NumSegments         int
+	DateCreated         time.Time
+	// Form is every parameter of the request as received.
+	Form url.Values
+}
+
+// Messages returns the messages accepted so far, in order. Requests that
+// failed are not among them.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Message, len(s.messages))
+	for i, m := range s.messages {
+		m.Form = cloneValues(m.Form)
+		out[i] = m
+	}
+	return out
+}
+
+func (s *Server) record(account string, form url.Values) Message {
+	msg := Message{
+		SID:         newSID(),
+		AccountSID:  account,
+		To:          form.Get("To"),
+		Body:        form.Get("Body"),
+		Status:      "queued",
+		DateCreated: time.Now().UTC().Truncate(time.Second),
+		Form:        cloneValues(form),
+	}
+	if service := form.Get("MessagingServiceSid"); service != "" {
+		msg.MessagingServiceSID = service
+		msg.Status = "accepted" // Twilio picks the sender later
+	} else {
+		msg.From = form.Get("From")
+	}
+	_, msg.NumSegments = twiliosms.Segments(msg.Body)
+	s.mu.Lock()
+	s.messages = append(s.messages, msg)
+	s.mu.Unlock()
+	return msg
+}
+
+func newSID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return "SM" + hex.EncodeToString(b[:])
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+// resource is Twilio's JSON message resource for msg.
+func resource(msg Message) map[string]any {
+	uri := "/2010-04-01/Accounts/" + msg.AccountSID + "/Messages/" + msg.SID
+	created := msg.DateCreated.Format(time.RFC1123Z)
+	return map[string]any{
+		"account_sid":           msg.AccountSID,
+		"api_version":           "2010-04-01",
+		"body":                  msg.Body,
+		"date_created":          created,
+		"date_updated":          created,
+		"date_sent":             nil,
+		"direction":             "outbound-api",
+		"error_code":            nil,
+		"error_message":         nil,
+		"from":                  nullIfEmpty(msg.From),
+		"messaging_service_sid": nullIfEmpty(msg.MessagingServiceSID),
+		"num_media":             "0",
+		"num_segments":          strconv.Itoa(msg.NumSegments),
+		"price":                 nil,
+		"price_unit":            "USD",
+		"sid":                   msg.SID,
+		"status":                msg.Status,
+		"subresource_uris":      map[string]string{"media": uri + "/Media.json"},
+		"to":                    msg.To,
+		"uri":                   uri + ".json",
+	}
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
