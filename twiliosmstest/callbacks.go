@@ -1,19 +1,18 @@
 package twiliosmstest
 
 import (
-	"github.com/connectorkit/twiliosms"
+	"context"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/connectorkit/twiliosms"
 )
 
 // deliveryFailures are the fake's own recipients whose delivery fails.
-var deliveryFailures = map[string]struct {
-	status string
-	code   int
-}{
+var deliveryFailures = map[string]step{
 	"+15005553003": {"undelivered", 30003},
 	"+15005553004": {"undelivered", 30004},
 	"+15005553005": {"undelivered", 30005},
@@ -22,6 +21,26 @@ var deliveryFailures = map[string]struct {
 	"+15005553008": {"undelivered", 30008},
 	"+15005553034": {"failed", 30034},
 	"+15005553450": {"failed", 30450},
+}
+
+// step is a status a message moves to, with its error code (0 for none).
+type step struct {
+	status string
+	code   int
+}
+
+// steps are the statuses a message to this number goes through after its
+// 201, one status callback each.
+func steps(to string) []step {
+	f, ok := deliveryFailures[to]
+	switch {
+	case !ok:
+		return []step{{"sent", 0}, {"delivered", 0}}
+	case f.status == "failed":
+		return []step{f} // never left Twilio
+	default:
+		return []step{{"sent", 0}, f}
+	}
 }
 
 // poolSender is the number the fake "picks" from a Messaging Service's pool.
@@ -39,56 +58,77 @@ func (s *Server) signingToken(r *http.Request) string {
 	return ""
 }
 
-// sendCallbacks posts msg's status callbacks to callbackURL, one after the
-// other, as Twilio would.
-func (s *Server) sendCallbacks(callbackURL, token string, msg Message) {
-	defer s.callbacks.Done()
-	type update struct {
-		status string
-		code   int
-	}
-	updates := []update{{"sent", 0}, {"delivered", 0}}
-	if f, ok := deliveryFailures[msg.To]; ok {
-		updates = []update{{"sent", 0}, {f.status, f.code}}
-		if f.status == "failed" {
-			updates = updates[1:] // never left Twilio
+// startCallbacks posts msg's status callbacks to callbackURL in the
+// background.
+func (s *Server) startCallbacks(callbackURL, token string, msg Message) {
+	s.mu.Lock()
+	g := s.gen
+	g.runs.Add(1)
+	s.callbacks.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.callbacks.Done()
+		defer g.runs.Done()
+		s.sendCallbacks(g, callbackURL, token, msg.SID, steps(msg.To))
+	}()
+}
+
+// sendCallbacks moves message sid through steps, posting a status callback
+// to callbackURL after each change, one after the other, as Twilio would.
+// It stops when Reset starts a new generation.
+func (s *Server) sendCallbacks(g *generation, callbackURL, token, sid string, steps []step) {
+	for _, st := range steps {
+		msg, ok := s.advance(g, sid, st)
+		if !ok {
+			return
 		}
+		s.post(g.ctx, callbackURL, token, callbackParams(msg))
 	}
+}
+
+// callbackParams are the parameters of the status callback Twilio posts
+// for msg as it is now.
+func callbackParams(msg Message) url.Values {
 	from := msg.From
 	if from == "" {
 		from = poolSender
 	}
-	for _, u := range updates {
-		params := url.Values{
-			"MessageSid":    {msg.SID},
-			"SmsSid":        {msg.SID},
-			"AccountSid":    {msg.AccountSID},
-			"From":          {from},
-			"To":            {msg.To},
-			"MessageStatus": {u.status},
-			"SmsStatus":     {u.status},
-			"ApiVersion":    {"2010-04-01"},
-		}
-		if msg.MessagingServiceSID != "" {
-			params.Set("MessagingServiceSid", msg.MessagingServiceSID)
-		}
-		if u.code != 0 {
-			params.Set("ErrorCode", strconv.Itoa(u.code))
-		}
-		req, err := http.NewRequest(http.MethodPost, callbackURL, strings.NewReader(params.Encode()))
-		if err != nil {
-			return
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("User-Agent", "TwilioProxy/1.1")
-		if token != "" {
-			req.Header.Set(twiliosms.SignatureHeader, twiliosms.Signature(token, callbackURL, params))
-		}
-		resp, err := s.callbackClient.Do(req)
-		if err != nil {
-			continue // Twilio does not stop at one unreachable callback either
-		}
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
+	params := url.Values{
+		"MessageSid":    {msg.SID},
+		"SmsSid":        {msg.SID},
+		"AccountSid":    {msg.AccountSID},
+		"From":          {from},
+		"To":            {msg.To},
+		"MessageStatus": {msg.Status},
+		"SmsStatus":     {msg.Status},
+		"ApiVersion":    {"2010-04-01"},
 	}
+	if msg.MessagingServiceSID != "" {
+		params.Set("MessagingServiceSid", msg.MessagingServiceSID)
+	}
+	if msg.ErrorCode != 0 {
+		params.Set("ErrorCode", strconv.Itoa(msg.ErrorCode))
+	}
+	return params
+}
+
+// post sends one status callback, signed with token unless it is empty.
+// Twilio does not stop at one unreachable callback, and neither does the
+// fake: a failure is ignored.
+func (s *Server) post(ctx context.Context, callbackURL, token string, params url.Values) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, callbackURL, strings.NewReader(params.Encode()))
+	if err != nil {
+		return
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", "TwilioProxy/1.1")
+	if token != "" {
+		req.Header.Set(twiliosms.SignatureHeader, twiliosms.Signature(token, callbackURL, params))
+	}
+	resp, err := s.callbackClient.Do(req)
+	if err != nil {
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
 }

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -161,4 +162,86 @@ func TestCloseTwice(t *testing.T) {
 	s := NewServer()
 	s.Close()
 	assert.NotPanics(t, s.Close)
+}
+
+// TestStatusFollowsTheCallbacks: whenever a callback arrives, Messages()
+// already shows the status it reports, and after Close the last one.
+func TestStatusFollowsTheCallbacks(t *testing.T) {
+	type seen struct {
+		callback, status string
+		code             int
+		sent             bool
+	}
+	var (
+		fake atomic.Pointer[Server]
+		mu   sync.Mutex
+		log  = map[string][]seen{}
+	)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		require.NoError(t, r.ParseForm())
+		for _, m := range fake.Load().Messages() {
+			if m.SID == r.PostForm.Get("MessageSid") {
+				mu.Lock()
+				log[m.To] = append(log[m.To], seen{r.PostForm.Get("MessageStatus"), m.Status, m.ErrorCode, !m.DateSent.IsZero()})
+				mu.Unlock()
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer receiver.Close()
+	s := NewServer()
+	fake.Store(s)
+	for _, to := range []string{"+14155552671", "+15005553003", "+15005553450"} {
+		sendWithCallback(t, s, to, receiver.URL, account, token)
+	}
+	s.Close()
+
+	assert.Equal(t, map[string][]seen{
+		"+14155552671": {{"sent", "sent", 0, true}, {"delivered", "delivered", 0, true}},
+		"+15005553003": {{"sent", "sent", 0, true}, {"undelivered", "undelivered", 30003, true}},
+		"+15005553450": {{"failed", "failed", 30450, false}}, // never sent
+	}, log)
+	final := map[string]Message{}
+	for _, m := range s.Messages() {
+		final[m.To] = m
+		assert.False(t, m.DateUpdated.Before(m.DateCreated), m.To)
+	}
+	assert.Equal(t, "delivered", final["+14155552671"].Status)
+	assert.Equal(t, 30003, final["+15005553003"].ErrorCode)
+	assert.Equal(t, "failed", final["+15005553450"].Status)
+}
+
+func TestStatusStaysWithoutAStatusCallback(t *testing.T) {
+	s := NewServer()
+	post(t, s, messagesURL, account, token, form("To", "+15005553003", "From", "+14155550100", "Body", "hi"))
+	s.Close()
+	msgs := s.Messages()
+	require.Len(t, msgs, 1)
+	assert.Equal(t, "queued", msgs[0].Status, "no callbacks, so nothing to follow")
+	assert.Zero(t, msgs[0].ErrorCode)
+	assert.True(t, msgs[0].DateSent.IsZero())
+}
+
+// TestMessagesWhileCallbacksRun reads the messages while callbacks change
+// them; -race fails it if a change is not guarded.
+func TestMessagesWhileCallbacksRun(t *testing.T) {
+	receiver, _ := callbackReceiver(t, 0)
+	s := NewServer()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 200 {
+			for _, m := range s.Messages() {
+				_ = m.Status + m.DateSent.String()
+			}
+		}
+	}()
+	for range 10 {
+		sendWithCallback(t, s, "+14155552671", receiver.URL, account, token)
+	}
+	<-done
+	s.Close()
+	for _, m := range s.Messages() {
+		assert.Equal(t, "delivered", m.Status)
+	}
 }

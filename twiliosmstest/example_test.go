@@ -50,14 +50,10 @@ func ExampleNewServer() {
 func ExampleServer_FailNext() {
 	fake := twiliosmstest.NewServer()
 	defer fake.Close()
-	cfg, _ := twiliosms.ParseConfig([]byte(`{"accountSID":"ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","authToken":"t",
-		"fromMessagingServiceSID":"MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","templates":[
-		{"usageType":"Register","content":"{{code}}"},{"usageType":"SignIn","content":"{{code}}"},
-		{"usageType":"ForgotPassword","content":"{{code}}"},{"usageType":"Generic","content":"{{code}}"}]}`))
 	msg := twiliosms.Message{To: "+14155552671", UsageType: "SignIn", Code: "1"}
 
 	// A 429 was never processed by Twilio, so the connector retries it.
-	conn, _ := twiliosms.New(cfg, twiliosms.WithBaseURL(fake.URL))
+	conn := newConnector(fake.URL)
 	fake.FailNext(429, 20429, "Too Many Requests")
 	_, err := conn.SendMessage(context.Background(), msg)
 	fmt.Println(err, len(fake.Messages()))
@@ -69,7 +65,7 @@ func ExampleServer_FailNext() {
 	fmt.Println(errors.Is(err, twiliosms.ErrUnavailable), len(fake.Messages()))
 
 	// With retries off, the caller sees the 429 itself.
-	noRetry, _ := twiliosms.New(cfg, twiliosms.WithBaseURL(fake.URL), twiliosms.WithRetry(twiliosms.RetryPolicy{}))
+	noRetry := newConnector(fake.URL, twiliosms.WithRetry(twiliosms.RetryPolicy{}))
 	fake.FailNext(429, 20429, "Too Many Requests")
 	_, err = noRetry.SendMessage(context.Background(), msg)
 	fmt.Println(err)
@@ -77,4 +73,37 @@ func ExampleServer_FailNext() {
 	// <nil> 1
 	// true 1
 	// twiliosms: twilio answered HTTP 429, error 20429: Too Many Requests (https://www.twilio.com/docs/errors/20429)
+}
+
+func ExampleServer_Reset() {
+	fake := twiliosmstest.NewServer()
+	defer fake.Close()
+	conn := newConnector(fake.URL)
+
+	// Table tests can share one fake: each case starts from an empty one.
+	for _, to := range []string{"+14155552671", "+442079460958"} {
+		fake.Reset()
+		_, err := conn.SendMessage(context.Background(), twiliosms.Message{To: to, UsageType: "SignIn", Code: "123456"})
+		fmt.Println(err, len(fake.Messages()), fake.Messages()[0].To)
+	}
+	// Output:
+	// <nil> 1 +14155552671
+	// <nil> 1 +442079460958
+}
+
+// newConnector is a connector that sends through a Messaging Service to the
+// fake at baseURL.
+func newConnector(baseURL string, opts ...twiliosms.Option) *twiliosms.Connector {
+	cfg, err := twiliosms.ParseConfig([]byte(`{"accountSID":"ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","authToken":"t",
+		"fromMessagingServiceSID":"MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","templates":[
+		{"usageType":"Register","content":"{{code}}"},{"usageType":"SignIn","content":"Your code is {{code}}"},
+		{"usageType":"ForgotPassword","content":"{{code}}"},{"usageType":"Generic","content":"{{code}}"}]}`))
+	if err != nil {
+		panic(err)
+	}
+	conn, err := twiliosms.New(cfg, append([]twiliosms.Option{twiliosms.WithBaseURL(baseURL)}, opts...)...)
+	if err != nil {
+		panic(err)
+	}
+	return conn
 }

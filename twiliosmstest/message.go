@@ -3,10 +3,11 @@ package twiliosmstest
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"github.com/connectorkit/twiliosms"
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/connectorkit/twiliosms"
 )
 
 // Message is a message the fake accepted.
@@ -17,9 +18,22 @@ type Message struct {
 	From                string // empty when sent through a Messaging Service
 	MessagingServiceSID string
 	Body                string
-	Status              string // "accepted" (Messaging Service) or "queued" (From)
-	NumSegments         int
-	DateCreated         time.Time
+	// Status is "accepted" (Messaging Service) or "queued" (From) when the
+	// message is created. It then follows the status callbacks the fake
+	// posts, changing just before each is posted: "sent", then "delivered",
+	// "undelivered" or "failed". A message without a StatusCallback gets no
+	// callbacks and keeps its first status.
+	Status string
+	// ErrorCode is the delivery error of an "undelivered" or "failed"
+	// message, as in its last callback; 0 otherwise.
+	ErrorCode   int
+	NumSegments int
+	DateCreated time.Time
+	// DateUpdated is when Status last changed, DateSent when it became
+	// "sent" (zero before, and for a message that failed unsent). Like
+	// DateCreated they are in UTC, to the second, as Twilio gives them.
+	DateUpdated time.Time
+	DateSent    time.Time
 	// Form is every parameter of the request as received.
 	Form url.Values
 }
@@ -44,9 +58,10 @@ func (s *Server) record(account string, form url.Values) Message {
 		To:          form.Get("To"),
 		Body:        form.Get("Body"),
 		Status:      "queued",
-		DateCreated: time.Now().UTC().Truncate(time.Second),
+		DateCreated: now(),
 		Form:        cloneValues(form),
 	}
+	msg.DateUpdated = msg.DateCreated
 	if service := form.Get("MessagingServiceSid"); service != "" {
 		msg.MessagingServiceSID = service
 		msg.Status = "accepted" // Twilio picks the sender later
@@ -55,9 +70,31 @@ func (s *Server) record(account string, form url.Values) Message {
 	}
 	_, msg.NumSegments = twiliosms.Segments(msg.Body)
 	s.mu.Lock()
+	s.bySID[msg.SID] = len(s.messages)
 	s.messages = append(s.messages, msg)
 	s.mu.Unlock()
 	return msg
+}
+
+// now is the time as Twilio's resources give it: UTC, to the second.
+func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
+
+// advance moves message sid to step's status, unless g is no longer the
+// current generation (Reset forgot the message), and returns the message
+// as it is now.
+func (s *Server) advance(g *generation, sid string, st step) (Message, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.bySID[sid]
+	if !ok || s.gen != g {
+		return Message{}, false
+	}
+	m := &s.messages[i]
+	m.Status, m.ErrorCode, m.DateUpdated = st.status, st.code, now()
+	if st.status == "sent" {
+		m.DateSent = m.DateUpdated
+	}
+	return *m, true
 }
 
 func newSID() string {

@@ -1,6 +1,7 @@
 package twiliosmstest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,11 +28,26 @@ type Server struct {
 	keySID, keySecret     string
 
 	mu       sync.Mutex
-	messages []Message
+	messages []Message      // oldest first
+	bySID    map[string]int // index in messages
 	failures []failure
+	gen      *generation
 
-	callbacks      sync.WaitGroup
+	callbacks      sync.WaitGroup // every callback run, for Close
 	callbackClient *http.Client
+}
+
+// generation is the callback runs started since the last Reset, so that
+// Reset can stop them and wait for them.
+type generation struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	runs   sync.WaitGroup
+}
+
+func newGeneration() *generation {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &generation{ctx: ctx, cancel: cancel}
 }
 
 type failure struct {
@@ -58,7 +74,7 @@ func WithAPIKey(keySID, secret string) Option {
 
 // NewServer starts a fake Twilio on a loopback address. Close it when done.
 func NewServer(opts ...Option) *Server {
-	s := &Server{callbackClient: &http.Client{Timeout: 10 * time.Second}}
+	s := &Server{callbackClient: &http.Client{Timeout: 10 * time.Second}, bySID: map[string]int{}, gen: newGeneration()}
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -72,6 +88,20 @@ func NewServer(opts ...Option) *Server {
 func (s *Server) Close() {
 	s.srv.Close() // waits for handlers, so no callback starts after it
 	s.callbacks.Wait()
+}
+
+// Reset makes the fake as it was when new: it forgets every message and
+// every failure queued with FailNext, and stops the status callbacks of
+// earlier messages, waiting for one being posted. Options given to
+// NewServer stay. Table tests can share one fake and Reset it in each case.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	old := s.gen
+	s.gen = newGeneration()
+	s.messages, s.bySID, s.failures = nil, map[string]int{}, nil
+	s.mu.Unlock()
+	old.cancel()
+	old.runs.Wait()
 }
 
 // Client returns an HTTP client that sends every request to the fake,
@@ -135,8 +165,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush() // the 201 goes out before the first callback
 		}
-		s.callbacks.Add(1)
-		go s.sendCallbacks(callbackURL, s.signingToken(r), msg)
+		s.startCallbacks(callbackURL, s.signingToken(r), msg)
 	}
 }
 
