@@ -11,35 +11,22 @@ import (
 	"github.com/connectorkit/twiliosms"
 )
 
-// deliveryFailures are the fake's own recipients whose delivery fails.
-var deliveryFailures = map[string]step{
-	"+15005553003": {"undelivered", 30003},
-	"+15005553004": {"undelivered", 30004},
-	"+15005553005": {"undelivered", 30005},
-	"+15005553006": {"undelivered", 30006},
-	"+15005553007": {"undelivered", 30007},
-	"+15005553008": {"undelivered", 30008},
-	"+15005553034": {"failed", 30034},
-	"+15005553450": {"failed", 30450},
-}
-
 // step is a status a message moves to, with its error code (0 for none).
 type step struct {
 	status string
 	code   int
 }
 
-// steps are the statuses a message to this number goes through after its
-// 201, one status callback each.
-func steps(to string) []step {
-	f, ok := deliveryFailures[to]
+// steps are the statuses a message that ends with delivery error code (0
+// for none) goes through after its 201, one status callback each.
+func steps(code int) []step {
 	switch {
-	case !ok:
+	case code == 0:
 		return []step{{"sent", 0}, {"delivered", 0}}
-	case f.status == "failed":
-		return []step{f} // never left Twilio
+	case deliveryErrors[code].status == "failed":
+		return []step{{"failed", code}} // never left Twilio
 	default:
-		return []step{{"sent", 0}, f}
+		return []step{{"sent", 0}, {"undelivered", code}}
 	}
 }
 
@@ -63,13 +50,14 @@ func (s *Server) signingToken(r *http.Request) string {
 func (s *Server) startCallbacks(callbackURL, token string, msg Message) {
 	s.mu.Lock()
 	g := s.gen
+	steps := steps(s.deliveryCode(msg.To))
 	g.runs.Add(1)
 	s.callbacks.Add(1)
 	s.mu.Unlock()
 	go func() {
 		defer s.callbacks.Done()
 		defer g.runs.Done()
-		s.sendCallbacks(g, callbackURL, token, msg.SID, steps(msg.To))
+		s.sendCallbacks(g, callbackURL, token, msg.SID, steps)
 	}()
 }
 

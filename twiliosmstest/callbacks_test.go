@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -78,37 +79,53 @@ func TestCallbacksSentThenDeliveredSigned(t *testing.T) {
 	}
 }
 
+// TestCallbacksForFailingRecipients: +1 500 555 3NNN fails delivery with
+// 30NNN for each of Twilio's delivery errors, and is delivered otherwise.
 func TestCallbacksForFailingRecipients(t *testing.T) {
-	tests := []struct {
-		to       string
-		statuses []string
-		code     string
-	}{
-		{"+15005553003", []string{"sent", "undelivered"}, "30003"},
-		{"+15005553004", []string{"sent", "undelivered"}, "30004"},
-		{"+15005553005", []string{"sent", "undelivered"}, "30005"},
-		{"+15005553006", []string{"sent", "undelivered"}, "30006"},
-		{"+15005553007", []string{"sent", "undelivered"}, "30007"},
-		{"+15005553008", []string{"sent", "undelivered"}, "30008"},
-		{"+15005553034", []string{"failed"}, "30034"},
-		{"+15005553450", []string{"failed"}, "30450"},
+	undelivered := []string{"sent", "undelivered"}
+	failed := []string{"failed"} // never sent
+	delivered := []string{"sent", "delivered"}
+	want := map[string][]string{
+		"+15005553001": failed, "+15005553002": failed, "+15005553003": undelivered, "+15005553004": undelivered,
+		"+15005553005": undelivered, "+15005553006": undelivered, "+15005553007": undelivered, "+15005553008": undelivered,
+		"+15005553010": failed, "+15005553011": undelivered, "+15005553017": undelivered, "+15005553018": failed,
+		"+15005553019": failed, "+15005553020": failed, "+15005553021": failed, "+15005553022": undelivered,
+		"+15005553023": undelivered, "+15005553024": undelivered, "+15005553027": undelivered, "+15005553032": undelivered,
+		"+15005553033": failed, "+15005553034": failed, "+15005553035": failed, "+15005553410": undelivered,
+		"+15005553450": failed,
+		// Not delivery errors: an API error, a warning, inbound, link
+		// shortening, toll-free verification, no such code.
+		"+15005553000": delivered, "+15005553009": delivered, "+15005553025": delivered, "+15005553028": delivered,
+		"+15005553100": delivered, "+15005553400": delivered, "+15005553441": delivered, "+15005553999": delivered,
 	}
-	for _, tt := range tests {
-		t.Run(tt.to, func(t *testing.T) {
-			receiver, got := callbackReceiver(t, 0)
-			s := NewServer()
-			sendWithCallback(t, s, tt.to, receiver.URL, account, token)
-			s.Close()
-			cbs := got()
-			require.Len(t, cbs, len(tt.statuses))
-			for i, status := range tt.statuses {
-				assert.Equal(t, status, cbs[i].form.Get("MessageStatus"))
-			}
-			last := cbs[len(cbs)-1].form
-			assert.Equal(t, tt.code, last.Get("ErrorCode"))
-			// Without WithCredentials the fake signs with the token the request used.
-			assert.NoError(t, twiliosms.ValidateSignature(token, receiver.URL, last, cbs[len(cbs)-1].signature))
-		})
+	receiver, got := callbackReceiver(t, 0)
+	s := NewServer()
+	for to := range want {
+		sendWithCallback(t, s, to, receiver.URL, account, token)
+	}
+	s.Close()
+
+	statuses := map[string][]string{}
+	for _, cb := range got() {
+		f := cb.form
+		to := f.Get("To")
+		statuses[to] = append(statuses[to], f.Get("MessageStatus"))
+		switch f.Get("MessageStatus") {
+		case "undelivered", "failed":
+			assert.Equal(t, "30"+to[len(to)-3:], f.Get("ErrorCode"), to)
+		default:
+			assert.Empty(t, f.Get("ErrorCode"), to)
+		}
+		// Without WithCredentials the fake signs with the token the request used.
+		assert.NoError(t, twiliosms.ValidateSignature(token, receiver.URL, f, cb.signature))
+	}
+	assert.Equal(t, want, statuses)
+	for _, m := range s.Messages() {
+		last := want[m.To][len(want[m.To])-1]
+		assert.Equal(t, last, m.Status, m.To)
+		if last != "delivered" {
+			assert.Equal(t, "30"+m.To[len(m.To)-3:], strconv.Itoa(m.ErrorCode), m.To)
+		}
 	}
 }
 

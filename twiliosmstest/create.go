@@ -2,7 +2,6 @@ package twiliosmstest
 
 import (
 	"errors"
-	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -12,20 +11,35 @@ import (
 	"github.com/connectorkit/twiliosms"
 )
 
-// message is the parameters of a Create Message request.
+// message is a Create Message request: its path and parameters.
 type message struct {
-	to, from, service, body string
-	form                    url.Values
+	path, to, from, service, body string
+	form                          url.Values
 }
 
-// rules are Twilio's parameter rules, in the order Twilio reports them,
-// then its test numbers. Each returns the answer for a request that breaks
-// it, or nil.
-var rules = []func(m message) *failure{checkTo, checkSender, checkBody, checkOptions, checkTestNumbers}
+func newMessage(path string, form url.Values) message {
+	return message{path, form.Get("To"), form.Get("From"), form.Get("MessagingServiceSid"), form.Get("Body"), form}
+}
+
+// rules are Twilio's parameter rules, in the order Twilio reports them.
+// Each returns the answer for a request that breaks it, or nil.
+var rules = []func(m message) *failure{checkTo, checkSender, checkBody, checkOptions}
+
+// refusal is the answer to a Create Message request the fake refuses: the
+// first of Twilio's parameter rules it breaks, else the error FailTo set
+// for its recipient, else the error of a Twilio test number; or nil.
+func (s *Server) refusal(m message) *failure {
+	if f := validate(m); f != nil {
+		return f
+	}
+	if f := s.createFailure(m); f != nil {
+		return f
+	}
+	return checkTestNumbers(m)
+}
 
 // validate applies the rules and returns the first failure, or nil.
-func validate(form url.Values) *failure {
-	m := message{form.Get("To"), form.Get("From"), form.Get("MessagingServiceSid"), form.Get("Body"), form}
+func validate(m message) *failure {
 	for _, rule := range rules {
 		if f := rule(m); f != nil {
 			return f
@@ -36,13 +50,13 @@ func validate(form url.Values) *failure {
 
 func checkTo(m message) *failure {
 	if m.to == "" {
-		return &failure{400, 21604, "A 'To' phone number is required."}
+		return refuse(21604, m)
 	}
 	switch err := readNumber(m.to); {
 	case errors.Is(err, twiliosms.ErrUnreachableRecipient):
-		return &failure{400, 21614, "'To' number is not a valid mobile number"}
+		return refuse(21614, m)
 	case err != nil:
-		return &failure{400, 21211, fmt.Sprintf("The 'To' number %s is not a valid phone number.", m.to)}
+		return refuse(21211, m)
 	}
 	return nil
 }
@@ -50,11 +64,11 @@ func checkTo(m message) *failure {
 func checkSender(m message) *failure {
 	switch {
 	case m.from == "" && m.service == "":
-		return &failure{400, 21603, "A 'From' or 'MessagingServiceSid' parameter is required to send a message."}
+		return refuse(21603, m)
 	case m.service != "" && !serviceSID.MatchString(m.service):
-		return &failure{400, 21705, "The Messaging Service is invalid."}
+		return refuse(21705, m)
 	case m.from != "" && !validSender(m.from):
-		return &failure{400, 21212, fmt.Sprintf("The 'From' number %s is not a valid phone number, shortcode, or alphanumeric sender ID.", m.from)}
+		return refuse(21212, m)
 	}
 	return nil
 }
@@ -62,9 +76,9 @@ func checkSender(m message) *failure {
 func checkBody(m message) *failure {
 	switch {
 	case m.body == "":
-		return &failure{400, 21602, "Message body is required."}
+		return refuse(21602, m)
 	case utf8.RuneCountInString(m.body) > twiliosms.MaxBodyLength:
-		return &failure{400, 21617, "The concatenated message body exceeds the 1600 character limit."}
+		return refuse(21617, m)
 	}
 	return nil
 }
@@ -75,23 +89,24 @@ func checkOptions(m message) *failure {
 	}
 	if vp := m.form["ValidityPeriod"]; len(vp) > 0 {
 		if n, err := strconv.Atoi(vp[0]); err != nil || n < 1 || n > 36000 {
-			return &failure{400, 21624, "Invalid validity period value"}
+			return refuse(21624, m)
 		}
 	}
 	if cb := m.form["StatusCallback"]; len(cb) > 0 {
 		if u, err := url.Parse(cb[0]); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return &failure{400, 21609, "Invalid 'StatusCallback'"}
+			return refuse(21609, m)
 		}
 	}
 	return nil
 }
 
+// checkTestNumbers answers Twilio's test numbers with their errors.
 func checkTestNumbers(m message) *failure {
-	if f, ok := magicTo[m.to]; ok {
-		return &f
+	if code, ok := magicTo[m.to]; ok {
+		return refuse(code, m)
 	}
-	if f, ok := magicFrom[m.from]; ok && m.service == "" {
-		return &f
+	if code, ok := magicFrom[m.from]; ok && m.service == "" {
+		return refuse(code, m)
 	}
 	return nil
 }

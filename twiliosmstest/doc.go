@@ -12,6 +12,9 @@
 // It answers as Twilio does: the same routes, error bodies and codes,
 // Twilio's documented test numbers (+15005550001 and friends), and a 201 with
 // a message resource whose num_segments is counted the way carriers do.
+// FailNext fails the next request, FailTo every request to one number, with
+// a Twilio error; FailDelivery makes one number's messages fail delivery.
+// Reset makes the fake new again, for table tests that share one.
 //
 // # Status callbacks
 //
@@ -21,22 +24,47 @@
 // else the one the request authenticated with; a request authenticated with
 // an API key and no WithCredentials gets unsigned callbacks). Real Twilio
 // sends no callbacks for test credentials; the fake does, so that a status
-// callback handler can be tested end to end. Each message gets, in order,
-// "sent" then "delivered", except for these recipients of the fake's own,
-// +1 500 555 3NNN for delivery error 30NNN (valid numbers in the same
-// +1 500 555 range as Twilio's own test numbers):
+// callback handler can be tested end to end. The message's Status in
+// Messages changes just before each callback is posted. Close waits for
+// callbacks in flight.
+//
+// Each message gets "sent" then "delivered", unless FailDelivery names its
+// recipient, or its recipient is one of the fake's own numbers +1 500 555
+// 3NNN where 30NNN is one of Twilio's delivery error codes: then it gets
+// "sent" then "undelivered" with that ErrorCode when the carrier or handset
+// refused it, or "failed" alone when Twilio never sent it. These numbers
+// are valid, in the same +1 500 555 range as Twilio's own test numbers; any
+// other 3NNN is delivered.
 //
 //	To             callbacks
+//	+15005553001   failed 30001 (queue overflow)
+//	+15005553002   failed 30002 (account suspended)
 //	+15005553003   sent, undelivered 30003 (unreachable handset)
 //	+15005553004   sent, undelivered 30004 (message blocked)
 //	+15005553005   sent, undelivered 30005 (unknown handset)
 //	+15005553006   sent, undelivered 30006 (landline or unreachable carrier)
 //	+15005553007   sent, undelivered 30007 (filtered by the carrier)
 //	+15005553008   sent, undelivered 30008 (unknown error)
+//	+15005553010   failed 30010 (price exceeds MaxPrice)
+//	+15005553011   sent, undelivered 30011 (MMS not supported)
+//	+15005553017   sent, undelivered 30017 (carrier network congestion)
+//	+15005553018   failed 30018 (sender ID needs pre-registration)
+//	+15005553019   failed 30019 (content size exceeds carrier limit)
+//	+15005553020   failed 30020 (internal failure with scheduling)
+//	+15005553021   failed 30021 (internal failure with the orchestrator)
+//	+15005553022   sent, undelivered 30022 (A2P 10DLC rate limit)
+//	+15005553023   sent, undelivered 30023 (A2P 10DLC daily cap)
+//	+15005553024   sent, undelivered 30024 (numeric sender ID not provisioned)
+//	+15005553027   sent, undelivered 30027 (T-Mobile daily limit)
+//	+15005553032   sent, undelivered 30032 (toll-free number not verified)
+//	+15005553033   failed 30033 (A2P 10DLC campaign suspended)
 //	+15005553034   failed 30034 (unregistered A2P sender)
+//	+15005553035   failed 30035 (A2P sender still being configured)
+//	+15005553410   sent, undelivered 30410 (provider timeout)
 //	+15005553450   failed 30450 (SMS pumping protection)
 //
-// Close waits for callbacks in flight.
+// A message without a StatusCallback gets no callbacks, so its Status stays
+// "queued" (or "accepted").
 //
 // # Phone numbers
 //

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 
 	"github.com/connectorkit/twiliosms"
 	"github.com/connectorkit/twiliosms/twiliosmstest"
@@ -91,9 +93,18 @@ func ExampleServer_Reset() {
 	// <nil> 1 +442079460958
 }
 
-// newConnector is a connector that sends through a Messaging Service to the
-// fake at baseURL.
+// newConnector is a connector of exampleConfig that sends to the fake at
+// baseURL.
 func newConnector(baseURL string, opts ...twiliosms.Option) *twiliosms.Connector {
+	conn, err := twiliosms.New(exampleConfig(), append([]twiliosms.Option{twiliosms.WithBaseURL(baseURL)}, opts...)...)
+	if err != nil {
+		panic(err)
+	}
+	return conn
+}
+
+// exampleConfig sends through a Messaging Service.
+func exampleConfig() twiliosms.Config {
 	cfg, err := twiliosms.ParseConfig([]byte(`{"accountSID":"ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","authToken":"t",
 		"fromMessagingServiceSID":"MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","templates":[
 		{"usageType":"Register","content":"{{code}}"},{"usageType":"SignIn","content":"Your code is {{code}}"},
@@ -101,9 +112,45 @@ func newConnector(baseURL string, opts ...twiliosms.Option) *twiliosms.Connector
 	if err != nil {
 		panic(err)
 	}
-	conn, err := twiliosms.New(cfg, append([]twiliosms.Option{twiliosms.WithBaseURL(baseURL)}, opts...)...)
-	if err != nil {
-		panic(err)
-	}
-	return conn
+	return cfg
+}
+
+func ExampleServer_FailTo() {
+	fake := twiliosmstest.NewServer()
+	defer fake.Close()
+	conn := newConnector(fake.URL)
+
+	// This recipient replied STOP: Twilio refuses the send with 21610.
+	fake.FailTo("+14155552671", 21610)
+	_, err := conn.SendMessage(context.Background(), twiliosms.Message{To: "+14155552671", UsageType: "SignIn", Code: "123456"})
+	fmt.Println(errors.Is(err, twiliosms.ErrRecipientOptedOut), len(fake.Messages()))
+	// Output:
+	// true 0
+}
+
+func ExampleServer_FailDelivery() {
+	fake := twiliosmstest.NewServer(twiliosmstest.WithCredentials("ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "t"))
+
+	// The status callback handler under test, on a server of its own.
+	var handler http.Handler
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	defer receiver.Close()
+	cfg := exampleConfig()
+	cfg.StatusCallback = receiver.URL + "/twilio/status"
+	conn, _ := twiliosms.New(cfg, twiliosms.WithBaseURL(fake.URL))
+	handler = conn.StatusCallbackHandler(func(_ context.Context, s twiliosms.StatusCallback) error {
+		fmt.Println("callback:", s.Status, errors.Is(s.Err, twiliosms.ErrCarrierFiltered))
+		return nil
+	})
+
+	// The carrier filters this recipient's messages: 201, then 30007.
+	fake.FailDelivery("+14155552671", 30007)
+	_, err := conn.SendMessage(context.Background(), twiliosms.Message{To: "+14155552671", UsageType: "SignIn", Code: "123456"})
+	fake.Close() // waits for the callbacks
+	m := fake.Messages()[0]
+	fmt.Println(err, m.Status, m.ErrorCode)
+	// Output:
+	// callback: sent false
+	// callback: undelivered true
+	// <nil> undelivered 30007
 }

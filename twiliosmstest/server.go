@@ -31,6 +31,7 @@ type Server struct {
 	messages []Message      // oldest first
 	bySID    map[string]int // index in messages
 	failures []failure
+	numbers  map[string]numberFailure // FailTo, FailDelivery
 	gen      *generation
 
 	callbacks      sync.WaitGroup // every callback run, for Close
@@ -98,7 +99,7 @@ func (s *Server) Reset() {
 	s.mu.Lock()
 	old := s.gen
 	s.gen = newGeneration()
-	s.messages, s.bySID, s.failures = nil, map[string]int{}, nil
+	s.messages, s.bySID, s.failures, s.numbers = nil, map[string]int{}, nil, nil
 	s.mu.Unlock()
 	old.cancel()
 	old.runs.Wait()
@@ -155,7 +156,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, failure{400, 20422, "Invalid Parameter: the body must be form-encoded"})
 		return
 	}
-	if f := validate(form); f != nil {
+	if f := s.refusal(newMessage(r.URL.Path, form)); f != nil {
 		writeError(w, *f)
 		return
 	}
