@@ -12,6 +12,9 @@
 // It answers as Twilio does: the same routes, error bodies and codes,
 // Twilio's documented test numbers (+15005550001 and friends), and a 201 with
 // a message resource whose num_segments is counted the way carriers do.
+// It also answers Twilio's Read and Fetch Message, so that a Twilio client
+// (twilio-go's Api.ListMessage, PageMessage, StreamMessage and FetchMessage,
+// and those of other languages) reads what it accepted.
 // FailNext fails the next request, FailTo every request to one number, with
 // a Twilio error; FailDelivery makes one number's messages fail delivery.
 // Reset makes the fake new again, for table tests that share one.
@@ -65,6 +68,23 @@
 //
 // A message without a StatusCallback gets no callbacks, so its Status stays
 // "queued" (or "accepted").
+//
+// # Reading messages
+//
+// GET /2010-04-01/Accounts/{AccountSid}/Messages.json lists the account's
+// messages newest first, filtered by To and From (exactly) and DateSent,
+// DateSent< and DateSent> (a day, YYYY-MM-DD, or a time in RFC 3339 whose
+// day counts), in pages of PageSize (default 50, at most 1000). The answer
+// is Twilio's page: messages, page, page_size, start, end, uri,
+// first_page_uri, and next_page_uri and previous_page_uri, null at either
+// end. These carry a PageToken (PA or PB and a message SID), so that
+// following them is not thrown off by messages sent meanwhile; Page alone
+// counts pages from the newest message. GET
+// /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json fetches one
+// message, or answers 404 with code 20404. Both authenticate as Create
+// does. A message resource carries its current status, error_code and
+// error_message, and date_created, date_updated and date_sent in RFC 2822,
+// as Twilio writes them.
 //
 // # Phone numbers
 //

@@ -114,17 +114,20 @@ func cloneValues(v url.Values) url.Values {
 // resource is Twilio's JSON message resource for msg.
 func resource(msg Message) map[string]any {
 	uri := "/2010-04-01/Accounts/" + msg.AccountSID + "/Messages/" + msg.SID
-	created := msg.DateCreated.Format(time.RFC1123Z)
+	var errorCode, errorMessage any
+	if msg.ErrorCode != 0 {
+		errorCode, errorMessage = msg.ErrorCode, deliveryErrors[msg.ErrorCode].name
+	}
 	return map[string]any{
 		"account_sid":           msg.AccountSID,
 		"api_version":           "2010-04-01",
 		"body":                  msg.Body,
-		"date_created":          created,
-		"date_updated":          created,
-		"date_sent":             nil,
+		"date_created":          date(msg.DateCreated),
+		"date_updated":          date(msg.DateUpdated),
+		"date_sent":             date(msg.DateSent),
 		"direction":             "outbound-api",
-		"error_code":            nil,
-		"error_message":         nil,
+		"error_code":            errorCode,
+		"error_message":         errorMessage,
 		"from":                  nullIfEmpty(msg.From),
 		"messaging_service_sid": nullIfEmpty(msg.MessagingServiceSID),
 		"num_media":             "0",
@@ -137,6 +140,15 @@ func resource(msg Message) map[string]any {
 		"to":                    msg.To,
 		"uri":                   uri + ".json",
 	}
+}
+
+// date is t as Twilio's 2010 API writes dates (RFC 2822, in GMT), or null
+// for the zero time.
+func date(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.Format(time.RFC1123Z)
 }
 
 func nullIfEmpty(s string) any {

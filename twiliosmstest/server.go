@@ -126,27 +126,57 @@ func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { re
 
 var (
 	messagesPath = regexp.MustCompile(`^/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Messages\.json$`)
+	messagePath  = regexp.MustCompile(`^/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Messages/([^/]+)\.json$`)
 	serviceSID   = regexp.MustCompile(`^MG[0-9a-fA-F]{32}$`)
 	shortCode    = regexp.MustCompile(`^[0-9]{5,6}$`)
 	alphaSender  = regexp.MustCompile(`^[A-Za-z0-9 ]{1,11}$`)
 	hasLetter    = regexp.MustCompile(`[A-Za-z]`)
 )
 
+// serveHTTP answers Twilio's API at Twilio's paths.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if f, ok := s.popFailure(); ok {
 		writeError(w, f)
 		return
 	}
-	m := messagesPath.FindStringSubmatch(r.URL.Path)
-	if m == nil || r.Method != http.MethodPost {
-		writeError(w, failure{404, 20404, fmt.Sprintf("The requested resource %s was not found", r.URL.Path)})
-		return
-	}
-	account := m[1]
-	if !s.authorized(r, account) {
+	handle, account, sid := route(r)
+	switch {
+	case handle == nil:
+		writeError(w, notFound(r.URL.Path))
+	case !s.authorized(r, account):
 		writeError(w, failure{401, 20003, "Authenticate"})
-		return
+	default:
+		handle(s, w, r, account, sid)
 	}
+}
+
+// handler answers one of Twilio's operations, for the account in the path
+// (and the message SID in it, if any).
+type handler func(s *Server, w http.ResponseWriter, r *http.Request, account, sid string)
+
+// route is the handler for r, with the account and message SID of its
+// path, or nil.
+func route(r *http.Request) (handle handler, account, sid string) {
+	if m := messagesPath.FindStringSubmatch(r.URL.Path); m != nil {
+		switch r.Method {
+		case http.MethodPost:
+			return (*Server).create, m[1], ""
+		case http.MethodGet:
+			return (*Server).list, m[1], ""
+		}
+	}
+	if m := messagePath.FindStringSubmatch(r.URL.Path); m != nil && r.Method == http.MethodGet {
+		return (*Server).fetch, m[1], m[2]
+	}
+	return nil, "", ""
+}
+
+func notFound(path string) failure {
+	return failure{404, 20404, fmt.Sprintf("The requested resource %s was not found", path)}
+}
+
+// create answers Create Message.
+func (s *Server) create(w http.ResponseWriter, r *http.Request, account, _ string) {
 	data, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
 		return // the client went away

@@ -221,7 +221,10 @@ func TestRoutes(t *testing.T) {
 	s := NewServer()
 	defer s.Close()
 	for _, tc := range []struct{ method, path string }{
-		{http.MethodGet, messagesURL},
+		{http.MethodPut, messagesURL},
+		{http.MethodPost, "/2010-04-01/Accounts/" + account + "/Messages/SM0123456789abcdef0123456789abcdef.json"},
+		{http.MethodDelete, "/2010-04-01/Accounts/" + account + "/Messages/SM0123456789abcdef0123456789abcdef.json"},
+		{http.MethodGet, "/2010-04-01/Accounts/" + account + "/Messages/SM0123456789abcdef0123456789abcdef/Media.json"},
 		{http.MethodPost, "/2010-04-01/Accounts/" + account + "/Calls.json"},
 		{http.MethodPost, "/2010-04-01/Accounts/ACnot/Messages.json"},
 		{http.MethodPost, "/"},
