@@ -1,7 +1,7 @@
-// Package twiliosmstest is an in-process fake of Twilio's Create Message API,
-// for testing code that sends SMS with twiliosms (or any other Twilio client)
-// without a network or a Twilio account. It is named after, and used like,
-// net/http/httptest:
+// Package twiliosmstest is a fake of Twilio's Messages API, for testing
+// code that sends SMS with twiliosms (or any other Twilio client) without a
+// network or a Twilio account: in process, or served to other processes.
+// It is named after, and used like, net/http/httptest:
 //
 //	fake := twiliosmstest.NewServer()
 //	defer fake.Close()
@@ -85,6 +85,32 @@
 // does. A message resource carries its current status, error_code and
 // error_message, and date_created, date_updated and date_sent in RFC 2822,
 // as Twilio writes them.
+//
+// # A fake shared by several processes
+//
+// A fake from NewUnstartedServer is an http.Handler: serve it on an
+// address other processes reach, and two instances of a service (or
+// services in other languages) send to one inbox. It serves, besides
+// Twilio's API, an inbox page at GET /: the newest 50 messages, newest
+// first, with their bodies and masked recipients, under a banner that says
+// it is a fake. The page needs no credentials and runs no script; serve
+// the fake on loopback or a private network only. Point clients at it
+// like this, for a fake at http://127.0.0.1:8025:
+//   - twiliosms: twiliosms.WithBaseURL("http://127.0.0.1:8025").
+//   - twilio-go: it has no base URL setting (SetEdge and SetRegion only
+//     change the twilio.com host), so give its client.Client the HTTP
+//     client from NewClient("http://127.0.0.1:8025"), which sends every
+//     request there; see NewClient.
+//   - Other clients and curl: Twilio's paths under the fake's URL, with
+//     any account SID and token unless the fake has WithCredentials.
+//
+// For instance, to send a message and read the newest to a number:
+//
+//	curl -u ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:token \
+//	  --data-urlencode To=+14155552671 --data-urlencode From=+15005550006 -d Body=hi \
+//	  http://127.0.0.1:8025/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages.json
+//	curl -u ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:token \
+//	  'http://127.0.0.1:8025/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages.json?To=%2B14155552671&PageSize=1'
 //
 // # Phone numbers
 //

@@ -2,8 +2,11 @@ package twiliosmstest_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 
@@ -153,4 +156,70 @@ func ExampleServer_FailDelivery() {
 	// callback: sent false
 	// callback: undelivered true
 	// <nil> undelivered 30007
+}
+
+// A fake that other processes share: serve it on an address of your own,
+// and point each process at that address.
+func ExampleNewUnstartedServer() {
+	fake := twiliosmstest.NewUnstartedServer()
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // such as 127.0.0.1:8025
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv := &http.Server{Handler: fake}
+	go func() { _ = srv.Serve(ln) }()
+	baseURL := "http://" + ln.Addr().String()
+
+	// Another process: twiliosms with WithBaseURL.
+	conn := newConnector(baseURL)
+	_, err = conn.SendMessage(context.Background(), twiliosms.Message{To: "+14155552671", UsageType: "SignIn", Code: "123456"})
+	fmt.Println("sent:", err)
+
+	// Any process reads the inbox as Twilio's API, or at baseURL+"/" in a
+	// browser.
+	req, _ := http.NewRequest(http.MethodGet, baseURL+"/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages.json?To=%2B14155552671", nil)
+	req.SetBasicAuth("ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "t")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var page struct {
+		Messages []struct{ To, Body string }
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&page)
+	resp.Body.Close()
+	fmt.Println(page.Messages)
+
+	_ = srv.Shutdown(context.Background())
+	fake.Close()
+	// Output:
+	// sent: <nil>
+	// [{+14155552671 Your code is 123456}]
+}
+
+// NewClient points a client that only knows Twilio's host, such as
+// twilio-go's or this plain one, at a fake served by another process.
+func ExampleNewClient() {
+	fake := twiliosmstest.NewServer() // in another process, served at its URL
+	defer fake.Close()
+
+	client, err := twiliosmstest.NewClient(fake.URL)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	req, _ := http.NewRequest(http.MethodGet, "https://api.twilio.com/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages/SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.json", nil)
+	req.SetBasicAuth("ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "t")
+	resp, err := client.Do(req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Print(resp.StatusCode, " ", string(body))
+	// Output:
+	// 404 {"code":20404,"message":"The requested resource /2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages/SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.json was not found","more_info":"https://www.twilio.com/docs/errors/20404","status":404}
 }

@@ -1,6 +1,7 @@
 package twiliosmstest
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -257,4 +258,20 @@ func TestListByDateSent(t *testing.T) {
 			assert.Contains(t, page["uri"], strings.SplitN(query, "=", 2)[0], "the filter stays in the page URIs")
 		}
 	}
+}
+
+func TestJSONAsTwilioWritesIt(t *testing.T) {
+	s := NewServer()
+	defer s.Close()
+	send(t, s, "To", "+14155552671", "From", "+14155550100", "Body", "<b>&</b>")
+	req, err := http.NewRequest(http.MethodGet, s.URL+messagesURL+"?PageSize=1", nil)
+	require.NoError(t, err)
+	req.SetBasicAuth(account, token)
+	resp, err := s.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Contains(t, string(data), `"body":"<b>&</b>"`)
+	assert.Contains(t, string(data), `Messages.json?Page=0&PageSize=1"`)
 }

@@ -15,11 +15,15 @@ import (
 	"time"
 )
 
-// Server is a fake Twilio API listening on a loopback address. It is safe for
+// Server is a fake Twilio: Twilio's Messages API and an inbox page, in
+// memory. NewServer starts one on a loopback address; one from
+// NewUnstartedServer is an http.Handler to serve yourself. It is safe for
 // concurrent use.
 type Server struct {
 	// URL is the base URL of the fake, for twiliosms.WithBaseURL: the form
-	// http://127.0.0.1:port, with no trailing slash.
+	// http://127.0.0.1:port, with no trailing slash. Start sets it; for a
+	// fake you serve yourself, set it to the address you serve it at
+	// before you call Client.
 	URL string
 
 	srv *httptest.Server
@@ -56,7 +60,7 @@ type failure struct {
 	message      string
 }
 
-// Option configures a Server in NewServer.
+// Option configures a Server in NewServer or NewUnstartedServer.
 type Option func(*Server)
 
 // WithCredentials makes the fake accept only these credentials (or an API key
@@ -75,19 +79,57 @@ func WithAPIKey(keySID, secret string) Option {
 
 // NewServer starts a fake Twilio on a loopback address. Close it when done.
 func NewServer(opts ...Option) *Server {
+	s := NewUnstartedServer(opts...)
+	s.Start()
+	return s
+}
+
+// NewUnstartedServer returns a fake Twilio that does not listen yet. Start
+// it, or serve it yourself as an http.Handler: on an address that other
+// processes reach, for a fake that several services share, with
+//
+//	fake := twiliosmstest.NewUnstartedServer()
+//	err := http.ListenAndServe("127.0.0.1:8025", fake)
+//
+// or under a path of a server of your own, with http.StripPrefix. Point a
+// client at it as at any fake: twiliosms.WithBaseURL with its address, or
+// NewClient for twilio-go or any other client that only knows Twilio's
+// host.
+func NewUnstartedServer(opts ...Option) *Server {
 	s := &Server{callbackClient: &http.Client{Timeout: 10 * time.Second}, bySID: map[string]int{}, gen: newGeneration()}
 	for _, opt := range opts {
 		opt(s)
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
-	s.URL = s.srv.URL
 	return s
 }
 
+// Start serves the fake on a loopback address and sets URL. It panics if
+// the fake was started already.
+func (s *Server) Start() {
+	if s.srv != nil {
+		panic("twiliosmstest: Start on a server already started")
+	}
+	s.srv = httptest.NewServer(s)
+	s.URL = s.srv.URL
+}
+
+// ServeHTTP answers r as Twilio would: Create, Read and Fetch Message at
+// Twilio's paths, and Twilio's 404 for any other. GET / is the inbox page.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		s.inbox(w)
+		return
+	}
+	s.serveAPI(w, r)
+}
+
 // Close shuts the fake down and waits for requests and status callbacks in
-// flight.
+// flight. For a fake you serve yourself, stop serving it first: Close waits
+// only for the callbacks.
 func (s *Server) Close() {
-	s.srv.Close() // waits for handlers, so no callback starts after it
+	if s.srv != nil {
+		s.srv.Close() // waits for handlers, so no callback starts after it
+	}
 	s.callbacks.Wait()
 }
 
@@ -105,25 +147,6 @@ func (s *Server) Reset() {
 	old.runs.Wait()
 }
 
-// Client returns an HTTP client that sends every request to the fake,
-// whatever host its URL names: with twiliosms.WithHTTPClient(fake.Client())
-// alone, a connector configured for api.twilio.com (or a regional host)
-// talks to the fake and can never reach real Twilio.
-func (s *Server) Client() *http.Client {
-	target, _ := url.Parse(s.URL) // httptest's own URL
-	next := s.srv.Client().Transport
-	return &http.Client{Transport: roundTripFunc(func(req *http.Request) (*http.Response, error) {
-		req = req.Clone(req.Context())
-		req.URL.Scheme, req.URL.Host = target.Scheme, target.Host
-		req.Host = ""
-		return next.RoundTrip(req)
-	})}
-}
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
-
 var (
 	messagesPath = regexp.MustCompile(`^/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Messages\.json$`)
 	messagePath  = regexp.MustCompile(`^/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Messages/([^/]+)\.json$`)
@@ -133,8 +156,8 @@ var (
 	hasLetter    = regexp.MustCompile(`[A-Za-z]`)
 )
 
-// serveHTTP answers Twilio's API at Twilio's paths.
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+// serveAPI answers Twilio's API at Twilio's paths.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if f, ok := s.popFailure(); ok {
 		writeError(w, f)
 		return
@@ -242,5 +265,7 @@ func writeError(w http.ResponseWriter, f failure) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // "&" in a page URI, "<" in a body: as Twilio writes them
+	_ = enc.Encode(v)
 }
