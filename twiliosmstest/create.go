@@ -2,6 +2,8 @@ package twiliosmstest
 
 import (
 	"errors"
+	"io"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -10,6 +12,31 @@ import (
 
 	"github.com/connectorkit/twiliosms"
 )
+
+// create answers Create Message.
+func (s *Server) create(w http.ResponseWriter, r *http.Request, account, _ string) {
+	data, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return // the client went away
+	}
+	form, err := url.ParseQuery(string(data))
+	if err != nil || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		writeError(w, failure{400, 20422, "Invalid Parameter: the body must be form-encoded"})
+		return
+	}
+	if f := s.refusal(newMessage(r.URL.Path, form)); f != nil {
+		writeError(w, *f)
+		return
+	}
+	msg := s.record(account, form)
+	writeJSON(w, http.StatusCreated, resource(msg))
+	if callbackURL := form.Get("StatusCallback"); callbackURL != "" {
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush() // the 201 goes out before the first callback
+		}
+		s.startCallbacks(callbackURL, s.signingToken(r), msg)
+	}
+}
 
 // message is a Create Message request: its path and parameters.
 type message struct {

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -133,10 +131,12 @@ func (s *Server) Close() {
 	s.callbacks.Wait()
 }
 
-// Reset makes the fake as it was when new: it forgets every message and
-// every failure queued with FailNext, and stops the status callbacks of
-// earlier messages, waiting for one being posted. Options given to
-// NewServer stay. Table tests can share one fake and Reset it in each case.
+// Reset makes the fake as it was when new: it forgets every message, every
+// failure queued with FailNext and every number given to FailTo or
+// FailDelivery, and stops the status callbacks of earlier messages,
+// cancelling one being posted and waiting for it to end, so no callback of
+// theirs arrives after Reset returns. Options stay. Table tests can share
+// one fake and Reset it in each case.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	old := s.gen
@@ -196,31 +196,6 @@ func route(r *http.Request) (handle handler, account, sid string) {
 
 func notFound(path string) failure {
 	return failure{404, 20404, fmt.Sprintf("The requested resource %s was not found", path)}
-}
-
-// create answers Create Message.
-func (s *Server) create(w http.ResponseWriter, r *http.Request, account, _ string) {
-	data, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		return // the client went away
-	}
-	form, err := url.ParseQuery(string(data))
-	if err != nil || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
-		writeError(w, failure{400, 20422, "Invalid Parameter: the body must be form-encoded"})
-		return
-	}
-	if f := s.refusal(newMessage(r.URL.Path, form)); f != nil {
-		writeError(w, *f)
-		return
-	}
-	msg := s.record(account, form)
-	writeJSON(w, http.StatusCreated, resource(msg))
-	if callbackURL := form.Get("StatusCallback"); callbackURL != "" {
-		if f, ok := w.(http.Flusher); ok {
-			f.Flush() // the 201 goes out before the first callback
-		}
-		s.startCallbacks(callbackURL, s.signingToken(r), msg)
-	}
 }
 
 func (s *Server) popFailure() (failure, bool) {
