@@ -190,3 +190,30 @@ func expandCodes(t *testing.T, list string) []int {
 	}
 	return codes
 }
+
+// TestFailToDocListsEveryCode holds FailTo's list of codes and statuses to
+// the table it answers from.
+func TestFailToDocListsEveryCode(t *testing.T) {
+	data, err := os.ReadFile("failures.go")
+	require.NoError(t, err)
+	_, rest, _ := strings.Cut(string(data), "// The codes are those")
+	doc, _, _ := strings.Cut(rest, "FailTo panics")
+	documented := map[int]int{}
+	var pending []int
+	for _, m := range regexp.MustCompile(`\d{5}|\(\d{3}\)`).FindAllString(doc, -1) {
+		n, _ := strconv.Atoi(strings.Trim(m, "()"))
+		if n >= 10000 {
+			pending = append(pending, n)
+			continue
+		}
+		for _, code := range pending {
+			documented[code] = n
+		}
+		pending = nil
+	}
+	actual := map[int]int{}
+	for code, e := range createErrors {
+		actual[code] = e.status
+	}
+	assert.Equal(t, actual, documented)
+}
