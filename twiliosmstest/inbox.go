@@ -65,7 +65,8 @@ body { font: 16px/1.4 system-ui, sans-serif; margin: 0; color: #1a1a1a; }
 main { padding: 0 1rem 1rem; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; vertical-align: top; padding: .4rem .5rem; border-bottom: 1px solid #ddd; }
-td.body { white-space: pre-wrap; overflow-wrap: anywhere; font-family: ui-monospace, monospace; }
+td.body { width: 45%; min-width: 16ch; white-space: pre-wrap; overflow-wrap: anywhere; font-family: ui-monospace, monospace; }
+td.from, .sid { overflow-wrap: anywhere; }
 .sid { color: #666; font-size: .8rem; }
 </style>
 </head>
@@ -76,14 +77,14 @@ twiliosmstest received these messages: none of them went to a phone, and nothing
 <h1>Inbox</h1>
 {{if .Rows}}<p>{{if gt .Total (len .Rows)}}The newest {{len .Rows}} of {{.Total}} messages{{else if eq .Total 1}}1 message{{else}}{{.Total}} messages{{end}}, newest first. <a href="">Refresh</a></p>
 <table>
-<thead><tr><th scope="col">Created (UTC)</th><th scope="col">To</th><th scope="col">From</th><th scope="col">Status</th><th scope="col">Body</th></tr></thead>
+<thead><tr><th scope="col">Created (UTC)</th><th scope="col">To</th><th scope="col">Body</th><th scope="col">Status</th><th scope="col">From</th></tr></thead>
 <tbody>
 {{range .Rows}}<tr>
 <td><time datetime="{{.Created.Format "2006-01-02T15:04:05Z07:00"}}">{{.Created.Format "2006-01-02 15:04:05"}}</time><br><span class="sid">{{.SID}}</span></td>
 <td>{{.To}}</td>
-<td>{{.From}}</td>
-<td>{{.Status}}{{if .ErrorCode}} {{.ErrorCode}}{{end}}</td>
 <td class="body">{{.Body}}</td>
+<td>{{.Status}}{{if .ErrorCode}} {{.ErrorCode}}{{end}}</td>
+<td class="from">{{.From}}</td>
 </tr>
 {{end}}</tbody>
 </table>
