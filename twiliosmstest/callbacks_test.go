@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,37 +79,53 @@ func TestCallbacksSentThenDeliveredSigned(t *testing.T) {
 	}
 }
 
+// TestCallbacksForFailingRecipients: +1 500 555 3NNN fails delivery with
+// 30NNN for each of Twilio's delivery errors, and is delivered otherwise.
 func TestCallbacksForFailingRecipients(t *testing.T) {
-	tests := []struct {
-		to       string
-		statuses []string
-		code     string
-	}{
-		{"+15005553003", []string{"sent", "undelivered"}, "30003"},
-		{"+15005553004", []string{"sent", "undelivered"}, "30004"},
-		{"+15005553005", []string{"sent", "undelivered"}, "30005"},
-		{"+15005553006", []string{"sent", "undelivered"}, "30006"},
-		{"+15005553007", []string{"sent", "undelivered"}, "30007"},
-		{"+15005553008", []string{"sent", "undelivered"}, "30008"},
-		{"+15005553034", []string{"failed"}, "30034"},
-		{"+15005553450", []string{"failed"}, "30450"},
+	undelivered := []string{"sent", "undelivered"}
+	failed := []string{"failed"} // never sent
+	delivered := []string{"sent", "delivered"}
+	want := map[string][]string{
+		"+15005553001": failed, "+15005553002": failed, "+15005553003": undelivered, "+15005553004": undelivered,
+		"+15005553005": undelivered, "+15005553006": undelivered, "+15005553007": undelivered, "+15005553008": undelivered,
+		"+15005553010": failed, "+15005553011": undelivered, "+15005553017": undelivered, "+15005553018": failed,
+		"+15005553019": failed, "+15005553020": failed, "+15005553021": failed, "+15005553022": undelivered,
+		"+15005553023": undelivered, "+15005553024": undelivered, "+15005553027": undelivered, "+15005553032": undelivered,
+		"+15005553033": failed, "+15005553034": failed, "+15005553035": failed, "+15005553410": undelivered,
+		"+15005553450": failed,
+		// Not delivery errors: an API error, a warning, inbound, link
+		// shortening, toll-free verification, no such code.
+		"+15005553000": delivered, "+15005553009": delivered, "+15005553025": delivered, "+15005553028": delivered,
+		"+15005553100": delivered, "+15005553400": delivered, "+15005553441": delivered, "+15005553999": delivered,
 	}
-	for _, tt := range tests {
-		t.Run(tt.to, func(t *testing.T) {
-			receiver, got := callbackReceiver(t, 0)
-			s := NewServer()
-			sendWithCallback(t, s, tt.to, receiver.URL, account, token)
-			s.Close()
-			cbs := got()
-			require.Len(t, cbs, len(tt.statuses))
-			for i, status := range tt.statuses {
-				assert.Equal(t, status, cbs[i].form.Get("MessageStatus"))
-			}
-			last := cbs[len(cbs)-1].form
-			assert.Equal(t, tt.code, last.Get("ErrorCode"))
-			// Without WithCredentials the fake signs with the token the request used.
-			assert.NoError(t, twiliosms.ValidateSignature(token, receiver.URL, last, cbs[len(cbs)-1].signature))
-		})
+	receiver, got := callbackReceiver(t, 0)
+	s := NewServer()
+	for to := range want {
+		sendWithCallback(t, s, to, receiver.URL, account, token)
+	}
+	s.Close()
+
+	statuses := map[string][]string{}
+	for _, cb := range got() {
+		f := cb.form
+		to := f.Get("To")
+		statuses[to] = append(statuses[to], f.Get("MessageStatus"))
+		switch f.Get("MessageStatus") {
+		case "undelivered", "failed":
+			assert.Equal(t, "30"+to[len(to)-3:], f.Get("ErrorCode"), to)
+		default:
+			assert.Empty(t, f.Get("ErrorCode"), to)
+		}
+		// Without WithCredentials the fake signs with the token the request used.
+		assert.NoError(t, twiliosms.ValidateSignature(token, receiver.URL, f, cb.signature))
+	}
+	assert.Equal(t, want, statuses)
+	for _, m := range s.Messages() {
+		last := want[m.To][len(want[m.To])-1]
+		assert.Equal(t, last, m.Status, m.To)
+		if last != "delivered" {
+			assert.Equal(t, "30"+m.To[len(m.To)-3:], strconv.Itoa(m.ErrorCode), m.To)
+		}
 	}
 }
 
@@ -161,4 +179,86 @@ func TestCloseTwice(t *testing.T) {
 	s := NewServer()
 	s.Close()
 	assert.NotPanics(t, s.Close)
+}
+
+// TestStatusFollowsTheCallbacks: whenever a callback arrives, Messages()
+// already shows the status it reports, and after Close the last one.
+func TestStatusFollowsTheCallbacks(t *testing.T) {
+	type seen struct {
+		callback, status string
+		code             int
+		sent             bool
+	}
+	var (
+		fake atomic.Pointer[Server]
+		mu   sync.Mutex
+		log  = map[string][]seen{}
+	)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		require.NoError(t, r.ParseForm())
+		for _, m := range fake.Load().Messages() {
+			if m.SID == r.PostForm.Get("MessageSid") {
+				mu.Lock()
+				log[m.To] = append(log[m.To], seen{r.PostForm.Get("MessageStatus"), m.Status, m.ErrorCode, !m.DateSent.IsZero()})
+				mu.Unlock()
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer receiver.Close()
+	s := NewServer()
+	fake.Store(s)
+	for _, to := range []string{"+14155552671", "+15005553003", "+15005553450"} {
+		sendWithCallback(t, s, to, receiver.URL, account, token)
+	}
+	s.Close()
+
+	assert.Equal(t, map[string][]seen{
+		"+14155552671": {{"sent", "sent", 0, true}, {"delivered", "delivered", 0, true}},
+		"+15005553003": {{"sent", "sent", 0, true}, {"undelivered", "undelivered", 30003, true}},
+		"+15005553450": {{"failed", "failed", 30450, false}}, // never sent
+	}, log)
+	final := map[string]Message{}
+	for _, m := range s.Messages() {
+		final[m.To] = m
+		assert.False(t, m.DateUpdated.Before(m.DateCreated), m.To)
+	}
+	assert.Equal(t, "delivered", final["+14155552671"].Status)
+	assert.Equal(t, 30003, final["+15005553003"].ErrorCode)
+	assert.Equal(t, "failed", final["+15005553450"].Status)
+}
+
+func TestStatusStaysWithoutAStatusCallback(t *testing.T) {
+	s := NewServer()
+	post(t, s, messagesURL, account, token, form("To", "+15005553003", "From", "+14155550100", "Body", "hi"))
+	s.Close()
+	msgs := s.Messages()
+	require.Len(t, msgs, 1)
+	assert.Equal(t, "queued", msgs[0].Status, "no callbacks, so nothing to follow")
+	assert.Zero(t, msgs[0].ErrorCode)
+	assert.True(t, msgs[0].DateSent.IsZero())
+}
+
+// TestMessagesWhileCallbacksRun reads the messages while callbacks change
+// them; -race fails it if a change is not guarded.
+func TestMessagesWhileCallbacksRun(t *testing.T) {
+	receiver, _ := callbackReceiver(t, 0)
+	s := NewServer()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 200 {
+			for _, m := range s.Messages() {
+				_ = m.Status + m.DateSent.String()
+			}
+		}
+	}()
+	for range 10 {
+		sendWithCallback(t, s, "+14155552671", receiver.URL, account, token)
+	}
+	<-done
+	s.Close()
+	for _, m := range s.Messages() {
+		assert.Equal(t, "delivered", m.Status)
+	}
 }

@@ -2,8 +2,13 @@ package twiliosmstest_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 
 	"github.com/connectorkit/twiliosms"
 	"github.com/connectorkit/twiliosms/twiliosmstest"
@@ -50,14 +55,10 @@ func ExampleNewServer() {
 func ExampleServer_FailNext() {
 	fake := twiliosmstest.NewServer()
 	defer fake.Close()
-	cfg, _ := twiliosms.ParseConfig([]byte(`{"accountSID":"ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","authToken":"t",
-		"fromMessagingServiceSID":"MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","templates":[
-		{"usageType":"Register","content":"{{code}}"},{"usageType":"SignIn","content":"{{code}}"},
-		{"usageType":"ForgotPassword","content":"{{code}}"},{"usageType":"Generic","content":"{{code}}"}]}`))
 	msg := twiliosms.Message{To: "+14155552671", UsageType: "SignIn", Code: "1"}
 
 	// A 429 was never processed by Twilio, so the connector retries it.
-	conn, _ := twiliosms.New(cfg, twiliosms.WithBaseURL(fake.URL))
+	conn := newConnector(fake.URL)
 	fake.FailNext(429, 20429, "Too Many Requests")
 	_, err := conn.SendMessage(context.Background(), msg)
 	fmt.Println(err, len(fake.Messages()))
@@ -69,7 +70,7 @@ func ExampleServer_FailNext() {
 	fmt.Println(errors.Is(err, twiliosms.ErrUnavailable), len(fake.Messages()))
 
 	// With retries off, the caller sees the 429 itself.
-	noRetry, _ := twiliosms.New(cfg, twiliosms.WithBaseURL(fake.URL), twiliosms.WithRetry(twiliosms.RetryPolicy{}))
+	noRetry := newConnector(fake.URL, twiliosms.WithRetry(twiliosms.RetryPolicy{}))
 	fake.FailNext(429, 20429, "Too Many Requests")
 	_, err = noRetry.SendMessage(context.Background(), msg)
 	fmt.Println(err)
@@ -77,4 +78,148 @@ func ExampleServer_FailNext() {
 	// <nil> 1
 	// true 1
 	// twiliosms: twilio answered HTTP 429, error 20429: Too Many Requests (https://www.twilio.com/docs/errors/20429)
+}
+
+func ExampleServer_Reset() {
+	fake := twiliosmstest.NewServer()
+	defer fake.Close()
+	conn := newConnector(fake.URL)
+
+	// Table tests can share one fake: each case starts from an empty one.
+	for _, to := range []string{"+14155552671", "+442079460958"} {
+		fake.Reset()
+		_, err := conn.SendMessage(context.Background(), twiliosms.Message{To: to, UsageType: "SignIn", Code: "123456"})
+		fmt.Println(err, len(fake.Messages()), fake.Messages()[0].To)
+	}
+	// Output:
+	// <nil> 1 +14155552671
+	// <nil> 1 +442079460958
+}
+
+// newConnector is a connector of exampleConfig that sends to the fake at
+// baseURL.
+func newConnector(baseURL string, opts ...twiliosms.Option) *twiliosms.Connector {
+	conn, err := twiliosms.New(exampleConfig(), append([]twiliosms.Option{twiliosms.WithBaseURL(baseURL)}, opts...)...)
+	if err != nil {
+		panic(err)
+	}
+	return conn
+}
+
+// exampleConfig sends through a Messaging Service.
+func exampleConfig() twiliosms.Config {
+	cfg, err := twiliosms.ParseConfig([]byte(`{"accountSID":"ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","authToken":"t",
+		"fromMessagingServiceSID":"MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","templates":[
+		{"usageType":"Register","content":"{{code}}"},{"usageType":"SignIn","content":"Your code is {{code}}"},
+		{"usageType":"ForgotPassword","content":"{{code}}"},{"usageType":"Generic","content":"{{code}}"}]}`))
+	if err != nil {
+		panic(err)
+	}
+	return cfg
+}
+
+func ExampleServer_FailTo() {
+	fake := twiliosmstest.NewServer()
+	defer fake.Close()
+	conn := newConnector(fake.URL)
+
+	// This recipient replied STOP: Twilio refuses the send with 21610.
+	fake.FailTo("+14155552671", 21610)
+	_, err := conn.SendMessage(context.Background(), twiliosms.Message{To: "+14155552671", UsageType: "SignIn", Code: "123456"})
+	fmt.Println(errors.Is(err, twiliosms.ErrRecipientOptedOut), len(fake.Messages()))
+	// Output:
+	// true 0
+}
+
+func ExampleServer_FailDelivery() {
+	fake := twiliosmstest.NewServer(twiliosmstest.WithCredentials("ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "t"))
+
+	// The status callback handler under test, on a server of its own.
+	var handler http.Handler
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	defer receiver.Close()
+	cfg := exampleConfig()
+	cfg.StatusCallback = receiver.URL + "/twilio/status"
+	conn, _ := twiliosms.New(cfg, twiliosms.WithBaseURL(fake.URL))
+	handler = conn.StatusCallbackHandler(func(_ context.Context, s twiliosms.StatusCallback) error {
+		fmt.Println("callback:", s.Status, errors.Is(s.Err, twiliosms.ErrCarrierFiltered))
+		return nil
+	})
+
+	// The carrier filters this recipient's messages: 201, then 30007.
+	fake.FailDelivery("+14155552671", 30007)
+	_, err := conn.SendMessage(context.Background(), twiliosms.Message{To: "+14155552671", UsageType: "SignIn", Code: "123456"})
+	fake.Close() // waits for the callbacks
+	m := fake.Messages()[0]
+	fmt.Println(err, m.Status, m.ErrorCode)
+	// Output:
+	// callback: sent false
+	// callback: undelivered true
+	// <nil> undelivered 30007
+}
+
+// A fake that other processes share: serve it on an address of your own,
+// and point each process at that address.
+func ExampleNewUnstartedServer() {
+	fake := twiliosmstest.NewUnstartedServer()
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // such as 127.0.0.1:8025
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv := &http.Server{Handler: fake}
+	go func() { _ = srv.Serve(ln) }()
+	baseURL := "http://" + ln.Addr().String()
+
+	// Another process: twiliosms with WithBaseURL.
+	conn := newConnector(baseURL)
+	_, err = conn.SendMessage(context.Background(), twiliosms.Message{To: "+14155552671", UsageType: "SignIn", Code: "123456"})
+	fmt.Println("sent:", err)
+
+	// Any process reads the inbox as Twilio's API, or at baseURL+"/" in a
+	// browser.
+	req, _ := http.NewRequest(http.MethodGet, baseURL+"/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages.json?To=%2B14155552671", nil)
+	req.SetBasicAuth("ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "t")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var page struct {
+		Messages []struct{ To, Body string }
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&page)
+	resp.Body.Close()
+	fmt.Println(page.Messages)
+
+	_ = srv.Shutdown(context.Background())
+	fake.Close()
+	// Output:
+	// sent: <nil>
+	// [{+14155552671 Your code is 123456}]
+}
+
+// NewClient points a client that only knows Twilio's host, such as
+// twilio-go's or this plain one, at a fake served by another process.
+func ExampleNewClient() {
+	fake := twiliosmstest.NewServer() // in another process, served at its URL
+	defer fake.Close()
+
+	client, err := twiliosmstest.NewClient(fake.URL)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	req, _ := http.NewRequest(http.MethodGet, "https://api.twilio.com/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages/SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.json", nil)
+	req.SetBasicAuth("ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "t")
+	resp, err := client.Do(req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Print(resp.StatusCode, " ", string(body))
+	// Output:
+	// 404 {"code":20404,"message":"The requested resource /2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages/SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.json was not found","more_info":"https://www.twilio.com/docs/errors/20404","status":404}
 }

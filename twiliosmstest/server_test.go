@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -89,7 +90,7 @@ func TestAcceptsAMessageThroughAMessagingService(t *testing.T) {
 	require.Len(t, msgs, 1)
 	assert.Equal(t, Message{
 		SID: sid, AccountSID: account, To: "+14155552671", MessagingServiceSID: service,
-		Body: "Your code is 123456", Status: "accepted", NumSegments: 1, DateCreated: created.UTC(), Form: f,
+		Body: "Your code is 123456", Status: "accepted", NumSegments: 1, DateCreated: created.UTC(), DateUpdated: created.UTC(), Form: f,
 	}, msgs[0])
 }
 
@@ -220,7 +221,10 @@ func TestRoutes(t *testing.T) {
 	s := NewServer()
 	defer s.Close()
 	for _, tc := range []struct{ method, path string }{
-		{http.MethodGet, messagesURL},
+		{http.MethodPut, messagesURL},
+		{http.MethodPost, "/2010-04-01/Accounts/" + account + "/Messages/SM0123456789abcdef0123456789abcdef.json"},
+		{http.MethodDelete, "/2010-04-01/Accounts/" + account + "/Messages/SM0123456789abcdef0123456789abcdef.json"},
+		{http.MethodGet, "/2010-04-01/Accounts/" + account + "/Messages/SM0123456789abcdef0123456789abcdef/Media.json"},
 		{http.MethodPost, "/2010-04-01/Accounts/" + account + "/Calls.json"},
 		{http.MethodPost, "/2010-04-01/Accounts/ACnot/Messages.json"},
 		{http.MethodPost, "/"},
@@ -355,4 +359,57 @@ func TestConcurrentSends(t *testing.T) {
 		sids[m.SID] = true
 	}
 	assert.Len(t, sids, 64, "SIDs are unique")
+}
+
+func TestResetForgetsEverything(t *testing.T) {
+	s := NewServer()
+	defer s.Close()
+	f := form("To", "+14155552671", "From", "+14155550100", "Body", "hi")
+	post(t, s, messagesURL, account, token, f)
+	s.FailNext(503, 0, "Service Unavailable")
+	s.Reset()
+
+	assert.Empty(t, s.Messages())
+	status, body := post(t, s, messagesURL, account, token, f)
+	assert.Equal(t, http.StatusCreated, status, "the queued failure is gone")
+	msgs := s.Messages()
+	require.Len(t, msgs, 1)
+	assert.Equal(t, body["sid"], msgs[0].SID)
+}
+
+// TestResetStopsEarlierCallbacks: a callback being posted is cancelled, and
+// none follows it, so the next test case sees only its own.
+func TestResetStopsEarlierCallbacks(t *testing.T) {
+	arrived, handled := make(chan struct{}, 10), make(chan struct{}, 10)
+	var mu sync.Mutex
+	var statuses []string
+	canceled := false
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		require.NoError(t, r.ParseForm())
+		mu.Lock()
+		statuses = append(statuses, r.PostForm.Get("MessageStatus"))
+		mu.Unlock()
+		arrived <- struct{}{}
+		defer func() { handled <- struct{}{} }()
+		select { // hold the first callback until the fake gives up on it
+		case <-r.Context().Done():
+			mu.Lock()
+			canceled = true
+			mu.Unlock()
+		case <-time.After(10 * time.Second):
+		}
+	}))
+	defer receiver.Close()
+	s := NewServer()
+	defer s.Close()
+	sendWithCallback(t, s, "+14155552671", receiver.URL, account, token)
+	<-arrived
+	s.Reset()
+	<-handled
+
+	mu.Lock()
+	defer mu.Unlock()
+	assert.True(t, canceled, "Reset cancels the callback in flight")
+	assert.Equal(t, []string{"sent"}, statuses, "and posts none after it")
+	assert.Empty(t, s.Messages())
 }

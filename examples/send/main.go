@@ -79,7 +79,10 @@ Test numbers the fake answers as Twilio does (-to):
   +15005550006  accepted              +15005550001  21211 invalid number
   +15005550002  21612 unreachable     +15005550003  21408 region not permitted
   +15005550004  21610 opted out       +15005550009  21614 not a mobile number
-  +15005553003  accepted, then undelivered 30003 (and +1 500 555 3NNN for 30NNN)
+  +15005553003  accepted, then undelivered 30003 (unreachable handset)
+  +15005553NNN  accepted, then undelivered or failed 30NNN, for each of
+                Twilio's delivery errors (30001-30008, 30010, 30011, 30017-30024,
+                30027, 30032-30035, 30410, 30450; go doc twiliosmstest)
 
 Exit codes (of the built command; go run turns every failure into 1, so
 for scripts use: go build -o send ./examples/send):

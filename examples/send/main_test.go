@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -224,4 +225,34 @@ func TestCheckListsEveryLocale(t *testing.T) {
 	assert.Regexp(t, `SignIn\s+ja\s+UCS-2, 1 segment  <- UCS-2`, out)
 	assert.Regexp(t, `Generic\s+fr\s+GSM-7`, out)
 	assert.Len(t, regexp.MustCompile(`(?m)^  \S+\s+\S+\s+(GSM-7|UCS-2), `).FindAllString(out, -1), len(demoTemplates), "every template is listed")
+}
+
+// TestHelpListsTheFakesDeliveryErrors: the -h list of +1 500 555 3NNN
+// codes is exactly the delivery errors the fake knows.
+func TestHelpListsTheFakesDeliveryErrors(t *testing.T) {
+	_, _, errOut := runForTest(t, noEnv, options{}, "-h")
+	m := regexp.MustCompile(`delivery errors \(([0-9, -]+);`).FindStringSubmatch(strings.Join(strings.Fields(errOut), " "))
+	require.NotNil(t, m, errOut)
+	listed := map[int]bool{}
+	for item := range strings.SplitSeq(m[1], ",") {
+		from, to, isRange := strings.Cut(strings.TrimSpace(item), "-")
+		if !isRange {
+			to = from
+		}
+		lo, _ := strconv.Atoi(from)
+		hi, _ := strconv.Atoi(to)
+		for c := lo; c <= hi; c++ {
+			listed[c] = true
+		}
+	}
+	fake := twiliosmstest.NewServer()
+	defer fake.Close()
+	for code := 30000; code < 31000; code++ {
+		known := func() (ok bool) {
+			defer func() { ok = recover() == nil }()
+			fake.FailDelivery("+14155552671", code)
+			return
+		}()
+		assert.Equal(t, listed[code], known, "code %d", code)
+	}
 }
