@@ -204,8 +204,10 @@ func (a *API) update(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, a.verificationJSON(r, v))
 }
 
-func (a *API) methodNotAllowed(w http.ResponseWriter, r *http.Request) { a.fail(w, r, MethodNotAllowed()) }
-func (a *API) notFound(w http.ResponseWriter, r *http.Request)         { a.fail(w, r, NotFound(resource(r))) }
+func (a *API) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	a.fail(w, r, MethodNotAllowed())
+}
+func (a *API) notFound(w http.ResponseWriter, r *http.Request) { a.fail(w, r, NotFound(resource(r))) }
 
 // failWith answers err, logging what the answer does not say.
 func (a *API) failWith(w http.ResponseWriter, r *http.Request, err error, to string) {

@@ -1,0 +1,275 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/connectorkit/twiliosms"
+)
+
+// Settings are what the command line and the environment say, before
+// they are checked.
+type Settings struct {
+	// ConfigFile is -config: the connector JSON. Without it, dev mode.
+	ConfigFile string
+	// Addr is -addr; "" takes the mode's default.
+	Addr string
+	// TwilioURL is -twilio-url: where the server's own sends go instead
+	// of Twilio (a shared fake, a proxy).
+	TwilioURL string
+	// UsageType is -usage-type: the templates verifications use.
+	UsageType string
+	// Getenv reads REDIS_URL, TWILIOSMS_SECRET, TWILIOSMS_API_CREDENTIALS
+	// and TWILIOSMS_SERVICE_SID.
+	Getenv func(string) string
+	// ReadFile reads ConfigFile.
+	ReadFile func(string) ([]byte, error)
+}
+
+// The environment variables the server reads.
+const (
+	EnvRedisURL    = "REDIS_URL"
+	EnvSecret      = "TWILIOSMS_SECRET"
+	EnvCredentials = "TWILIOSMS_API_CREDENTIALS"
+	EnvServiceSID  = "TWILIOSMS_SERVICE_SID"
+)
+
+// Default addresses: dev mode binds loopback only.
+const (
+	DefaultDevAddr = "127.0.0.1:8080"
+	DefaultAddr    = ":8080"
+)
+
+// Config is a checked configuration: everything the server runs on.
+type Config struct {
+	// Dev is dev mode: no -config, sends on twiliosmstest, loopback only.
+	Dev       bool
+	Addr      string
+	Connector twiliosms.Config
+	// TwilioURL is where sends go; "" is Twilio itself, or in dev mode an
+	// in-process twiliosmstest.
+	TwilioURL   string
+	UsageType   twiliosms.UsageType
+	RedisURL    string
+	Secrets     [][]byte
+	Credentials []Credential
+	ServiceSID  string
+	// Generated are the settings dev mode made up, as export lines to
+	// print; they hold secrets, so only dev mode has any.
+	Generated []string
+}
+
+// Credential is a user and password a client authenticates with.
+type Credential struct {
+	User     string
+	password string
+}
+
+// Format prints c without its password.
+func (c Credential) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "{User:%s Password:[redacted]}", c.User)
+}
+
+// ConfigError is a setting that stops start-up. Its message names the
+// setting and says how to fix it, and never holds a secret.
+type ConfigError struct{ Problems []string }
+
+func (e *ConfigError) Error() string {
+	if len(e.Problems) == 1 {
+		return "twiliosms-server: " + e.Problems[0]
+	}
+	return "twiliosms-server: " + fmt.Sprint(len(e.Problems)) + " settings to fix:\n  " + strings.Join(e.Problems, "\n  ")
+}
+
+var (
+	serviceSIDPattern = regexp.MustCompile(`^VA[0-9a-fA-F]{32}$`)
+	hexPattern        = regexp.MustCompile(`^[0-9a-fA-F]+$`)
+	alnum             = regexp.MustCompile(`^[A-Za-z0-9]+$`)
+)
+
+// Demo values for dev mode's in-process fake: Twilio's format, no real
+// account. The auth token is letters and digits, as twilio-go requires.
+const (
+	devAccountSID = "AC5e7f00d5e7f00d5e7f00d5e7f00d5e7f"
+	devAuthToken  = "devModeToken0000twiliosmsServer0"
+	devSenderSID  = "MG5e7f00d5e7f00d5e7f00d5e7f00d5e7f"
+)
+
+// devTemplates are dev mode's texts: Logto's four required usage types,
+// and a German sign-in text to try Locale with.
+var devTemplates = []twiliosms.Template{
+	{UsageType: twiliosms.UsageTypeSignIn, Content: "{{code}} is your sign-in code (dev mode)."},
+	{UsageType: twiliosms.UsageTypeRegister, Content: "{{code}} is your sign-up code (dev mode)."},
+	{UsageType: twiliosms.UsageTypeForgotPassword, Content: "{{code}} resets your password (dev mode)."},
+	{UsageType: twiliosms.UsageTypeGeneric, Content: "{{code}} is your code (dev mode)."},
+	{UsageType: twiliosms.UsageTypeSignIn, Locale: "de", Content: "{{code}} ist Ihr Anmeldecode (Entwicklermodus)."},
+}
+
+// Load checks s. Outside dev mode, every missing or bad setting is a
+// problem of the returned *ConfigError; in dev mode, the missing secrets
+// are generated and listed in Config.Generated.
+func Load(s Settings) (*Config, error) {
+	c := &Config{Dev: s.ConfigFile == "", Addr: s.Addr, TwilioURL: s.TwilioURL, RedisURL: s.Getenv(EnvRedisURL),
+		UsageType: twiliosms.UsageType(s.UsageType)}
+	var problems []string
+	problem := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	if c.UsageType == "" {
+		c.UsageType = twiliosms.UsageTypeSignIn
+	}
+	if c.Dev {
+		c.loadDev(problem)
+	} else {
+		c.loadFile(s, problem)
+	}
+	if c.RedisURL != "" {
+		if _, err := redis.ParseURL(c.RedisURL); err != nil {
+			problem("%s is not a Redis URL: write it as redis://[user:password@]host:port/db, or rediss:// for TLS", EnvRedisURL)
+		}
+	}
+	c.loadSecrets(s.Getenv, problem)
+	if len(problems) > 0 {
+		return nil, &ConfigError{Problems: problems}
+	}
+	return c, nil
+}
+
+// loadDev sets dev mode's defaults: the demo connector and a loopback
+// address.
+func (c *Config) loadDev(problem func(string, ...any)) {
+	c.Connector = twiliosms.Config{AccountSID: devAccountSID, AuthToken: devAuthToken, FromMessagingServiceSID: devSenderSID,
+		Templates: devTemplates}
+	if c.Addr == "" {
+		c.Addr = DefaultDevAddr
+	}
+	host, _, err := net.SplitHostPort(c.Addr)
+	if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+		problem("-addr %q: dev mode (no -config) binds a loopback address only, such as 127.0.0.1:8080; pass -config to serve on other addresses", c.Addr)
+	}
+}
+
+// loadFile reads the connector JSON of -config.
+func (c *Config) loadFile(s Settings, problem func(string, ...any)) {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	data, err := s.ReadFile(s.ConfigFile)
+	if err != nil {
+		problem("-config %s: %v", s.ConfigFile, errors.Unwrap(err))
+		return
+	}
+	cfg, err := twiliosms.ParseConfig(data)
+	if err != nil {
+		problem("-config %s: %v", s.ConfigFile, err)
+		return
+	}
+	c.Connector = cfg
+}
+
+// loadSecrets reads the three secret variables: required outside dev
+// mode, generated in it.
+func (c *Config) loadSecrets(getenv func(string) string, problem func(string, ...any)) {
+	if v := getenv(EnvSecret); v != "" {
+		keys, err := parseSecret(v)
+		if err != nil {
+			problem("%s: %v", EnvSecret, err)
+		}
+		c.Secrets = keys
+	} else if c.Dev {
+		key := make([]byte, 32)
+		_, _ = rand.Read(key) // crypto/rand.Read never fails
+		c.Secrets = [][]byte{key}
+		c.Generated = append(c.Generated, EnvSecret+"="+hex.EncodeToString(key))
+	} else {
+		problem("%s is missing: set it to a key of 32 random bytes or more, in hex or base64, the same on every instance (openssl rand -hex 32)", EnvSecret)
+	}
+	if v := getenv(EnvCredentials); v != "" {
+		creds, err := parseCredentials(v)
+		if err != nil {
+			problem("%s: %v", EnvCredentials, err)
+		}
+		c.Credentials = creds
+	} else if c.Dev {
+		password := randomHex(16)
+		c.Credentials = []Credential{{User: devAccountSID, password: password}}
+		c.Generated = append(c.Generated, EnvCredentials+"="+devAccountSID+":"+password)
+	} else {
+		problem("%s is missing: set it to user:password pairs, comma-separated, that clients authenticate with (letters and digits, a password of 32 or more: openssl rand -hex 16)", EnvCredentials)
+	}
+	switch v := getenv(EnvServiceSID); {
+	case v != "" && !serviceSIDPattern.MatchString(v):
+		problem("%s %q is not a service SID: VA followed by 32 hex digits", EnvServiceSID, v)
+	case v != "":
+		c.ServiceSID = v
+	case c.Dev:
+		c.ServiceSID = "VA" + randomHex(16)
+		c.Generated = append(c.Generated, EnvServiceSID+"="+c.ServiceSID)
+	default:
+		problem("%s is missing: set it to VA followed by 32 hex digits (VA$(openssl rand -hex 16)), the SID clients put in the path", EnvServiceSID)
+	}
+}
+
+// parseSecret reads TWILIOSMS_SECRET: comma-separated keys, each in hex
+// (when it is all hex digits) or else base64, of 32 bytes or more. The
+// first signs; all verify.
+func parseSecret(v string) ([][]byte, error) {
+	var keys [][]byte
+	for i, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		key, err := decodeKey(part)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("key %d is neither hex nor base64", i+1)
+		case len(key) < 32:
+			return nil, fmt.Errorf("key %d has %d bytes; each needs 32 or more (openssl rand -hex 32)", i+1, len(key))
+		}
+		keys = append(keys, key)
+	}
+	return keys, nil
+}
+
+func decodeKey(s string) ([]byte, error) {
+	if len(s)%2 == 0 && hexPattern.MatchString(s) {
+		return hex.DecodeString(s)
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if key, err := enc.DecodeString(s); err == nil {
+			return key, nil
+		}
+	}
+	return nil, errors.New("not hex or base64")
+}
+
+// parseCredentials reads TWILIOSMS_API_CREDENTIALS: user:password pairs,
+// comma-separated, so that a new pair can be added before an old one goes.
+// Both are letters and digits, which every Twilio SDK sends (twilio-go
+// refuses anything else), and a password has 32 or more.
+func parseCredentials(v string) ([]Credential, error) {
+	var creds []Credential
+	for i, pair := range strings.Split(v, ",") {
+		user, password, ok := strings.Cut(strings.TrimSpace(pair), ":")
+		switch {
+		case !ok || user == "":
+			return nil, fmt.Errorf("pair %d is not user:password", i+1)
+		case !alnum.MatchString(user):
+			return nil, fmt.Errorf("pair %d: the user must be letters and digits, as Twilio SDKs send it", i+1)
+		case !alnum.MatchString(password) || len(password) < 32:
+			return nil, fmt.Errorf("pair %d (user %s): the password must be 32 or more letters and digits (openssl rand -hex 16)", i+1, user)
+		}
+		creds = append(creds, Credential{User: user, password: password})
+	}
+	return creds, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,87 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/connectorkit/twiliosms"
+	"github.com/connectorkit/twiliosms/cmd/twiliosms-server/internal/verify"
+	"github.com/connectorkit/twiliosms/passcode"
+)
+
+// Metrics are the server's Prometheus metrics, on a registry of its own
+// (with the Go and process collectors): whatever sends or checks a code,
+// the Verify API today and the auth servers' hooks later, counts here.
+type Metrics struct {
+	Registry *prometheus.Registry
+	// Sends counts code sends by outcome ("sent", or the kind of error,
+	// such as "max_send_attempts" or "unreachable_recipient") and by the
+	// destination's region ("US"; "unknown" for a number that does not
+	// read).
+	Sends *prometheus.CounterVec
+	// TwilioErrors counts Twilio's error codes in answers to sends.
+	TwilioErrors *prometheus.CounterVec
+	// Checks counts code checks by outcome: "approved", "wrong_code",
+	// "malformed_code", or the kind of error.
+	Checks *prometheus.CounterVec
+	// GuardDecisions counts the fraud guard's refusals by signal.
+	GuardDecisions *prometheus.CounterVec
+	// Requests observes request latency by route, method and status.
+	Requests *prometheus.HistogramVec
+}
+
+// NewMetrics registers the server's metrics on a new registry.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		Sends: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twiliosms_sends_total",
+			Help: "Verification code sends by outcome (sent, or the kind of error) and destination region."}, []string{"outcome", "region"}),
+		TwilioErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twiliosms_twilio_errors_total",
+			Help: "Twilio error codes in answers to sends."}, []string{"code"}),
+		Checks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twiliosms_checks_total",
+			Help: "Verification code checks by outcome."}, []string{"outcome"}),
+		GuardDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twiliosms_guard_decisions_total",
+			Help: "Fraud guard decisions by decision and signal."}, []string{"decision", "signal"}),
+		Requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "twiliosms_http_request_duration_seconds",
+			Help: "HTTP request latency by route, method and status code.", Buckets: prometheus.DefBuckets},
+			[]string{"route", "method", "code"}),
+	}
+	m.Registry.MustRegister(m.Sends, m.TwilioErrors, m.Checks, m.GuardDecisions, m.Requests,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// meteredCodes is a passcode service whose sends are counted.
+type meteredCodes struct {
+	*passcode.Service
+	conn    *twiliosms.Connector
+	metrics *Metrics
+}
+
+// Send sends a code and counts its outcome, its Twilio error code and a
+// fraud guard refusal.
+func (c meteredCodes) Send(ctx context.Context, r passcode.Request) (*passcode.Sent, error) {
+	sent, err := c.Service.Send(ctx, r)
+	region := c.conn.PhoneRegion(r.To)
+	if region == "" {
+		region = "unknown"
+	}
+	outcome := "sent"
+	if err != nil {
+		outcome = verify.Answer(err, "").Kind
+	}
+	c.metrics.Sends.WithLabelValues(outcome, region).Inc()
+	var apiErr *twiliosms.APIError
+	if errors.As(err, &apiErr) && apiErr.Code != 0 {
+		c.metrics.TwilioErrors.WithLabelValues(strconv.Itoa(apiErr.Code)).Inc()
+	}
+	var fraud *passcode.FraudError
+	if errors.As(err, &fraud) {
+		c.metrics.GuardDecisions.WithLabelValues("refused", fraud.Signal).Inc()
+	}
+	return sent, err
+}

@@ -1,0 +1,206 @@
+// Package server runs twiliosms-server: it loads the configuration, wires
+// the connector, the code store and the APIs, and serves them with the
+// operations endpoints, until its context ends.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/connectorkit/twiliosms"
+	"github.com/connectorkit/twiliosms/cmd/twiliosms-server/internal/verify"
+	"github.com/connectorkit/twiliosms/passcode"
+	"github.com/connectorkit/twiliosms/passcode/redisstore"
+	"github.com/connectorkit/twiliosms/twiliosmstest"
+)
+
+// ShutdownTimeout bounds how long a SIGTERM waits for requests in flight.
+const ShutdownTimeout = 25 * time.Second
+
+// Server is a configured twiliosms-server, not yet serving.
+type Server struct {
+	cfg     *Config
+	logger  *slog.Logger
+	handler http.Handler
+	// fake is dev mode's in-process twiliosmstest, or nil.
+	fake    *twiliosmstest.Server
+	closers []func()
+}
+
+// New builds the server cfg describes. It logs through logger, which
+// should write JSON (slog.NewJSONHandler).
+func New(cfg *Config, logger *slog.Logger) (s *Server, err error) {
+	s = &Server{cfg: cfg, logger: logger}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	twilioURL := cfg.TwilioURL
+	if cfg.Dev && twilioURL == "" {
+		s.fake = twiliosmstest.NewServer(twiliosmstest.WithCredentials(devAccountSID, devAuthToken))
+		s.closers = append(s.closers, s.fake.Close)
+		twilioURL = s.fake.URL
+	}
+	opts := []twiliosms.Option{twiliosms.WithLogger(logger)}
+	if twilioURL != "" {
+		opts = append(opts, twiliosms.WithBaseURL(twilioURL))
+	}
+	conn, err := twiliosms.New(cfg.Connector, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("twiliosms-server: -twilio-url %s: %w", cfg.TwilioURL, err)
+	}
+	if _, err := conn.Render(twiliosms.Message{To: "+15005550006", UsageType: cfg.UsageType, Code: "123456"}); errors.Is(err, twiliosms.ErrTemplateNotFound) {
+		return nil, fmt.Errorf("twiliosms-server: -usage-type %s: the connector config has no template for it and no Generic one", cfg.UsageType)
+	}
+	codeStore, verifyStore := s.stores()
+	codes, err := passcode.New(conn, passcode.WithSecret(cfg.Secrets...), passcode.WithStore(codeStore),
+		passcode.WithTTL(verify.CodeTTL), passcode.WithMaxAttempts(verify.MaxChecks), passcode.WithLimits(verify.Limits...))
+	if err != nil {
+		return nil, fmt.Errorf("twiliosms-server: %w", err)
+	}
+	metrics := NewMetrics()
+	svc, err := verify.NewService(meteredCodes{Service: codes, conn: conn, metrics: metrics}, conn, verifyStore, cfg.Secrets, cfg.UsageType)
+	if err != nil {
+		return nil, fmt.Errorf("twiliosms-server: %w", err)
+	}
+	rt := NewRouter(metrics, logger, svc.Ping)
+	api := &verify.API{Service: svc, ServiceSID: cfg.ServiceSID, AccountSID: cfg.Connector.AccountSID, Logger: logger,
+		OnCheck: func(outcome string) { metrics.Checks.WithLabelValues(outcome).Inc() }}
+	for pattern, h := range api.Routes() {
+		rt.Handle(pattern, BasicAuth(cfg.Credentials, h))
+	}
+	if s.fake != nil {
+		rt.Handle("GET /inbox", inbox(s.fake))
+	}
+	s.handler = rt
+	return s, nil
+}
+
+// stores are the code store and the verification store: in Redis when
+// REDIS_URL is set, else in this process's memory.
+func (s *Server) stores() (passcode.Store, verify.Store) {
+	if s.cfg.RedisURL == "" {
+		return passcode.NewMemoryStore(), verify.NewMemoryStore()
+	}
+	opts, _ := redis.ParseURL(s.cfg.RedisURL) // Load checked it
+	opts.ContextTimeoutEnabled = true
+	client := redis.NewClient(opts)
+	s.closers = append(s.closers, func() { _ = client.Close() })
+	return redisstore.New(client), verify.NewRedisStore(client, redisstore.DefaultPrefix)
+}
+
+// Handler is the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close releases the Redis client and dev mode's fake.
+func (s *Server) Close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+}
+
+// Serve serves on l until ctx ends, then stops taking connections and
+// waits up to ShutdownTimeout for the requests in flight. It first
+// writes to out what a person starting it needs: the address, where the
+// codes are, and in dev mode the inbox and the generated settings.
+func (s *Server) Serve(ctx context.Context, l net.Listener, out io.Writer) error {
+	s.announce(out, l.Addr().String())
+	return serve(ctx, l, s.handler, s.logger)
+}
+
+// serve serves h on l until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, l net.Listener, h http.Handler, logger *slog.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("server: shutting down, finishing the requests in flight", slog.Duration("timeout", ShutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	<-done
+	if err != nil {
+		return fmt.Errorf("twiliosms-server: shutdown: %w", err)
+	}
+	logger.Info("server: stopped")
+	return nil
+}
+
+// DefaultFakeAddr is where -fake listens unless -addr says otherwise.
+const DefaultFakeAddr = "127.0.0.1:8025"
+
+// ServeFake serves twiliosmstest on its own on l until ctx ends: Twilio's
+// Messages API (create, list, fetch) at Twilio's paths, for any
+// well-formed credentials, and the inbox page at /, so that several
+// processes share one fake and its inbox.
+func ServeFake(ctx context.Context, l net.Listener, out io.Writer, logger *slog.Logger) error {
+	fake := twiliosmstest.NewUnstartedServer()
+	base := "http://" + l.Addr().String()
+	fake.URL = base
+	defer fake.Close()
+	logger.Info("fake: listening", slog.String("addr", l.Addr().String()))
+	fmt.Fprintf(out, "twiliosms-server: twiliosmstest, a fake Twilio, at %s (any AC... account SID and token pass)\n", base)
+	fmt.Fprintf(out, "twiliosms-server: its inbox: %s/\n", base)
+	fmt.Fprintf(out, "twiliosms-server: send through it with -twilio-url %s, twiliosms.WithBaseURL(%q), or twilio-go with twiliosmstest.NewClient(%q)\n", base, base, base)
+	return serve(ctx, l, fake, logger)
+}
+
+// announce says where the server is and what it runs on.
+func (s *Server) announce(out io.Writer, addr string) {
+	base := "http://" + addr
+	store := "in this process's memory: they live and die with it, and a second instance would not see them (set " + EnvRedisURL + " to share them)"
+	if s.cfg.RedisURL != "" {
+		store = "in Redis (" + EnvRedisURL + "), shared by every instance"
+	}
+	s.logger.Info("server: listening", slog.String("addr", addr), slog.String("service_sid", s.cfg.ServiceSID),
+		slog.Bool("dev", s.cfg.Dev), slog.Bool("redis", s.cfg.RedisURL != ""))
+	fmt.Fprintf(out, "twiliosms-server: Twilio Verify v2 at %s/v2/Services/%s\n", base, s.cfg.ServiceSID)
+	fmt.Fprintf(out, "twiliosms-server: codes and verifications are kept %s\n", store)
+	if !s.cfg.Dev {
+		return
+	}
+	inbox := s.cfg.TwilioURL + "/"
+	if s.fake != nil {
+		inbox = base + "/inbox"
+	}
+	fmt.Fprintf(out, "twiliosms-server: dev mode: SMS go to twiliosmstest, a fake Twilio; read them in the inbox at %s\n", inbox)
+	if len(s.cfg.Generated) > 0 {
+		fmt.Fprintf(out, "twiliosms-server: dev mode generated these settings (set them to keep them across restarts):\n")
+		for _, g := range s.cfg.Generated {
+			fmt.Fprintf(out, "  export %s\n", g)
+		}
+	}
+	c := s.cfg.Credentials[0]
+	password := "$PASSWORD"
+	if slices.Contains(s.cfg.Generated, EnvCredentials+"="+c.User+":"+c.password) {
+		password = c.password // made up here, and printed above already
+	}
+	fmt.Fprintf(out, "twiliosms-server: try it:\n  curl -u %s:%s -d To=+15005550006 -d Channel=sms %s/v2/Services/%s/Verifications\n",
+		c.User, password, base, s.cfg.ServiceSID)
+}
+
+// inbox serves the fake's inbox page, which it serves at its root.
+func inbox(fake *twiliosmstest.Server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r2 := r.Clone(r.Context())
+		r2.URL.Path, r2.URL.RawPath = "/", ""
+		fake.ServeHTTP(w, r2)
+	})
+}

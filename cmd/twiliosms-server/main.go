@@ -1,0 +1,143 @@
+// Command twiliosms-server is a verification service that speaks Twilio
+// Verify's v2 API for the SMS channel, on your own Twilio Messaging
+// account and your own Redis: an existing Verify client (twilio-go,
+// twilio-node, twilio-python, curl) moves to it by changing one base URL.
+// The SMS text is the connector config's template, in the reader's
+// language, and the codes, limits and verifications live in your Redis.
+//
+// Without -config it runs in dev mode: SMS go to twiliosmstest, a fake
+// Twilio in the same process, whose inbox page shows them; it binds to
+// loopback only, and makes up (and prints) the secrets you did not set.
+//
+//	go run ./cmd/twiliosms-server                      # dev mode at http://127.0.0.1:8080
+//	go run ./cmd/twiliosms-server -fake                # a fake Twilio for other processes, at http://127.0.0.1:8025
+//
+//	export TWILIOSMS_SECRET=$(openssl rand -hex 32)
+//	export TWILIOSMS_API_CREDENTIALS=backend:$(openssl rand -hex 16)
+//	export TWILIOSMS_SERVICE_SID=VA$(openssl rand -hex 16)
+//	export REDIS_URL=redis://localhost:6379/0
+//	twiliosms-server -config connector.json -addr :8080 # real SMS
+//
+// Flags (places) and environment variables (secrets):
+//
+//	-config FILE       the Logto connector JSON (github.com/connectorkit/twiliosms); without it, dev mode
+//	-addr ADDRESS      where to listen: 127.0.0.1:8080 in dev mode, :8080 with -config, 127.0.0.1:8025 with -fake
+//	-twilio-url URL    send through this base URL instead of Twilio's (a shared fake, a proxy): https unless loopback
+//	-usage-type TYPE   the templates verifications use (default SignIn)
+//	-fake              serve only twiliosmstest, the fake Twilio, for other processes
+//	REDIS_URL                  codes, limits and verifications in Redis, shared by every instance; without it, in memory
+//	TWILIOSMS_SECRET           keys, comma-separated, hex or base64, 32 bytes or more each; the first signs and seals
+//	TWILIOSMS_API_CREDENTIALS  user:password pairs, comma-separated, that clients authenticate with (HTTP Basic)
+//	TWILIOSMS_SERVICE_SID      VA and 32 hex digits: the service SID in the API's paths
+//
+// Outside dev mode a missing or bad setting stops start-up with a message
+// naming it (exit status 2), which never quotes a secret.
+//
+// The API, at Twilio's paths, with Twilio's JSON and error codes:
+//
+//	POST /v2/Services/{ServiceSid}/Verifications         To, Channel=sms, Locale, DeviceIp: send a code (201)
+//	POST /v2/Services/{ServiceSid}/VerificationCheck     To or VerificationSid, and Code: check it (200)
+//	GET  /v2/Services/{ServiceSid}/Verifications/{Sid}   fetch a verification
+//	POST /v2/Services/{ServiceSid}/Verifications/{Sid}   Status=canceled or approved
+//	GET  /healthz, /readyz (pings the store), /metrics (Prometheus)
+//
+// Logs are JSON lines on standard error, with phone numbers masked and
+// never a code or a secret. SIGTERM or SIGINT stops it gracefully: it
+// finishes the requests in flight first.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/connectorkit/twiliosms/cmd/twiliosms-server/internal/server"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run is the command, for main and tests: it returns the exit status, 2
+// for a usage or configuration error, 1 for a failure while serving.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("twiliosms-server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var s server.Settings
+	fs.StringVar(&s.ConfigFile, "config", "", "the connector JSON `file`; without it, dev mode on a fake Twilio")
+	fs.StringVar(&s.Addr, "addr", "", "the `address` to listen on (default 127.0.0.1:8080 in dev mode, :8080 with -config, 127.0.0.1:8025 with -fake)")
+	fs.StringVar(&s.TwilioURL, "twilio-url", "", "send through this base `URL` instead of Twilio's: a shared fake or a proxy (https unless loopback)")
+	fs.StringVar(&s.UsageType, "usage-type", "SignIn", "the usage `type` whose templates verifications use")
+	fake := fs.Bool("fake", false, "serve only twiliosmstest, a fake Twilio, for other processes")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: twiliosms-server [flags]\n\nA Twilio Verify v2 (SMS) server on your Twilio account and Redis; without -config, dev mode on a fake Twilio.\nEnvironment: REDIS_URL, TWILIOSMS_SECRET, TWILIOSMS_API_CREDENTIALS, TWILIOSMS_SERVICE_SID (go doc ./cmd/twiliosms-server says more).\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "twiliosms-server: unexpected argument %q; every setting is a flag or an environment variable\n", fs.Arg(0))
+		return 2
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	if *fake {
+		return runFake(ctx, s, stdout, stderr, logger)
+	}
+	s.Getenv, s.ReadFile = getenv, os.ReadFile
+	cfg, err := server.Load(s)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	srv, err := server.New(cfg, logger)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	defer srv.Close()
+	l, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "twiliosms-server: -addr %s: %v\n", cfg.Addr, err)
+		return 2
+	}
+	if err := srv.Serve(ctx, l, stdout); err != nil {
+		logger.Error("server: stopped", slog.String("error", err.Error()))
+		return 1
+	}
+	return 0
+}
+
+// runFake is -fake: twiliosmstest on its own, for other processes.
+func runFake(ctx context.Context, s server.Settings, stdout, stderr io.Writer, logger *slog.Logger) int {
+	if s.ConfigFile != "" || s.TwilioURL != "" {
+		fmt.Fprintln(stderr, "twiliosms-server: -fake serves only the fake Twilio: drop -config and -twilio-url, and run a second twiliosms-server with -twilio-url pointing at this one")
+		return 2
+	}
+	addr := s.Addr
+	if addr == "" {
+		addr = server.DefaultFakeAddr
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "twiliosms-server: -addr %s: %v\n", addr, err)
+		return 2
+	}
+	if err := server.ServeFake(ctx, l, stdout, logger); err != nil {
+		logger.Error("fake: stopped", slog.String("error", err.Error()))
+		return 1
+	}
+	return 0
+}
