@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"regexp"
 	"strings"
@@ -162,7 +163,11 @@ func (c *Config) loadFile(s Settings, problem func(string, ...any)) {
 	}
 	data, err := s.ReadFile(s.ConfigFile)
 	if err != nil {
-		problem("-config %s: %v", s.ConfigFile, errors.Unwrap(err))
+		var pathErr *fs.PathError
+		if errors.As(err, &pathErr) {
+			err = pathErr.Err // the path is said already
+		}
+		problem("-config %s: %v", s.ConfigFile, err)
 		return
 	}
 	cfg, err := twiliosms.ParseConfig(data)

@@ -1,0 +1,179 @@
+package server
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/connectorkit/twiliosms"
+)
+
+// TestMain fails the run if any test leaves a goroutine behind.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const (
+	hexKey     = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+	password   = "p4ssw0rdp4ssw0rdp4ssw0rdp4ssw0rd"
+	serviceSID = "VA0123456789abcdef0123456789abcdef"
+)
+
+func env(vars map[string]string) func(string) string { return func(k string) string { return vars[k] } }
+
+func noFile(string) ([]byte, error) { return nil, &os.PathError{Op: "open", Path: "x", Err: os.ErrNotExist} }
+
+const connectorJSON = `{"accountSID":"AC0123456789abcdef0123456789abcdef","authToken":"token","fromMessagingServiceSID":"MG0123456789abcdef0123456789abcdef",
+"templates":[{"usageType":"SignIn","content":"{{code}}"},{"usageType":"Register","content":"{{code}}"},{"usageType":"ForgotPassword","content":"{{code}}"},{"usageType":"Generic","content":"{{code}}"}]}`
+
+func file(data string) func(string) ([]byte, error) {
+	return func(string) ([]byte, error) { return []byte(data), nil }
+}
+
+func TestDevModeGeneratesWhatIsMissing(t *testing.T) {
+	c, err := Load(Settings{Getenv: env(nil), ReadFile: noFile})
+	require.NoError(t, err)
+	assert.True(t, c.Dev)
+	assert.Equal(t, DefaultDevAddr, c.Addr)
+	assert.Equal(t, twiliosms.UsageTypeSignIn, c.UsageType)
+	require.Len(t, c.Secrets, 1)
+	assert.Len(t, c.Secrets[0], 32)
+	assert.Regexp(t, `^VA[0-9a-f]{32}$`, c.ServiceSID)
+	require.Len(t, c.Credentials, 1)
+	assert.Regexp(t, `^[A-Za-z0-9]{32,}$`, c.Credentials[0].password)
+	require.Len(t, c.Generated, 3)
+	assert.Contains(t, c.Generated[0], EnvSecret+"=")
+	assert.Contains(t, c.Generated[1], EnvCredentials+"="+c.Credentials[0].User+":"+c.Credentials[0].password)
+	require.NoError(t, c.Connector.Validate())
+
+	// What is set is used, and not generated again.
+	c, err = Load(Settings{Getenv: env(map[string]string{EnvSecret: hexKey, EnvServiceSID: serviceSID}), ReadFile: noFile})
+	require.NoError(t, err)
+	assert.Equal(t, serviceSID, c.ServiceSID)
+	assert.Len(t, c.Generated, 1)
+}
+
+func TestDevModeBindsLoopbackOnly(t *testing.T) {
+	for _, addr := range []string{":8080", "0.0.0.0:8080", "192.0.2.1:80", "example.com:80", "nonsense"} {
+		_, err := Load(Settings{Addr: addr, Getenv: env(nil), ReadFile: noFile})
+		require.Error(t, err, addr)
+		assert.Contains(t, err.Error(), "-addr")
+		assert.Contains(t, err.Error(), "loopback")
+	}
+	for _, addr := range []string{"127.0.0.1:0", "localhost:9000", "[::1]:8080"} {
+		_, err := Load(Settings{Addr: addr, Getenv: env(nil), ReadFile: noFile})
+		assert.NoError(t, err, addr)
+	}
+}
+
+func TestOutsideDevModeEveryMissingSettingIsNamed(t *testing.T) {
+	_, err := Load(Settings{ConfigFile: "connector.json", Getenv: env(nil), ReadFile: file(connectorJSON)})
+	var ce *ConfigError
+	require.ErrorAs(t, err, &ce)
+	assert.Len(t, ce.Problems, 3)
+	for _, name := range []string{EnvSecret, EnvCredentials, EnvServiceSID} {
+		assert.Contains(t, err.Error(), name+" is missing")
+	}
+
+	c, err := Load(Settings{ConfigFile: "connector.json", ReadFile: file(connectorJSON),
+		Getenv: env(map[string]string{EnvSecret: hexKey, EnvCredentials: "backend:" + password, EnvServiceSID: serviceSID})})
+	require.NoError(t, err)
+	assert.False(t, c.Dev)
+	assert.Equal(t, DefaultAddr, c.Addr)
+	assert.Empty(t, c.Generated)
+	assert.Equal(t, "AC0123456789abcdef0123456789abcdef", c.Connector.AccountSID)
+}
+
+func TestBadSettingsAreNamedWithoutTheirSecrets(t *testing.T) {
+	good := map[string]string{EnvSecret: hexKey, EnvCredentials: "backend:" + password, EnvServiceSID: serviceSID}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for a, b := range good {
+			m[a] = b
+		}
+		m[k] = v
+		return m
+	}
+	cases := []struct {
+		name     string
+		vars     map[string]string
+		config   func(string) ([]byte, error)
+		says     string
+		noSecret string
+	}{
+		{"short key", with(EnvSecret, "0011223344556677"), nil, EnvSecret + ": key 1 has 8 bytes", "0011223344556677"},
+		{"second key bad", with(EnvSecret, hexKey+",not*base64"), nil, EnvSecret + ": key 2 is neither hex nor base64", "not*base64"},
+		{"pair without password", with(EnvCredentials, "backend"), nil, EnvCredentials + ": pair 1 is not user:password", ""},
+		{"short password", with(EnvCredentials, "backend:"+password+",other:short1"), nil, EnvCredentials + ": pair 2 (user other)", "short1"},
+		{"symbols in password", with(EnvCredentials, "backend:"+password+"!"), nil, "letters and digits", password},
+		{"service SID", with(EnvServiceSID, "MG0123456789abcdef0123456789abcdef"), nil, EnvServiceSID + ` "MG0123456789abcdef0123456789abcdef" is not a service SID`, ""},
+		{"redis URL", with(EnvRedisURL, "http://user:hunter2@host"), nil, EnvRedisURL + " is not a Redis URL", "hunter2"},
+		{"no config file", good, noFile, "-config connector.json: file does not exist", ""},
+		{"bad config", good, file(`{"accountSID":"AC1","authToken":"sekrit-token"}`), "-config connector.json: twiliosms:", "sekrit-token"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			read := c.config
+			if read == nil {
+				read = file(connectorJSON)
+			}
+			_, err := Load(Settings{ConfigFile: "connector.json", Getenv: env(c.vars), ReadFile: read})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), c.says)
+			assert.True(t, strings.HasPrefix(err.Error(), "twiliosms-server: "))
+			if c.noSecret != "" {
+				assert.NotContains(t, err.Error(), c.noSecret)
+			}
+		})
+	}
+}
+
+func TestSecretsReadAsHexOrBase64(t *testing.T) {
+	raw := []byte("0123456789abcdef0123456789abcdef-and-more")
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawURLEncoding} {
+		keys, err := parseSecret(hexKey + " , " + enc.EncodeToString(raw))
+		require.NoError(t, err)
+		require.Len(t, keys, 2)
+		assert.Len(t, keys[0], 32)
+		assert.Equal(t, raw, keys[1])
+	}
+}
+
+func TestBasicAuthTakesEveryPairAndAnswersTwilios401(t *testing.T) {
+	creds, err := parseCredentials("old:" + password + ",new:" + strings.ToUpper(password))
+	require.NoError(t, err)
+	h := BasicAuth(creds, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(299) }))
+	cases := []struct {
+		user, pass string
+		set        bool
+		want       int
+	}{
+		{"old", password, true, 299},
+		{"new", strings.ToUpper(password), true, 299},
+		{"new", password, true, 401},
+		{"nobody", password, true, 401},
+		{"", "", false, 401},
+	}
+	for _, c := range cases {
+		req := httptest.NewRequest("POST", "/v2/x", nil)
+		if c.set {
+			req.SetBasicAuth(c.user, c.pass)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		assert.Equal(t, c.want, rec.Code, "%s", c.user)
+		if c.want == 401 {
+			assert.JSONEq(t, `{"code":20003,"message":"Authenticate","more_info":"https://www.twilio.com/docs/errors/20003","status":401}`, rec.Body.String())
+			assert.NotEmpty(t, rec.Header().Get("WWW-Authenticate"))
+		}
+	}
+	printed := fmt.Sprintf("%v %+v %#v %s", creds[0], creds[0], creds[0], creds[0])
+	assert.NotContains(t, printed, password)
+	assert.Contains(t, printed, "old")
+}
