@@ -27,7 +27,9 @@ const (
 
 func env(vars map[string]string) func(string) string { return func(k string) string { return vars[k] } }
 
-func noFile(string) ([]byte, error) { return nil, &os.PathError{Op: "open", Path: "x", Err: os.ErrNotExist} }
+func noFile(string) ([]byte, error) {
+	return nil, &os.PathError{Op: "open", Path: "x", Err: os.ErrNotExist}
+}
 
 const connectorJSON = `{"accountSID":"AC0123456789abcdef0123456789abcdef","authToken":"token","fromMessagingServiceSID":"MG0123456789abcdef0123456789abcdef",
 "templates":[{"usageType":"SignIn","content":"{{code}}"},{"usageType":"Register","content":"{{code}}"},{"usageType":"ForgotPassword","content":"{{code}}"},{"usageType":"Generic","content":"{{code}}"}]}`
