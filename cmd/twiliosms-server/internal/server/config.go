@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -130,6 +131,9 @@ func Load(s Settings) (*Config, error) {
 	} else {
 		c.loadFile(s, problem)
 	}
+	if c.Connector.Templates != nil && !knownUsageType(c.UsageType, c.Connector.Templates) {
+		problem("-usage-type %q is neither one of Logto's usage types (%s) nor a usageType of the config's templates; usage types are case-sensitive", c.UsageType, strings.Join(logtoUsageTypes, ", "))
+	}
 	if c.RedisURL != "" {
 		if _, err := redis.ParseURL(c.RedisURL); err != nil {
 			problem("%s is not a Redis URL: write it as redis://[user:password@]host:port/db, or rediss:// for TLS", EnvRedisURL)
@@ -140,6 +144,21 @@ func Load(s Settings) (*Config, error) {
 		return nil, &ConfigError{Problems: problems}
 	}
 	return c, nil
+}
+
+// logtoUsageTypes are Logto's nine usage types: a connector without a
+// template for one of them sends its Generic template.
+var logtoUsageTypes = []string{"SignIn", "Register", "ForgotPassword", "Generic", "OrganizationInvitation",
+	"UserPermissionValidation", "BindNewIdentifier", "MfaVerification", "BindMfa"}
+
+// knownUsageType reports whether u is Logto's or one of the templates'.
+// Any other string would silently send the Generic template: a typo such
+// as "signin" is refused instead.
+func knownUsageType(u twiliosms.UsageType, templates []twiliosms.Template) bool {
+	if slices.Contains(logtoUsageTypes, string(u)) {
+		return true
+	}
+	return slices.ContainsFunc(templates, func(t twiliosms.Template) bool { return t.UsageType == u })
 }
 
 // loadDev sets dev mode's defaults: the demo connector and a loopback

@@ -5,7 +5,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,13 +37,18 @@ type Server struct {
 
 // New builds the server cfg describes. It logs through logger, which
 // should write JSON (slog.NewJSONHandler).
-func New(cfg *Config, logger *slog.Logger) (s *Server, err error) {
-	s = &Server{cfg: cfg, logger: logger}
-	defer func() {
-		if err != nil {
-			s.Close()
-		}
-	}()
+func New(cfg *Config, logger *slog.Logger) (*Server, error) {
+	s := &Server{cfg: cfg, logger: logger}
+	if err := s.build(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// build wires the server; on error the caller closes what it opened.
+func (s *Server) build() error {
+	cfg, logger := s.cfg, s.logger
 	twilioURL := cfg.TwilioURL
 	if cfg.Dev && twilioURL == "" {
 		s.fake = twiliosmstest.NewServer(twiliosmstest.WithCredentials(devAccountSID, devAuthToken))
@@ -57,21 +61,18 @@ func New(cfg *Config, logger *slog.Logger) (s *Server, err error) {
 	}
 	conn, err := twiliosms.New(cfg.Connector, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("twiliosms-server: -twilio-url %s: %w", cfg.TwilioURL, err)
-	}
-	if _, err := conn.Render(twiliosms.Message{To: "+15005550006", UsageType: cfg.UsageType, Code: "123456"}); errors.Is(err, twiliosms.ErrTemplateNotFound) {
-		return nil, fmt.Errorf("twiliosms-server: -usage-type %s: the connector config has no template for it and no Generic one", cfg.UsageType)
+		return fmt.Errorf("twiliosms-server: -twilio-url %s: %w", cfg.TwilioURL, err)
 	}
 	codeStore, verifyStore := s.stores()
 	codes, err := passcode.New(conn, passcode.WithSecret(cfg.Secrets...), passcode.WithStore(codeStore),
 		passcode.WithTTL(verify.CodeTTL), passcode.WithMaxAttempts(verify.MaxChecks), passcode.WithLimits(verify.Limits...))
 	if err != nil {
-		return nil, fmt.Errorf("twiliosms-server: %w", err)
+		return fmt.Errorf("twiliosms-server: %w", err)
 	}
 	metrics := NewMetrics()
 	svc, err := verify.NewService(meteredCodes{Service: codes, conn: conn, metrics: metrics}, conn, verifyStore, cfg.Secrets, cfg.UsageType)
 	if err != nil {
-		return nil, fmt.Errorf("twiliosms-server: %w", err)
+		return fmt.Errorf("twiliosms-server: %w", err)
 	}
 	rt := NewRouter(metrics, logger, svc.Ping)
 	api := &verify.API{Service: svc, ServiceSID: cfg.ServiceSID, AccountSID: cfg.Connector.AccountSID, Logger: logger,
@@ -83,7 +84,7 @@ func New(cfg *Config, logger *slog.Logger) (s *Server, err error) {
 		rt.Handle("GET /inbox", inbox(s.fake))
 	}
 	s.handler = rt
-	return s, nil
+	return nil
 }
 
 // stores are the code store and the verification store: in Redis when

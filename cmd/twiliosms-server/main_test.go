@@ -1,0 +1,392 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/connectorkit/twiliosms"
+	"github.com/connectorkit/twiliosms/internal/redistest"
+	"github.com/connectorkit/twiliosms/twiliosmstest"
+)
+
+// binary is the server, built once for the tests that run it as a user
+// would.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "twiliosms-server-test")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "twiliosms-server")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		panic("go build: " + err.Error() + "\n" + string(out))
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is a running server.
+type proc struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	base   string // http://127.0.0.1:port
+	sid    string // the service SID
+	user   string
+	pass   string
+	stdout []string
+	stderr *syncBuffer
+	done   chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+var (
+	verifyLine = regexp.MustCompile(`Twilio Verify v2 at (http://[^/]+)/v2/Services/(VA[0-9a-f]{32})`)
+	fakeLine   = regexp.MustCompile(`a fake Twilio, at (http://\S+)`)
+	credsLine  = regexp.MustCompile(`TWILIOSMS_API_CREDENTIALS=(\w+):(\w+)`)
+)
+
+// start runs the server with args and env (added to the test's own), and
+// waits for its first lines: until ready matches one.
+func start(t *testing.T, env []string, ready *regexp.Regexp, args ...string) *proc {
+	t.Helper()
+	p := &proc{t: t, cmd: exec.Command(binary, args...), stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stderr = p.stderr
+	out, err := p.cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, p.cmd.Start())
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	})
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		p.done <- p.cmd.Wait()
+	}()
+	timeout := time.After(15 * time.Second)
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("the server exited before it was ready:\n%s\n%s", strings.Join(p.stdout, "\n"), p.stderr)
+			}
+			p.stdout = append(p.stdout, line)
+			if m := credsLine.FindStringSubmatch(line); m != nil {
+				p.user, p.pass = m[1], m[2]
+			}
+			if m := verifyLine.FindStringSubmatch(line); m != nil {
+				p.base, p.sid = m[1], m[2]
+			}
+			if m := fakeLine.FindStringSubmatch(line); m != nil {
+				p.base = m[1]
+			}
+			if ready.MatchString(line) {
+				go func() {
+					for line := range lines {
+						_ = line // keep draining
+					}
+				}()
+				return p
+			}
+		case <-timeout:
+			t.Fatalf("the server did not start:\n%s\n%s", strings.Join(p.stdout, "\n"), p.stderr)
+		}
+	}
+}
+
+// stop sends SIGTERM and returns the exit error.
+func (p *proc) stop() error {
+	p.t.Helper()
+	require.NoError(p.t, p.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-p.done:
+		p.done <- err // for the cleanup
+		return err
+	case <-time.After(30 * time.Second):
+		p.t.Fatal("the server did not stop on SIGTERM")
+		return nil
+	}
+}
+
+// answer is an HTTP answer with its JSON body, if any.
+type answer struct {
+	status int
+	body   map[string]any
+	text   string
+}
+
+func (p *proc) do(method, path string, form url.Values) answer {
+	p.t.Helper()
+	req, err := http.NewRequest(method, p.base+path, strings.NewReader(form.Encode()))
+	require.NoError(p.t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if p.user != "" {
+		req.SetBasicAuth(p.user, p.pass)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(p.t, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(p.t, err)
+	a := answer{status: resp.StatusCode, text: string(data)}
+	_ = json.Unmarshal(data, &a.body)
+	return a
+}
+
+func (p *proc) verifications() string { return "/v2/Services/" + p.sid + "/Verifications" }
+func (p *proc) checks() string        { return "/v2/Services/" + p.sid + "/VerificationCheck" }
+
+var sixDigits = regexp.MustCompile(`\b\d{6}\b`)
+
+func TestDevModeRunsOnItsOwn(t *testing.T) {
+	p := start(t, nil, regexp.MustCompile(`try it`), "-addr", "127.0.0.1:0")
+	out := strings.Join(p.stdout, "\n")
+	assert.Contains(t, out, "in this process's memory")
+	assert.Contains(t, out, p.base+"/inbox")
+	assert.Regexp(t, `export TWILIOSMS_SECRET=[0-9a-f]{64}`, out)
+	assert.Contains(t, out, "export TWILIOSMS_SERVICE_SID="+p.sid)
+	require.NotEmpty(t, p.user, "dev mode printed the credentials it made up")
+
+	const to = "+14155552671"
+	r := p.do("POST", p.verifications(), url.Values{"To": {to}, "Channel": {"sms"}})
+	require.Equal(t, http.StatusCreated, r.status, r.text)
+	sid := r.body["sid"].(string)
+	inbox := p.do("GET", "/inbox", nil)
+	require.Equal(t, http.StatusOK, inbox.status)
+	require.Contains(t, inbox.text, "is your sign-in code (dev mode)")
+	code := sixDigits.FindString(inbox.text)
+	r = p.do("POST", p.checks(), url.Values{"VerificationSid": {sid}, "Code": {code}})
+	require.Equal(t, http.StatusOK, r.status, r.text)
+	assert.Equal(t, "approved", r.body["status"])
+
+	anon := *p
+	anon.user = "nobody"
+	assert.Equal(t, http.StatusUnauthorized, anon.do("POST", p.verifications(), url.Values{"To": {to}, "Channel": {"sms"}}).status)
+	assert.Equal(t, "ok\n", p.do("GET", "/healthz", nil).text)
+	assert.Equal(t, "ok\n", p.do("GET", "/readyz", nil).text)
+	metrics := p.do("GET", "/metrics", nil).text
+	assert.Contains(t, metrics, `twiliosms_sends_total{outcome="sent",region="US"} 1`)
+	assert.Contains(t, metrics, `twiliosms_checks_total{outcome="approved"} 1`)
+	assert.Contains(t, metrics, `twiliosms_http_request_duration_seconds_count{code="201",method="POST",route="POST /v2/Services/{ServiceSid}/Verifications"} 1`)
+
+	require.NoError(t, p.stop())
+	logs := p.stderr.String()
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		assert.True(t, json.Valid([]byte(line)), "a JSON log line: %s", line)
+	}
+	assert.NotContains(t, logs, "4155552671", "numbers are masked")
+	assert.Contains(t, logs, "+1415***2671")
+	assert.NotContains(t, logs, code, "no code in the logs")
+	assert.NotContains(t, logs, p.pass)
+}
+
+func TestSettingsThatStopStartUp(t *testing.T) {
+	dir := t.TempDir()
+	config := filepath.Join(dir, "connector.json")
+	require.NoError(t, os.WriteFile(config, []byte(connectorJSON), 0o600))
+	const secret = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+	cases := []struct {
+		name string
+		args []string
+		env  []string
+		says []string
+	}{
+		{"no secrets with -config", []string{"-config", config}, nil,
+			[]string{"TWILIOSMS_SECRET is missing", "TWILIOSMS_API_CREDENTIALS is missing", "TWILIOSMS_SERVICE_SID is missing"}},
+		{"a short password", []string{"-config", config}, []string{"TWILIOSMS_SECRET=" + secret, "TWILIOSMS_API_CREDENTIALS=app:tooShort9",
+			"TWILIOSMS_SERVICE_SID=VA0123456789abcdef0123456789abcdef"}, []string{"TWILIOSMS_API_CREDENTIALS: pair 1 (user app)"}},
+		{"no config file", []string{"-config", filepath.Join(dir, "nope.json")}, nil, []string{"nope.json: no such file"}},
+		{"dev mode off loopback", []string{"-addr", "0.0.0.0:0"}, nil, []string{"-addr", "loopback address only"}},
+		{"a plain http Twilio URL", []string{"-twilio-url", "http://twilio.example.com"}, nil, []string{"-twilio-url", "https"}},
+		{"a usage type without templates", []string{"-usage-type", "Nope", "-config", config}, []string{"TWILIOSMS_SECRET=" + secret,
+			"TWILIOSMS_API_CREDENTIALS=app:" + strings.Repeat("a1", 16), "TWILIOSMS_SERVICE_SID=VA0123456789abcdef0123456789abcdef"},
+			[]string{`-usage-type "Nope" is neither`}},
+		{"-fake with -config", []string{"-fake", "-config", config}, nil, []string{"-fake serves only the fake"}},
+		{"an argument", []string{"serve"}, nil, []string{`unexpected argument "serve"`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, binary, c.args...)
+			cmd.Env = append(os.Environ(), c.env...)
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit, "%s", out)
+			assert.Equal(t, 2, exit.ExitCode())
+			for _, s := range c.says {
+				assert.Contains(t, string(out), s)
+			}
+			assert.NotContains(t, string(out), secret)
+			assert.NotContains(t, string(out), "tooShort9")
+		})
+	}
+	out, err := exec.Command(binary, "-h").CombinedOutput()
+	require.NoError(t, err)
+	assert.Contains(t, string(out), "TWILIOSMS_API_CREDENTIALS")
+	assert.Contains(t, string(out), "-twilio-url")
+}
+
+// connectorJSON is a connector config for the fake's own credentials.
+const connectorJSON = `{"accountSID":"AC0123456789abcdef0123456789abcdef","authToken":"fakeToken0123456789",
+"fromMessagingServiceSID":"MG0123456789abcdef0123456789abcdef","templates":[
+{"usageType":"SignIn","content":"Your code: {{code}}"},{"usageType":"Register","content":"Welcome: {{code}}"},
+{"usageType":"ForgotPassword","content":"Reset: {{code}}"},{"usageType":"Generic","content":"Code: {{code}}"}]}`
+
+// production is the environment and flags of a server outside dev mode,
+// sending to twilioURL.
+func production(t *testing.T, twilioURL string, env ...string) ([]string, []string) {
+	t.Helper()
+	config := filepath.Join(t.TempDir(), "connector.json")
+	require.NoError(t, os.WriteFile(config, []byte(connectorJSON), 0o600))
+	env = append(env, "TWILIOSMS_SECRET=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+		"TWILIOSMS_API_CREDENTIALS=backend:"+strings.Repeat("ab12", 8), "TWILIOSMS_SERVICE_SID=VA0123456789abcdef0123456789abcdef")
+	return env, []string{"-config", config, "-twilio-url", twilioURL, "-addr", "127.0.0.1:0"}
+}
+
+func (p *proc) login() { p.user, p.pass = "backend", strings.Repeat("ab12", 8) }
+
+func TestTwoInstancesShareOneRedis(t *testing.T) {
+	redisServer := redistest.Start(t)
+	fake := twiliosmstest.NewServer(twiliosmstest.WithCredentials("AC0123456789abcdef0123456789abcdef", "fakeToken0123456789"))
+	defer fake.Close()
+	env, args := production(t, fake.URL, "REDIS_URL=redis://"+redisServer.Addr+"/0")
+	ready := regexp.MustCompile(`kept in Redis`)
+	a, b := start(t, env, ready, args...), start(t, env, ready, args...)
+	a.login()
+	b.login()
+
+	const to = "+14155552671"
+	r := a.do("POST", a.verifications(), url.Values{"To": {to}, "Channel": {"sms"}, "DeviceIp": {"203.0.113.9"}})
+	require.Equal(t, http.StatusCreated, r.status, r.text)
+	sid := r.body["sid"].(string)
+	f := b.do("GET", b.verifications()+"/"+sid, nil)
+	require.Equal(t, http.StatusOK, f.status, f.text)
+	assert.Equal(t, to, f.body["to"])
+	assert.Equal(t, "pending", f.body["status"])
+
+	// A resend on the other instance keeps the SID.
+	r = b.do("POST", b.verifications(), url.Values{"To": {to}, "Channel": {"sms"}})
+	require.Equal(t, http.StatusCreated, r.status, r.text)
+	assert.Equal(t, sid, r.body["sid"])
+	assert.Len(t, r.body["send_code_attempts"], 2)
+	msgs := fake.Messages()
+	require.Len(t, msgs, 2)
+	code := sixDigits.FindString(msgs[1].Body)
+	r = b.do("POST", b.checks(), url.Values{"To": {to}, "Code": {code}})
+	require.Equal(t, http.StatusOK, r.status, r.text)
+	assert.Equal(t, "approved", r.body["status"])
+	assert.Equal(t, http.StatusNotFound, a.do("GET", a.verifications()+"/"+sid, nil).status)
+
+	// Nothing in Redis holds the number in clear.
+	keys, err := redistest.Client(t).Keys(context.Background(), "*").Result()
+	require.NoError(t, err)
+	for _, k := range keys {
+		assert.NotContains(t, k, "4155552671")
+	}
+
+	assert.Equal(t, http.StatusOK, a.do("GET", "/readyz", nil).status)
+	redisServer.Stop()
+	assert.Equal(t, http.StatusServiceUnavailable, a.do("GET", "/readyz", nil).status)
+	assert.Equal(t, http.StatusOK, a.do("GET", "/healthz", nil).status)
+	r = a.do("POST", a.verifications(), url.Values{"To": {"+14155552672"}, "Channel": {"sms"}})
+	assert.Equal(t, http.StatusServiceUnavailable, r.status, r.text)
+	assert.EqualValues(t, 20503, r.body["code"])
+	assert.Len(t, fake.Messages(), 2, "nothing is sent without the store")
+}
+
+func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
+	fake := twiliosmstest.NewUnstartedServer()
+	arrived, release := make(chan struct{}), make(chan struct{})
+	slow := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-release
+		fake.ServeHTTP(w, r)
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = slow.Serve(ln) }()
+	defer slow.Close()
+
+	env, args := production(t, "http://"+ln.Addr().String())
+	p := start(t, env, regexp.MustCompile(`in this process's memory`), args...)
+	p.login()
+	result := make(chan answer, 1)
+	go func() {
+		result <- p.do("POST", p.verifications(), url.Values{"To": {"+14155552671"}, "Channel": {"sms"}})
+	}()
+	<-arrived
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-p.done:
+		t.Fatalf("the server exited with a request in flight: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	r := <-result
+	assert.Equal(t, http.StatusCreated, r.status, r.text)
+	select {
+	case err := <-p.done:
+		p.done <- err
+		assert.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not stop after its last request")
+	}
+	assert.Contains(t, p.stderr.String(), "finishing the requests in flight")
+	assert.Len(t, fake.Messages(), 1)
+}
+
+func TestFakeServesOtherProcesses(t *testing.T) {
+	p := start(t, nil, regexp.MustCompile(`its inbox`), "-fake", "-addr", "127.0.0.1:0")
+	cfg, err := twiliosms.ParseConfig([]byte(connectorJSON))
+	require.NoError(t, err)
+	conn, err := twiliosms.New(cfg, twiliosms.WithBaseURL(p.base))
+	require.NoError(t, err)
+	res, err := conn.SendMessage(context.Background(), twiliosms.Message{To: "+14155552671", UsageType: "SignIn", Code: "424242"})
+	require.NoError(t, err)
+
+	p.user, p.pass = cfg.AccountSID, "anyToken"
+	list := p.do("GET", "/2010-04-01/Accounts/"+cfg.AccountSID+"/Messages.json?To=%2B14155552671", nil)
+	require.Equal(t, http.StatusOK, list.status, list.text)
+	assert.Contains(t, list.text, res.SID)
+	p.user = ""
+	inbox := p.do("GET", "/", nil)
+	assert.Contains(t, inbox.text, "Your code: 424242")
+	require.NoError(t, p.stop())
+}
