@@ -47,7 +47,9 @@ type buildError struct {
 	out string
 }
 
-func (e *buildError) Error() string { return "go build ./cmd/twiliosms-server: " + e.err.Error() + "\n" + e.out }
+func (e *buildError) Error() string {
+	return "go build ./cmd/twiliosms-server: " + e.err.Error() + "\n" + e.out
+}
 
 // startVerifyServer runs twiliosms-server, built from this repository, in
 // dev mode with its sends going to a shared fake, and returns its base URL
