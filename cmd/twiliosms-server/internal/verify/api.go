@@ -261,40 +261,36 @@ func (a *API) verificationJSON(r *http.Request, v *Verification) map[string]any 
 	for i, at := range v.Attempts {
 		attempts[i] = attemptJSON{AttemptSID: at.SID, Channel: "SMS", Time: at.Time.UTC().Format(twilioTime)}
 	}
-	return map[string]any{
-		"sid":                v.SID,
-		"service_sid":        a.ServiceSID,
-		"account_sid":        a.AccountSID,
-		"to":                 v.To,
-		"channel":            "sms",
-		"status":             v.Status,
-		"valid":              v.Valid(),
-		"lookup":             map[string]any{},
-		"amount":             nil,
-		"payee":              nil,
-		"send_code_attempts": attempts,
-		"date_created":       v.Created.UTC().Format(twilioTime),
-		"date_updated":       v.Updated.UTC().Format(twilioTime),
-		"sna":                nil,
-		"url":                baseURL(r) + "/v2/Services/" + a.ServiceSID + "/Verifications/" + v.SID,
-	}
+	m := a.resourceJSON(v)
+	m["lookup"] = map[string]any{}
+	m["send_code_attempts"] = attempts
+	m["sna"] = nil
+	m["url"] = baseURL(r) + "/v2/Services/" + a.ServiceSID + "/Verifications/" + v.SID
+	return m
 }
 
 // checkJSON is Twilio's VerificationCheck resource.
 func (a *API) checkJSON(v *Verification) map[string]any {
+	m := a.resourceJSON(v)
+	m["sna_attempts_error_codes"] = []any{}
+	return m
+}
+
+// resourceJSON holds the fields the Verification and VerificationCheck
+// resources share.
+func (a *API) resourceJSON(v *Verification) map[string]any {
 	return map[string]any{
-		"sid":                      v.SID,
-		"service_sid":              a.ServiceSID,
-		"account_sid":              a.AccountSID,
-		"to":                       v.To,
-		"channel":                  "sms",
-		"status":                   v.Status,
-		"valid":                    v.Valid(),
-		"amount":                   nil,
-		"payee":                    nil,
-		"sna_attempts_error_codes": []any{},
-		"date_created":             v.Created.UTC().Format(twilioTime),
-		"date_updated":             v.Updated.UTC().Format(twilioTime),
+		"sid":          v.SID,
+		"service_sid":  a.ServiceSID,
+		"account_sid":  a.AccountSID,
+		"to":           v.To,
+		"channel":      "sms",
+		"status":       v.Status,
+		"valid":        v.Valid(),
+		"amount":       nil,
+		"payee":        nil,
+		"date_created": v.Created.UTC().Format(twilioTime),
+		"date_updated": v.Updated.UTC().Format(twilioTime),
 	}
 }
 
