@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -178,4 +179,16 @@ func TestBasicAuthTakesEveryPairAndAnswersTwilios401(t *testing.T) {
 	printed := fmt.Sprintf("%v %+v %#v %s", creds[0], creds[0], creds[0], creds[0])
 	assert.NotContains(t, printed, password)
 	assert.Contains(t, printed, "old")
+}
+
+// TestOnlyTheServerImportsPrometheus: the library's users never compile
+// the metrics client the server brought in.
+func TestOnlyTheServerImportsPrometheus(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/connectorkit/twiliosms", "github.com/connectorkit/twiliosms/passcode",
+		"github.com/connectorkit/twiliosms/passcode/redisstore", "github.com/connectorkit/twiliosms/twiliosmstest").Output()
+	require.NoError(t, err)
+	assert.NotContains(t, string(out), "github.com/prometheus/")
+	out, err = exec.Command("go", "list", "-deps", "github.com/connectorkit/twiliosms/cmd/twiliosms-server").Output()
+	require.NoError(t, err)
+	assert.Contains(t, string(out), "github.com/prometheus/client_golang/prometheus\n", "the check above would see it")
 }

@@ -193,7 +193,7 @@ func (s *Server) announce(out io.Writer, addr string) {
 	if slices.Contains(s.cfg.Generated, EnvCredentials+"="+c.User+":"+c.password) {
 		password = c.password // made up here, and printed above already
 	}
-	fmt.Fprintf(out, "twiliosms-server: try it:\n  curl -u %s:%s -d To=+15005550006 -d Channel=sms %s/v2/Services/%s/Verifications\n",
+	fmt.Fprintf(out, "twiliosms-server: try it:\n  curl -u %s:%s --data-urlencode To=+15005550006 -d Channel=sms %s/v2/Services/%s/Verifications\n",
 		c.User, password, base, s.cfg.ServiceSID)
 }
 
