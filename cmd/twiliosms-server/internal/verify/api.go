@@ -239,14 +239,19 @@ func (a *API) logFailure(r *http.Request, err error, e *APIError, to string) {
 		slog.String("error", redactNumber(err, to)))
 }
 
-// redactNumber is err's text with the number as written masked, for the
-// errors that quote it.
+// phoneLike is a run of digits, with the separators numbers are written
+// with, long enough to be a phone number.
+var phoneLike = regexp.MustCompile(`\+?\d[\d ().-]{5,}\d`)
+
+// redactNumber is err's text with the number as written, and anything
+// else that looks like one, masked: an error from upstream may quote a
+// number in another form.
 func redactNumber(err error, to string) string {
 	s := err.Error()
 	if to != "" {
 		s = strings.ReplaceAll(s, to, twiliosms.MaskPhone(to))
 	}
-	return s
+	return phoneLike.ReplaceAllStringFunc(s, twiliosms.MaskPhone)
 }
 
 type attemptJSON struct {

@@ -399,7 +399,9 @@ func TestPhoneAndTwilioErrorsMapToVerifysCodes(t *testing.T) {
 		})
 	}
 	assert.Empty(t, e.fake.Messages())
-	assert.NotContains(t, e.logs.String(), "4155552671", "numbers are masked in logs")
+	for _, n := range []string{"4155552671", "5005550003", "5005550004", "9002345678"} {
+		assert.NotContains(t, e.logs.String(), n, "numbers are masked in logs")
+	}
 	assert.Contains(t, e.logs.String(), "+1415***2671")
 }
 
@@ -489,4 +491,13 @@ func TestRecordsKeepNoNumberInClear(t *testing.T) {
 	tampered.SID = "VE" + strings.Repeat("1", 32) // sealed to its own SID
 	_, err = old.open(tampered)
 	assert.Error(t, err)
+}
+
+func TestLoggedErrorsMaskEveryNumber(t *testing.T) {
+	err := errors.New(`twiliosms: To "(415) 555-2671": The 'To' number +14155552671 is not valid; retry after 30 s`)
+	got := redactNumber(err, "(415) 555-2671")
+	assert.NotContains(t, got, "555-2671")
+	assert.NotContains(t, got, "4155552671")
+	assert.Contains(t, got, "+1415***2671")
+	assert.Contains(t, got, "retry after 30 s", "short numbers are left alone")
 }
