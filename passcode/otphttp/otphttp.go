@@ -80,10 +80,11 @@ func WithTrustedProxies(prefixes ...netip.Prefix) Option {
 	return func(h *Handler) { h.proxies = append(h.proxies, prefixes...) }
 }
 
-// WithLogger logs the failures that are our fault (the store, Twilio, the
-// config: answers of 500 and 503) to logger, at error level, with the
-// number masked (twiliosms.MaskPhone) and never the code. A user's
-// mistakes are not logged. Without it, nothing is logged.
+// WithLogger logs to logger instead of slog.Default(); nil logs nothing.
+// The handler logs the failures that are our fault (the store, Twilio, the
+// config: answers of 500 and 503), at error level, with the number masked
+// (twiliosms.MaskPhone) and never the code. A user's mistakes are not
+// logged.
 func WithLogger(logger *slog.Logger) Option {
 	return func(h *Handler) { h.logger = logger }
 }
@@ -104,7 +105,7 @@ func New(codes *passcode.Service, verified VerifiedFunc, opts ...Option) *Handle
 	if codes == nil || verified == nil {
 		panic("otphttp: New needs a passcode.Service and a VerifiedFunc")
 	}
-	h := &Handler{codes: codes, verified: verified, usage: twiliosms.UsageTypeSignIn, origins: http.NewCrossOriginProtection()}
+	h := &Handler{codes: codes, verified: verified, usage: twiliosms.UsageTypeSignIn, logger: slog.Default(), origins: http.NewCrossOriginProtection()}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(h)

@@ -39,6 +39,9 @@ type setup struct {
 	opts     []otphttp.Option
 	// sender wraps the connector, to make it fail as Twilio cannot.
 	sender func(*twiliosms.Connector) passcode.Sender
+	// defaultLogger leaves the handler's logger as New sets it; else it
+	// logs nothing, unless opts say otherwise.
+	defaultLogger bool
 }
 
 // harness is a handler on the fake Twilio, served by httptest, with a
@@ -79,7 +82,11 @@ func newHarness(t *testing.T, s setup) *harness {
 	codeOpts := append([]passcode.Option{passcode.WithSecret(secret), passcode.WithClock(h.clock)}, s.codeOpts...)
 	codes, err := passcode.New(sender, codeOpts...)
 	require.NoError(t, err)
-	handler := otphttp.New(codes, h.signIn, s.opts...)
+	opts := s.opts
+	if !s.defaultLogger {
+		opts = append([]otphttp.Option{otphttp.WithLogger(nil)}, opts...)
+	}
+	handler := otphttp.New(codes, h.signIn, opts...)
 	mux := http.NewServeMux()
 	mux.Handle("/otp/", http.StripPrefix("/otp", handler))
 	h.srv = httptest.NewServer(mux)
@@ -544,6 +551,20 @@ func TestLogging(t *testing.T) {
 	assert.Contains(t, line["error"], "twiliosms: ")
 	assert.NotContains(t, logs.String(), "5550006")
 	assert.NotContains(t, logs.String(), code)
+}
+
+// TestLoggingByDefault: slog's default logger, unless WithLogger(nil).
+func TestLoggingByDefault(t *testing.T) {
+	var logs bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	quiet := newHarness(t, setup{codeOpts: []passcode.Option{passcode.WithStore(downStore{})}, defaultLogger: true,
+		opts: []otphttp.Option{otphttp.WithLogger(nil)}})
+	quiet.send("+15005550006")
+	assert.Empty(t, logs.String())
+	h := newHarness(t, setup{codeOpts: []passcode.Option{passcode.WithStore(downStore{})}, defaultLogger: true})
+	h.send("+15005550006")
+	assert.Contains(t, logs.String(), `msg="otphttp: send failed" status=503`)
 }
 
 func TestLoggingAStoreFailure(t *testing.T) {
