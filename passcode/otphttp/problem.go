@@ -60,8 +60,8 @@ const (
 )
 
 // UnavailableRetryAfter is the Retry-After of a 503: the store or Twilio
-// usually recovers within seconds, and a client that waits this long does
-// not add to the load.
+// usually recovers within seconds, and a client that waits this long adds
+// little to the load meanwhile.
 const UnavailableRetryAfter = 5 * time.Second
 
 // ProblemDetails is what to answer a client for an error of Send or Verify:
@@ -128,7 +128,7 @@ var rules = []rule{
 	{is(passcode.ErrCodeExpired), http.StatusBadRequest, passcode.LogtoCodeExpired, wordExpired},
 	{is(passcode.ErrTooManyAttempts), http.StatusBadRequest, passcode.LogtoCodeExceedMaxTry, wordTooManyTries},
 	{is(passcode.ErrCodeNotFound), http.StatusBadRequest, passcode.LogtoCodeNotFound, wordNotFound},
-	{is(passcode.ErrStoreUnavailable), http.StatusServiceUnavailable, CodeUnavailable, wordUnavailable},
+	{is(passcode.ErrStoreUnavailable), http.StatusServiceUnavailable, CodeUnavailable, wordGeneric},
 	{is(twiliosms.ErrInvalidPhoneNumber), http.StatusBadRequest, CodeInvalidPhone, wordInvalidNumber},
 	{is(twiliosms.ErrUnreachableRecipient), http.StatusBadRequest, CodeUnreachablePhone, wordUnreachable},
 	{is(twiliosms.ErrCountryNotAllowed, twiliosms.ErrRegionNotPermitted), http.StatusBadRequest, CodeCountryNotAllowed, wordCountry},

@@ -127,5 +127,5 @@ func TestError(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
 	assert.Equal(t, "5", w.Header().Get("Retry-After"))
 	assert.Equal(t, "application/json; charset=utf-8", w.Header().Get("Content-Type"))
-	assert.JSONEq(t, `{"error": {"code": "otp.unavailable", "message": "Nous ne pouvons pas envoyer de SMS pour le moment. Réessayez dans un instant.", "retryAfter": 5}}`, w.Body.String())
+	assert.JSONEq(t, `{"error": {"code": "otp.unavailable", "message": "Un problème est survenu de notre côté.", "retryAfter": 5}}`, w.Body.String())
 }
