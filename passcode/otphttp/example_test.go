@@ -2,13 +2,12 @@ package otphttp_test
 
 import (
 	"fmt"
-	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/connectorkit/twiliosms"
 	"github.com/connectorkit/twiliosms/passcode"
@@ -16,65 +15,59 @@ import (
 	"github.com/connectorkit/twiliosms/twiliosmstest"
 )
 
-func Example() {
+// exampleConfig is a connector config; the credentials are placeholders in
+// Twilio's format. The tests use it too.
+var exampleConfig = twiliosms.Config{
+	AccountSID:              "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	AuthToken:               "your-auth-token",
+	FromMessagingServiceSID: "MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	Templates: []twiliosms.Template{
+		{UsageType: twiliosms.UsageTypeRegister, Content: "Welcome! Your code is {{code}}"},
+		{UsageType: twiliosms.UsageTypeSignIn, Content: "Your sign-in code is {{code}}"},
+		{UsageType: twiliosms.UsageTypeForgotPassword, Content: "Your reset code is {{code}}"},
+		{UsageType: twiliosms.UsageTypeGeneric, Content: "Your code is {{code}}"},
+		{UsageType: twiliosms.UsageTypeSignIn, Locale: "de", Content: "Ihr Anmeldecode lautet {{code}}"},
+	},
+}
+
+// A handler for the sign-up flow, behind a load balancer at 10.0.0.0/8.
+// The passcode package's Example_handlers shows a whole sign-in.
+func ExampleNew() {
 	fake := twiliosmstest.NewServer() // leave it and WithBaseURL out to send real SMS
 	defer fake.Close()
-	conn, err := twiliosms.New(twiliosms.Config{
-		AccountSID:              "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-		AuthToken:               "your-auth-token",
-		FromMessagingServiceSID: "MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-		Templates: []twiliosms.Template{
-			{UsageType: twiliosms.UsageTypeRegister, Content: "Your registration code is {{code}}"},
-			{UsageType: twiliosms.UsageTypeSignIn, Content: "Your sign-in code is {{code}}"},
-			{UsageType: twiliosms.UsageTypeForgotPassword, Content: "Your reset code is {{code}}"},
-			{UsageType: twiliosms.UsageTypeGeneric, Content: "Your code is {{code}}"},
-		},
-	}, twiliosms.WithBaseURL(fake.URL))
+	conn, err := twiliosms.New(exampleConfig, twiliosms.WithBaseURL(fake.URL))
 	if err != nil {
 		log.Fatal(err)
 	}
-	clock := func() time.Time { return time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC) } // for a stable output; leave it out
-	codes, err := passcode.New(conn, passcode.WithSecret([]byte("example secret: use crypto/rand!")), passcode.WithClock(clock))
+	codes, err := passcode.New(conn, passcode.WithSecret([]byte("example secret: use crypto/rand!")))
 	if err != nil {
 		log.Fatal(err)
 	}
-
-	signIn := func(w http.ResponseWriter, r *http.Request, phone string) {
-		// phone (E.164) is verified: find or create its user, start a session.
-		http.SetCookie(w, &http.Cookie{Name: "session", Value: "a random ID you keep", Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
-		w.WriteHeader(http.StatusNoContent)
+	createAccount := func(w http.ResponseWriter, r *http.Request, phone string) {
+		// phone (E.164) is verified: create the account, start its session.
+		w.WriteHeader(http.StatusCreated)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/otp/", http.StripPrefix("/otp", otphttp.New(codes, signIn)))
+	h := otphttp.New(codes, createAccount,
+		otphttp.WithUsageType(twiliosms.UsageTypeRegister),
+		otphttp.WithTrustedProxies(netip.MustParsePrefix("10.0.0.0/8")))
 
-	server := httptest.NewServer(mux)
-	defer server.Close()
-	post := func(path, body, lang string) {
-		req, _ := http.NewRequest(http.MethodPost, server.URL+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept-Language", lang)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			log.Fatal(err)
-		}
-		defer resp.Body.Close()
-		answer, _ := io.ReadAll(resp.Body)
-		if wait := resp.Header.Get("Retry-After"); wait != "" {
-			fmt.Println("Retry-After:", wait)
-		}
-		fmt.Println(resp.StatusCode, strings.TrimSpace(string(answer)))
+	post := func(path, body string) {
+		r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+		r.RemoteAddr = "10.0.0.7:41000"                             // the load balancer
+		r.Header.Set("X-Forwarded-For", "192.0.2.1, 198.51.100.23") // it appended the client's address
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Accept-Language", "de-DE,de;q=0.9")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		fmt.Println(w.Code, strings.TrimSpace(w.Body.String()))
 	}
-	post("/otp/send", `{"phone": "+1 500 555 0006"}`, "en")
-	code := regexp.MustCompile(`\d{6}`).FindString(fake.Messages()[0].Body)
-	post("/otp/send", `{"phone": "15005550006"}`, "en")
-	post("/otp/verify", `{"phone": "+15005550006", "code": "`+code[:5]+`"}`, "de")
-	post("/otp/verify", `{"phone": "+15005550006", "code": "`+code+`"}`, "en")
+	post("/send", `{"phone": "+1 500 555 0006"}`)
+	fmt.Println(regexp.MustCompile(`\d{6}`).ReplaceAllString(fake.Messages()[0].Body, "******"))
+	post("/verify", `{"phone": "+1 500 555 0006", "code": "12 34"}`)
 	// Output:
 	// 202 {"sent":true,"resendAfter":60}
-	// Retry-After: 60
-	// 429 {"error":{"code":"request.message_rate_limited","message":"Too soon: try again in 60 s.","retryAfter":60}}
+	// Welcome! Your code is ******
 	// 400 {"error":{"code":"verification_code.code_mismatch","message":"Geben Sie alle Ziffern des Codes aus der SMS ein."}}
-	// 204
 }
 
 // A page rendered on the server says what the handler would, in the

@@ -61,19 +61,9 @@ func newHarness(t *testing.T, s setup) *harness {
 	h := &harness{t: t, fake: twiliosmstest.NewServer()}
 	t.Cleanup(h.fake.Close)
 	h.now.Store(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC).UnixMilli())
-	conn, err := twiliosms.New(twiliosms.Config{
-		AccountSID:              "AC0123456789abcdef0123456789abcdef",
-		AuthToken:               "otphttp-test-token",
-		FromMessagingServiceSID: "MG0123456789abcdef0123456789abcdef",
-		AllowedCountries:        s.allow,
-		Templates: []twiliosms.Template{
-			{UsageType: twiliosms.UsageTypeRegister, Content: "Register: {{code}}"},
-			{UsageType: twiliosms.UsageTypeSignIn, Content: "Your sign-in code is {{code}}"},
-			{UsageType: twiliosms.UsageTypeForgotPassword, Content: "Reset: {{code}}"},
-			{UsageType: twiliosms.UsageTypeGeneric, Content: "Code: {{code}}"},
-			{UsageType: twiliosms.UsageTypeSignIn, Locale: "de", Content: "Ihr Anmeldecode lautet {{code}}"},
-		},
-	}, twiliosms.WithBaseURL(h.fake.URL), twiliosms.WithRetry(twiliosms.RetryPolicy{}))
+	cfg := exampleConfig
+	cfg.AllowedCountries = s.allow
+	conn, err := twiliosms.New(cfg, twiliosms.WithBaseURL(h.fake.URL), twiliosms.WithRetry(twiliosms.RetryPolicy{}))
 	require.NoError(t, err)
 	var sender passcode.Sender = conn
 	if s.sender != nil {
@@ -582,15 +572,11 @@ func TestLoggingAStoreFailure(t *testing.T) {
 func TestUsageType(t *testing.T) {
 	h := newHarness(t, setup{opts: []otphttp.Option{otphttp.WithUsageType(twiliosms.UsageTypeRegister)}})
 	h.send("+15005550006")
-	assert.True(t, strings.HasPrefix(h.fake.Messages()[0].Body, "Register: "), h.fake.Messages()[0].Body)
+	assert.True(t, strings.HasPrefix(h.fake.Messages()[0].Body, "Welcome! "), h.fake.Messages()[0].Body)
 }
 
 func TestNewPanicsOnMisuse(t *testing.T) {
-	conn, err := twiliosms.New(twiliosms.Config{
-		AccountSID: "AC0123456789abcdef0123456789abcdef", AuthToken: "t", FromMessagingServiceSID: "MG0123456789abcdef0123456789abcdef",
-		Templates: []twiliosms.Template{{UsageType: twiliosms.UsageTypeRegister, Content: "{{code}}"}, {UsageType: twiliosms.UsageTypeSignIn, Content: "{{code}}"},
-			{UsageType: twiliosms.UsageTypeForgotPassword, Content: "{{code}}"}, {UsageType: twiliosms.UsageTypeGeneric, Content: "{{code}}"}},
-	})
+	conn, err := twiliosms.New(exampleConfig)
 	require.NoError(t, err)
 	codes, err := passcode.New(conn, passcode.WithSecret(secret))
 	require.NoError(t, err)
