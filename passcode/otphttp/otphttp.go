@@ -92,7 +92,9 @@ func WithLogger(logger *slog.Logger) Option {
 // WithCrossOriginProtection replaces the handler's default
 // http.NewCrossOriginProtection(), to trust a front end on another origin
 // (AddTrustedOrigin) or to bypass a path. The handler calls its Check and
-// answers a refusal itself, in JSON; its deny handler is not used.
+// answers a refusal itself, in JSON; its deny handler is not used. A front
+// end on another origin also needs CORS answered in front of the handler:
+// the browser's preflight (OPTIONS) gets 405 here.
 func WithCrossOriginProtection(p *http.CrossOriginProtection) Option {
 	return func(h *Handler) { h.origins = p }
 }

@@ -14,10 +14,10 @@ import (
 	"github.com/connectorkit/twiliosms/passcode"
 )
 
-// The codes of failures Logto has no key for. Where Logto has one, an
-// answer carries Logto's: passcode.LogtoErrorCode's keys
-// (verification_code.code_mismatch, request.message_rate_limited, ...),
-// CodeInvalidPhone and CodeInvalidInput.
+// The codes an answer carries besides passcode.LogtoErrorCode's
+// (verification_code.code_mismatch, request.message_rate_limited, ...):
+// Logto's key where Logto has one (CodeInvalidPhone, CodeInvalidInput),
+// else one of ours, under "otp.".
 const (
 	// CodeInvalidPhone is Logto's key for a number that is not a phone
 	// number (twiliosms.ErrInvalidPhoneNumber). 400.
@@ -223,9 +223,12 @@ func seconds(d time.Duration) int {
 // Error answers err as the handler does: Problem's status and, for a 429
 // or a 503, a Retry-After header, with {"error": {...}} in JSON, in the
 // language of r's Accept-Language. A VerifiedFunc uses it when starting
-// the session fails; an error Problem does not know answers 500.
+// the session fails; an error Problem does not know answers 500. A nil err
+// writes nothing.
 func Error(w http.ResponseWriter, r *http.Request, err error) {
-	writeProblem(w, Problem(err, r.Header.Get("Accept-Language")))
+	if err != nil {
+		writeProblem(w, Problem(err, r.Header.Get("Accept-Language")))
+	}
 }
 
 func writeProblem(w http.ResponseWriter, p *ProblemDetails) {

@@ -119,6 +119,13 @@ func TestProblemJSON(t *testing.T) {
 	}
 }
 
+func TestErrorOfNilWritesNothing(t *testing.T) {
+	w := httptest.NewRecorder()
+	otphttp.Error(w, httptest.NewRequest(http.MethodPost, "/verify", nil), nil)
+	assert.Zero(t, w.Body.Len())
+	assert.Empty(t, w.Header())
+}
+
 func TestError(t *testing.T) {
 	w := httptest.NewRecorder()
 	r := httptest.NewRequest(http.MethodPost, "/verify", nil)
