@@ -6,16 +6,15 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"math"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/connectorkit/twiliosms"
 	"github.com/connectorkit/twiliosms/passcode"
+	"github.com/connectorkit/twiliosms/passcode/otphttp"
 	"github.com/connectorkit/twiliosms/twiliosmstest"
 )
 
@@ -79,8 +78,11 @@ func Example() {
 	// resend in 42s
 }
 
-// Example_handlers is a complete pair of sign-in handlers, with what to tell
-// the end user for each outcome.
+// Example_handlers is a complete pair of sign-in endpoints: package
+// passcode/otphttp serves POST /send and POST /verify on the service, with
+// the statuses, the end user's words in their language, Retry-After, the
+// client's address and cross-origin requests handled, and hands the
+// verified number to your function, which starts the session.
 func Example_handlers() {
 	fake := twiliosmstest.NewServer()
 	defer fake.Close()
@@ -94,110 +96,36 @@ func Example_handlers() {
 		log.Fatal(err)
 	}
 
+	startSession := func(w http.ResponseWriter, r *http.Request, phone string) {
+		// phone (E.164) is verified: find or create its user, set a session cookie.
+		w.WriteHeader(http.StatusNoContent)
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /otp/send", func(w http.ResponseWriter, r *http.Request) {
-		_, err := codes.Send(r.Context(), passcode.Request{
-			To:        r.FormValue("phone"),
-			UsageType: twiliosms.UsageTypeSignIn,
-			Locale:    r.Header.Get("Accept-Language"),
-			IP:        clientIP(r),
-		})
-		reply(w, err, "We sent you a code.")
-	})
-	mux.HandleFunc("POST /otp/verify", func(w http.ResponseWriter, r *http.Request) {
-		phone, err := codes.Verify(r.Context(), passcode.VerifyRequest{
-			To:        r.FormValue("phone"),
-			UsageType: twiliosms.UsageTypeSignIn,
-			Code:      r.FormValue("code"),
-			IP:        clientIP(r),
-		})
-		if err == nil {
-			// phone (E.164) is verified: start the user's session here.
-			_ = phone
-		}
-		reply(w, err, "You are signed in.")
-	})
+	mux.Handle("/otp/", http.StripPrefix("/otp", otphttp.New(codes, startSession)))
 
 	server := httptest.NewServer(mux)
 	defer server.Close()
-	post := func(path string, form url.Values) {
-		resp, err := http.PostForm(server.URL+path, form)
+	post := func(path, body string) {
+		resp, err := http.Post(server.URL+path, "application/json", strings.NewReader(body))
 		if err != nil {
 			log.Fatal(err)
 		}
 		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		fmt.Println(resp.StatusCode, string(body))
+		answer, _ := io.ReadAll(resp.Body)
+		fmt.Println(resp.StatusCode, strings.TrimSpace(string(answer)))
 	}
-	post("/otp/send", url.Values{"phone": {"+1 500 555 0006"}})
+	post("/otp/send", `{"phone": "+1 500 555 0006"}`)
 	code := regexp.MustCompile(`\d{6}`).FindString(fake.Messages()[0].Body)
-	post("/otp/send", url.Values{"phone": {"15005550006"}})
-	post("/otp/send", url.Values{"phone": {"+1 900 234 5678"}})
-	post("/otp/verify", url.Values{"phone": {"+15005550006"}, "code": {fmt.Sprintf("%06d", (int(code[5]-'0')+1)%10)}})
-	post("/otp/verify", url.Values{"phone": {"+15005550006"}, "code": {code[:5]}})
-	post("/otp/verify", url.Values{"phone": {"+15005550006"}, "code": {code}})
+	post("/otp/send", `{"phone": "15005550006"}`)
+	post("/otp/send", `{"phone": "+1 900 234 5678"}`)
+	post("/otp/verify", `{"phone": "+15005550006", "code": "`+fmt.Sprintf("%06d", (int(code[5]-'0')+1)%10)+`"}`)
+	post("/otp/verify", `{"phone": "+15005550006", "code": "`+code[:5]+`"}`)
+	post("/otp/verify", `{"phone": "+15005550006", "code": "`+code+`"}`)
 	// Output:
-	// 200 We sent you a code.
-	// 429 Too soon: try again in 60 s.
-	// 400 That number can't receive text messages. Try another.
-	// 400 That code is not right: 9 tries left.
-	// 400 Type the code from the text message: 6 digits.
-	// 200 You are signed in.
-}
-
-// reply answers with what to tell the end user. Nothing about the number
-// beyond what they typed leaks, such as whether it has an account.
-func reply(w http.ResponseWriter, err error, ok string) {
-	status, text := userMessage(err)
-	if status == http.StatusOK {
-		text = ok
-	}
-	w.WriteHeader(status)
-	fmt.Fprint(w, text)
-}
-
-// userMessage is the README's "what to tell the end user", as code.
-func userMessage(err error) (int, string) {
-	var limit *passcode.LimitError
-	var mismatch *passcode.MismatchError
-	switch {
-	case err == nil:
-		return http.StatusOK, ""
-	case errors.As(err, &mismatch):
-		return http.StatusBadRequest, fmt.Sprintf("That code is not right: %d tries left.", mismatch.AttemptsLeft)
-	case errors.Is(err, passcode.ErrMalformedCode):
-		return http.StatusBadRequest, "Type the code from the text message: 6 digits."
-	case errors.As(err, &limit) && errors.Is(err, passcode.ErrTooManyAttempts):
-		return http.StatusTooManyRequests, fmt.Sprintf("Too many wrong codes. Try again in %d s.", int(math.Ceil(limit.RetryAfter.Seconds())))
-	case errors.As(err, &limit):
-		return http.StatusTooManyRequests, fmt.Sprintf("Too soon: try again in %d s.", int(math.Ceil(limit.RetryAfter.Seconds())))
-	case errors.Is(err, passcode.ErrCodeExpired):
-		return http.StatusBadRequest, "That code has expired. Ask for a new one."
-	case errors.Is(err, passcode.ErrTooManyAttempts):
-		return http.StatusBadRequest, "Too many wrong tries. Ask for a new code."
-	case errors.Is(err, passcode.ErrCodeNotFound):
-		return http.StatusBadRequest, "That code is no longer valid. Ask for a new one."
-	case errors.Is(err, twiliosms.ErrInvalidPhoneNumber):
-		return http.StatusBadRequest, "That doesn't look like a phone number."
-	case errors.Is(err, twiliosms.ErrUnreachableRecipient):
-		return http.StatusBadRequest, "That number can't receive text messages. Try another."
-	case errors.Is(err, twiliosms.ErrCountryNotAllowed), errors.Is(err, twiliosms.ErrRegionNotPermitted):
-		return http.StatusBadRequest, "We can't send codes to that country."
-	case errors.Is(err, twiliosms.ErrRecipientOptedOut):
-		return http.StatusBadRequest, "You unsubscribed from our texts: reply START to us, then try again."
-	case errors.Is(err, twiliosms.ErrRateLimited), errors.Is(err, twiliosms.ErrUnavailable):
-		return http.StatusServiceUnavailable, "We can't send texts right now. Try again in a moment."
-	}
-	log.Printf("otp: %v", err) // our side is broken: config, credentials, store
-	return http.StatusInternalServerError, "Something went wrong on our side."
-}
-
-// clientIP is the peer's address. Behind a proxy you trust, read
-// X-Forwarded-For instead; never trust it from the open internet.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+	// 202 {"sent":true,"resendAfter":60}
+	// 429 {"error":{"code":"request.message_rate_limited","message":"Too soon: try again in 60 s.","retryAfter":60}}
+	// 400 {"error":{"code":"otp.phone_unreachable","message":"That number can't receive text messages. Try another."}}
+	// 400 {"error":{"code":"verification_code.code_mismatch","message":"That code is not right: 9 tries left.","attemptsLeft":9}}
+	// 400 {"error":{"code":"verification_code.code_mismatch","message":"Type all the digits of the code from the text message."}}
+	// 204
 }

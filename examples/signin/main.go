@@ -22,6 +22,9 @@ import (
 	"os/signal"
 	"strings"
 
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/logging"
+
 	"github.com/connectorkit/twiliosms/examples/signin/internal/app"
 )
 
@@ -35,6 +38,9 @@ func main() {
 	if *allow != "" {
 		countries = strings.Split(*allow, ",")
 	}
+	// A Redis that is down fails each request with a log line of ours;
+	// go-redis's own line per failed dial would only repeat it.
+	redis.SetLogger(logging.NewBlacklistLogger([]string{"failed to dial"}))
 	inst, err := app.Setup(app.Settings{Allow: countries, TrustProxy: *trustProxy, Getenv: os.Getenv})
 	if err != nil {
 		log.Fatalf("signin: %v", err)

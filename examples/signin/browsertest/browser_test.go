@@ -6,6 +6,8 @@ package browsertest
 import (
 	"context"
 	"fmt"
+	"html"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -141,6 +143,19 @@ func call[P, R any](t *testing.T, ctx context.Context, cmd cdp.Command[P, R], pa
 	return r
 }
 
+// sibling serves, on another port of the same host, a page that posts an
+// empty form to action as soon as it loads, as a page a sibling origin
+// serves can; it returns the page's URL.
+func sibling(t *testing.T, action string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><title>sibling</title><form method="post" action="%s"></form><script>document.forms[0].submit()</script>`, html.EscapeString(action))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 var sixDigits = regexp.MustCompile(`\d{6}`)
 
 // newestCode reads the code in the newest SMS of the page's inbox.
@@ -245,33 +260,52 @@ func TestSignInInABrowser(t *testing.T) {
 	if who := textOf(t, ctx, `#signed-in`); who != "You are signed in as +1500***0006." {
 		t.Errorf("signed in: %q", who)
 	}
-	session := false
+	var session *network.Cookie
 	for _, c := range call(t, ctx, network.GetCookies, network.GetCookiesParams{}).Cookies {
 		if c.Name == "signin_session" {
-			session = true
+			session = c
 			if !c.HTTPOnly || c.SameSite != network.CookieSameSiteLax {
 				t.Errorf("the session cookie must be HttpOnly and SameSite=Lax: %+v", c)
 			}
 		}
 	}
-	if !session {
-		t.Error("no session cookie")
+	if session == nil {
+		t.Fatal("no session cookie")
 	}
 
-	// 5. Sign out.
+	// 5. A page on a sibling origin (another port of the same host: the
+	// same site, and the same cookies) posts a sign-out form in the
+	// victim's browser: refused, and the user stays signed in.
+	do(t, ctx, chromedp.Navigate(sibling(t, url+"/signout")), chromedp.WaitVisible(chromedp.CSS("main")), shot.take("forged"))
+	refusal := get(t, ctx, chromedp.Evaluate[string](`(document.getElementById('page-error') || {}).textContent || 'no refusal: ' + location.href`))
+	if refusal != "This form was sent from another site, so we ignored it." {
+		t.Fatalf("a forged sign-out: %q", refusal)
+	}
+	do(t, ctx, chromedp.Navigate(url), visible("signed-in"))
+
+	// 6. Sign out.
 	do(t, ctx, submit(`form[action="/signout"] button`), visible("phone"), shot.take("signed-out"))
 	if notice := textOf(t, ctx, `.notice`); notice != "You are signed out." {
 		t.Errorf("sign-out notice: %q", notice)
 	}
 
-	// 6. Again within the minute: the cooldown.
+	// 7. The session cookie, saved before and put back: it signs nobody
+	// in, since signing out ended its session on the server.
+	call(t, ctx, network.SetCookie, network.SetCookieParams{Name: session.Name, Value: session.Value, URL: url, Path: "/",
+		HTTPOnly: &session.HTTPOnly, SameSite: session.SameSite})
+	do(t, ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("main")), shot.take("replayed-cookie"))
+	if n := get(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll('#signed-in').length`)); n != 0 {
+		t.Fatal("a saved session cookie still signs in after sign-out")
+	}
+
+	// 8. Again within the minute: the cooldown.
 	do(t, ctx, sendNumber("+15005550006"), visible("phone-error"), shot.take("cooldown"))
 	if msg := textOf(t, ctx, `#phone-error`); !regexp.MustCompile(`^Too soon: try again in ([1-9]|[1-5][0-9]|60) s\.$`).MatchString(msg) {
 		t.Errorf("cooldown: %q", msg)
 	}
 	accessible(t, ctx, "the phone page with an error")
 
-	// 7. A premium-rate number: refused, nothing sent.
+	// 9. A premium-rate number: refused, nothing sent.
 	do(t, ctx, sendNumber("+1 900 234 5678"), visible("phone-error"), shot.take("premium"))
 	if msg := textOf(t, ctx, `#phone-error`); msg != "That number can't receive text messages. Try another." {
 		t.Errorf("premium-rate number: %q", msg)
@@ -279,7 +313,7 @@ func TestSignInInABrowser(t *testing.T) {
 	if n := strings.Count(get(t, ctx, chromedp.InnerHTML(chromedp.ID("inbox"))), "<li>"); n != 1 {
 		t.Errorf("the inbox holds %d messages, want the one sign-in code", n)
 	}
-	if shot.n != 7 {
+	if shot.n != 9 {
 		t.Errorf("%d screenshots, want one per step", shot.n)
 	}
 }

@@ -5,22 +5,20 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/subtle"
 	_ "embed"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"html/template"
 	"log"
-	"math"
 	"net"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/connectorkit/twiliosms"
 	"github.com/connectorkit/twiliosms/passcode"
+	"github.com/connectorkit/twiliosms/passcode/otphttp"
 	"github.com/connectorkit/twiliosms/twiliosmstest"
 )
 
@@ -29,37 +27,43 @@ var pageHTML string
 
 var pageTemplate = template.Must(template.New("page").Parse(pageHTML))
 
-// Lifetimes of the two cookies: a pending sign-in lasts as long as its
-// code, a session half a day.
+// A pending sign-in lasts as long as its code, a session half a day.
 const (
 	pendingFor = 10 * time.Minute
 	sessionFor = 12 * time.Hour
 )
 
+// inboxSize is how many of the newest SMS the developer inbox shows.
+const inboxSize = 50
+
+// maxFormBytes bounds a form's body: a number or a code fits many times.
+const maxFormBytes = 16 << 10
+
 // Server serves the sign-in pages. Several Servers with the same Secret and
-// a shared passcode store are one service: a code sent by one verifies in
-// another.
+// a shared Redis are one service: a code sent by one verifies in another,
+// and a session started on one is seen, and ended, by all.
 type Server struct {
-	conn       *twiliosms.Connector
 	codes      *passcode.Service
 	inbox      *twiliosmstest.Server // nil: real SMS, no inbox
 	cookies    cookieJar
+	sessions   sessions
 	trustProxy bool
-	mux        *http.ServeMux
+	handler    http.Handler
 }
 
 // Config is what a Server needs.
 type Config struct {
-	// Connector reads numbers; Codes, which sends through it, issues and
-	// checks the codes.
-	Connector *twiliosms.Connector
-	Codes     *passcode.Service
+	// Codes issues and checks the codes.
+	Codes *passcode.Service
 	// Inbox is the fake Twilio whose messages the page shows, or nil when
 	// real SMS go out.
 	Inbox *twiliosmstest.Server
-	// Secret (32 bytes or more) seals the cookies; every instance of a
-	// service needs the same one.
+	// Secret (32 bytes or more) seals the pending sign-in's cookie; every
+	// instance of a service needs the same one.
 	Secret []byte
+	// Redis keeps the sessions, shared by every instance; nil keeps them
+	// in this process's memory.
+	Redis redis.UniversalClient
 	// TrustProxy reads the client's address from X-Forwarded-For, and TLS
 	// from X-Forwarded-Proto, as a proxy in front sets them.
 	TrustProxy bool
@@ -71,12 +75,22 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{conn: cfg.Connector, codes: cfg.Codes, inbox: cfg.Inbox, cookies: jar, trustProxy: cfg.TrustProxy, mux: http.NewServeMux()}
-	s.mux.HandleFunc("GET /{$}", s.home)
-	s.mux.HandleFunc("POST /send", s.guard(s.send))
-	s.mux.HandleFunc("POST /verify", s.guard(s.verify))
-	s.mux.HandleFunc("POST /restart", s.guard(s.restart))
-	s.mux.HandleFunc("POST /signout", s.guard(s.signOut))
+	s := &Server{codes: cfg.Codes, inbox: cfg.Inbox, cookies: jar, trustProxy: cfg.TrustProxy, sessions: newMemorySessions()}
+	if cfg.Redis != nil {
+		s.sessions = redisSessions{cfg.Redis}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.home)
+	mux.HandleFunc("POST /send", s.send)
+	mux.HandleFunc("POST /verify", s.verify)
+	mux.HandleFunc("POST /restart", s.restart)
+	mux.HandleFunc("POST /signout", s.signOut)
+	// A form posted from another origin, a sibling one included (another
+	// port, another subdomain), is refused: the browser says where a
+	// request comes from, so no token is needed, and none can be tossed.
+	origins := http.NewCrossOriginProtection()
+	origins.SetDenyHandler(http.HandlerFunc(s.crossOrigin))
+	s.handler = origins.Handler(mux)
 	return s, nil
 }
 
@@ -84,34 +98,50 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	s.mux.ServeHTTP(w, r)
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	s.handler.ServeHTTP(w, r)
 }
 
 // page is what the template shows.
 type page struct {
-	Lang, Step, Phone, Masked, Error, Notice, CSRF string
-	W                                              map[string]string
-	Fake                                           bool
-	Inbox                                          []inboxMessage
+	Lang, Step, Phone, Masked, Error, Notice string
+	W                                        map[string]string
+	Fake                                     bool
+	Inbox                                    []inboxMessage
 }
 
 type inboxMessage struct{ To, At, Body string }
 
-func (s *Server) newPage(w http.ResponseWriter, r *http.Request) *page {
+func (s *Server) newPage(r *http.Request) *page {
 	lang := pageLanguage(r.Header.Get("Accept-Language"))
-	p := &page{Lang: lang, W: words[lang], Step: "phone", CSRF: s.csrfToken(w, r), Fake: s.inbox != nil}
-	if number, ok := s.cookies.read(r, sessionCookie); ok {
-		p.Step, p.Masked = "signedin", twiliosms.MaskPhone(number)
+	p := &page{Lang: lang, W: words[lang], Step: "phone", Fake: s.inbox != nil}
+	if masked, _ := s.session(r); masked != "" {
+		p.Step, p.Masked = "signedin", masked
 	} else if number, ok := s.cookies.read(r, pendingCookie); ok {
 		p.Step, p.Masked = "code", twiliosms.MaskPhone(number)
 	}
 	return p
 }
 
+// session returns the signed-in session's masked number and ID, or "".
+// A store that fails signs nobody in.
+func (s *Server) session(r *http.Request) (masked, id string) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return "", ""
+	}
+	masked, err = s.sessions.find(r.Context(), c.Value)
+	if err != nil {
+		log.Printf("signin: reading a session: %v", err)
+		return "", ""
+	}
+	return masked, c.Value
+}
+
 func (s *Server) render(w http.ResponseWriter, p *page, status int) {
 	if s.inbox != nil {
 		msgs := s.inbox.Messages()
-		for i := len(msgs) - 1; i >= 0; i-- {
+		for i := len(msgs) - 1; i >= 0 && len(p.Inbox) < inboxSize; i-- {
 			p.Inbox = append(p.Inbox, inboxMessage{To: twiliosms.MaskPhone(msgs[i].To), At: msgs[i].DateCreated.Format("15:04:05"), Body: msgs[i].Body})
 		}
 	}
@@ -123,8 +153,19 @@ func (s *Server) render(w http.ResponseWriter, p *page, status int) {
 	}
 }
 
+// fail shows the page with what to tell the end user for err, in the
+// page's language, and logs what is our fault.
+func (s *Server) fail(w http.ResponseWriter, p *page, err error) {
+	problem := otphttp.Problem(err, p.Lang)
+	if problem.Status >= http.StatusInternalServerError {
+		log.Printf("signin: %v", err)
+	}
+	p.Error = problem.Message
+	s.render(w, p, problem.Status)
+}
+
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
-	p := s.newPage(w, r)
+	p := s.newPage(r)
 	if r.URL.Query().Get("done") == "signedout" {
 		p.Notice = p.W["signed_out"]
 	}
@@ -132,48 +173,44 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) send(w http.ResponseWriter, r *http.Request) {
-	p := s.newPage(w, r)
-	p.Phone = r.PostFormValue("phone")
-	_, err := s.codes.Send(r.Context(), passcode.Request{
+	p := s.newPage(r)
+	p.Step, p.Phone = "phone", r.PostFormValue("phone")
+	sent, err := s.codes.Send(r.Context(), passcode.Request{
 		To:        p.Phone,
 		UsageType: twiliosms.UsageTypeSignIn,
 		Locale:    r.Header.Get("Accept-Language"),
 		IP:        s.clientIP(r),
 	})
 	if err != nil {
-		p.Step = "phone"
-		status, message := userMessage(err, p.W)
-		p.Error = message
-		s.render(w, p, status)
+		s.fail(w, p, err)
 		return
 	}
-	// The number as the library reads it, so that verifying cannot differ.
-	number, err := s.conn.NormalizePhone(p.Phone)
-	if err != nil {
-		s.render(w, p, http.StatusInternalServerError)
-		return
-	}
-	s.cookies.write(w, pendingCookie, number, pendingFor, s.secure(r))
+	s.cookies.write(w, pendingCookie, sent.To, pendingFor, s.secure(r)) // E.164, as Twilio got it
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
-	p := s.newPage(w, r)
+	p := s.newPage(r)
 	number, ok := s.cookies.read(r, pendingCookie)
 	if !ok {
-		p.Step, p.Error = "phone", p.W["not_found"]
-		s.render(w, p, http.StatusBadRequest)
+		p.Step = "phone"
+		s.fail(w, p, passcode.ErrCodeNotFound)
 		return
 	}
-	_, err := s.codes.Verify(r.Context(), passcode.VerifyRequest{To: number, UsageType: twiliosms.UsageTypeSignIn, Code: r.PostFormValue("code"), IP: s.clientIP(r)})
+	p.Step = "code"
+	phone, err := s.codes.Verify(r.Context(), passcode.VerifyRequest{To: number, UsageType: twiliosms.UsageTypeSignIn, Code: r.PostFormValue("code"), IP: s.clientIP(r)})
 	if err != nil {
-		status, message := userMessage(err, p.W)
-		p.Step, p.Error = "code", message
-		s.render(w, p, status)
+		s.fail(w, p, err)
+		return
+	}
+	id, err := s.sessions.start(r.Context(), twiliosms.MaskPhone(phone))
+	if err != nil {
+		s.fail(w, p, fmt.Errorf("signin: starting a session: %w", err))
 		return
 	}
 	s.cookies.clear(w, pendingCookie, s.secure(r))
-	s.cookies.write(w, sessionCookie, number, sessionFor, s.secure(r))
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", MaxAge: int(sessionFor.Seconds()),
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure(r)})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
@@ -182,53 +219,28 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
+// signOut ends the session on the server: a saved copy of the cookie no
+// longer signs in.
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
+	if _, id := s.session(r); id != "" {
+		if err := s.sessions.end(r.Context(), id); err != nil {
+			p := s.newPage(r)
+			s.fail(w, p, fmt.Errorf("signin: ending a session: %w", err))
+			return
+		}
+	}
 	s.cookies.clear(w, sessionCookie, s.secure(r))
 	s.cookies.clear(w, pendingCookie, s.secure(r))
 	http.Redirect(w, r, "/?done=signedout", http.StatusSeeOther)
 }
 
-// userMessage is the README's "what to tell the end user" for err, in the
-// page's words, and the status to answer with. Nothing else about the
-// number leaks.
-func userMessage(err error, w map[string]string) (int, string) {
-	var limit *passcode.LimitError
-	var mismatch *passcode.MismatchError
-	switch {
-	case errors.As(err, &mismatch):
-		return http.StatusBadRequest, fmt.Sprintf(w["mismatch"], mismatch.AttemptsLeft)
-	case errors.Is(err, passcode.ErrMalformedCode):
-		return http.StatusBadRequest, fmt.Sprintf(w["malformed"], codeLength)
-	case errors.As(err, &limit) && errors.Is(err, passcode.ErrTooManyAttempts):
-		return http.StatusTooManyRequests, fmt.Sprintf(w["checks_limited"], seconds(limit.RetryAfter))
-	case errors.As(err, &limit):
-		return http.StatusTooManyRequests, fmt.Sprintf(w["wait"], seconds(limit.RetryAfter))
-	case errors.Is(err, passcode.ErrCodeExpired):
-		return http.StatusBadRequest, w["expired"]
-	case errors.Is(err, passcode.ErrTooManyAttempts):
-		return http.StatusBadRequest, w["too_many_tries"]
-	case errors.Is(err, passcode.ErrCodeNotFound):
-		return http.StatusBadRequest, w["not_found"]
-	case errors.Is(err, twiliosms.ErrInvalidPhoneNumber):
-		return http.StatusBadRequest, w["invalid_number"]
-	case errors.Is(err, twiliosms.ErrUnreachableRecipient):
-		return http.StatusBadRequest, w["unreachable"]
-	case errors.Is(err, twiliosms.ErrCountryNotAllowed), errors.Is(err, twiliosms.ErrRegionNotPermitted):
-		return http.StatusBadRequest, w["country"]
-	case errors.Is(err, twiliosms.ErrRecipientOptedOut):
-		return http.StatusBadRequest, w["opted_out"]
-	case errors.Is(err, twiliosms.ErrRateLimited), errors.Is(err, twiliosms.ErrUnavailable), errors.Is(err, passcode.ErrStoreUnavailable):
-		log.Printf("signin: %v", err)
-		return http.StatusServiceUnavailable, w["unavailable"]
-	}
-	log.Printf("signin: %v", err) // our side is broken: config, credentials
-	return http.StatusInternalServerError, w["generic"]
+// crossOrigin answers a form another origin posted: refused, changing
+// nothing.
+func (s *Server) crossOrigin(w http.ResponseWriter, r *http.Request) {
+	p := s.newPage(r)
+	p.Error = p.W["cross_origin"]
+	s.render(w, p, http.StatusForbidden)
 }
-
-// codeLength is how many digits the codes have (passcode.WithLength).
-const codeLength = 6
-
-func seconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }
 
 // clientIP is the end user's address for the per-IP limit: the peer's, or,
 // behind a proxy the operator trusts (-trust-proxy), the last address in
@@ -248,37 +260,6 @@ func (s *Server) clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// csrfToken returns the browser's form token, set in a cookie on first
-// sight. A POST must carry the same token in its form: a page of another
-// site can make the browser send the cookie, but cannot read it.
-func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request) string {
-	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) == 64 {
-		return c.Value
-	}
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	token := hex.EncodeToString(b[:])
-	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure(r)})
-	r.AddCookie(&http.Cookie{Name: csrfCookie, Value: token})
-	return token
-}
-
-// guard refuses a POST whose form token does not match its cookie.
-func (s *Server) guard(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-		c, err := r.Cookie(csrfCookie)
-		form := r.PostFormValue("csrf")
-		if err != nil || form == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) != 1 {
-			p := s.newPage(w, r)
-			p.Error = p.W["expired_form"]
-			s.render(w, p, http.StatusForbidden)
-			return
-		}
-		next(w, r)
-	}
 }
 
 // secure reports whether the request came over TLS, or through a trusted

@@ -2,6 +2,8 @@ package app
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -12,10 +14,15 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/connectorkit/twiliosms"
+	"github.com/connectorkit/twiliosms/internal/redistest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -58,17 +65,16 @@ func (c *client) get(path string) {
 	c.do(req)
 }
 
-var csrfField = regexp.MustCompile(`name="csrf" value="([0-9a-f]{64})"`)
-
-// post submits a form of the current page, with its CSRF token.
-func (c *client) post(path string, form url.Values) {
+// post submits a form, as a page of the same origin does.
+func (c *client) post(path string, form url.Values, header ...string) {
 	c.t.Helper()
-	if m := csrfField.FindStringSubmatch(c.page); m != nil && form.Get("csrf") == "" {
-		form.Set("csrf", m[1])
-	}
 	req, err := http.NewRequest(http.MethodPost, c.base+path, strings.NewReader(form.Encode()))
 	require.NoError(c.t, err)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	c.do(req)
 }
 
@@ -102,7 +108,7 @@ func TestSignInFlow(t *testing.T) {
 
 	c.post("/verify", url.Values{"code": {code[:5]}})
 	assert.Equal(t, http.StatusBadRequest, c.code)
-	assert.Contains(t, c.page, "Type the 6-digit code from the text message.")
+	assert.Contains(t, c.page, "Type all the digits of the code from the text message.")
 
 	wrong := []byte(code)
 	wrong[0] = '0' + (wrong[0]-'0'+1)%10
@@ -119,14 +125,126 @@ func TestSignInFlow(t *testing.T) {
 	assert.NotContains(t, c.page, "signed in as")
 }
 
-func TestFormsNeedTheirToken(t *testing.T) {
+// TestFormsFromAnotherOriginAreRefused: a page on a sibling origin
+// (another port of the same host, which cookies do not tell apart) cannot
+// make the browser send a code, sign in or sign out.
+func TestFormsFromAnotherOriginAreRefused(t *testing.T) {
 	inst, srv := serve(t, nil)
 	c := newClient(t, srv)
-	c.get("/")
-	c.post("/send", url.Values{"phone": {"+15005550006"}, "csrf": {strings.Repeat("0", 64)}})
-	assert.Equal(t, http.StatusForbidden, c.code)
-	assert.Contains(t, c.page, "This form has expired.")
+	sibling := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	for _, header := range [][]string{
+		{"Sec-Fetch-Site", "same-site", "Origin", sibling},
+		{"Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"},
+		{"Sec-Fetch-Site", "", "Origin", "http://127.0.0.1:1"}, // an older browser: the Origin tells
+	} {
+		for _, path := range []string{"/send", "/verify", "/signout"} {
+			c.post(path, url.Values{"phone": {"+15005550006"}, "code": {"123456"}}, header...)
+			assert.Equal(t, http.StatusForbidden, c.code, "%s %v", path, header)
+			assert.Contains(t, c.page, "This form was sent from another site, so we ignored it.")
+		}
+	}
 	assert.Empty(t, inst.Fake.Messages(), "nothing was sent")
+	c.post("/send", url.Values{"phone": {"+15005550006"}}, "Sec-Fetch-Site", "", "Origin", srv.URL)
+	assert.Equal(t, http.StatusOK, c.code, "the same origin, from an older browser")
+	assert.Len(t, inst.Fake.Messages(), 1)
+}
+
+// TestSignOutEndsTheSession: a saved session cookie no longer signs in
+// once its session signed out, in memory and in Redis.
+func TestSignOutEndsTheSession(t *testing.T) {
+	for name, env := range map[string]func(*testing.T) map[string]string{
+		"memory": func(*testing.T) map[string]string { return nil },
+		"redis": func(t *testing.T) map[string]string {
+			return map[string]string{"REDIS_URL": "redis://" + redistest.Start(t).Addr + "/0", "SIGNIN_SECRET": strings.Repeat("s", 32)}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			inst, srv := serve(t, env(t))
+			require.Equal(t, name, inst.Store)
+			c := newClient(t, srv)
+			signIn(c, inst, "+15005550006")
+			u, _ := url.Parse(srv.URL)
+			var saved *http.Cookie
+			for _, ck := range c.http.Jar.Cookies(u) {
+				if ck.Name == sessionCookie {
+					saved = ck
+				}
+			}
+			require.NotNil(t, saved)
+			assert.Regexp(t, `^[A-Z2-7]{26}$`, saved.Value, "the cookie holds a random ID, nothing else")
+
+			c.post("/signout", url.Values{})
+			assert.Contains(t, c.page, "You are signed out.")
+			c.http.Jar.SetCookies(u, []*http.Cookie{saved})
+			c.get("/")
+			assert.NotContains(t, c.page, "signed in as", "the saved cookie no longer signs in")
+		})
+	}
+}
+
+// signIn signs c in as number.
+func signIn(c *client, inst *Instance, number string) {
+	c.t.Helper()
+	c.get("/")
+	c.post("/send", url.Values{"phone": {number}})
+	msgs := inst.Fake.Messages()
+	c.post("/verify", url.Values{"code": {codeInInbox.FindStringSubmatch(msgs[len(msgs)-1].Body)[1]}})
+	require.Contains(c.t, c.page, "You are signed in as ")
+}
+
+// TestSessionsAreSharedAndKeepNoNumber: in Redis, a session started on
+// one instance is seen by another, and is kept under a hash of its ID with
+// the number masked.
+func TestSessionsAreSharedAndKeepNoNumber(t *testing.T) {
+	server := redistest.Start(t)
+	env := map[string]string{"REDIS_URL": "redis://" + server.Addr + "/0", "SIGNIN_SECRET": strings.Repeat("s", 32)}
+	first, srv := serve(t, env)
+	_, other := serve(t, env)
+	c := newClient(t, srv)
+	signIn(c, first, "+15005550006")
+	c.base = other.URL // the cookies of 127.0.0.1 go to every port
+	c.get("/")
+	assert.Contains(t, c.page, "You are signed in as &#43;1500***0006.")
+
+	rdb := redis.NewClient(&redis.Options{Addr: server.Addr})
+	defer rdb.Close()
+	keys := rdb.Keys(context.Background(), "signin:session:*").Val()
+	require.Len(t, keys, 1)
+	assert.Regexp(t, `^signin:session:[0-9a-f]{64}$`, keys[0])
+	assert.Equal(t, "+1500***0006", rdb.Get(context.Background(), keys[0]).Val())
+	assert.InDelta(t, sessionFor, rdb.TTL(context.Background(), keys[0]).Val(), float64(time.Minute))
+}
+
+func TestMemorySessionsExpire(t *testing.T) {
+	s := newMemorySessions()
+	id, err := s.start(context.Background(), "+1500***0006")
+	require.NoError(t, err)
+	masked, err := s.find(context.Background(), id)
+	require.NoError(t, err)
+	assert.Equal(t, "+1500***0006", masked)
+	s.m[sessionKey(id)] = memorySession{masked: masked, expires: time.Now().Add(-time.Second)}
+	masked, _ = s.find(context.Background(), id)
+	assert.Empty(t, masked, "an expired session signs nobody in")
+	_, _ = s.start(context.Background(), "+1500***0010")
+	assert.Len(t, s.m, 1, "and goes when the next one starts")
+}
+
+// TestInboxShowsTheNewest50 : the developer inbox shows the newest 50 SMS,
+// newest first.
+func TestInboxShowsTheNewest50(t *testing.T) {
+	inst, srv := serve(t, nil)
+	conn, err := twiliosms.New(twiliosms.Config{AccountSID: demoAccountSID, AuthToken: demoAuthToken, FromMessagingServiceSID: demoServiceSID, Templates: templates},
+		twiliosms.WithBaseURL(inst.Fake.URL))
+	require.NoError(t, err)
+	for i := range 55 {
+		_, err := conn.SendMessage(context.Background(), twiliosms.Message{To: "+15005550006", UsageType: twiliosms.UsageTypeSignIn, Code: fmt.Sprintf("%06d", i)})
+		require.NoError(t, err)
+	}
+	c := newClient(t, srv)
+	c.get("/")
+	assert.Equal(t, inboxSize, strings.Count(c.page, "<li>"))
+	assert.Less(t, strings.Index(c.page, "code is 000054."), strings.Index(c.page, "code is 000005."), "newest first")
+	assert.NotContains(t, c.page, "code is 000004.", "the oldest are left out")
 }
 
 func TestCookiesAreSealed(t *testing.T) {
@@ -138,7 +256,7 @@ func TestCookiesAreSealed(t *testing.T) {
 	for _, ck := range c.http.Jar.Cookies(u) {
 		assert.NotContains(t, ck.Value, "5005550006", "%s holds the number in clear", ck.Name)
 		if ck.Name == pendingCookie {
-			// Another name cannot be forged from it: the name is sealed in.
+			// A pending sign-in's cookie is no session's ID.
 			c.http.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: ck.Value}})
 		}
 	}
@@ -152,13 +270,32 @@ func TestSecureCookiesOverTLS(t *testing.T) {
 	defer inst.Close()
 	srv := httptest.NewTLSServer(inst.Handler)
 	defer srv.Close()
-	resp, err := srv.Client().Get(srv.URL)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.NotEmpty(t, resp.Cookies())
-	for _, ck := range resp.Cookies() {
-		assert.True(t, ck.Secure && ck.HttpOnly && ck.SameSite == http.SameSiteLaxMode, "%s: %+v", ck.Name, ck)
+	client := srv.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	post := func(path string, form url.Values, cookies ...*http.Cookie) *http.Cookie {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(form.Encode()))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for _, ck := range cookies {
+			req.AddCookie(ck)
+		}
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		for _, ck := range resp.Cookies() {
+			if ck.MaxAge >= 0 {
+				assert.True(t, ck.Secure && ck.HttpOnly && ck.SameSite == http.SameSiteLaxMode, "%s: %+v", ck.Name, ck)
+				return ck
+			}
+		}
+		t.Fatalf("%s set no cookie", path)
+		return nil
 	}
+	pending := post("/send", url.Values{"phone": {"+15005550006"}})
+	assert.Equal(t, pendingCookie, pending.Name)
+	code := codeInInbox.FindStringSubmatch(inst.Fake.Messages()[0].Body)[1]
+	assert.Equal(t, sessionCookie, post("/verify", url.Values{"code": {code}}, pending).Name)
 }
 
 func TestPageLanguage(t *testing.T) {
@@ -220,7 +357,7 @@ func TestLogsNeverHoldTheNumber(t *testing.T) {
 	c.get("/")
 	c.post("/send", url.Values{"phone": {"+15005550006"}})
 	assert.Equal(t, http.StatusInternalServerError, c.code)
-	assert.Contains(t, c.page, words["en"]["generic"])
+	assert.Contains(t, c.page, "Something went wrong on our side.")
 	assert.Contains(t, logs.String(), "HTTP 400, error 21608", "the operator learns what failed")
 	assert.NotContains(t, logs.String(), "5005550006", "but not the number Twilio quoted")
 }

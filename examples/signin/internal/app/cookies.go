@@ -14,12 +14,12 @@ import (
 	"time"
 )
 
-// The cookies: a signed-in session, a sign-in waiting for its code (both
-// hold the number, sealed), and the form token.
+// The cookies: a signed-in session, which holds a random ID the server
+// keeps (see sessions), and a sign-in waiting for its code, which holds
+// the number, sealed.
 const (
 	sessionCookie = "signin_session"
 	pendingCookie = "signin_pending"
-	csrfCookie    = "signin_csrf"
 )
 
 // cookieJar seals cookie values with AES-GCM, so that the number they hold

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -32,7 +33,7 @@ type Instance struct {
 	Handler http.Handler
 	// Fake is the in-process fake Twilio, or nil when real SMS go out.
 	Fake *twiliosmstest.Server
-	// Store names where the codes live: "memory" or "redis".
+	// Store names where the codes and sessions live: "memory" or "redis".
 	Store  string
 	closer []func()
 }
@@ -70,8 +71,8 @@ var templates = []twiliosms.Template{
 }
 
 // Setup builds a server from settings: real Twilio when the TWILIO_*
-// variables are set, else the in-process fake; the codes in Redis when
-// REDIS_URL is set, else in memory.
+// variables are set, else the in-process fake; the codes and the sessions
+// in Redis when REDIS_URL is set, else in memory.
 func Setup(s Settings) (*Instance, error) {
 	inst := &Instance{Store: "memory"}
 	ok := false
@@ -101,22 +102,27 @@ func Setup(s Settings) (*Instance, error) {
 		return nil, err
 	}
 	codeOpts := []passcode.Option{passcode.WithSecret(secret)}
+	var shared redis.UniversalClient // nil: in memory
 	if url := s.Getenv("REDIS_URL"); url != "" {
 		ropts, err := redis.ParseURL(url)
 		if err != nil {
 			return nil, fmt.Errorf("REDIS_URL: %w", err)
 		}
-		ropts.ContextTimeoutEnabled = true
+		// The README's options: the caller's deadline bounds each call, and
+		// a Redis that is down fails it at once.
+		ropts.ContextTimeoutEnabled, ropts.MaxRetries, ropts.DialerRetries = true, -1, 1
+		ropts.DialTimeout, ropts.PoolTimeout = time.Second, time.Second
 		client := redis.NewClient(ropts)
+		shared = client
 		inst.closer = append(inst.closer, func() { _ = client.Close() })
 		codeOpts = append(codeOpts, passcode.WithStore(redisstore.New(client)))
 		inst.Store = "redis"
 	}
-	codes, err := passcode.New(conn, append(codeOpts, passcode.WithLength(codeLength))...)
+	codes, err := passcode.New(conn, codeOpts...)
 	if err != nil {
 		return nil, err
 	}
-	srv, err := NewServer(Config{Connector: conn, Codes: codes, Inbox: inst.Fake, Secret: secret, TrustProxy: s.TrustProxy})
+	srv, err := NewServer(Config{Codes: codes, Inbox: inst.Fake, Secret: secret, Redis: shared, TrustProxy: s.TrustProxy})
 	if err != nil {
 		return nil, err
 	}
