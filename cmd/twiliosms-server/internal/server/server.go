@@ -63,7 +63,7 @@ func (s *Server) build() error {
 	if err != nil {
 		return fmt.Errorf("twiliosms-server: -twilio-url %s: %w", cfg.TwilioURL, err)
 	}
-	codeStore, verifyStore := s.stores()
+	codeStore, verifyStore, ready := s.stores()
 	codes, err := passcode.New(conn, passcode.WithSecret(cfg.Secrets...), passcode.WithStore(codeStore),
 		passcode.WithTTL(verify.CodeTTL), passcode.WithMaxAttempts(verify.MaxChecks), passcode.WithLimits(verify.Limits...))
 	if err != nil {
@@ -74,7 +74,7 @@ func (s *Server) build() error {
 	if err != nil {
 		return fmt.Errorf("twiliosms-server: %w", err)
 	}
-	rt := NewRouter(metrics, logger, svc.Ping)
+	rt := NewRouter(metrics, logger, ready)
 	api := &verify.API{Service: svc, ServiceSID: cfg.ServiceSID, AccountSID: cfg.Connector.AccountSID, Logger: logger,
 		OnCheck: func(outcome string) { metrics.Checks.WithLabelValues(outcome).Inc() }}
 	for pattern, h := range api.Routes() {
@@ -87,17 +87,19 @@ func (s *Server) build() error {
 	return nil
 }
 
-// stores are the code store and the verification store: in Redis when
-// REDIS_URL is set, else in this process's memory.
-func (s *Server) stores() (passcode.Store, verify.Store) {
+// stores are the code store and the verification store, and what /readyz
+// asks: in Redis when REDIS_URL is set (both on one client, so one ping
+// answers for both), else in this process's memory, which is always ready.
+func (s *Server) stores() (passcode.Store, verify.Store, func(context.Context) error) {
 	if s.cfg.RedisURL == "" {
-		return passcode.NewMemoryStore(), verify.NewMemoryStore()
+		return passcode.NewMemoryStore(), verify.NewMemoryStore(), func(context.Context) error { return nil }
 	}
 	opts, _ := redis.ParseURL(s.cfg.RedisURL) // Load checked it
 	opts.ContextTimeoutEnabled = true
 	client := redis.NewClient(opts)
 	s.closers = append(s.closers, func() { _ = client.Close() })
-	return redisstore.New(client), verify.NewRedisStore(client, redisstore.DefaultPrefix)
+	codes := redisstore.New(client)
+	return codes, verify.NewRedisStore(client, redisstore.DefaultPrefix), codes.Ping
 }
 
 // Handler is the server's HTTP handler.

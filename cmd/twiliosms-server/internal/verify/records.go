@@ -88,8 +88,6 @@ type Store interface {
 	// Delete removes the entry sid and its index key when the key names
 	// it.
 	Delete(ctx context.Context, e Entry) error
-	// Ping reports whether the store answers.
-	Ping(ctx context.Context) error
 }
 
 // keyring seals records and names index keys under keys derived from the

@@ -139,14 +139,6 @@ func (s *RedisStore) Delete(ctx context.Context, e Entry) error {
 	return nil
 }
 
-// Ping implements Store.
-func (s *RedisStore) Ping(ctx context.Context) error {
-	if err := s.client.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("verify: redis: ping: %w", err)
-	}
-	return nil
-}
-
 // entryFrom reads an entry from a script's answer: SID, revision, index
 // key and sealed record.
 func entryFrom(v []any) (Entry, error) {

@@ -320,9 +320,6 @@ func (s *Service) Update(ctx context.Context, sid, status string) (*Verification
 // stamp is the time now as Twilio writes it: UTC, in whole seconds.
 func (s *Service) stamp() time.Time { return s.now().UTC().Truncate(time.Second) }
 
-// Ping reports whether the verification store answers.
-func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
-
 // storeError marks a failure of the verification store as one of the
 // store: it matches passcode.ErrStoreUnavailable.
 func storeError(err error) error {

@@ -30,7 +30,6 @@ func TestStoresBehaveAlike(t *testing.T) {
 			assert.ErrorIs(t, err, ErrNotFound)
 			_, err = s.Find(ctx, []string{"idx-a", "idx-b"})
 			assert.ErrorIs(t, err, ErrNotFound)
-			require.NoError(t, s.Ping(ctx))
 
 			e := Entry{SID: "VE1", Index: "idx-b", Data: []byte("sealed\x00one")}
 			stored, created, err := s.Create(ctx, e, time.Minute)
