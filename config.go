@@ -25,15 +25,17 @@ import (
 // templates, disableRiskCheck), so a config copied from Logto's console works
 // unchanged, plus optional extensions in the same object.
 //
-// A Config prints with its secrets redacted in every fmt verb and in slog
-// (fields tagged redact:"secret", and the password in StatusCallback's
-// user info); its JSON form is left whole so that it round-trips.
+// Its secrets are a Secret (AuthToken, APIKeySecret) and a SecretURL
+// (StatusCallback, whose user info may hold a password), which redact
+// themselves wherever they are printed, logged or encoded to JSON, also
+// inside a struct of yours. json.Marshal therefore writes "[redacted]" in
+// their place; RevealJSON writes the connector JSON with them.
 type Config struct {
 	// AccountSID is the Twilio account SID: "AC" and 32 hexadecimal digits.
 	AccountSID string `json:"accountSID" validate:"required,sid=AC"`
 	// AuthToken is the account's auth token. It may be left empty when
 	// APIKeySID and APIKeySecret are both set.
-	AuthToken string `json:"authToken,omitempty" redact:"secret"`
+	AuthToken Secret `json:"authToken,omitzero"`
 	// FromMessagingServiceSID is the Messaging Service that sends the SMS:
 	// "MG" and 32 hexadecimal digits. Exactly one of it and From is set.
 	FromMessagingServiceSID string `json:"fromMessagingServiceSID,omitempty" validate:"omitempty,sid=MG"`
@@ -54,7 +56,7 @@ type Config struct {
 	// APIKeySecret it replaces the auth token in Basic authentication.
 	APIKeySID string `json:"apiKeySID,omitempty" validate:"omitempty,sid=SK"`
 	// APIKeySecret is the secret of the API key APIKeySID.
-	APIKeySecret string `json:"apiKeySecret,omitempty" redact:"secret"`
+	APIKeySecret Secret `json:"apiKeySecret,omitzero"`
 	// Region and Edge select Twilio's regional API host
 	// https://api.{edge}.{region}.twilio.com, for example "ie1" and "dublin".
 	// Set both or neither.
@@ -69,8 +71,9 @@ type Config struct {
 	// (36000 s); a verification code usually wants a few minutes at most.
 	ValidityPeriod int `json:"validityPeriod,omitempty" validate:"omitempty,min=1,max=36000"`
 	// StatusCallback is the URL Twilio posts delivery status updates to: an
-	// absolute https URL (http is allowed only for a loopback host).
-	StatusCallback string `json:"statusCallback,omitempty" validate:"omitempty,callbackurl" redact:"userinfo"`
+	// absolute https URL (http is allowed only for a loopback host). A
+	// password in its user info prints as "xxxxx".
+	StatusCallback SecretURL `json:"statusCallback,omitzero" validate:"omitempty,callbackurl"`
 	// DefaultRegion is the ISO 3166-1 region ("US", "DE") whose national
 	// numbers Message.To may hold: digits written without a "+" are read as
 	// a national number of this region first. Without it, such digits are
@@ -201,6 +204,13 @@ func coveredBy(field string, problems []ConfigProblem) bool {
 // null for a type error rather than "absent", and goes on after a problem.
 func decodeValue(path string, raw json.RawMessage, v reflect.Value) []ConfigProblem {
 	kind := jsonKind(raw)
+	if u, ok := v.Addr().Interface().(json.Unmarshaler); ok { // Secret and SecretURL
+		if kind != "a string" {
+			return []ConfigProblem{{path, "must be a string, not " + kind}}
+		}
+		_ = u.UnmarshalJSON(raw) // cannot fail on a JSON string
+		return nil
+	}
 	switch v.Kind() {
 	case reflect.String:
 		if kind != "a string" {
@@ -438,10 +448,15 @@ func regionHint(field, s string) string {
 func crossFieldProblems(c Config) []ConfigProblem {
 	var problems []ConfigProblem
 	report := func(field, message string) { problems = append(problems, ConfigProblem{field, message}) }
-	if c.AuthToken == "" && (c.APIKeySID == "" || c.APIKeySecret == "") {
+	if c.AuthToken.IsZero() && (c.APIKeySID == "" || c.APIKeySecret.IsZero()) {
 		report("authToken", "is required unless apiKeySID and apiKeySecret are both set")
 	}
-	if c.StatusCallback != "" && c.AuthToken == "" {
+	for field, s := range map[string]Secret{"authToken": c.AuthToken, "apiKeySecret": c.APIKeySecret} {
+		if s.Reveal() == redacted {
+			report(field, `is "`+redacted+`", which a printed or json.Marshal'd config shows in place of the secret: write the secret itself (Config.RevealJSON writes a config with its secrets)`)
+		}
+	}
+	if !c.StatusCallback.IsZero() && c.AuthToken.IsZero() {
 		report("statusCallback", "needs authToken: Twilio signs status callbacks with the auth token, not with an API key")
 	}
 	switch {
@@ -450,7 +465,7 @@ func crossFieldProblems(c Config) []ConfigProblem {
 	case c.FromMessagingServiceSID != "" && c.From != "":
 		report("from", "cannot be set together with fromMessagingServiceSID: set only one")
 	}
-	problems = append(problems, pairProblems(c.APIKeySID, "apiKeySID", c.APIKeySecret, "apiKeySecret")...)
+	problems = append(problems, pairProblems(c.APIKeySID, "apiKeySID", c.APIKeySecret.Reveal(), "apiKeySecret")...)
 	problems = append(problems, pairProblems(c.Region, "region", c.Edge, "edge")...)
 	if c.Host != "" && (c.Region != "" || c.Edge != "") {
 		report("host", "cannot be set together with region and edge")
@@ -557,6 +572,10 @@ var (
 var configValidator = sync.OnceValue(func() *validator.Validate {
 	v := validator.New(validator.WithRequiredStructEnabled())
 	v.RegisterTagNameFunc(jsonName)
+	// The rules of a secret field check its value. No rule's message
+	// quotes the value of a field that can hold a secret.
+	v.RegisterCustomTypeFunc(func(f reflect.Value) any { return f.Interface().(Secret).Reveal() }, Secret{})
+	v.RegisterCustomTypeFunc(func(f reflect.Value) any { return f.Interface().(SecretURL).Reveal() }, SecretURL{})
 	for tag, rule := range fieldRules {
 		if rule.check != nil {
 			must(v.RegisterValidation(tag, func(fl validator.FieldLevel) bool { return rule.check(fl.Field().String(), fl.Param()) }))
@@ -620,12 +639,57 @@ func isLoopback(host string) bool {
 }
 
 // Format prints c as fmt prints a struct, with its secrets redacted, in
-// every verb (%v, %+v, %#v, %s, ...). The redact tags of Config's fields
-// say which are secret.
+// every verb (%v, %+v, %#v, %s, ...).
 func (c Config) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c) }
 
 // String returns c in the form of %+v, with its secrets redacted.
 func (c Config) String() string { return fmt.Sprintf("%+v", c) }
 
-// LogValue presents c to log/slog with its secrets redacted.
+// LogValue presents c to log/slog as a group of its fields under their
+// JSON keys, with its secrets redacted.
 func (c Config) LogValue() slog.Value { return logValueRedacted(c) }
+
+// RevealJSON returns c as a connector JSON object with its secrets in it:
+// the auth token, the API key secret and the status callback's password.
+// It is the one way to write a Config that ParseConfig reads back as it
+// was (json.Marshal writes "[redacted]" in their place), for saving a
+// config where secrets belong, such as a secret manager; never log what it
+// returns.
+func (c Config) RevealJSON() ([]byte, error) {
+	return json.Marshal(revealed(reflect.ValueOf(c)).Interface())
+}
+
+// revealedConfig is Config with a string in place of each Secret and
+// SecretURL, under the same JSON keys and options, built from Config's
+// own declaration so that a field added to Config is covered.
+var revealedConfig = sync.OnceValue(func() reflect.Type {
+	t := reflect.TypeFor[Config]()
+	fields := make([]reflect.StructField, t.NumField())
+	for i := range fields {
+		fields[i] = t.Field(i)
+		if isSecretType(fields[i].Type) {
+			fields[i].Type = reflect.TypeFor[string]()
+		}
+	}
+	return reflect.StructOf(fields)
+})
+
+func isSecretType(t reflect.Type) bool {
+	return t == reflect.TypeFor[Secret]() || t == reflect.TypeFor[SecretURL]()
+}
+
+// revealed copies the Config c into a revealedConfig.
+func revealed(c reflect.Value) reflect.Value {
+	out := reflect.New(revealedConfig()).Elem()
+	for i := range c.NumField() {
+		switch f := c.Field(i).Interface().(type) {
+		case Secret:
+			out.Field(i).SetString(f.Reveal())
+		case SecretURL:
+			out.Field(i).SetString(f.Reveal())
+		default:
+			out.Field(i).Set(c.Field(i))
+		}
+	}
+	return out
+}

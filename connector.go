@@ -116,12 +116,13 @@ type Connector struct {
 	sender     senderParam
 	riskCheck  string
 	validity   string
-	callback   string
+	callback   SecretURL // its user info may hold a password
 	templates  *templateSet
 	phones     phoneRules
 	endpoint   string      // the full Messages.json URL
-	header     http.Header // the request headers, built once; cloned per attempt
-	authToken  string      // for checking status callback signatures
+	header     http.Header // the request headers but Authorization, built once; cloned per attempt
+	auth       Secret      // the Authorization header: the credentials, in Basic form
+	authToken  Secret      // for checking status callback signatures
 	client     *http.Client
 	retry      RetryPolicy
 	timeout    time.Duration
@@ -257,15 +258,15 @@ func New(cfg Config, opts ...Option) (*Connector, error) {
 		c.sender = senderParam{"From", cfg.From}
 	}
 	user, pass := cfg.AccountSID, cfg.AuthToken
-	if cfg.APIKeySID != "" && cfg.APIKeySecret != "" {
+	if cfg.APIKeySID != "" && !cfg.APIKeySecret.IsZero() {
 		user, pass = cfg.APIKeySID, cfg.APIKeySecret
 	}
 	c.authToken = cfg.AuthToken
+	c.auth = NewSecret("Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass.Reveal())))
 	c.header = http.Header{
-		"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))},
-		"Content-Type":  {"application/x-www-form-urlencoded"},
-		"Accept":        {"application/json"},
-		"User-Agent":    {userAgent},
+		"Content-Type": {"application/x-www-form-urlencoded"},
+		"Accept":       {"application/json"},
+		"User-Agent":   {userAgent},
 	}
 	return c, nil
 }

@@ -100,7 +100,7 @@ func TestSendMessageFormWithEveryExtension(t *testing.T) {
 	cfg.From = "Acme Inc"
 	cfg.DisableRiskCheck = true
 	cfg.ValidityPeriod = 300
-	cfg.StatusCallback = "https://example.com/status?tenant=a&x=1"
+	cfg.StatusCallback = NewSecretURL("https://example.com/status?tenant=a&x=1")
 	cfg.Templates[1].Content = "Code: {{code}} & more = 100% ünïcødé 🎉"
 	conn, mock := setup(t, cfg)
 	requests := capture(t, mock, testEndpoint)
@@ -171,9 +171,9 @@ func TestSendMessageRegionalHosts(t *testing.T) {
 
 func TestSendMessageWithAPIKey(t *testing.T) {
 	cfg := validConfig()
-	cfg.AuthToken = ""
+	cfg.AuthToken = Secret{}
 	cfg.APIKeySID = testKeySID
-	cfg.APIKeySecret = testKeySecret
+	cfg.APIKeySecret = NewSecret(testKeySecret)
 	conn, mock := setup(t, cfg)
 	requests := capture(t, mock, testEndpoint) // the account SID stays in the path
 	_, err := conn.SendMessage(context.Background(), signInMessage())
@@ -504,7 +504,7 @@ func TestSendMessageConcurrent(t *testing.T) {
 func TestSecretsNeverPrinted(t *testing.T) {
 	cfg := validConfig()
 	cfg.APIKeySID = testKeySID
-	cfg.APIKeySecret = testKeySecret
+	cfg.APIKeySecret = NewSecret(testKeySecret)
 	conn, mock := setup(t, cfg)
 	msg := signInMessage()
 	msg.Code = "482915" // unlike anything in the test SIDs

@@ -123,7 +123,8 @@ func ExampleValidateSignature() {
 
 func ExampleConnector_StatusCallbackHandler() {
 	cfg, _ := twiliosms.ParseConfig([]byte(connectorJSON))
-	cfg.StatusCallback = "https://auth.example.com/twilio/status"
+	const statusURL = "https://auth.example.com/twilio/status"
+	cfg.StatusCallback = twiliosms.NewSecretURL(statusURL)
 	conn, _ := twiliosms.New(cfg)
 
 	mux := http.NewServeMux()
@@ -141,7 +142,7 @@ func ExampleConnector_StatusCallbackHandler() {
 			return nil
 		},
 		// Behind a load balancer, check signatures against the URL Twilio calls.
-		twiliosms.WithPublicURL(cfg.StatusCallback),
+		twiliosms.WithPublicURL(statusURL),
 	))
 
 	// What Twilio would post, signed with the auth token.
@@ -152,7 +153,7 @@ func ExampleConnector_StatusCallbackHandler() {
 	}
 	req := httptest.NewRequest("POST", "http://10.0.0.7:8080/twilio/status", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set(twiliosms.SignatureHeader, twiliosms.Signature(cfg.AuthToken, cfg.StatusCallback, form))
+	req.Header.Set(twiliosms.SignatureHeader, twiliosms.Signature(cfg.AuthToken.Reveal(), statusURL, form))
 	w := httptest.NewRecorder()
 	mux.ServeHTTP(w, req)
 	fmt.Println(w.Code)

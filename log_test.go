@@ -150,7 +150,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		cfg := validConfig()
 		cfg.Templates[1].Content = "Your code: {{code}} for {{app}}"
 		if useKey {
-			cfg.APIKeySID, cfg.APIKeySecret = testKeySID, testKeySecret
+			cfg.APIKeySID, cfg.APIKeySecret = testKeySID, NewSecret(testKeySecret)
 		}
 		conn, mock := setup(t, cfg, WithLogger(logger), WithRetry(faultPolicy))
 		texts = append(texts, fmt.Sprintf("%v|%+v|%#v|%s", conn, conn, conn, conn), fmt.Sprintf("%+v", *conn),

@@ -75,7 +75,7 @@ func WithPublicURL(u string) HandlerOption {
 
 type callbackHandler struct {
 	accountSID string
-	authToken  string
+	authToken  Secret
 	publicURL  string
 	fn         func(context.Context, StatusCallback) error
 }
@@ -120,7 +120,7 @@ func (h *callbackHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed form", http.StatusBadRequest)
 		return
 	}
-	if ValidateSignature(h.authToken, h.requestURL(r), r.PostForm, r.Header.Get(SignatureHeader)) != nil {
+	if ValidateSignature(h.authToken.Reveal(), h.requestURL(r), r.PostForm, r.Header.Get(SignatureHeader)) != nil {
 		http.Error(w, "invalid signature", http.StatusForbidden)
 		return
 	}

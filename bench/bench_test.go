@@ -62,7 +62,7 @@ func newTransport() *http.Transport {
 func connectorConfig() twiliosms.Config {
 	return twiliosms.Config{
 		AccountSID:              accountSID,
-		AuthToken:               authToken,
+		AuthToken:               twiliosms.NewSecret(authToken),
 		FromMessagingServiceSID: serviceSID,
 		Templates: []twiliosms.Template{
 			{UsageType: twiliosms.UsageTypeRegister, Content: "Your registration code is {{code}}"},

@@ -16,7 +16,7 @@ func ExampleNewServer() {
 
 	conn, err := twiliosms.New(twiliosms.Config{
 		AccountSID:              accountSID,
-		AuthToken:               authToken,
+		AuthToken:               twiliosms.NewSecret(authToken),
 		FromMessagingServiceSID: "MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 		Templates: []twiliosms.Template{
 			{UsageType: "Register", Content: "Welcome! Your code is {{code}}"},

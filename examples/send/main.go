@@ -207,7 +207,7 @@ func newSession(f flags, getenv func(string) string, stdout io.Writer, o options
 		// Show what Twilio reports after the 201: the fake posts signed
 		// status callbacks to a handler served here.
 		s.callbacks = newCallbackLog()
-		cfg.StatusCallback = s.callbacks.URL()
+		cfg.StatusCallback = twiliosms.NewSecretURL(s.callbacks.URL())
 		next = fake.Client().Transport // to the fake, whatever the host
 		opts = append(opts, twiliosms.WithBaseURL(fake.URL))
 	case o.baseURL != "":
@@ -342,7 +342,7 @@ func loadConfig(path string, getenv func(string) string, stdout io.Writer) (twil
 		}
 		cfg := twiliosms.Config{
 			AccountSID:              env["TWILIO_ACCOUNT_SID"],
-			AuthToken:               env["TWILIO_AUTH_TOKEN"],
+			AuthToken:               twiliosms.NewSecret(env["TWILIO_AUTH_TOKEN"]),
 			FromMessagingServiceSID: env["TWILIO_MESSAGING_SERVICE_SID"],
 			From:                    env["TWILIO_FROM"],
 			Templates:               demoTemplates,
@@ -354,7 +354,7 @@ func loadConfig(path string, getenv func(string) string, stdout io.Writer) (twil
 	fmt.Fprintf(stdout, "No Twilio credentials: sending to twiliosmstest, a fake Twilio in this process at %s; nothing leaves the machine.\n", fake.URL)
 	return twiliosms.Config{
 		AccountSID:              demoAccountSID,
-		AuthToken:               demoAuthToken,
+		AuthToken:               twiliosms.NewSecret(demoAuthToken),
 		FromMessagingServiceSID: demoServiceSID,
 		Templates:               demoTemplates,
 	}, fake, nil
