@@ -133,8 +133,33 @@ type Connector struct {
 // or From.
 type senderParam struct{ name, value string }
 
-// Option configures a Connector in New.
-type Option func(*settings) error
+// Option configures a Connector in New. The options, each with its
+// default:
+//
+//   - [WithHTTPClient](client): the client that sends the requests.
+//     Default: a client of the connector's own, whose transport keeps up to
+//     64 connections per host (net/http's default keeps 2 idle), attempts
+//     HTTP/2, and bounds the dial and TLS handshake (5 s each) and the wait
+//     for response headers (the attempt timeout). Redirects are never
+//     followed, whatever the client says.
+//   - [WithBaseURL](url): where requests go, such as a fake or a proxy.
+//     Default: https://api.twilio.com, or the host the config's region and
+//     edge, or host, name.
+//   - [WithRetry](policy): what is retried, how often and how patiently.
+//     Default: [DefaultRetryPolicy](), up to 2 retries of what Twilio cannot
+//     have acted on, waiting from 100 ms up to 3 s.
+//   - [WithTimeout](d): the bound of each attempt, from sending the request
+//     to reading the whole answer. Default: 10 s.
+//   - [WithLogger](logger): where attempts and outcomes are logged.
+//     Default: nowhere.
+//
+// The zero Option changes nothing. An option given a bad value makes New
+// fail with a *ConfigError that names the option and matches
+// ErrInvalidConfig.
+type Option struct {
+	name  string // the option's function, for its errors
+	apply func(*settings) error
+}
 
 type settings struct {
 	client  *http.Client
@@ -149,13 +174,13 @@ type settings struct {
 // CheckRedirect says: the credentials and the code must not go to another
 // host. client itself is not modified.
 func WithHTTPClient(client *http.Client) Option {
-	return func(s *settings) error {
+	return Option{"WithHTTPClient", func(s *settings) error {
 		if client == nil {
-			return configError("WithHTTPClient", "client is nil")
+			return errors.New("client is nil")
 		}
 		s.client = client
 		return nil
-	}
+	}}
 }
 
 // WithBaseURL sends requests to baseURL (scheme, host and an optional path
@@ -163,31 +188,31 @@ func WithHTTPClient(client *http.Client) Option {
 // be https unless its host is a loopback address, since the credentials go in
 // a header. It takes precedence over the config's region, edge and host.
 func WithBaseURL(baseURL string) Option {
-	return func(s *settings) error {
+	return Option{"WithBaseURL", func(s *settings) error {
 		if err := checkURL(baseURL); err != nil {
-			return configError("WithBaseURL", "%v", err)
+			return err
 		}
 		u, _ := url.Parse(baseURL)
 		if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-			return configError("WithBaseURL", "must not have user info, a query or a fragment")
+			return errors.New("must not have user info, a query or a fragment")
 		}
 		s.baseURL = strings.TrimRight(baseURL, "/")
 		return nil
-	}
+	}}
 }
 
 // WithRetry sets the retry policy (see RetryPolicy for what is retried);
 // RetryPolicy{} turns retries off. MaxRetries must be 0 to 10, and a zero
 // delay takes its default.
 func WithRetry(p RetryPolicy) Option {
-	return func(s *settings) error {
+	return Option{"WithRetry", func(s *settings) error {
 		p, err := p.withDefaults()
 		if err != nil {
-			return configError("WithRetry", "%v", err)
+			return err
 		}
 		s.retry = p
 		return nil
-	}
+	}}
 }
 
 // WithTimeout bounds each attempt, from sending the request to reading the
@@ -195,13 +220,13 @@ func WithRetry(p RetryPolicy) Option {
 // error matching ErrUnavailable; the caller's own context ending gives
 // context.Canceled or context.DeadlineExceeded instead.
 func WithTimeout(d time.Duration) Option {
-	return func(s *settings) error {
+	return Option{"WithTimeout", func(s *settings) error {
 		if d <= 0 {
-			return configError("WithTimeout", "must be positive")
+			return errors.New("must be positive")
 		}
 		s.timeout = d
 		return nil
-	}
+	}}
 }
 
 // WithLogger makes the connector log each attempt at debug level and each
@@ -212,10 +237,10 @@ func WithTimeout(d time.Duration) Option {
 // message either, which can quote the full number. A nil logger turns
 // logging off (the default).
 func WithLogger(logger *slog.Logger) Option {
-	return func(s *settings) error {
+	return Option{"WithLogger", func(s *settings) error {
 		s.logger = logger
 		return nil
-	}
+	}}
 }
 
 // New validates cfg and returns a Connector for it. It parses the templates
@@ -225,13 +250,13 @@ func New(cfg Config, opts ...Option) (*Connector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := settings{baseURL: baseURLFor(cfg), retry: DefaultRetryPolicy, timeout: defaultTimeout}
+	s := settings{baseURL: baseURLFor(cfg), retry: DefaultRetryPolicy(), timeout: defaultTimeout}
 	for _, opt := range opts {
-		if opt == nil {
+		if opt.apply == nil {
 			continue
 		}
-		if err := opt(&s); err != nil {
-			return nil, err
+		if err := opt.apply(&s); err != nil {
+			return nil, configError(opt.name, "%v", err)
 		}
 	}
 	c := &Connector{

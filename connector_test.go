@@ -284,7 +284,7 @@ func TestSendMessageTwilioErrors(t *testing.T) {
 			assert.True(t, strings.HasPrefix(err.Error(), "twiliosms: "))
 			want := 1
 			if errors.Is(err, ErrRateLimited) && apiErr.Status == 429 {
-				want = 1 + DefaultRetryPolicy.MaxRetries // Twilio did not process these
+				want = 1 + DefaultRetryPolicy().MaxRetries // Twilio did not process these
 			}
 			assert.Equal(t, want, mock.GetTotalCallCount(), "only a 429 is retried")
 		})
@@ -441,7 +441,7 @@ func TestNewRejectsBadOptionsAndConfig(t *testing.T) {
 		{"relative base", validConfig(), WithBaseURL("/twilio"), "WithBaseURL: must be an absolute URL"},
 		{"base with credentials", validConfig(), WithBaseURL("https://u:p@example.com"), "WithBaseURL: must not have user info"},
 		{"base with query", validConfig(), WithBaseURL("https://example.com/?a=b"), "WithBaseURL: must not have user info, a query"},
-		{"bad config", Config{}, nil, "accountSID: is required"},
+		{"bad config", Config{}, Option{}, "accountSID: is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
