@@ -210,3 +210,32 @@ func digitsOf(s string) string {
 		return -1
 	}, s)
 }
+
+func TestMaskPhone(t *testing.T) {
+	for in, want := range map[string]string{
+		"+15005550006":      "+1500***0006",
+		"+442079460958":     "+4420***0958",
+		"+1234567":          "***",
+		"1234567":           "***",
+		"12345678":          "1***5678", // eight digits: the doc's promise, with or without a "+"
+		"+12345678":         "+1***5678",
+		"123456789":         "12***6789",
+		"+123456789012345":  "+1234***2345",
+		"+1 (415) 555-2671": "+1415***2671",
+		"(415) 555-2671":    "415***2671",
+		"07400 123456":      "0740***3456",
+		"0044 20 7946 0958": "0044***0958",
+		"442079460958":      "4420***0958", // no "+" it did not have, and no more digits than with one
+		"":                  "***",
+		"+":                 "***",
+		"+1 415 ext 12345":  "+14***2345",
+	} {
+		assert.Equal(t, want, MaskPhone(in), in)
+	}
+	for n := 8; n <= 20; n++ {
+		digits := strings.Repeat("7", n-4) + "1234"
+		masked := MaskPhone(digits)
+		assert.Equal(t, n-4-min(4, n-7), n-strings.Count(masked, "7")-4, "%d digits: at least three hidden, at most four shown before", n)
+		assert.True(t, strings.HasSuffix(masked, "***1234"), masked)
+	}
+}
