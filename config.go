@@ -599,7 +599,7 @@ func validTwilioHost(s string) bool {
 // short code or an alphanumeric sender ID with at least one letter.
 func validSender(s string) bool {
 	if strings.HasPrefix(s, "+") {
-		p, err := phoneRules{}.read(s) // the one reading of a number, as for Message.To
+		p, err := (&phoneRules{}).read(s) // the one reading of a number, as for Message.To
 		return err == nil && p.e164 == s
 	}
 	if shortCode.MatchString(s) {

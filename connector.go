@@ -54,14 +54,18 @@ const DefaultBaseURL = "https://api.twilio.com"
 
 // Message is one SMS to send.
 //
-// A Message prints with To masked, Code redacted and only the keys of
-// Payload, since the payload may carry the code too.
+// A Message prints with To and Phone masked, Code redacted and only the
+// keys of Payload, since the payload may carry the code too.
 type Message struct {
 	// To is the recipient: international ("+14155552671", "0044 20 7946
 	// 0958"), Logto's digits-only form ("14155552671"), or a national number
 	// of the config's defaultRegion ("(415) 555-2671"), with or without
-	// spaces, dashes, dots and parentheses. See Connector.NormalizePhone.
+	// spaces, dashes, dots and parentheses. See Connector.ReadPhone.
 	To string `redact:"phone"`
+	// Phone is the recipient as ReadPhone read it, for a caller that has
+	// read the number already: set it instead of To, and the number is not
+	// read again. The zero Phone is not set; setting both is an error.
+	Phone Phone
 	// UsageType selects the template; a usage type without a template of
 	// its own uses the Generic template.
 	UsageType UsageType
@@ -79,8 +83,8 @@ type Message struct {
 	Locale string
 }
 
-// Format prints m as fmt prints a struct, with To masked, Code redacted
-// and Payload reduced to its keys, in every verb.
+// Format prints m as fmt prints a struct, with To and Phone masked, Code
+// redacted and Payload reduced to its keys, in every verb.
 func (m Message) Format(f fmt.State, verb rune) { formatRedacted(f, verb, m) }
 
 // LogValue presents m to log/slog as Format prints it.
@@ -118,7 +122,7 @@ type Connector struct {
 	validity   string
 	callback   SecretURL // its user info may hold a password
 	templates  *templateSet
-	phones     phoneRules
+	phones     *phoneRules
 	endpoint   string      // the full Messages.json URL
 	header     http.Header // the request headers but Authorization, built once; cloned per attempt
 	auth       Secret      // the Authorization header: the credentials, in Basic form
@@ -375,7 +379,7 @@ func (c *Connector) Render(msg Message) (*Rendered, error) {
 
 // prepare checks msg and renders its body: everything before the request.
 func (c *Connector) prepare(msg Message) (to phoneNumber, tmpl *messageTemplate, body string, err error) {
-	if to, err = c.phones.read(msg.To); err != nil {
+	if to, err = c.recipient(msg); err != nil {
 		return phoneNumber{}, nil, "", err
 	}
 	if msg.UsageType == "" {
@@ -393,29 +397,63 @@ func (c *Connector) prepare(msg Message) (to phoneNumber, tmpl *messageTemplate,
 	return to, tmpl, body, nil
 }
 
-// NormalizePhone returns the E.164 form of number ("+14155552671") that
-// SendMessage would send to, with the same checks and errors: a number
-// that is not valid (ErrInvalidPhoneNumber), of a line type that cannot
-// receive SMS (ErrUnreachableRecipient), or outside allowedCountries
-// (ErrCountryNotAllowed). Use it to key anything stored per recipient, so
-// that "14155552671" and "+1 (415) 555-2671" are the same person.
-func (c *Connector) NormalizePhone(number string) (string, error) {
+// recipient is msg's recipient: Message.Phone as it was read, checked
+// against this connector's rules when other rules read it, or else
+// Message.To, read now.
+func (c *Connector) recipient(msg Message) (phoneNumber, error) {
+	if msg.Phone.IsZero() {
+		return c.phones.read(msg.To)
+	}
+	if msg.To != "" {
+		return phoneNumber{}, errorf(ErrInvalidMessage, "Message.To and Message.Phone are both set: set one, so that there is no doubt whom the code goes to")
+	}
+	p := msg.Phone.v.open()
+	if p.rules != c.phones {
+		if err := c.phones.admit(p, p.e164); err != nil {
+			return phoneNumber{}, err.WithField("Message.Phone")
+		}
+	}
+	return p, nil
+}
+
+// ReadPhone reads number as SendMessage reads Message.To, with the same
+// checks and errors: a number that is not valid (ErrInvalidPhoneNumber),
+// of a line type that cannot receive SMS (ErrUnreachableRecipient), or
+// outside allowedCountries (ErrCountryNotAllowed), each a *PhoneError that
+// names Message.To. Reading a number with libphonenumber costs tens of
+// microseconds, so a caller that needs the number before it sends (to key a
+// store by E164, to count by Region) reads it once here and sends the
+// Phone as Message.Phone.
+func (c *Connector) ReadPhone(number string) (Phone, error) {
 	p, err := c.phones.read(number)
+	if err != nil {
+		return Phone{}, err
+	}
+	return Phone{v: seal(p)}, nil
+}
+
+// NormalizePhone returns the E.164 form of number ("+14155552671") that
+// SendMessage would send to: ReadPhone's E164, with its checks and errors.
+// Use it to key anything stored per recipient, so that "14155552671" and
+// "+1 (415) 555-2671" are the same person; a caller that also sends to the
+// number reads it once with ReadPhone instead.
+func (c *Connector) NormalizePhone(number string) (string, error) {
+	p, err := c.ReadPhone(number)
 	if err != nil {
 		return "", err
 	}
-	return p.e164, nil
+	return p.E164(), nil
 }
 
 // PhoneRegion returns the ISO 3166-1 region of a number NormalizePhone
 // accepts ("US", "JM", or "001" for a non-geographic calling code), or ""
-// for one it refuses.
+// for one it refuses. It is ReadPhone's Region.
 func (c *Connector) PhoneRegion(number string) string {
-	p, err := c.phones.read(number)
+	p, err := c.ReadPhone(number)
 	if err != nil {
 		return ""
 	}
-	return p.region()
+	return p.Region()
 }
 
 // String describes c without its credentials. Like Format and LogValue it

@@ -1,8 +1,10 @@
 package twiliosms
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"unicode"
@@ -18,12 +20,70 @@ type phoneNumber struct {
 	callingCode int
 	kind        phonenumbers.PhoneNumberType
 	num         *phonenumbers.PhoneNumber
+	rules       *phoneRules // the rules that read and admitted it
 }
 
 // region is the ISO 3166-1 region of p ("001" for the non-geographic calling
 // codes such as +800). Looking it up costs a pattern match for calling codes
 // that several regions share (+1, +7, +44...), so it is only done on demand.
 func (p phoneNumber) region() string { return phonenumbers.GetRegionCodeForNumber(p.num) }
+
+// Phone is a recipient's number as a Connector read it (see
+// Connector.ReadPhone): its E.164 form and its region, read once. Sent as
+// Message.Phone, it is not read again. A Phone read by another Connector
+// is checked against this one's rules (the line type and allowedCountries)
+// before it is sent to, so it never bypasses them.
+//
+// The zero Phone is "not set". A Phone prints masked (+1415***2671) in
+// every fmt verb, in log/slog and in encoding/json, also inside a struct of
+// yours: like a Secret, it keeps the number behind a func, where
+// reflection cannot read it.
+type Phone struct {
+	_ [0]func() // no ==: it would compare where the reading is kept
+	v *sealed[phoneNumber]
+}
+
+// E164 returns the number in E.164 form ("+14155552671"), or "" for the
+// zero Phone. Key what you store per recipient by it, so that
+// "14155552671" and "+1 (415) 555-2671" are the same person.
+func (p Phone) E164() string {
+	if p.v == nil {
+		return ""
+	}
+	return p.v.open().e164
+}
+
+// Region returns the number's ISO 3166-1 region ("US", "JM"), "001" for a
+// non-geographic calling code such as +800, or "" for the zero Phone. For
+// a calling code that several regions share (+1, +7, +44) it matches the
+// number against each region's patterns, so call it when you need it.
+func (p Phone) Region() string {
+	if p.v == nil {
+		return ""
+	}
+	return p.v.open().region()
+}
+
+// IsZero reports whether p is the zero Phone: not set.
+func (p Phone) IsZero() bool { return p.v == nil }
+
+// String returns the number masked as MaskPhone masks it, or "" for the
+// zero Phone.
+func (p Phone) String() string {
+	if p.v == nil {
+		return ""
+	}
+	return MaskPhone(p.v.open().e164)
+}
+
+// Format prints what String returns, in every verb.
+func (p Phone) Format(f fmt.State, verb rune) { formatText(f, verb, p.String()) }
+
+// LogValue presents p to log/slog as String returns it.
+func (p Phone) LogValue() slog.Value { return slog.StringValue(p.String()) }
+
+// MarshalJSON encodes p as String returns it, masked.
+func (p Phone) MarshalJSON() ([]byte, error) { return json.Marshal(p.String()) }
 
 // phoneRules are the config's rules for reading and admitting recipients.
 type phoneRules struct {
@@ -32,8 +92,8 @@ type phoneRules struct {
 	allowedCodes   map[int]bool
 }
 
-func newPhoneRules(cfg Config) phoneRules {
-	r := phoneRules{defaultRegion: cfg.DefaultRegion}
+func newPhoneRules(cfg Config) *phoneRules {
+	r := &phoneRules{defaultRegion: cfg.DefaultRegion}
 	if len(cfg.AllowedCountries) == 0 {
 		return r
 	}
@@ -50,7 +110,7 @@ func newPhoneRules(cfg Config) phoneRules {
 	return r
 }
 
-func (r phoneRules) restricted() bool { return r.allowedCodes != nil }
+func (r *phoneRules) restricted() bool { return r.allowedCodes != nil }
 
 // unreachableKinds are the line types that can never be a person's phone.
 // They are what SMS pumping fraud texts, since the fraudster shares the
@@ -71,40 +131,52 @@ const numberExample = "+1 415 555 2671"
 // are a national number of the default region (when one is set) or
 // international digits, as Logto stores numbers. The number must be valid
 // for libphonenumber, of a line type that can receive SMS, and in an allowed
-// country. Errors mask the number as logs do.
-func (r phoneRules) read(s string) (phoneNumber, error) {
+// country. Errors are *PhoneError, naming Message.To and showing the number
+// as written, masked.
+func (r *phoneRules) read(s string) (phoneNumber, error) {
 	digits, international, err := cleanNumber(s)
 	if err != nil {
 		return phoneNumber{}, err
 	}
 	var p phoneNumber
 	if international || r.defaultRegion == "" {
-		p, err = readInternational(digits, international)
+		p, err = readInternational(s, digits, international)
 	} else {
-		p, err = r.readNational(digits)
+		p, err = r.readNational(s, digits)
 	}
 	if err != nil {
 		return phoneNumber{}, err
 	}
+	if err := r.admit(p, s); err != nil {
+		return phoneNumber{}, err
+	}
+	p.rules = r
+	return p, nil
+}
+
+// admit checks what the rules refuse of a valid number, written as
+// written: a line type that cannot receive SMS, and a country outside
+// allowedCountries.
+func (r *phoneRules) admit(p phoneNumber, written string) *PhoneError {
 	if what, ok := unreachableKinds[p.kind]; ok {
-		return phoneNumber{}, errorf(ErrUnreachableRecipient, "Message.To (%s) is a %s number in %s: it cannot receive SMS, and such numbers are what SMS pumping fraud texts; ask for a mobile number",
-			MaskPhone(p.e164), what, describeRegion(p.region(), p.callingCode))
+		return phoneError(ErrUnreachableRecipient, " (%s) is a %s number in %s: it cannot receive SMS, and such numbers are what SMS pumping fraud texts; ask for a mobile number",
+			MaskPhone(written), what, describeRegion(p.region(), p.callingCode))
 	}
 	if r.restricted() && !r.allowedCodes[p.callingCode] {
 		region := p.region()
 		if !r.allowedRegions[region] {
-			return phoneNumber{}, errorf(ErrCountryNotAllowed, "Message.To (%s) is a number in %s, which allowedCountries does not include",
-				MaskPhone(p.e164), describeRegion(region, p.callingCode))
+			return phoneError(ErrCountryNotAllowed, " (%s) is a number in %s, which allowedCountries does not include",
+				MaskPhone(written), describeRegion(region, p.callingCode))
 		}
 	}
-	return p, nil
+	return nil
 }
 
 // cleanNumber drops the separators people write and returns the digits and
 // whether a "+" or "00" marked them international.
 func cleanNumber(s string) (digits string, international bool, err error) {
 	if s == "" {
-		return "", false, errorf(ErrInvalidPhoneNumber, "Message.To is empty")
+		return "", false, phoneError(ErrInvalidPhoneNumber, " is empty")
 	}
 	var b strings.Builder
 	b.Grow(len(s))
@@ -116,7 +188,7 @@ func cleanNumber(s string) (digits string, international bool, err error) {
 			international = true
 		case c == '(' || c == ')' || c == '.' || unicode.IsSpace(c) || unicode.Is(unicode.Pd, c):
 		default:
-			return "", false, errorf(ErrInvalidPhoneNumber, "Message.To has %q at byte %d: write digits, with an optional leading + and spaces, dashes, dots or parentheses", c, i)
+			return "", false, phoneError(ErrInvalidPhoneNumber, " has %q at byte %d: write digits, with an optional leading + and spaces, dashes, dots or parentheses", c, i)
 		}
 	}
 	digits = b.String()
@@ -124,29 +196,31 @@ func cleanNumber(s string) (digits string, international bool, err error) {
 		digits, international = strings.CutPrefix(digits, "00")
 	}
 	if digits == "" {
-		return "", false, errorf(ErrInvalidPhoneNumber, "Message.To has no digits")
+		return "", false, phoneError(ErrInvalidPhoneNumber, " has no digits")
 	}
 	return digits, international, nil
 }
 
-// readInternational reads digits that start with a country calling code.
-func readInternational(digits string, written bool) (phoneNumber, error) {
+// readInternational reads digits that start with a country calling code;
+// written is the number as the caller wrote it, and plus whether a "+" or
+// "00" marked it international.
+func readInternational(written, digits string, plus bool) (phoneNumber, error) {
 	p, err := parseNumber("+"+digits, "")
 	if err == nil && p.kind != phonenumbers.UNKNOWN {
 		return p, nil
 	}
-	masked := MaskPhone("+" + digits)
+	masked := MaskPhone(written)
 	hint := "check its digits"
-	if !written {
+	if !plus {
 		hint = "write a national number with its country code (" + numberExample + ") or set defaultRegion"
 	}
 	switch {
 	case errors.Is(err, phonenumbers.ErrInvalidCountryCode):
-		return phoneNumber{}, errorf(ErrInvalidPhoneNumber, "Message.To (%s) read as an international number starts with no country calling code in use; %s", masked, hint)
+		return phoneNumber{}, phoneError(ErrInvalidPhoneNumber, " (%s) read as an international number starts with no country calling code in use; %s", masked, hint)
 	case err != nil:
-		return phoneNumber{}, errorf(ErrInvalidPhoneNumber, "Message.To (%s) read as an international number has %s; %s", masked, lengthProblem(err), hint)
+		return phoneNumber{}, phoneError(ErrInvalidPhoneNumber, " (%s) read as an international number has %s; %s", masked, lengthProblem(err), hint)
 	}
-	return phoneNumber{}, errorf(ErrInvalidPhoneNumber, "Message.To (%s) read as an international number is not a valid number in %s; %s",
+	return phoneNumber{}, phoneError(ErrInvalidPhoneNumber, " (%s) read as an international number is not a valid number in %s; %s",
 		masked, describeRegion(p.region(), p.callingCode), hint)
 }
 
@@ -155,7 +229,7 @@ func readInternational(digits string, written bool) (phoneNumber, error) {
 // A national reading that is a fixed line gives way to an international
 // reading that can receive SMS: "447400123456" with defaultRegion DE is a
 // UK mobile in Logto's form, not a German landline.
-func (r phoneRules) readNational(digits string) (phoneNumber, error) {
+func (r *phoneRules) readNational(written, digits string) (phoneNumber, error) {
 	national, nerr := parseNumber(digits, r.defaultRegion)
 	nationalOK := nerr == nil && national.kind != phonenumbers.UNKNOWN
 	if nationalOK && national.kind != phonenumbers.FIXED_LINE {
@@ -175,8 +249,8 @@ func (r phoneRules) readNational(digits string) (phoneNumber, error) {
 	if ierr == nil {
 		intlReading = "is not a valid number in " + describeRegion(intl.region(), intl.callingCode)
 	}
-	return phoneNumber{}, errorf(ErrInvalidPhoneNumber, "Message.To (%s) is not a valid national number in %s (defaultRegion %s), and read as international digits it %s; check its digits, or write it with its country code (%s)",
-		MaskPhone("+"+digits), describeRegion(r.defaultRegion, 0), r.defaultRegion, intlReading, numberExample)
+	return phoneNumber{}, phoneError(ErrInvalidPhoneNumber, " (%s) is not a valid national number in %s (defaultRegion %s), and read as international digits it %s; check its digits, or write it with its country code (%s)",
+		MaskPhone(written), describeRegion(r.defaultRegion, 0), r.defaultRegion, intlReading, numberExample)
 }
 
 func smsCapable(kind phonenumbers.PhoneNumberType) bool {

@@ -29,6 +29,10 @@ func filled[T any](t *testing.T) (v T, shown, hidden []string) {
 		case f.Type() == reflect.TypeFor[SecretURL]():
 			f.Set(reflect.ValueOf(NewSecretURL("https://user:password" + word + "@host" + word + ".example/cb")))
 			shown, hidden = append(shown, "host"+word, "user:xxxxx@"), append(hidden, "password"+word)
+		case f.Type() == reflect.TypeFor[Phone]():
+			number := "+1415555" + fmt.Sprintf("%04d", 2600+i)
+			f.Set(reflect.ValueOf(Phone{v: seal(phoneNumber{e164: number})}))
+			shown, hidden = append(shown, "+1415***"+number[8:]), append(hidden, number)
 		case tag == "secret":
 			f.SetString("secret" + word)
 			hidden = append(hidden, "secret"+word)
