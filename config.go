@@ -79,6 +79,14 @@ type Config struct {
 	// a national number of this region first. Without it, such digits are
 	// international digits, as Logto stores numbers.
 	DefaultRegion string `json:"defaultRegion,omitempty" validate:"omitempty,region"`
+	// DefaultLocale is the language the templates without a locale are
+	// written in: a BCP 47 tag such as "en" (optional; ParseConfig and New
+	// take its canonical form, as for Template.Locale). The reader's
+	// languages are matched against it as against the other templates'
+	// locales, so that a reader of "en-US, de;q=0.8" gets the English
+	// templates, not the German ones. Without it, those templates have no
+	// language: they are what a reader gets when none of theirs matches.
+	DefaultLocale string `json:"defaultLocale,omitempty" validate:"omitempty,locale"`
 	// AllowedCountries, when not empty, limits recipients to these
 	// countries: ISO 3166-1 region codes ("US" admits the United States but
 	// not Jamaica, which shares +1) or calling codes with a plus ("+44"
@@ -171,6 +179,9 @@ func ParseConfig(data []byte) (Config, error) {
 		if _, canonical, ok := parseLocale(t.Locale); ok {
 			cfg.Templates[i].Locale = canonical
 		}
+	}
+	if _, canonical, ok := parseLocale(cfg.DefaultLocale); ok {
+		cfg.DefaultLocale = canonical
 	}
 	var ce *ConfigError
 	if errors.As(cfg.Validate(), &ce) {
@@ -337,7 +348,7 @@ var requiredUsageTypes = []UsageType{UsageTypeRegister, UsageTypeSignIn, UsageTy
 func (c Config) Validate() error {
 	problems := fieldProblems(c)
 	problems = append(problems, crossFieldProblems(c)...)
-	problems = append(problems, templateProblems(c.Templates)...)
+	problems = append(problems, templateProblems(c.Templates, c.DefaultLocale)...)
 	if len(problems) == 0 {
 		return nil
 	}
@@ -416,6 +427,7 @@ var fieldRules = map[string]fieldRule{
 	"region": {func(s, _ string) bool { return validRegion(s) }, func(fe validator.FieldError) string {
 		return `must be an ISO 3166-1 region code that libphonenumber knows, such as "US" or "DE"` + regionHint(fe.Field(), fe.Value().(string))
 	}},
+	"locale": {func(s, _ string) bool { _, _, ok := parseLocale(s); return ok }, says(localeRule)},
 	"country": {func(s, _ string) bool { return validRegion(s) || validCallingCode(s) }, func(fe validator.FieldError) string {
 		return `must be a region code such as "US" or a calling code with a plus such as "+44"` + regionHint(fe.Field(), fe.Value().(string))
 	}},
@@ -484,10 +496,14 @@ func pairProblems(a, aName, b, bName string) []ConfigProblem {
 	return nil
 }
 
+// localeRule is what a locale must be.
+const localeRule = `must be a BCP 47 language tag that names a language, such as "de", "pt-BR" or "zh-Hans"`
+
 // templateProblems checks the templates as a set (no usage type and
-// locale twice; Logto's four usage types among those without a locale), and
-// each one on its own.
-func templateProblems(templates []Template) []ConfigProblem {
+// language twice, the templates without a locale being in defaultLocale;
+// Logto's four usage types among those without a locale), and each one on
+// its own.
+func templateProblems(templates []Template, defaultLocale string) []ConfigProblem {
 	if len(templates) == 0 {
 		return []ConfigProblem{{"templates", "is required"}}
 	}
@@ -495,6 +511,7 @@ func templateProblems(templates []Template) []ConfigProblem {
 		usageType UsageType
 		locale    string
 	}
+	_, defaultLocale, _ = parseLocale(defaultLocale) // "" when unset or malformed
 	var problems []ConfigProblem
 	first := make(map[pair]int, len(templates))
 	fallbackSet := make(map[UsageType]bool, len(templates))
@@ -504,19 +521,16 @@ func templateProblems(templates []Template) []ConfigProblem {
 		if t.Locale != "" && !ok {
 			continue
 		}
-		p := pair{t.UsageType, locale}
-		if j, dup := first[p]; dup && t.UsageType != "" {
-			what := fmt.Sprintf("usage type %q", t.UsageType)
-			if locale != "" {
-				what += fmt.Sprintf(" with locale %q", locale)
-			}
-			problems = append(problems, ConfigProblem{fmt.Sprintf("templates[%d].usageType", i),
-				fmt.Sprintf("%s appears more than once: templates[%d] and templates[%d]", what, j, i)})
-		} else if !dup {
-			first[p] = i
-		}
 		if locale == "" {
 			fallbackSet[t.UsageType] = true
+			locale = defaultLocale
+		}
+		p := pair{t.UsageType, locale}
+		if j, dup := first[p]; dup && t.UsageType != "" {
+			byDefault := t.Locale == "" || templates[j].Locale == ""
+			problems = append(problems, ConfigProblem{fmt.Sprintf("templates[%d].usageType", i), duplicateTemplate(t.UsageType, locale, byDefault, j, i)})
+		} else if !dup {
+			first[p] = i
 		}
 	}
 	var missing []string
@@ -529,6 +543,21 @@ func templateProblems(templates []Template) []ConfigProblem {
 		problems = append(problems, ConfigProblem{"templates", "must include a template without a locale for each of Register, SignIn, ForgotPassword and Generic; missing: " + strings.Join(missing, ", ")})
 	}
 	return problems
+}
+
+// duplicateTemplate says that templates j and i are for the same usage
+// type in the same language; byDefault, that one of them is in it by
+// defaultLocale.
+func duplicateTemplate(u UsageType, locale string, byDefault bool, j, i int) string {
+	what := fmt.Sprintf("usage type %q", u)
+	if locale != "" {
+		what += fmt.Sprintf(" with locale %q", locale)
+	}
+	msg := fmt.Sprintf("%s appears more than once: templates[%d] and templates[%d]", what, j, i)
+	if locale != "" && byDefault {
+		msg += "; the templates without a locale are in defaultLocale " + strconv.Quote(locale)
+	}
+	return msg
 }
 
 // templateItemProblems checks one template: a usage type that is not a
@@ -545,7 +574,7 @@ func templateItemProblems(i int, t Template) []ConfigProblem {
 		}
 	}
 	if _, _, ok := parseLocale(t.Locale); t.Locale != "" && !ok {
-		problems = append(problems, ConfigProblem{at + "locale", `must be a BCP 47 language tag that names a language, such as "de", "pt-BR" or "zh-Hans"`})
+		problems = append(problems, ConfigProblem{at + "locale", localeRule})
 	}
 	if strings.TrimSpace(t.Content) == "" {
 		return problems // notblank reports it

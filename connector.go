@@ -267,7 +267,7 @@ func New(cfg Config, opts ...Option) (*Connector, error) {
 		accountSID: cfg.AccountSID,
 		riskCheck:  "enable",
 		endpoint:   s.baseURL + "/2010-04-01/Accounts/" + cfg.AccountSID + "/Messages.json",
-		templates:  newTemplateSet(cfg.Templates),
+		templates:  newTemplateSet(cfg.Templates, cfg.DefaultLocale),
 		phones:     newPhoneRules(cfg),
 		client:     noRedirects(s.client, s.timeout),
 		callback:   cfg.StatusCallback,
@@ -334,11 +334,13 @@ type Rendered struct {
 	// Template is the usage type of the template used: UsageType, or
 	// Generic when Fallback is true.
 	Template UsageType
-	// Locale is the chosen template's locale, or "" for a template without
-	// one.
+	// Locale is the chosen template's locale: its own, or for a template
+	// without one the config's defaultLocale, or "" when that is unset too.
 	Locale string
-	// Fallback reports that there is no template for UsageType and the
-	// Generic template was used.
+	// Fallback reports that the Generic template was used because there is
+	// no template for UsageType in the language chosen (or, when no
+	// language of the reader's matched, none among the templates without a
+	// locale).
 	Fallback bool
 	// Body is the rendered message, code included.
 	Body string `redact:"length"`

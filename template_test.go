@@ -188,7 +188,7 @@ func TestRenderAcceptsExactly1600Characters(t *testing.T) {
 }
 
 func TestChooseTemplateWithoutLocales(t *testing.T) {
-	set := newTemplateSet(validConfig().Templates)
+	set := newTemplateSet(validConfig().Templates, "")
 	got, err := set.choose(UsageTypeSignIn, "")
 	require.NoError(t, err)
 	assert.Equal(t, UsageTypeSignIn, got.usageType)

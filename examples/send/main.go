@@ -98,8 +98,9 @@ const (
 )
 
 // demoTemplates has an English template for each of Logto's nine usage
-// types (the fallback set, without a locale), and the sign-in and Generic
-// templates in German, French, Spanish and Japanese.
+// types (the fallback set, without a locale: demoLocale says they are
+// English), and the sign-in and Generic templates in German, French,
+// Spanish and Japanese.
 var demoTemplates = []twiliosms.Template{
 	{UsageType: twiliosms.UsageTypeRegister, Content: "Welcome! Your verification code is {{code}}. It expires in 10 minutes."},
 	{UsageType: twiliosms.UsageTypeSignIn, Content: "Your sign-in code is {{code}}. Don't share it with anyone."},
@@ -119,6 +120,10 @@ var demoTemplates = []twiliosms.Template{
 	{UsageType: twiliosms.UsageTypeSignIn, Locale: "ja", Content: "ログインコードは {{code}} です。誰にも教えないでください。"},
 	{UsageType: twiliosms.UsageTypeGeneric, Locale: "ja", Content: "確認コードは {{code}} です。"},
 }
+
+// demoLocale is the language of the demo templates without a locale, so
+// that a reader who prefers English to German gets English.
+const demoLocale = "en"
 
 // options are what run needs besides the flags; tests replace baseURL to
 // keep "real" sends on a local server.
@@ -346,6 +351,7 @@ func loadConfig(path string, getenv func(string) string, stdout io.Writer) (twil
 			FromMessagingServiceSID: env["TWILIO_MESSAGING_SERVICE_SID"],
 			From:                    env["TWILIO_FROM"],
 			Templates:               demoTemplates,
+			DefaultLocale:           demoLocale,
 		}
 		fmt.Fprintln(stdout, "Twilio credentials from the environment: this sends a real SMS.")
 		return cfg, nil, cfg.Validate()
@@ -357,6 +363,7 @@ func loadConfig(path string, getenv func(string) string, stdout io.Writer) (twil
 		AuthToken:               twiliosms.NewSecret(demoAuthToken),
 		FromMessagingServiceSID: demoServiceSID,
 		Templates:               demoTemplates,
+		DefaultLocale:           demoLocale,
 	}, fake, nil
 }
 
