@@ -1,6 +1,7 @@
 package twiliosms
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -178,6 +179,25 @@ func TestRenderRefusesBrokenMessages(t *testing.T) {
 			assert.True(t, strings.HasPrefix(err.Error(), "twiliosms: invalid message: "), err.Error())
 		})
 	}
+}
+
+// TestALongCodeCanOverflowAValidTemplate: the config check assumes a
+// 6-character code, so a longer Message.Code, not only a payload value, can
+// push a valid template's body over the limit. It is refused, and nothing
+// is sent.
+func TestALongCodeCanOverflowAValidTemplate(t *testing.T) {
+	cfg := validConfig()
+	cfg.Templates[1].Content = strings.Repeat("a", 1594) + "{{code}}" // 1,600 with 6 digits
+	conn, mock := setup(t, cfg)
+	requests := capture(t, mock, testEndpoint)
+	msg := signInMessage()
+	_, err := conn.SendMessage(context.Background(), msg)
+	require.NoError(t, err, "a 6-digit code fits")
+	msg.Code = "12345678"
+	_, err = conn.SendMessage(context.Background(), msg)
+	require.ErrorIs(t, err, ErrInvalidMessage)
+	assert.Contains(t, err.Error(), "renders 1602 characters, over Twilio's limit of 1600")
+	assert.Len(t, requests(), 1, "the long code was not sent")
 }
 
 func TestRenderAcceptsExactly1600Characters(t *testing.T) {
