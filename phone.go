@@ -134,15 +134,15 @@ const numberExample = "+1 415 555 2671"
 // country. Errors are *PhoneError, naming Message.To and showing the number
 // as written, masked.
 func (r *phoneRules) read(s string) (phoneNumber, error) {
-	digits, international, err := cleanNumber(s)
+	plusDigits, international, err := cleanNumber(s)
 	if err != nil {
 		return phoneNumber{}, err
 	}
 	var p phoneNumber
 	if international || r.defaultRegion == "" {
-		p, err = readInternational(s, digits, international)
+		p, err = readInternational(s, plusDigits, international)
 	} else {
-		p, err = r.readNational(s, digits)
+		p, err = r.readNational(s, plusDigits)
 	}
 	if err != nil {
 		return phoneNumber{}, err
@@ -172,40 +172,58 @@ func (r *phoneRules) admit(p phoneNumber, written string) *PhoneError {
 	return nil
 }
 
-// cleanNumber drops the separators people write and returns the digits and
-// whether a "+" or "00" marked them international.
-func cleanNumber(s string) (digits string, international bool, err error) {
+// cleanNumber drops the separators people write and returns the digits
+// with a "+" before them, and whether a "+" or "00" marked them
+// international. A number written in E.164 form is returned as it is,
+// without a copy: that is how most stored numbers come back.
+func cleanNumber(s string) (plusDigits string, international bool, err error) {
 	if s == "" {
 		return "", false, phoneError(ErrInvalidPhoneNumber, " is empty")
 	}
+	if len(s) > 1 && s[0] == '+' && !strings.ContainsFunc(s[1:], notDigit) {
+		return s, true, nil
+	}
+	plusDigits, international, err = dropSeparators(s)
+	if err != nil {
+		return "", false, err
+	}
+	if !international && strings.HasPrefix(plusDigits, "+00") {
+		plusDigits, international = "+"+plusDigits[3:], true
+	}
+	if plusDigits == "+" {
+		return "", false, phoneError(ErrInvalidPhoneNumber, " has no digits")
+	}
+	return plusDigits, international, nil
+}
+
+func notDigit(r rune) bool { return r < '0' || r > '9' }
+
+// dropSeparators returns the digits of s after a "+", and whether s
+// started with a "+" of its own; anything but digits, that "+" and the
+// separators people write is an error that says where it is.
+func dropSeparators(s string) (plusDigits string, plus bool, err error) {
 	var b strings.Builder
-	b.Grow(len(s))
+	b.Grow(len(s) + 1)
+	b.WriteByte('+')
 	for i, c := range s {
 		switch {
 		case c >= '0' && c <= '9':
 			b.WriteRune(c)
-		case c == '+' && b.Len() == 0 && !international:
-			international = true
+		case c == '+' && b.Len() == 1 && !plus:
+			plus = true
 		case c == '(' || c == ')' || c == '.' || unicode.IsSpace(c) || unicode.Is(unicode.Pd, c):
 		default:
 			return "", false, phoneError(ErrInvalidPhoneNumber, " has %q at byte %d: write digits, with an optional leading + and spaces, dashes, dots or parentheses", c, i)
 		}
 	}
-	digits = b.String()
-	if !international {
-		digits, international = strings.CutPrefix(digits, "00")
-	}
-	if digits == "" {
-		return "", false, phoneError(ErrInvalidPhoneNumber, " has no digits")
-	}
-	return digits, international, nil
+	return b.String(), plus, nil
 }
 
-// readInternational reads digits that start with a country calling code;
-// written is the number as the caller wrote it, and plus whether a "+" or
-// "00" marked it international.
-func readInternational(written, digits string, plus bool) (phoneNumber, error) {
-	p, err := parseNumber("+"+digits, "")
+// readInternational reads digits that start with a country calling code,
+// given with a "+" before them; written is the number as the caller wrote
+// it, and plus whether a "+" or "00" marked it international.
+func readInternational(written, plusDigits string, plus bool) (phoneNumber, error) {
+	p, err := parseNumber(plusDigits, "")
 	if err == nil && p.kind != phonenumbers.UNKNOWN {
 		return p, nil
 	}
@@ -229,13 +247,13 @@ func readInternational(written, digits string, plus bool) (phoneNumber, error) {
 // A national reading that is a fixed line gives way to an international
 // reading that can receive SMS: "447400123456" with defaultRegion DE is a
 // UK mobile in Logto's form, not a German landline.
-func (r *phoneRules) readNational(written, digits string) (phoneNumber, error) {
-	national, nerr := parseNumber(digits, r.defaultRegion)
+func (r *phoneRules) readNational(written, plusDigits string) (phoneNumber, error) {
+	national, nerr := parseNumber(plusDigits[1:], r.defaultRegion)
 	nationalOK := nerr == nil && national.kind != phonenumbers.UNKNOWN
 	if nationalOK && national.kind != phonenumbers.FIXED_LINE {
 		return national, nil
 	}
-	intl, ierr := parseNumber("+"+digits, "")
+	intl, ierr := parseNumber(plusDigits, "")
 	intlOK := ierr == nil && intl.kind != phonenumbers.UNKNOWN
 	switch {
 	case nationalOK && intlOK && smsCapable(intl.kind):
