@@ -341,6 +341,42 @@ func BenchmarkSend(b *testing.B) {
 	}
 }
 
+// BenchmarkSendSideBySide sends to each iteration's number once with every
+// contender, in an order that rotates from one iteration to the next, and
+// times each send, so that all share whatever the shared machine is doing
+// at that moment. It reports each contender's median send time and the
+// ratios of the medians that the targets name; BenchmarkSend gives the
+// allocations.
+func BenchmarkSendSideBySide(b *testing.B) {
+	srv := httptest.NewServer(twilioHandler)
+	defer srv.Close()
+	cs := contenders(b, srv.URL, func() http.RoundTripper { return newTransport() })
+	times := make([][]time.Duration, len(cs))
+	var r rotation
+	for iteration := 0; b.Loop(); iteration++ {
+		to := r.next()
+		for k := range cs {
+			c := (iteration + k) % len(cs)
+			start := time.Now()
+			if err := cs[c].send(to); err != nil {
+				b.Fatal(cs[c].name, err)
+			}
+			times[c] = append(times[c], time.Since(start))
+		}
+	}
+	medians := map[string]float64{}
+	for c := range cs {
+		medians[cs[c].name] = float64(median(times[c]))
+		b.ReportMetric(medians[cs[c].name], cs[c].name+"-ns")
+	}
+	b.ReportMetric(medians["twiliosms"]/medians["floor+check"], "twiliosms/floor+check")
+	b.ReportMetric(medians["twiliosms"]/medians["twilio-go+check"], "twiliosms/twilio-go+check")
+	b.ReportMetric(medians["twiliosms"]/medians["floor"], "twiliosms/floor")
+	if p, ok := medians["passcode"]; ok {
+		b.ReportMetric(p/medians["twiliosms"], "passcode/twiliosms")
+	}
+}
+
 // canned is a RoundTripper that answers every request with the 201 without
 // a network: BenchmarkClientWork uses it to measure only the work each
 // contender does on its side, free of the loopback's scheduling noise.
