@@ -350,7 +350,16 @@ func BenchmarkSend(b *testing.B) {
 func BenchmarkSendSideBySide(b *testing.B) {
 	srv := httptest.NewServer(twilioHandler)
 	defer srv.Close()
-	cs := contenders(b, srv.URL, func() http.RoundTripper { return newTransport() })
+	sideBySide(b, contenders(b, srv.URL, func() http.RoundTripper { return newTransport() }))
+}
+
+// BenchmarkClientWorkSideBySide is BenchmarkSendSideBySide without the
+// network, as BenchmarkClientWork is BenchmarkSend's.
+func BenchmarkClientWorkSideBySide(b *testing.B) {
+	sideBySide(b, contenders(b, "http://127.0.0.1:9", func() http.RoundTripper { return canned{} }))
+}
+
+func sideBySide(b *testing.B, cs []contender) {
 	times := make([][]time.Duration, len(cs))
 	var r rotation
 	for iteration := 0; b.Loop(); iteration++ {
