@@ -92,12 +92,9 @@ func TestARefusingRedisFailsFast(t *testing.T) {
 		require.ErrorIs(t, err, passcode.ErrStoreUnavailable)
 		assert.Less(t, took, 250*time.Millisecond)
 	}
-
-	defaults := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
-	defer defaults.Close()
-	took, err := send(defaults)
-	require.ErrorIs(t, err, passcode.ErrStoreUnavailable)
-	assert.Greater(t, took, 250*time.Millisecond, "without them, the dials' backoff alone takes 400 ms")
+	// go-redis's defaults redial with a backoff (about 400 ms here); that is
+	// go-redis's behaviour, not ours, so it is not asserted: a port found
+	// free can be taken by another process under load.
 }
 
 // TestPoolMessagesFiltered: go-redis logs "failed to dial" for each refused
