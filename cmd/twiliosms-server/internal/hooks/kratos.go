@@ -54,8 +54,11 @@ func parseKratos(body []byte) (RelayRequest, error) {
 	if b.TemplateType == "" {
 		return r, missing("template_type", "Kratos's template type: send the body of cmd/twiliosms-server/kratos/sms.jsonnet")
 	}
-	if b.Code == "" && b.To != "" {
-		return r, missing("code", "the code to send; Kratos's "+b.TemplateType+" carries none (this server texts codes only)")
+	switch {
+	case b.Code == "" && ok:
+		return r, missing("code", "the code to send: set request_config.body to cmd/twiliosms-server/kratos/sms.jsonnet, which reads it")
+	case b.Code == "" && b.To != "":
+		return r, missing("code", "the code to send; Kratos's "+b.TemplateType+" carries none, and this server texts codes only")
 	}
 	return r, checkRelay(r, "to", "code", "ip")
 }
