@@ -20,7 +20,9 @@ type relayAnswer struct {
 	err error
 }
 
-func (r relayAnswer) Relay(context.Context, hooks.RelayRequest) (*hooks.Relayed, error) { return r.res, r.err }
+func (r relayAnswer) Relay(context.Context, hooks.RelayRequest) (*hooks.Relayed, error) {
+	return r.res, r.err
+}
 
 func TestRelayedSendsAreCountedAsSends(t *testing.T) {
 	conn, err := twiliosms.New(twiliosms.Config{AccountSID: "AC0123456789abcdef0123456789abcdef", AuthToken: "token",
