@@ -2,6 +2,8 @@ package twiliosms
 
 import (
 	"testing"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 // Micro-benchmarks of the send path's own work; the end-to-end comparison
@@ -55,19 +57,50 @@ func BenchmarkDecodeMessage(b *testing.B) {
 	}
 }
 
+// benchNumbers are valid mobile numbers of several countries, from
+// libphonenumber's examples, for the send-path benchmarks to take in turn.
+func benchNumbers() []string {
+	var numbers []string
+	for _, region := range []string{"US", "CA", "GB", "DE", "FR", "ES", "NL", "BR", "MX", "IN", "AU", "JP"} {
+		num := phonenumbers.GetExampleNumberForType(region, phonenumbers.MOBILE)
+		numbers = append(numbers, phonenumbers.Format(num, phonenumbers.E164))
+	}
+	return numbers
+}
+
+// BenchmarkPrepareAndForm is a send's own work before the request: with
+// Message.To the number is read; with Message.Phone it was read before.
 func BenchmarkPrepareAndForm(b *testing.B) {
 	conn, err := New(validConfig())
 	if err != nil {
 		b.Fatal(err)
 	}
-	msg := signInMessage()
-	b.ReportAllocs()
-	for b.Loop() {
-		to, _, body, err := conn.prepare(msg)
-		if err != nil {
-			b.Fatal(err)
+	numbers := benchNumbers()
+	phones := make([]Phone, len(numbers))
+	for i, n := range numbers {
+		if phones[i], err = conn.ReadPhone(n); err != nil {
+			b.Fatal(n, err)
 		}
-		_ = conn.form(to.e164, body)
+	}
+	for _, by := range []string{"To", "Phone"} {
+		b.Run(by, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				msg := Message{UsageType: UsageTypeSignIn, Code: "123456"}
+				if by == "To" {
+					msg.To = numbers[i%len(numbers)]
+				} else {
+					msg.Phone = phones[i%len(phones)]
+				}
+				i++
+				to, _, body, err := conn.prepare(msg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_ = conn.form(to.e164, body)
+			}
+		})
 	}
 }
 

@@ -25,15 +25,17 @@ import (
 // templates, disableRiskCheck), so a config copied from Logto's console works
 // unchanged, plus optional extensions in the same object.
 //
-// A Config prints with its secrets redacted in every fmt verb and in slog
-// (fields tagged redact:"secret", and the password in StatusCallback's
-// user info); its JSON form is left whole so that it round-trips.
+// Its secrets are a Secret (AuthToken, APIKeySecret) and a SecretURL
+// (StatusCallback, whose user info may hold a password), which redact
+// themselves wherever they are printed, logged or encoded to JSON, also
+// inside a struct of yours. json.Marshal therefore writes "[redacted]" in
+// their place; RevealJSON writes the connector JSON with them.
 type Config struct {
 	// AccountSID is the Twilio account SID: "AC" and 32 hexadecimal digits.
 	AccountSID string `json:"accountSID" validate:"required,sid=AC"`
 	// AuthToken is the account's auth token. It may be left empty when
 	// APIKeySID and APIKeySecret are both set.
-	AuthToken string `json:"authToken,omitempty" redact:"secret"`
+	AuthToken Secret `json:"authToken,omitzero"`
 	// FromMessagingServiceSID is the Messaging Service that sends the SMS:
 	// "MG" and 32 hexadecimal digits. Exactly one of it and From is set.
 	FromMessagingServiceSID string `json:"fromMessagingServiceSID,omitempty" validate:"omitempty,sid=MG"`
@@ -54,7 +56,7 @@ type Config struct {
 	// APIKeySecret it replaces the auth token in Basic authentication.
 	APIKeySID string `json:"apiKeySID,omitempty" validate:"omitempty,sid=SK"`
 	// APIKeySecret is the secret of the API key APIKeySID.
-	APIKeySecret string `json:"apiKeySecret,omitempty" redact:"secret"`
+	APIKeySecret Secret `json:"apiKeySecret,omitzero"`
 	// Region and Edge select Twilio's regional API host
 	// https://api.{edge}.{region}.twilio.com, for example "ie1" and "dublin".
 	// Set both or neither.
@@ -69,13 +71,22 @@ type Config struct {
 	// (36000 s); a verification code usually wants a few minutes at most.
 	ValidityPeriod int `json:"validityPeriod,omitempty" validate:"omitempty,min=1,max=36000"`
 	// StatusCallback is the URL Twilio posts delivery status updates to: an
-	// absolute https URL (http is allowed only for a loopback host).
-	StatusCallback string `json:"statusCallback,omitempty" validate:"omitempty,callbackurl" redact:"userinfo"`
+	// absolute https URL (http is allowed only for a loopback host). A
+	// password in its user info prints as "xxxxx".
+	StatusCallback SecretURL `json:"statusCallback,omitzero" validate:"omitempty,callbackurl"`
 	// DefaultRegion is the ISO 3166-1 region ("US", "DE") whose national
 	// numbers Message.To may hold: digits written without a "+" are read as
 	// a national number of this region first. Without it, such digits are
 	// international digits, as Logto stores numbers.
 	DefaultRegion string `json:"defaultRegion,omitempty" validate:"omitempty,region"`
+	// DefaultLocale is the language the templates without a locale are
+	// written in: a BCP 47 tag such as "en" (optional; ParseConfig and New
+	// take its canonical form, as for Template.Locale). The reader's
+	// languages are matched against it as against the other templates'
+	// locales, so that a reader of "en-US, de;q=0.8" gets the English
+	// templates, not the German ones. Without it, those templates have no
+	// language: they are what a reader gets when none of theirs matches.
+	DefaultLocale string `json:"defaultLocale,omitempty" validate:"omitempty,locale"`
 	// AllowedCountries, when not empty, limits recipients to these
 	// countries: ISO 3166-1 region codes ("US" admits the United States but
 	// not Jamaica, which shares +1) or calling codes with a plus ("+44"
@@ -169,6 +180,9 @@ func ParseConfig(data []byte) (Config, error) {
 			cfg.Templates[i].Locale = canonical
 		}
 	}
+	if _, canonical, ok := parseLocale(cfg.DefaultLocale); ok {
+		cfg.DefaultLocale = canonical
+	}
 	var ce *ConfigError
 	if errors.As(cfg.Validate(), &ce) {
 		for _, p := range ce.Problems {
@@ -201,6 +215,13 @@ func coveredBy(field string, problems []ConfigProblem) bool {
 // null for a type error rather than "absent", and goes on after a problem.
 func decodeValue(path string, raw json.RawMessage, v reflect.Value) []ConfigProblem {
 	kind := jsonKind(raw)
+	if u, ok := v.Addr().Interface().(json.Unmarshaler); ok { // Secret and SecretURL
+		if kind != "a string" {
+			return []ConfigProblem{{path, "must be a string, not " + kind}}
+		}
+		_ = u.UnmarshalJSON(raw) // cannot fail on a JSON string
+		return nil
+	}
 	switch v.Kind() {
 	case reflect.String:
 		if kind != "a string" {
@@ -327,7 +348,7 @@ var requiredUsageTypes = []UsageType{UsageTypeRegister, UsageTypeSignIn, UsageTy
 func (c Config) Validate() error {
 	problems := fieldProblems(c)
 	problems = append(problems, crossFieldProblems(c)...)
-	problems = append(problems, templateProblems(c.Templates)...)
+	problems = append(problems, templateProblems(c.Templates, c.DefaultLocale)...)
 	if len(problems) == 0 {
 		return nil
 	}
@@ -406,6 +427,7 @@ var fieldRules = map[string]fieldRule{
 	"region": {func(s, _ string) bool { return validRegion(s) }, func(fe validator.FieldError) string {
 		return `must be an ISO 3166-1 region code that libphonenumber knows, such as "US" or "DE"` + regionHint(fe.Field(), fe.Value().(string))
 	}},
+	"locale": {func(s, _ string) bool { _, _, ok := parseLocale(s); return ok }, says(localeRule)},
 	"country": {func(s, _ string) bool { return validRegion(s) || validCallingCode(s) }, func(fe validator.FieldError) string {
 		return `must be a region code such as "US" or a calling code with a plus such as "+44"` + regionHint(fe.Field(), fe.Value().(string))
 	}},
@@ -438,10 +460,15 @@ func regionHint(field, s string) string {
 func crossFieldProblems(c Config) []ConfigProblem {
 	var problems []ConfigProblem
 	report := func(field, message string) { problems = append(problems, ConfigProblem{field, message}) }
-	if c.AuthToken == "" && (c.APIKeySID == "" || c.APIKeySecret == "") {
+	if c.AuthToken.IsZero() && (c.APIKeySID == "" || c.APIKeySecret.IsZero()) {
 		report("authToken", "is required unless apiKeySID and apiKeySecret are both set")
 	}
-	if c.StatusCallback != "" && c.AuthToken == "" {
+	for field, s := range map[string]Secret{"authToken": c.AuthToken, "apiKeySecret": c.APIKeySecret} {
+		if s.Reveal() == redacted {
+			report(field, `is "`+redacted+`", which a printed or json.Marshal'd config shows in place of the secret: write the secret itself (Config.RevealJSON writes a config with its secrets)`)
+		}
+	}
+	if !c.StatusCallback.IsZero() && c.AuthToken.IsZero() {
 		report("statusCallback", "needs authToken: Twilio signs status callbacks with the auth token, not with an API key")
 	}
 	switch {
@@ -450,7 +477,7 @@ func crossFieldProblems(c Config) []ConfigProblem {
 	case c.FromMessagingServiceSID != "" && c.From != "":
 		report("from", "cannot be set together with fromMessagingServiceSID: set only one")
 	}
-	problems = append(problems, pairProblems(c.APIKeySID, "apiKeySID", c.APIKeySecret, "apiKeySecret")...)
+	problems = append(problems, pairProblems(c.APIKeySID, "apiKeySID", c.APIKeySecret.Reveal(), "apiKeySecret")...)
 	problems = append(problems, pairProblems(c.Region, "region", c.Edge, "edge")...)
 	if c.Host != "" && (c.Region != "" || c.Edge != "") {
 		report("host", "cannot be set together with region and edge")
@@ -469,10 +496,14 @@ func pairProblems(a, aName, b, bName string) []ConfigProblem {
 	return nil
 }
 
+// localeRule is what a locale must be.
+const localeRule = `must be a BCP 47 language tag that names a language, such as "de", "pt-BR" or "zh-Hans"`
+
 // templateProblems checks the templates as a set (no usage type and
-// locale twice; Logto's four usage types among those without a locale), and
-// each one on its own.
-func templateProblems(templates []Template) []ConfigProblem {
+// language twice, the templates without a locale being in defaultLocale;
+// Logto's four usage types among those without a locale), and each one on
+// its own.
+func templateProblems(templates []Template, defaultLocale string) []ConfigProblem {
 	if len(templates) == 0 {
 		return []ConfigProblem{{"templates", "is required"}}
 	}
@@ -480,6 +511,7 @@ func templateProblems(templates []Template) []ConfigProblem {
 		usageType UsageType
 		locale    string
 	}
+	_, defaultLocale, _ = parseLocale(defaultLocale) // "" when unset or malformed
 	var problems []ConfigProblem
 	first := make(map[pair]int, len(templates))
 	fallbackSet := make(map[UsageType]bool, len(templates))
@@ -489,19 +521,16 @@ func templateProblems(templates []Template) []ConfigProblem {
 		if t.Locale != "" && !ok {
 			continue
 		}
-		p := pair{t.UsageType, locale}
-		if j, dup := first[p]; dup && t.UsageType != "" {
-			what := fmt.Sprintf("usage type %q", t.UsageType)
-			if locale != "" {
-				what += fmt.Sprintf(" with locale %q", locale)
-			}
-			problems = append(problems, ConfigProblem{fmt.Sprintf("templates[%d].usageType", i),
-				fmt.Sprintf("%s appears more than once: templates[%d] and templates[%d]", what, j, i)})
-		} else if !dup {
-			first[p] = i
-		}
 		if locale == "" {
 			fallbackSet[t.UsageType] = true
+			locale = defaultLocale
+		}
+		p := pair{t.UsageType, locale}
+		if j, dup := first[p]; dup && t.UsageType != "" {
+			byDefault := t.Locale == "" || templates[j].Locale == ""
+			problems = append(problems, ConfigProblem{fmt.Sprintf("templates[%d].usageType", i), duplicateTemplate(t.UsageType, locale, byDefault, j, i)})
+		} else if !dup {
+			first[p] = i
 		}
 	}
 	var missing []string
@@ -514,6 +543,21 @@ func templateProblems(templates []Template) []ConfigProblem {
 		problems = append(problems, ConfigProblem{"templates", "must include a template without a locale for each of Register, SignIn, ForgotPassword and Generic; missing: " + strings.Join(missing, ", ")})
 	}
 	return problems
+}
+
+// duplicateTemplate says that templates j and i are for the same usage
+// type in the same language; byDefault, that one of them is in it by
+// defaultLocale.
+func duplicateTemplate(u UsageType, locale string, byDefault bool, j, i int) string {
+	what := fmt.Sprintf("usage type %q", u)
+	if locale != "" {
+		what += fmt.Sprintf(" with locale %q", locale)
+	}
+	msg := fmt.Sprintf("%s appears more than once: templates[%d] and templates[%d]", what, j, i)
+	if locale != "" && byDefault {
+		msg += "; the templates without a locale are in defaultLocale " + strconv.Quote(locale)
+	}
+	return msg
 }
 
 // templateItemProblems checks one template: a usage type that is not a
@@ -530,7 +574,7 @@ func templateItemProblems(i int, t Template) []ConfigProblem {
 		}
 	}
 	if _, _, ok := parseLocale(t.Locale); t.Locale != "" && !ok {
-		problems = append(problems, ConfigProblem{at + "locale", `must be a BCP 47 language tag that names a language, such as "de", "pt-BR" or "zh-Hans"`})
+		problems = append(problems, ConfigProblem{at + "locale", localeRule})
 	}
 	if strings.TrimSpace(t.Content) == "" {
 		return problems // notblank reports it
@@ -557,6 +601,10 @@ var (
 var configValidator = sync.OnceValue(func() *validator.Validate {
 	v := validator.New(validator.WithRequiredStructEnabled())
 	v.RegisterTagNameFunc(jsonName)
+	// The rules of a secret field check its value. No rule's message
+	// quotes the value of a field that can hold a secret.
+	v.RegisterCustomTypeFunc(func(f reflect.Value) any { return f.Interface().(Secret).Reveal() }, Secret{})
+	v.RegisterCustomTypeFunc(func(f reflect.Value) any { return f.Interface().(SecretURL).Reveal() }, SecretURL{})
 	for tag, rule := range fieldRules {
 		if rule.check != nil {
 			must(v.RegisterValidation(tag, func(fl validator.FieldLevel) bool { return rule.check(fl.Field().String(), fl.Param()) }))
@@ -580,7 +628,7 @@ func validTwilioHost(s string) bool {
 // short code or an alphanumeric sender ID with at least one letter.
 func validSender(s string) bool {
 	if strings.HasPrefix(s, "+") {
-		p, err := phoneRules{}.read(s) // the one reading of a number, as for Message.To
+		p, err := (&phoneRules{}).read(s) // the one reading of a number, as for Message.To
 		return err == nil && p.e164 == s
 	}
 	if shortCode.MatchString(s) {
@@ -620,12 +668,57 @@ func isLoopback(host string) bool {
 }
 
 // Format prints c as fmt prints a struct, with its secrets redacted, in
-// every verb (%v, %+v, %#v, %s, ...). The redact tags of Config's fields
-// say which are secret.
+// every verb (%v, %+v, %#v, %s, ...).
 func (c Config) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c) }
 
 // String returns c in the form of %+v, with its secrets redacted.
 func (c Config) String() string { return fmt.Sprintf("%+v", c) }
 
-// LogValue presents c to log/slog with its secrets redacted.
+// LogValue presents c to log/slog as a group of its fields under their
+// JSON keys, with its secrets redacted.
 func (c Config) LogValue() slog.Value { return logValueRedacted(c) }
+
+// RevealJSON returns c as a connector JSON object with its secrets in it:
+// the auth token, the API key secret and the status callback's password.
+// It is the one way to write a Config that ParseConfig reads back as it
+// was (json.Marshal writes "[redacted]" in their place), for saving a
+// config where secrets belong, such as a secret manager; never log what it
+// returns.
+func (c Config) RevealJSON() ([]byte, error) {
+	return json.Marshal(revealed(reflect.ValueOf(c)).Interface())
+}
+
+// revealedConfig is Config with a string in place of each Secret and
+// SecretURL, under the same JSON keys and options, built from Config's
+// own declaration so that a field added to Config is covered.
+var revealedConfig = sync.OnceValue(func() reflect.Type {
+	t := reflect.TypeFor[Config]()
+	fields := make([]reflect.StructField, t.NumField())
+	for i := range fields {
+		fields[i] = t.Field(i)
+		if isSecretType(fields[i].Type) {
+			fields[i].Type = reflect.TypeFor[string]()
+		}
+	}
+	return reflect.StructOf(fields)
+})
+
+func isSecretType(t reflect.Type) bool {
+	return t == reflect.TypeFor[Secret]() || t == reflect.TypeFor[SecretURL]()
+}
+
+// revealed copies the Config c into a revealedConfig.
+func revealed(c reflect.Value) reflect.Value {
+	out := reflect.New(revealedConfig()).Elem()
+	for i := range c.NumField() {
+		switch f := c.Field(i).Interface().(type) {
+		case Secret:
+			out.Field(i).SetString(f.Reveal())
+		case SecretURL:
+			out.Field(i).SetString(f.Reveal())
+		default:
+			out.Field(i).Set(c.Field(i))
+		}
+	}
+	return out
+}

@@ -54,14 +54,18 @@ const DefaultBaseURL = "https://api.twilio.com"
 
 // Message is one SMS to send.
 //
-// A Message prints with To masked, Code redacted and only the keys of
-// Payload, since the payload may carry the code too.
+// A Message prints with To and Phone masked, Code redacted and only the
+// keys of Payload, since the payload may carry the code too.
 type Message struct {
 	// To is the recipient: international ("+14155552671", "0044 20 7946
 	// 0958"), Logto's digits-only form ("14155552671"), or a national number
 	// of the config's defaultRegion ("(415) 555-2671"), with or without
-	// spaces, dashes, dots and parentheses. See Connector.NormalizePhone.
+	// spaces, dashes, dots and parentheses. See Connector.ReadPhone.
 	To string `redact:"phone"`
+	// Phone is the recipient as ReadPhone read it, for a caller that has
+	// read the number already: set it instead of To, and the number is not
+	// read again. The zero Phone is not set; setting both is an error.
+	Phone Phone
 	// UsageType selects the template; a usage type without a template of
 	// its own uses the Generic template.
 	UsageType UsageType
@@ -79,8 +83,8 @@ type Message struct {
 	Locale string
 }
 
-// Format prints m as fmt prints a struct, with To masked, Code redacted
-// and Payload reduced to its keys, in every verb.
+// Format prints m as fmt prints a struct, with To and Phone masked, Code
+// redacted and Payload reduced to its keys, in every verb.
 func (m Message) Format(f fmt.State, verb rune) { formatRedacted(f, verb, m) }
 
 // LogValue presents m to log/slog as Format prints it.
@@ -116,12 +120,13 @@ type Connector struct {
 	sender     senderParam
 	riskCheck  string
 	validity   string
-	callback   string
+	callback   SecretURL // its user info may hold a password
 	templates  *templateSet
-	phones     phoneRules
+	phones     *phoneRules
 	endpoint   string      // the full Messages.json URL
-	header     http.Header // the request headers, built once; cloned per attempt
-	authToken  string      // for checking status callback signatures
+	header     http.Header // the request headers but Authorization, built once; cloned per attempt
+	auth       Secret      // the Authorization header: the credentials, in Basic form
+	authToken  Secret      // for checking status callback signatures
 	client     *http.Client
 	retry      RetryPolicy
 	timeout    time.Duration
@@ -132,8 +137,33 @@ type Connector struct {
 // or From.
 type senderParam struct{ name, value string }
 
-// Option configures a Connector in New.
-type Option func(*settings) error
+// Option configures a Connector in New. The options, each with its
+// default:
+//
+//   - [WithHTTPClient](client): the client that sends the requests.
+//     Default: a client of the connector's own, whose transport keeps up to
+//     64 connections per host (net/http's default keeps 2 idle), attempts
+//     HTTP/2, and bounds the dial and TLS handshake (5 s each) and the wait
+//     for response headers (the attempt timeout). Redirects are never
+//     followed, whatever the client says.
+//   - [WithBaseURL](url): where requests go, such as a fake or a proxy.
+//     Default: https://api.twilio.com, or the host the config's region and
+//     edge, or host, name.
+//   - [WithRetry](policy): what is retried, how often and how patiently.
+//     Default: [DefaultRetryPolicy](), up to 2 retries of what Twilio cannot
+//     have acted on, waiting from 100 ms up to 3 s.
+//   - [WithTimeout](d): the bound of each attempt, from sending the request
+//     to reading the whole answer. Default: 10 s.
+//   - [WithLogger](logger): where attempts and outcomes are logged.
+//     Default: nowhere.
+//
+// The zero Option changes nothing. An option given a bad value makes New
+// fail with a *ConfigError that names the option and matches
+// ErrInvalidConfig.
+type Option struct {
+	name  string // the option's function, for its errors
+	apply func(*settings) error
+}
 
 type settings struct {
 	client  *http.Client
@@ -148,13 +178,13 @@ type settings struct {
 // CheckRedirect says: the credentials and the code must not go to another
 // host. client itself is not modified.
 func WithHTTPClient(client *http.Client) Option {
-	return func(s *settings) error {
+	return Option{"WithHTTPClient", func(s *settings) error {
 		if client == nil {
-			return configError("WithHTTPClient", "client is nil")
+			return errors.New("client is nil")
 		}
 		s.client = client
 		return nil
-	}
+	}}
 }
 
 // WithBaseURL sends requests to baseURL (scheme, host and an optional path
@@ -162,31 +192,31 @@ func WithHTTPClient(client *http.Client) Option {
 // be https unless its host is a loopback address, since the credentials go in
 // a header. It takes precedence over the config's region, edge and host.
 func WithBaseURL(baseURL string) Option {
-	return func(s *settings) error {
+	return Option{"WithBaseURL", func(s *settings) error {
 		if err := checkURL(baseURL); err != nil {
-			return configError("WithBaseURL", "%v", err)
+			return err
 		}
 		u, _ := url.Parse(baseURL)
 		if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-			return configError("WithBaseURL", "must not have user info, a query or a fragment")
+			return errors.New("must not have user info, a query or a fragment")
 		}
 		s.baseURL = strings.TrimRight(baseURL, "/")
 		return nil
-	}
+	}}
 }
 
 // WithRetry sets the retry policy (see RetryPolicy for what is retried);
 // RetryPolicy{} turns retries off. MaxRetries must be 0 to 10, and a zero
 // delay takes its default.
 func WithRetry(p RetryPolicy) Option {
-	return func(s *settings) error {
+	return Option{"WithRetry", func(s *settings) error {
 		p, err := p.withDefaults()
 		if err != nil {
-			return configError("WithRetry", "%v", err)
+			return err
 		}
 		s.retry = p
 		return nil
-	}
+	}}
 }
 
 // WithTimeout bounds each attempt, from sending the request to reading the
@@ -194,13 +224,13 @@ func WithRetry(p RetryPolicy) Option {
 // error matching ErrUnavailable; the caller's own context ending gives
 // context.Canceled or context.DeadlineExceeded instead.
 func WithTimeout(d time.Duration) Option {
-	return func(s *settings) error {
+	return Option{"WithTimeout", func(s *settings) error {
 		if d <= 0 {
-			return configError("WithTimeout", "must be positive")
+			return errors.New("must be positive")
 		}
 		s.timeout = d
 		return nil
-	}
+	}}
 }
 
 // WithLogger makes the connector log each attempt at debug level and each
@@ -211,10 +241,10 @@ func WithTimeout(d time.Duration) Option {
 // message either, which can quote the full number. A nil logger turns
 // logging off (the default).
 func WithLogger(logger *slog.Logger) Option {
-	return func(s *settings) error {
+	return Option{"WithLogger", func(s *settings) error {
 		s.logger = logger
 		return nil
-	}
+	}}
 }
 
 // New validates cfg and returns a Connector for it. It parses the templates
@@ -224,20 +254,20 @@ func New(cfg Config, opts ...Option) (*Connector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := settings{baseURL: baseURLFor(cfg), retry: DefaultRetryPolicy, timeout: defaultTimeout}
+	s := settings{baseURL: baseURLFor(cfg), retry: DefaultRetryPolicy(), timeout: defaultTimeout}
 	for _, opt := range opts {
-		if opt == nil {
+		if opt.apply == nil {
 			continue
 		}
-		if err := opt(&s); err != nil {
-			return nil, err
+		if err := opt.apply(&s); err != nil {
+			return nil, configError(opt.name, "%v", err)
 		}
 	}
 	c := &Connector{
 		accountSID: cfg.AccountSID,
 		riskCheck:  "enable",
 		endpoint:   s.baseURL + "/2010-04-01/Accounts/" + cfg.AccountSID + "/Messages.json",
-		templates:  newTemplateSet(cfg.Templates),
+		templates:  newTemplateSet(cfg.Templates, cfg.DefaultLocale),
 		phones:     newPhoneRules(cfg),
 		client:     noRedirects(s.client, s.timeout),
 		callback:   cfg.StatusCallback,
@@ -257,15 +287,15 @@ func New(cfg Config, opts ...Option) (*Connector, error) {
 		c.sender = senderParam{"From", cfg.From}
 	}
 	user, pass := cfg.AccountSID, cfg.AuthToken
-	if cfg.APIKeySID != "" && cfg.APIKeySecret != "" {
+	if cfg.APIKeySID != "" && !cfg.APIKeySecret.IsZero() {
 		user, pass = cfg.APIKeySID, cfg.APIKeySecret
 	}
 	c.authToken = cfg.AuthToken
+	c.auth = NewSecret("Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass.Reveal())))
 	c.header = http.Header{
-		"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))},
-		"Content-Type":  {"application/x-www-form-urlencoded"},
-		"Accept":        {"application/json"},
-		"User-Agent":    {userAgent},
+		"Content-Type": {"application/x-www-form-urlencoded"},
+		"Accept":       {"application/json"},
+		"User-Agent":   {userAgent},
 	}
 	return c, nil
 }
@@ -304,11 +334,13 @@ type Rendered struct {
 	// Template is the usage type of the template used: UsageType, or
 	// Generic when Fallback is true.
 	Template UsageType
-	// Locale is the chosen template's locale, or "" for a template without
-	// one.
+	// Locale is the chosen template's locale: its own, or for a template
+	// without one the config's defaultLocale, or "" when that is unset too.
 	Locale string
-	// Fallback reports that there is no template for UsageType and the
-	// Generic template was used.
+	// Fallback reports that the Generic template was used because there is
+	// no template for UsageType in the language chosen (or, when no
+	// language of the reader's matched, none among the templates without a
+	// locale).
 	Fallback bool
 	// Body is the rendered message, code included.
 	Body string `redact:"length"`
@@ -349,7 +381,7 @@ func (c *Connector) Render(msg Message) (*Rendered, error) {
 
 // prepare checks msg and renders its body: everything before the request.
 func (c *Connector) prepare(msg Message) (to phoneNumber, tmpl *messageTemplate, body string, err error) {
-	if to, err = c.phones.read(msg.To); err != nil {
+	if to, err = c.recipient(msg); err != nil {
 		return phoneNumber{}, nil, "", err
 	}
 	if msg.UsageType == "" {
@@ -367,29 +399,63 @@ func (c *Connector) prepare(msg Message) (to phoneNumber, tmpl *messageTemplate,
 	return to, tmpl, body, nil
 }
 
-// NormalizePhone returns the E.164 form of number ("+14155552671") that
-// SendMessage would send to, with the same checks and errors: a number
-// that is not valid (ErrInvalidPhoneNumber), of a line type that cannot
-// receive SMS (ErrUnreachableRecipient), or outside allowedCountries
-// (ErrCountryNotAllowed). Use it to key anything stored per recipient, so
-// that "14155552671" and "+1 (415) 555-2671" are the same person.
-func (c *Connector) NormalizePhone(number string) (string, error) {
+// recipient is msg's recipient: Message.Phone as it was read, checked
+// against this connector's rules when other rules read it, or else
+// Message.To, read now.
+func (c *Connector) recipient(msg Message) (phoneNumber, error) {
+	if msg.Phone.IsZero() {
+		return c.phones.read(msg.To)
+	}
+	if msg.To != "" {
+		return phoneNumber{}, errorf(ErrInvalidMessage, "Message.To and Message.Phone are both set: set one, so that there is no doubt whom the code goes to")
+	}
+	p := msg.Phone.v.open()
+	if p.rules != c.phones {
+		if err := c.phones.admit(p, p.e164); err != nil {
+			return phoneNumber{}, err.WithField("Message.Phone")
+		}
+	}
+	return p, nil
+}
+
+// ReadPhone reads number as SendMessage reads Message.To, with the same
+// checks and errors: a number that is not valid (ErrInvalidPhoneNumber),
+// of a line type that cannot receive SMS (ErrUnreachableRecipient), or
+// outside allowedCountries (ErrCountryNotAllowed), each a *PhoneError that
+// names Message.To. Reading a number with libphonenumber costs tens of
+// microseconds, so a caller that needs the number before it sends (to key a
+// store by E164, to count by Region) reads it once here and sends the
+// Phone as Message.Phone.
+func (c *Connector) ReadPhone(number string) (Phone, error) {
 	p, err := c.phones.read(number)
+	if err != nil {
+		return Phone{}, err
+	}
+	return Phone{v: seal(p)}, nil
+}
+
+// NormalizePhone returns the E.164 form of number ("+14155552671") that
+// SendMessage would send to: ReadPhone's E164, with its checks and errors.
+// Use it to key anything stored per recipient, so that "14155552671" and
+// "+1 (415) 555-2671" are the same person; a caller that also sends to the
+// number reads it once with ReadPhone instead.
+func (c *Connector) NormalizePhone(number string) (string, error) {
+	p, err := c.ReadPhone(number)
 	if err != nil {
 		return "", err
 	}
-	return p.e164, nil
+	return p.E164(), nil
 }
 
 // PhoneRegion returns the ISO 3166-1 region of a number NormalizePhone
 // accepts ("US", "JM", or "001" for a non-geographic calling code), or ""
-// for one it refuses.
+// for one it refuses. It is ReadPhone's Region.
 func (c *Connector) PhoneRegion(number string) string {
-	p, err := c.phones.read(number)
+	p, err := c.ReadPhone(number)
 	if err != nil {
 		return ""
 	}
-	return p.region()
+	return p.Region()
 }
 
 // String describes c without its credentials. Like Format and LogValue it

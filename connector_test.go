@@ -100,7 +100,7 @@ func TestSendMessageFormWithEveryExtension(t *testing.T) {
 	cfg.From = "Acme Inc"
 	cfg.DisableRiskCheck = true
 	cfg.ValidityPeriod = 300
-	cfg.StatusCallback = "https://example.com/status?tenant=a&x=1"
+	cfg.StatusCallback = NewSecretURL("https://example.com/status?tenant=a&x=1")
 	cfg.Templates[1].Content = "Code: {{code}} & more = 100% ünïcødé 🎉"
 	conn, mock := setup(t, cfg)
 	requests := capture(t, mock, testEndpoint)
@@ -171,9 +171,9 @@ func TestSendMessageRegionalHosts(t *testing.T) {
 
 func TestSendMessageWithAPIKey(t *testing.T) {
 	cfg := validConfig()
-	cfg.AuthToken = ""
+	cfg.AuthToken = Secret{}
 	cfg.APIKeySID = testKeySID
-	cfg.APIKeySecret = testKeySecret
+	cfg.APIKeySecret = NewSecret(testKeySecret)
 	conn, mock := setup(t, cfg)
 	requests := capture(t, mock, testEndpoint) // the account SID stays in the path
 	_, err := conn.SendMessage(context.Background(), signInMessage())
@@ -284,7 +284,7 @@ func TestSendMessageTwilioErrors(t *testing.T) {
 			assert.True(t, strings.HasPrefix(err.Error(), "twiliosms: "))
 			want := 1
 			if errors.Is(err, ErrRateLimited) && apiErr.Status == 429 {
-				want = 1 + DefaultRetryPolicy.MaxRetries // Twilio did not process these
+				want = 1 + DefaultRetryPolicy().MaxRetries // Twilio did not process these
 			}
 			assert.Equal(t, want, mock.GetTotalCallCount(), "only a 429 is retried")
 		})
@@ -441,7 +441,7 @@ func TestNewRejectsBadOptionsAndConfig(t *testing.T) {
 		{"relative base", validConfig(), WithBaseURL("/twilio"), "WithBaseURL: must be an absolute URL"},
 		{"base with credentials", validConfig(), WithBaseURL("https://u:p@example.com"), "WithBaseURL: must not have user info"},
 		{"base with query", validConfig(), WithBaseURL("https://example.com/?a=b"), "WithBaseURL: must not have user info, a query"},
-		{"bad config", Config{}, nil, "accountSID: is required"},
+		{"bad config", Config{}, Option{}, "accountSID: is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -504,7 +504,7 @@ func TestSendMessageConcurrent(t *testing.T) {
 func TestSecretsNeverPrinted(t *testing.T) {
 	cfg := validConfig()
 	cfg.APIKeySID = testKeySID
-	cfg.APIKeySecret = testKeySecret
+	cfg.APIKeySecret = NewSecret(testKeySecret)
 	conn, mock := setup(t, cfg)
 	msg := signInMessage()
 	msg.Code = "482915" // unlike anything in the test SIDs

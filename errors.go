@@ -350,3 +350,43 @@ func (e *DeliveryError) Is(target error) bool {
 func errorf(sentinel error, format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{sentinel}, args...)...)
 }
+
+// PhoneError is a recipient's number refused before anything was sent:
+// not a phone number, not a valid one, of a line type that cannot receive
+// SMS, or in a country that allowedCountries leaves out. It matches
+// ErrInvalidPhoneNumber, ErrUnreachableRecipient or ErrCountryNotAllowed
+// with [errors.Is]. Its text names the field the caller filled and shows
+// the number as it was written, masked as MaskPhone masks it, with no "+"
+// the caller did not write: "twiliosms: invalid phone number: Message.To
+// (415***2671) read as an international number is not a valid number in
+// Switzerland (+41); ...".
+type PhoneError struct {
+	// Field is the field that held the number: "Message.To" when it comes
+	// from SendMessage, Render, ReadPhone or NormalizePhone, and
+	// "Message.Phone" for a Phone that this connector's rules refuse.
+	Field string
+
+	sentinel error
+	detail   string // what follows the field, starting with a space
+}
+
+func phoneError(sentinel error, format string, args ...any) *PhoneError {
+	return &PhoneError{Field: "Message.To", sentinel: sentinel, detail: fmt.Sprintf(format, args...)}
+}
+
+// Error says what is wrong with the number and how to fix it, after the
+// sentinel's text and the field.
+func (e *PhoneError) Error() string { return e.sentinel.Error() + ": " + e.Field + e.detail }
+
+// Unwrap returns the sentinel the error matches.
+func (e *PhoneError) Unwrap() error { return e.sentinel }
+
+// WithField returns a copy of e that names field instead, for a caller
+// that took the number in a field of its own (passcode's Request.To, say),
+// so that its users read the name they filled in. e is not changed, and
+// the copy matches the same sentinel.
+func (e *PhoneError) WithField(field string) *PhoneError {
+	c := *e
+	c.Field = field
+	return &c
+}

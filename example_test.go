@@ -102,6 +102,38 @@ func ExampleConnector_SendMessage() {
 	// SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa accepted 1
 }
 
+// ReadPhone reads a number once: a service keys its records by E164,
+// counts by Region, and sends the Phone without reading the number again.
+func ExampleConnector_ReadPhone() {
+	cfg, _ := twiliosms.ParseConfig([]byte(connectorJSON))
+	cfg.DefaultRegion = "GB"
+	conn, err := twiliosms.New(cfg)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	phone, err := conn.ReadPhone("07400 123456")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(phone.E164(), phone.Region(), phone) // a Phone prints masked
+	_ = twiliosms.Message{Phone: phone, UsageType: twiliosms.UsageTypeSignIn, Code: "123456"}
+
+	// An error shows the number as written, masked, and names the field;
+	// a caller that took the number in a field of its own renames it.
+	_, err = conn.ReadPhone("07400 12345")
+	fmt.Println(err)
+	var pe *twiliosms.PhoneError
+	if errors.As(err, &pe) {
+		fmt.Println(pe.WithField("SignUpForm.Phone"))
+	}
+	// Output:
+	// +447400123456 GB +4474***3456
+	// twiliosms: invalid phone number: Message.To (074***2345) is not a valid national number in United Kingdom (+44) (defaultRegion GB), and read as international digits it starts with no country calling code in use; check its digits, or write it with its country code (+1 415 555 2671)
+	// twiliosms: invalid phone number: SignUpForm.Phone (074***2345) is not a valid national number in United Kingdom (+44) (defaultRegion GB), and read as international digits it starts with no country calling code in use; check its digits, or write it with its country code (+1 415 555 2671)
+}
+
 func ExampleValidateSignature() {
 	// A public vector from Twilio's helper-library test suites.
 	params := url.Values{
@@ -123,7 +155,8 @@ func ExampleValidateSignature() {
 
 func ExampleConnector_StatusCallbackHandler() {
 	cfg, _ := twiliosms.ParseConfig([]byte(connectorJSON))
-	cfg.StatusCallback = "https://auth.example.com/twilio/status"
+	const statusURL = "https://auth.example.com/twilio/status"
+	cfg.StatusCallback = twiliosms.NewSecretURL(statusURL)
 	conn, _ := twiliosms.New(cfg)
 
 	mux := http.NewServeMux()
@@ -141,7 +174,7 @@ func ExampleConnector_StatusCallbackHandler() {
 			return nil
 		},
 		// Behind a load balancer, check signatures against the URL Twilio calls.
-		twiliosms.WithPublicURL(cfg.StatusCallback),
+		twiliosms.WithPublicURL(statusURL),
 	))
 
 	// What Twilio would post, signed with the auth token.
@@ -152,7 +185,7 @@ func ExampleConnector_StatusCallbackHandler() {
 	}
 	req := httptest.NewRequest("POST", "http://10.0.0.7:8080/twilio/status", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set(twiliosms.SignatureHeader, twiliosms.Signature(cfg.AuthToken, cfg.StatusCallback, form))
+	req.Header.Set(twiliosms.SignatureHeader, twiliosms.Signature(cfg.AuthToken.Reveal(), statusURL, form))
 	w := httptest.NewRecorder()
 	mux.ServeHTTP(w, req)
 	fmt.Println(w.Code)

@@ -30,7 +30,7 @@ func fakeConnector(t *testing.T, mutate func(*twiliosms.Config)) (*twiliosms.Con
 	t.Cleanup(fake.Close)
 	cfg, err := twiliosms.ParseConfig([]byte(connectorJSON))
 	require.NoError(t, err)
-	cfg.AccountSID, cfg.AuthToken = fakeAccount, fakeToken
+	cfg.AccountSID, cfg.AuthToken = fakeAccount, twiliosms.NewSecret(fakeToken)
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -91,7 +91,7 @@ func TestAgainstTheFakeFromNumbers(t *testing.T) {
 }
 
 func TestAgainstTheFakeWrongCredentials(t *testing.T) {
-	conn, fake := fakeConnector(t, func(c *twiliosms.Config) { c.AuthToken = "not-the-token" })
+	conn, fake := fakeConnector(t, func(c *twiliosms.Config) { c.AuthToken = twiliosms.NewSecret("not-the-token") })
 	_, err := conn.SendMessage(context.Background(), twiliosms.Message{To: "+14155552671", UsageType: twiliosms.UsageTypeSignIn, Code: "1"})
 	assert.ErrorIs(t, err, twiliosms.ErrAuthentication)
 	assert.NotContains(t, err.Error(), "not-the-token")
@@ -117,7 +117,7 @@ func TestStatusCallbacksEndToEnd(t *testing.T) {
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }))
 	defer receiver.Close()
 
-	conn, fake := fakeConnector(t, func(c *twiliosms.Config) { c.StatusCallback = receiver.URL + "/twilio/status" })
+	conn, fake := fakeConnector(t, func(c *twiliosms.Config) { c.StatusCallback = twiliosms.NewSecretURL(receiver.URL + "/twilio/status") })
 	h := conn.StatusCallbackHandler(func(_ context.Context, s twiliosms.StatusCallback) error {
 		mu.Lock()
 		defer mu.Unlock()
@@ -169,10 +169,10 @@ func TestStatusCallbacksFromAnotherTokenAreRejected(t *testing.T) {
 	fake := twiliosmstest.NewServer() // signs with whatever token the request used
 	cfg, err := twiliosms.ParseConfig([]byte(connectorJSON))
 	require.NoError(t, err)
-	cfg.AccountSID, cfg.AuthToken, cfg.StatusCallback = fakeAccount, "token-the-fake-uses", receiver.URL
+	cfg.AccountSID, cfg.AuthToken, cfg.StatusCallback = fakeAccount, twiliosms.NewSecret("token-the-fake-uses"), twiliosms.NewSecretURL(receiver.URL)
 	sender, err := twiliosms.New(cfg, twiliosms.WithBaseURL(fake.URL))
 	require.NoError(t, err)
-	cfg.AuthToken = "the-real-token"
+	cfg.AuthToken = twiliosms.NewSecret("the-real-token")
 	checker, err := twiliosms.New(cfg)
 	require.NoError(t, err)
 	h := checker.StatusCallbackHandler(func(context.Context, twiliosms.StatusCallback) error { calls.Add(1); return nil })
@@ -195,7 +195,7 @@ func TestFakeClientAloneNeverReachesTwilio(t *testing.T) {
 	for _, host := range []string{"", "api.dublin.ie1.twilio.com"} {
 		cfg, err := twiliosms.ParseConfig([]byte(connectorJSON))
 		require.NoError(t, err)
-		cfg.AccountSID, cfg.AuthToken, cfg.Host = fakeAccount, fakeToken, host
+		cfg.AccountSID, cfg.AuthToken, cfg.Host = fakeAccount, twiliosms.NewSecret(fakeToken), host
 		conn, err := twiliosms.New(cfg, twiliosms.WithHTTPClient(fake.Client()))
 		require.NoError(t, err)
 		_, err = conn.SendMessage(context.Background(), twiliosms.Message{To: "+15005550006", UsageType: twiliosms.UsageTypeSignIn, Code: "1"})

@@ -324,7 +324,7 @@ func TestWithRetryAndTimeoutValidation(t *testing.T) {
 	assert.Equal(t, RetryPolicy{MaxRetries: 1, BaseDelay: 100 * time.Millisecond, MaxDelay: 3 * time.Second}, conn.retry, "zero delays take the defaults")
 	conn, err = New(validConfig())
 	require.NoError(t, err)
-	assert.Equal(t, DefaultRetryPolicy, conn.retry)
+	assert.Equal(t, DefaultRetryPolicy(), conn.retry)
 	assert.Equal(t, 10*time.Second, conn.timeout)
 }
 

@@ -41,7 +41,7 @@ func FuzzParseConfig(f *testing.F) {
 		if verr := cfg.Validate(); verr != nil {
 			t.Fatalf("ParseConfig accepted a config that Validate rejects: %v", verr)
 		}
-		again, err := json.Marshal(cfg)
+		again, err := cfg.RevealJSON()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
@@ -42,7 +43,7 @@ const logtoJSON = `{
 func validConfig() Config {
 	return Config{
 		AccountSID:              testAccountSID,
-		AuthToken:               testAuthToken,
+		AuthToken:               NewSecret(testAuthToken),
 		FromMessagingServiceSID: testServiceSID,
 		Templates: []Template{
 			{UsageType: UsageTypeRegister, Content: "Your registration code is {{code}}"},
@@ -73,4 +74,16 @@ func setup(t *testing.T, cfg Config, opts ...Option) (*Connector, *httpmock.Mock
 
 func signInMessage() Message {
 	return Message{To: "+14155552671", UsageType: UsageTypeSignIn, Code: "123456"}
+}
+
+// assertSameConfig asserts that two configs hold the same values, secrets
+// included. Secrets made by two calls of NewSecret are not equal under
+// reflect.DeepEqual, so it compares the configs' RevealJSON.
+func assertSameConfig(t *testing.T, want, got Config) {
+	t.Helper()
+	w, err := want.RevealJSON()
+	require.NoError(t, err)
+	g, err := got.RevealJSON()
+	require.NoError(t, err)
+	assert.JSONEq(t, string(w), string(g))
 }

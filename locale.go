@@ -23,21 +23,29 @@ type localeMatcher struct {
 	locales []string // canonical, in the matcher's order
 }
 
-func newTemplateSet(templates []Template) *templateSet {
+// newTemplateSet parses the templates. Those without a locale are the
+// fallback set; with a defaultLocale they are written in it, so they take
+// its locale and, when other languages are there to choose from, are
+// matched in it as well.
+func newTemplateSet(templates []Template, defaultLocale string) *templateSet {
 	s := &templateSet{fallback: map[UsageType]*messageTemplate{}, localized: map[UsageType]map[string]*messageTemplate{}}
+	defaultTag, defaultLocale, _ := parseLocale(defaultLocale) // validated with the config; "" when unset
 	for _, t := range templates {
 		mt := parseTemplate(t)
 		if mt.locale == "" {
+			mt.locale, mt.tag = defaultLocale, defaultTag
 			s.fallback[t.UsageType] = mt
 			continue
 		}
-		if s.localized[t.UsageType] == nil {
-			s.localized[t.UsageType] = map[string]*messageTemplate{}
-		}
-		s.localized[t.UsageType][mt.locale] = mt
+		s.addLocalized(mt)
 	}
 	if len(s.localized) == 0 {
 		return s
+	}
+	if defaultLocale != "" {
+		for _, mt := range s.fallback {
+			s.addLocalized(mt)
+		}
 	}
 	s.matchers = map[UsageType]*localeMatcher{}
 	for u := range s.localized {
@@ -49,6 +57,13 @@ func newTemplateSet(templates []Template) *templateSet {
 		}
 	}
 	return s
+}
+
+func (s *templateSet) addLocalized(mt *messageTemplate) {
+	if s.localized[mt.usageType] == nil {
+		s.localized[mt.usageType] = map[string]*messageTemplate{}
+	}
+	s.localized[mt.usageType][mt.locale] = mt
 }
 
 // newLocaleMatcher matches over the locales of the given templates, in

@@ -167,3 +167,98 @@ func TestChoosingIsTheSameEveryTime(t *testing.T) {
 		assert.Equal(t, "de", r.Locale)
 	}
 }
+
+// withDefaultLocale is localizedJSON with the fallback set declared English.
+func withDefaultLocale(t *testing.T, locale string) *Connector {
+	t.Helper()
+	cfg, err := ParseConfig([]byte(strings.Replace(localizedJSON, `"templates"`, `"defaultLocale": "`+locale+`", "templates"`, 1)))
+	require.NoError(t, err)
+	conn, err := New(cfg)
+	require.NoError(t, err)
+	return conn
+}
+
+// TestDefaultLocale: with defaultLocale, the templates without a locale are
+// matched in that language, so a reader who prefers it gets them even
+// though templates in a language further down the reader's list exist.
+func TestDefaultLocale(t *testing.T) {
+	render := func(conn *Connector, u UsageType, languages string) *Rendered {
+		r, err := conn.Render(Message{To: "+14155552671", UsageType: u, Code: "123456", Locale: languages})
+		require.NoError(t, err)
+		return r
+	}
+	without := localizedConnector(t)
+	assert.Equal(t, "de", render(without, UsageTypeSignIn, "en-US, de;q=0.8").Locale, "without it, the fallback set has no language to match")
+
+	conn := withDefaultLocale(t, "en")
+	for _, tt := range []struct {
+		usage           UsageType
+		languages, body string
+		template        UsageType
+	}{
+		{UsageTypeSignIn, "en-US, de;q=0.8", "Your sign-in code is 123456", UsageTypeSignIn},
+		{UsageTypeSignIn, "en-US,en;q=0.9,de;q=0.8", "Your sign-in code is 123456", UsageTypeSignIn},
+		{UsageTypeSignIn, "en-GB", "Your sign-in code is 123456", UsageTypeSignIn},
+		{UsageTypeSignIn, "de, en;q=0.5", "Ihr Anmeldecode lautet 123456", UsageTypeSignIn},
+		{UsageTypeSignIn, "fr, en;q=0.5", "Votre code est 123456", UsageTypeGeneric},
+		{UsageTypeSignIn, "en, fr;q=0.5", "Your sign-in code is 123456", UsageTypeSignIn},
+		{UsageTypeMfaVerification, "en, fr;q=0.5", "Your code is 123456", UsageTypeGeneric},
+		{UsageTypeRegister, "ja, en", "登録コード：123456", UsageTypeRegister},
+		{UsageTypeForgotPassword, "ja, en", "Your password reset code is 123456", UsageTypeForgotPassword},
+		{UsageTypeSignIn, "", "Your sign-in code is 123456", UsageTypeSignIn},
+		{UsageTypeSignIn, "nl", "Your sign-in code is 123456", UsageTypeSignIn},
+	} {
+		r := render(conn, tt.usage, tt.languages)
+		assert.Equal(t, tt.body, r.Body, "%s for %q", tt.usage, tt.languages)
+		assert.Equal(t, tt.template, r.Template, "%s for %q", tt.usage, tt.languages)
+		assert.Equal(t, tt.template != tt.usage, r.Fallback)
+		if !strings.HasPrefix(tt.body, "Your") {
+			continue
+		}
+		assert.Equal(t, "en", r.Locale, "a template without a locale is in defaultLocale")
+	}
+	// A non-canonical tag in a Config built in Go works as ParseConfig's.
+	cfg := validConfig()
+	cfg.DefaultLocale = "EN"
+	cfg.Templates = append(cfg.Templates, Template{UsageType: UsageTypeSignIn, Locale: "de", Content: "Ihr Code: {{code}}"})
+	goConn, err := New(cfg)
+	require.NoError(t, err)
+	r := render(goConn, UsageTypeSignIn, "en-US, de;q=0.8")
+	assert.Equal(t, "en", r.Locale)
+	assert.Equal(t, "Your sign-in code is 123456", r.Body)
+
+	// With no other language, it only names the templates' language.
+	cfg = validConfig()
+	cfg.DefaultLocale = "en"
+	onlyEnglish, err := New(cfg)
+	require.NoError(t, err)
+	assert.Equal(t, "en", render(onlyEnglish, UsageTypeSignIn, "de").Locale)
+}
+
+func TestDefaultLocaleConfig(t *testing.T) {
+	cfg, err := ParseConfig([]byte(strings.Replace(localizedJSON, `"templates"`, `"defaultLocale": "EN-gb", "templates"`, 1)))
+	require.NoError(t, err)
+	assert.Equal(t, "en-GB", cfg.DefaultLocale, "canonical, as template locales are")
+	data, err := cfg.RevealJSON()
+	require.NoError(t, err)
+	assert.Contains(t, string(data), `"defaultLocale":"en-GB"`)
+	data, err = validConfig().RevealJSON()
+	require.NoError(t, err)
+	assert.NotContains(t, string(data), "defaultLocale", "unset, it stays out of Logto's JSON")
+
+	for _, tt := range []struct{ value, field, message string }{
+		{`"not a tag!!"`, "defaultLocale", localeRule},
+		{`"und"`, "defaultLocale", localeRule},
+		{`"x-klingon"`, "defaultLocale", localeRule},
+		{`7`, "defaultLocale", "must be a string, not a number"},
+		{`"de"`, "templates[4].usageType", `usage type "SignIn" with locale "de" appears more than once: templates[1] and templates[4]; the templates without a locale are in defaultLocale "de"`},
+	} {
+		_, err := ParseConfig([]byte(strings.Replace(localizedJSON, `"templates"`, `"defaultLocale": `+tt.value+`, "templates"`, 1)))
+		var ce *ConfigError
+		require.ErrorAs(t, err, &ce, tt.value)
+		assert.Equal(t, []ConfigProblem{{tt.field, tt.message}}, ce.Problems, tt.value)
+	}
+	bad := validConfig()
+	bad.DefaultLocale = "english please"
+	assert.ErrorContains(t, bad.Validate(), "defaultLocale: "+localeRule)
+}

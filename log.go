@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 	"time"
 )
 
@@ -42,25 +41,4 @@ func sendAttrs(usage UsageType, to string, attempt int, d time.Duration, res *Se
 		attrs = append(attrs, slog.Int("http_status", apiErr.Status), slog.Int("error_code", apiErr.Code))
 	}
 	return attrs
-}
-
-// MaskPhone returns number as this package's log lines, errors and
-// printed values show it: without separators, its start and its last four
-// digits ("+1415***2671"), with at least three digits hidden between, or
-// "***" when it has fewer than eight digits. That tells numbers apart in
-// logs without giving one away; use it to log a recipient yourself.
-func MaskPhone(number string) string {
-	var b strings.Builder
-	b.Grow(len(number))
-	for _, r := range number {
-		if ('0' <= r && r <= '9') || (r == '+' && b.Len() == 0) {
-			b.WriteRune(r)
-		}
-	}
-	s := b.String()
-	if len(s) < 9 {
-		return "***"
-	}
-	keep := min(5, len(s)-4-3) // leave at least three digits masked
-	return s[:keep] + "***" + s[len(s)-4:]
 }

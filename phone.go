@@ -1,8 +1,10 @@
 package twiliosms
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"unicode"
@@ -18,12 +20,70 @@ type phoneNumber struct {
 	callingCode int
 	kind        phonenumbers.PhoneNumberType
 	num         *phonenumbers.PhoneNumber
+	rules       *phoneRules // the rules that read and admitted it
 }
 
 // region is the ISO 3166-1 region of p ("001" for the non-geographic calling
 // codes such as +800). Looking it up costs a pattern match for calling codes
 // that several regions share (+1, +7, +44...), so it is only done on demand.
 func (p phoneNumber) region() string { return phonenumbers.GetRegionCodeForNumber(p.num) }
+
+// Phone is a recipient's number as a Connector read it (see
+// Connector.ReadPhone): its E.164 form and its region, read once. Sent as
+// Message.Phone, it is not read again. A Phone read by another Connector
+// is checked against this one's rules (the line type and allowedCountries)
+// before it is sent to, so it never bypasses them.
+//
+// The zero Phone is "not set". A Phone prints masked (+1415***2671) in
+// every fmt verb, in log/slog and in encoding/json, also inside a struct of
+// yours: like a Secret, it keeps the number behind a func, where
+// reflection cannot read it.
+type Phone struct {
+	_ [0]func() // no ==: it would compare where the reading is kept
+	v *sealed[phoneNumber]
+}
+
+// E164 returns the number in E.164 form ("+14155552671"), or "" for the
+// zero Phone. Key what you store per recipient by it, so that
+// "14155552671" and "+1 (415) 555-2671" are the same person.
+func (p Phone) E164() string {
+	if p.v == nil {
+		return ""
+	}
+	return p.v.open().e164
+}
+
+// Region returns the number's ISO 3166-1 region ("US", "JM"), "001" for a
+// non-geographic calling code such as +800, or "" for the zero Phone. For
+// a calling code that several regions share (+1, +7, +44) it matches the
+// number against each region's patterns, so call it when you need it.
+func (p Phone) Region() string {
+	if p.v == nil {
+		return ""
+	}
+	return p.v.open().region()
+}
+
+// IsZero reports whether p is the zero Phone: not set.
+func (p Phone) IsZero() bool { return p.v == nil }
+
+// String returns the number masked as MaskPhone masks it, or "" for the
+// zero Phone.
+func (p Phone) String() string {
+	if p.v == nil {
+		return ""
+	}
+	return MaskPhone(p.v.open().e164)
+}
+
+// Format prints what String returns, in every verb.
+func (p Phone) Format(f fmt.State, verb rune) { formatText(f, verb, p.String()) }
+
+// LogValue presents p to log/slog as String returns it.
+func (p Phone) LogValue() slog.Value { return slog.StringValue(p.String()) }
+
+// MarshalJSON encodes p as String returns it, masked.
+func (p Phone) MarshalJSON() ([]byte, error) { return json.Marshal(p.String()) }
 
 // phoneRules are the config's rules for reading and admitting recipients.
 type phoneRules struct {
@@ -32,8 +92,8 @@ type phoneRules struct {
 	allowedCodes   map[int]bool
 }
 
-func newPhoneRules(cfg Config) phoneRules {
-	r := phoneRules{defaultRegion: cfg.DefaultRegion}
+func newPhoneRules(cfg Config) *phoneRules {
+	r := &phoneRules{defaultRegion: cfg.DefaultRegion}
 	if len(cfg.AllowedCountries) == 0 {
 		return r
 	}
@@ -50,7 +110,7 @@ func newPhoneRules(cfg Config) phoneRules {
 	return r
 }
 
-func (r phoneRules) restricted() bool { return r.allowedCodes != nil }
+func (r *phoneRules) restricted() bool { return r.allowedCodes != nil }
 
 // unreachableKinds are the line types that can never be a person's phone.
 // They are what SMS pumping fraud texts, since the fraudster shares the
@@ -71,82 +131,114 @@ const numberExample = "+1 415 555 2671"
 // are a national number of the default region (when one is set) or
 // international digits, as Logto stores numbers. The number must be valid
 // for libphonenumber, of a line type that can receive SMS, and in an allowed
-// country. Errors mask the number as logs do.
-func (r phoneRules) read(s string) (phoneNumber, error) {
-	digits, international, err := cleanNumber(s)
+// country. Errors are *PhoneError, naming Message.To and showing the number
+// as written, masked.
+func (r *phoneRules) read(s string) (phoneNumber, error) {
+	plusDigits, international, err := cleanNumber(s)
 	if err != nil {
 		return phoneNumber{}, err
 	}
 	var p phoneNumber
 	if international || r.defaultRegion == "" {
-		p, err = readInternational(digits, international)
+		p, err = readInternational(s, plusDigits, international)
 	} else {
-		p, err = r.readNational(digits)
+		p, err = r.readNational(s, plusDigits)
 	}
 	if err != nil {
 		return phoneNumber{}, err
 	}
+	if err := r.admit(p, s); err != nil {
+		return phoneNumber{}, err
+	}
+	p.rules = r
+	return p, nil
+}
+
+// admit checks what the rules refuse of a valid number, written as
+// written: a line type that cannot receive SMS, and a country outside
+// allowedCountries.
+func (r *phoneRules) admit(p phoneNumber, written string) *PhoneError {
 	if what, ok := unreachableKinds[p.kind]; ok {
-		return phoneNumber{}, errorf(ErrUnreachableRecipient, "Message.To (%s) is a %s number in %s: it cannot receive SMS, and such numbers are what SMS pumping fraud texts; ask for a mobile number",
-			MaskPhone(p.e164), what, describeRegion(p.region(), p.callingCode))
+		return phoneError(ErrUnreachableRecipient, " (%s) is a %s number in %s: it cannot receive SMS, and such numbers are what SMS pumping fraud texts; ask for a mobile number",
+			MaskPhone(written), what, describeRegion(p.region(), p.callingCode))
 	}
 	if r.restricted() && !r.allowedCodes[p.callingCode] {
 		region := p.region()
 		if !r.allowedRegions[region] {
-			return phoneNumber{}, errorf(ErrCountryNotAllowed, "Message.To (%s) is a number in %s, which allowedCountries does not include",
-				MaskPhone(p.e164), describeRegion(region, p.callingCode))
+			return phoneError(ErrCountryNotAllowed, " (%s) is a number in %s, which allowedCountries does not include",
+				MaskPhone(written), describeRegion(region, p.callingCode))
 		}
 	}
-	return p, nil
+	return nil
 }
 
-// cleanNumber drops the separators people write and returns the digits and
-// whether a "+" or "00" marked them international.
-func cleanNumber(s string) (digits string, international bool, err error) {
+// cleanNumber drops the separators people write and returns the digits
+// with a "+" before them, and whether a "+" or "00" marked them
+// international. A number written in E.164 form is returned as it is,
+// without a copy: that is how most stored numbers come back.
+func cleanNumber(s string) (plusDigits string, international bool, err error) {
 	if s == "" {
-		return "", false, errorf(ErrInvalidPhoneNumber, "Message.To is empty")
+		return "", false, phoneError(ErrInvalidPhoneNumber, " is empty")
 	}
+	if len(s) > 1 && s[0] == '+' && !strings.ContainsFunc(s[1:], notDigit) {
+		return s, true, nil
+	}
+	plusDigits, international, err = dropSeparators(s)
+	if err != nil {
+		return "", false, err
+	}
+	if !international && strings.HasPrefix(plusDigits, "+00") {
+		plusDigits, international = "+"+plusDigits[3:], true
+	}
+	if plusDigits == "+" {
+		return "", false, phoneError(ErrInvalidPhoneNumber, " has no digits")
+	}
+	return plusDigits, international, nil
+}
+
+func notDigit(r rune) bool { return r < '0' || r > '9' }
+
+// dropSeparators returns the digits of s after a "+", and whether s
+// started with a "+" of its own; anything but digits, that "+" and the
+// separators people write is an error that says where it is.
+func dropSeparators(s string) (plusDigits string, plus bool, err error) {
 	var b strings.Builder
-	b.Grow(len(s))
+	b.Grow(len(s) + 1)
+	b.WriteByte('+')
 	for i, c := range s {
 		switch {
 		case c >= '0' && c <= '9':
 			b.WriteRune(c)
-		case c == '+' && b.Len() == 0 && !international:
-			international = true
+		case c == '+' && b.Len() == 1 && !plus:
+			plus = true
 		case c == '(' || c == ')' || c == '.' || unicode.IsSpace(c) || unicode.Is(unicode.Pd, c):
 		default:
-			return "", false, errorf(ErrInvalidPhoneNumber, "Message.To has %q at byte %d: write digits, with an optional leading + and spaces, dashes, dots or parentheses", c, i)
+			return "", false, phoneError(ErrInvalidPhoneNumber, " has %q at byte %d: write digits, with an optional leading + and spaces, dashes, dots or parentheses", c, i)
 		}
 	}
-	digits = b.String()
-	if !international {
-		digits, international = strings.CutPrefix(digits, "00")
-	}
-	if digits == "" {
-		return "", false, errorf(ErrInvalidPhoneNumber, "Message.To has no digits")
-	}
-	return digits, international, nil
+	return b.String(), plus, nil
 }
 
-// readInternational reads digits that start with a country calling code.
-func readInternational(digits string, written bool) (phoneNumber, error) {
-	p, err := parseNumber("+"+digits, "")
+// readInternational reads digits that start with a country calling code,
+// given with a "+" before them; written is the number as the caller wrote
+// it, and plus whether a "+" or "00" marked it international.
+func readInternational(written, plusDigits string, plus bool) (phoneNumber, error) {
+	p, err := parseNumber(plusDigits, "")
 	if err == nil && p.kind != phonenumbers.UNKNOWN {
 		return p, nil
 	}
-	masked := MaskPhone("+" + digits)
+	masked := MaskPhone(written)
 	hint := "check its digits"
-	if !written {
+	if !plus {
 		hint = "write a national number with its country code (" + numberExample + ") or set defaultRegion"
 	}
 	switch {
 	case errors.Is(err, phonenumbers.ErrInvalidCountryCode):
-		return phoneNumber{}, errorf(ErrInvalidPhoneNumber, "Message.To (%s) read as an international number starts with no country calling code in use; %s", masked, hint)
+		return phoneNumber{}, phoneError(ErrInvalidPhoneNumber, " (%s) read as an international number starts with no country calling code in use; %s", masked, hint)
 	case err != nil:
-		return phoneNumber{}, errorf(ErrInvalidPhoneNumber, "Message.To (%s) read as an international number has %s; %s", masked, lengthProblem(err), hint)
+		return phoneNumber{}, phoneError(ErrInvalidPhoneNumber, " (%s) read as an international number has %s; %s", masked, lengthProblem(err), hint)
 	}
-	return phoneNumber{}, errorf(ErrInvalidPhoneNumber, "Message.To (%s) read as an international number is not a valid number in %s; %s",
+	return phoneNumber{}, phoneError(ErrInvalidPhoneNumber, " (%s) read as an international number is not a valid number in %s; %s",
 		masked, describeRegion(p.region(), p.callingCode), hint)
 }
 
@@ -155,13 +247,13 @@ func readInternational(digits string, written bool) (phoneNumber, error) {
 // A national reading that is a fixed line gives way to an international
 // reading that can receive SMS: "447400123456" with defaultRegion DE is a
 // UK mobile in Logto's form, not a German landline.
-func (r phoneRules) readNational(digits string) (phoneNumber, error) {
-	national, nerr := parseNumber(digits, r.defaultRegion)
+func (r *phoneRules) readNational(written, plusDigits string) (phoneNumber, error) {
+	national, nerr := parseNumber(plusDigits[1:], r.defaultRegion)
 	nationalOK := nerr == nil && national.kind != phonenumbers.UNKNOWN
 	if nationalOK && national.kind != phonenumbers.FIXED_LINE {
 		return national, nil
 	}
-	intl, ierr := parseNumber("+"+digits, "")
+	intl, ierr := parseNumber(plusDigits, "")
 	intlOK := ierr == nil && intl.kind != phonenumbers.UNKNOWN
 	switch {
 	case nationalOK && intlOK && smsCapable(intl.kind):
@@ -175,8 +267,8 @@ func (r phoneRules) readNational(digits string) (phoneNumber, error) {
 	if ierr == nil {
 		intlReading = "is not a valid number in " + describeRegion(intl.region(), intl.callingCode)
 	}
-	return phoneNumber{}, errorf(ErrInvalidPhoneNumber, "Message.To (%s) is not a valid national number in %s (defaultRegion %s), and read as international digits it %s; check its digits, or write it with its country code (%s)",
-		MaskPhone("+"+digits), describeRegion(r.defaultRegion, 0), r.defaultRegion, intlReading, numberExample)
+	return phoneNumber{}, phoneError(ErrInvalidPhoneNumber, " (%s) is not a valid national number in %s (defaultRegion %s), and read as international digits it %s; check its digits, or write it with its country code (%s)",
+		MaskPhone(written), describeRegion(r.defaultRegion, 0), r.defaultRegion, intlReading, numberExample)
 }
 
 func smsCapable(kind phonenumbers.PhoneNumberType) bool {
@@ -257,4 +349,32 @@ func validCallingCode(code string) bool {
 	}
 	n, err := strconv.Atoi(digits)
 	return err == nil && phonenumbers.GetSupportedCallingCodes()[n]
+}
+
+// MaskPhone returns number as this package's log lines, errors and printed
+// values show it: its digits without separators (and its leading "+", if
+// it has one), of which the first four at most and the last four are
+// shown, with at least three hidden between: "+1415***2671",
+// "0740***3456", "1***5678" for eight digits. A number of fewer than
+// eight digits is "***". That tells numbers apart in logs without giving
+// one away; use it to log a recipient yourself.
+func MaskPhone(number string) string {
+	var b strings.Builder
+	b.Grow(len(number))
+	digits := 0
+	for _, r := range number {
+		switch {
+		case '0' <= r && r <= '9':
+			b.WriteRune(r)
+			digits++
+		case r == '+' && b.Len() == 0:
+			b.WriteRune(r)
+		}
+	}
+	if digits < 8 {
+		return "***"
+	}
+	s := b.String()
+	shown := len(s) - digits + min(4, digits-4-3) // the "+", and up to four digits, leaving three hidden
+	return s[:shown] + "***" + s[len(s)-4:]
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/jarcoal/httpmock"
+	"github.com/nyaruka/phonenumbers"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -86,8 +87,13 @@ func TestNormalizePhoneRefusesWhatIsNotANumber(t *testing.T) {
 		{"", "+999 1234 5678", []string{"starts with no country calling code in use", "check its digits"}},
 		{"", "+1 415 555 267", []string{"is not a valid number in the United States numbering plan (+1)", "check its digits"}},
 		// A US number in national form without defaultRegion is read as +41.
-		{"", "(415) 555-2671", []string{"(+415***2671) read as an international number is not a valid number in Switzerland (+41)",
+		// The number shows as written, masked, without a "+" it did not have.
+		{"", "(415) 555-2671", []string{"Message.To (415***2671) read as an international number is not a valid number in Switzerland (+41)",
 			"write a national number with its country code (+1 415 555 2671) or set defaultRegion"}},
+		{"", "07400 123456", []string{"Message.To (0740***3456) read as an international number starts with no country calling code in use"}},
+		{"US", "07400 123456", []string{"Message.To (0740***3456) is not a valid national number in United States (+1)"}},
+		{"", "+44 7400 12345", []string{"Message.To (+4474***2345) read as an international number"}},
+		{"", "0044 7400 12345", []string{"Message.To (0044***2345) read as an international number"}},
 		{"", "0 20 7946 0958", []string{"starts with no country calling code in use", "or set defaultRegion"}},
 		{"US", "555-2671", []string{"is not a valid national number in United States (+1) (defaultRegion US)",
 			"read as international digits it is not a valid number in"}},
@@ -209,4 +215,195 @@ func digitsOf(s string) string {
 		}
 		return -1
 	}, s)
+}
+
+func TestMaskPhone(t *testing.T) {
+	for in, want := range map[string]string{
+		"+15005550006":      "+1500***0006",
+		"+442079460958":     "+4420***0958",
+		"+1234567":          "***",
+		"1234567":           "***",
+		"12345678":          "1***5678", // eight digits: the doc's promise, with or without a "+"
+		"+12345678":         "+1***5678",
+		"123456789":         "12***6789",
+		"+123456789012345":  "+1234***2345",
+		"+1 (415) 555-2671": "+1415***2671",
+		"(415) 555-2671":    "415***2671",
+		"07400 123456":      "0740***3456",
+		"0044 20 7946 0958": "0044***0958",
+		"442079460958":      "4420***0958", // no "+" it did not have, and no more digits than with one
+		"":                  "***",
+		"+":                 "***",
+		"+1 415 ext 12345":  "+14***2345",
+	} {
+		assert.Equal(t, want, MaskPhone(in), in)
+	}
+	for n := 8; n <= 20; n++ {
+		digits := strings.Repeat("7", n-4) + "1234"
+		masked := MaskPhone(digits)
+		assert.Equal(t, n-4-min(4, n-7), n-strings.Count(masked, "7")-4, "%d digits: at least three hidden, at most four shown before", n)
+		assert.True(t, strings.HasSuffix(masked, "***1234"), masked)
+	}
+}
+
+func TestPhoneErrorsNameTheFieldAndMatchTheirSentinel(t *testing.T) {
+	conn := connectorWith(t, func(c *Config) { c.AllowedCountries = []string{"US"} })
+	for number, sentinel := range map[string]error{
+		"":               ErrInvalidPhoneNumber,
+		"+1 415 555 267": ErrInvalidPhoneNumber,
+		"(415) 555-2671": ErrInvalidPhoneNumber,
+		"+19002345678":   ErrUnreachableRecipient,
+		"+18762345678":   ErrCountryNotAllowed,
+	} {
+		_, err := conn.ReadPhone(number)
+		var pe *PhoneError
+		require.ErrorAs(t, err, &pe, number)
+		assert.ErrorIs(t, err, sentinel, number)
+		assert.Equal(t, "Message.To", pe.Field)
+		assert.True(t, strings.HasPrefix(err.Error(), sentinel.Error()+": Message.To "), err.Error())
+
+		renamed := pe.WithField("Request.To")
+		assert.ErrorIs(t, renamed, sentinel, "a renamed error matches the same sentinel")
+		assert.Equal(t, sentinel.Error()+": Request.To"+strings.TrimPrefix(err.Error(), sentinel.Error()+": Message.To"), renamed.Error())
+		assert.Equal(t, "Message.To", pe.Field, "WithField returns a copy")
+		assert.Contains(t, err.Error(), "Message.To")
+
+		_, sendErr := conn.SendMessage(context.Background(), Message{To: number, UsageType: UsageTypeSignIn, Code: "1"})
+		assert.Equal(t, err.Error(), sendErr.Error(), "SendMessage reports what ReadPhone does")
+		assert.True(t, NotSent(sendErr))
+	}
+	// Refused for its line type or country, a number shows as written too.
+	_, err := connectorWith(t, func(c *Config) { c.DefaultRegion = "US" }).NormalizePhone("(900) 234-5678")
+	require.ErrorIs(t, err, ErrUnreachableRecipient)
+	assert.Contains(t, err.Error(), "Message.To (900***5678) is a premium-rate number")
+	_, err = connectorWith(t, func(c *Config) { c.DefaultRegion = "GB"; c.AllowedCountries = []string{"US"} }).NormalizePhone("07400 123456")
+	require.ErrorIs(t, err, ErrCountryNotAllowed)
+	assert.Contains(t, err.Error(), "Message.To (0740***3456) is a number in United Kingdom (+44)")
+}
+
+func TestReadPhone(t *testing.T) {
+	conn := connectorWith(t, func(c *Config) { c.DefaultRegion = "GB" })
+	for number, want := range map[string][2]string{
+		"07400 123456":      {"+447400123456", "GB"},
+		"+1 (876) 234-5678": {"+18762345678", "JM"},
+		"14155552671":       {"+14155552671", "US"},
+		"+80012345678":      {"+80012345678", "001"},
+	} {
+		p, err := conn.ReadPhone(number)
+		require.NoError(t, err, number)
+		assert.False(t, p.IsZero())
+		assert.Equal(t, want[0], p.E164(), number)
+		assert.Equal(t, want[1], p.Region(), number)
+		e164, err := conn.NormalizePhone(number)
+		require.NoError(t, err)
+		assert.Equal(t, p.E164(), e164)
+		assert.Equal(t, p.Region(), conn.PhoneRegion(number))
+	}
+	var zero Phone
+	assert.True(t, zero.IsZero())
+	assert.Empty(t, zero.E164())
+	assert.Empty(t, zero.Region())
+	assert.Empty(t, zero.String())
+	p, err := conn.ReadPhone("+14155552671")
+	require.NoError(t, err)
+	q := p
+	assert.Equal(t, p, q, "copies of a Phone are equal")
+}
+
+// TestPhonePrintsMasked: a Phone is a phone number, which never appears in
+// full in a log line or a printed value, even inside a caller's struct.
+func TestPhonePrintsMasked(t *testing.T) {
+	conn := connectorWith(t, func(*Config) {})
+	p, err := conn.ReadPhone("+1 415 555 2671")
+	require.NoError(t, err)
+	type held struct{ to Phone }
+	type Exported struct{ To Phone }
+	for how, out := range printedEveryWay(t, p) {
+		assert.Contains(t, out, "+1415***2671", how)
+	}
+	msg := Message{Phone: p, UsageType: UsageTypeSignIn, Code: "1"}
+	for name, v := range map[string]any{
+		"Phone": p, "struct{ to Phone }": held{p}, "[]struct{ To Phone }": []Exported{{p}},
+		"map[string]Phone": map[string]Phone{"a": p}, "Message": msg, "*Message": &msg,
+	} {
+		assertNothingLeaks(t, name, v, forms("4155552671"))
+	}
+}
+
+func TestSendMessageToAPhone(t *testing.T) {
+	conn, mock := setup(t, validConfig())
+	requests := capture(t, mock, testEndpoint)
+	p, err := conn.ReadPhone("+1 (415) 555-2671")
+	require.NoError(t, err)
+	res, err := conn.SendMessage(context.Background(), Message{Phone: p, UsageType: UsageTypeSignIn, Code: "123456"})
+	require.NoError(t, err)
+	assert.Equal(t, testMessageSID, res.SID)
+	require.Len(t, requests(), 1)
+	assert.Equal(t, "+14155552671", requests()[0].form.Get("To"))
+
+	r, err := conn.Render(Message{Phone: p, UsageType: UsageTypeSignIn, Code: "123456"})
+	require.NoError(t, err)
+	assert.Equal(t, "+14155552671", r.To)
+	assert.Equal(t, "US", r.Region)
+
+	_, err = conn.SendMessage(context.Background(), Message{To: "+14155552671", Phone: p, UsageType: UsageTypeSignIn, Code: "1"})
+	require.ErrorIs(t, err, ErrInvalidMessage, "To and Phone both set: whom to text is in doubt")
+	assert.Contains(t, err.Error(), "Message.To and Message.Phone are both set")
+	assert.True(t, NotSent(err))
+	assert.Len(t, requests(), 1, "nothing more was sent")
+}
+
+// TestAPhoneReadUnderLooserRulesIsCheckedAgain: a Phone that another
+// connector read is held to this connector's own rules before any request.
+func TestAPhoneReadUnderLooserRulesIsCheckedAgain(t *testing.T) {
+	loose := connectorWith(t, func(c *Config) { c.AllowedCountries = []string{"+1"} })
+	strict, mock := setup(t, func() Config { c := validConfig(); c.AllowedCountries = []string{"US"}; return c }())
+	requests := capture(t, mock, testEndpoint)
+	jamaica, err := loose.ReadPhone("+18762345678")
+	require.NoError(t, err)
+	_, err = strict.SendMessage(context.Background(), Message{Phone: jamaica, UsageType: UsageTypeSignIn, Code: "1"})
+	require.ErrorIs(t, err, ErrCountryNotAllowed)
+	var pe *PhoneError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "Message.Phone", pe.Field)
+	assert.Contains(t, err.Error(), "Message.Phone (+1876***5678) is a number in Jamaica (+1)")
+	assert.Empty(t, requests(), "nothing is sent")
+
+	// A line type no connector admits is refused however the Phone was made.
+	premium := Phone{v: seal(phoneNumber{e164: "+19002345678", callingCode: 1, kind: phonenumbers.PREMIUM_RATE, num: mustParse(t, "+19002345678")})}
+	_, err = strict.SendMessage(context.Background(), Message{Phone: premium, UsageType: UsageTypeSignIn, Code: "1"})
+	require.ErrorIs(t, err, ErrUnreachableRecipient)
+	assert.Empty(t, requests())
+
+	us, err := loose.ReadPhone("+14155552671")
+	require.NoError(t, err)
+	_, err = strict.SendMessage(context.Background(), Message{Phone: us, UsageType: UsageTypeSignIn, Code: "1"})
+	require.NoError(t, err, "what this connector admits is sent")
+	assert.Len(t, requests(), 1)
+}
+
+// TestSendingAPhoneReadsNoNumber: the send path with a Phone allocates
+// only the body, where reading the number costs some eighty allocations.
+func TestSendingAPhoneReadsNoNumber(t *testing.T) {
+	conn := connectorWith(t, func(*Config) {})
+	p, err := conn.ReadPhone("+14155552671")
+	require.NoError(t, err)
+	withPhone := Message{Phone: p, UsageType: UsageTypeSignIn, Code: "123456"}
+	withTo := Message{To: "+14155552671", UsageType: UsageTypeSignIn, Code: "123456"}
+	prepare := func(m Message) func() {
+		return func() {
+			if _, _, _, err := conn.prepare(m); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	assert.Equal(t, 1.0, testing.AllocsPerRun(100, prepare(withPhone)))
+	assert.Greater(t, testing.AllocsPerRun(100, prepare(withTo)), 40.0)
+}
+
+func mustParse(t *testing.T, number string) *phonenumbers.PhoneNumber {
+	t.Helper()
+	num, err := phonenumbers.Parse(number, "")
+	require.NoError(t, err)
+	return num
 }

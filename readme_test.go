@@ -76,13 +76,20 @@ func rowFor(err error) errorKind {
 
 // TestREADMEErrorTablesMatchTheCodeTable: what the README says each sentinel
 // and each Twilio code means is what errorTable makes the code do.
+//
+// The README's error table is in errorTable's order, since it says that
+// an error matching two rows is logged and coded by the higher one.
 func TestREADMEErrorTablesMatchTheCodeTable(t *testing.T) {
 	seen := map[error]bool{}
+	previous := -1
 	for _, cells := range readmeTable(t, "| sentinel |") {
 		require.Len(t, cells, 5)
 		err, ok := sentinelName[strings.Trim(cells[0], "`")]
 		require.True(t, ok, "README names an unknown sentinel %s", cells[0])
 		seen[err] = true
+		at := slices.IndexFunc(errorTable, func(row errorKind) bool { return row.err == err })
+		assert.Greater(t, at, previous, "%s is out of errorTable's order of precedence", cells[0])
+		previous = at
 		row := rowFor(err)
 		var want []int
 		for _, c := range row.codes {
@@ -147,6 +154,13 @@ func TestREADMEErrorTablesMatchTheCodeTable(t *testing.T) {
 
 // TestErrorTableDrivesMatching checks errorTable's consequences directly.
 func TestErrorTableDrivesMatching(t *testing.T) {
+	// The higher row wins: the README's example of the order.
+	both := &APIError{Status: 401, Code: 21602}
+	assert.ErrorIs(t, both, ErrAuthentication)
+	assert.ErrorIs(t, both, ErrInvalidMessage)
+	assert.Equal(t, CodeGeneral, ConnectorErrorCode(both))
+	assert.Equal(t, "authentication", kindOf(both))
+
 	for _, row := range errorTable {
 		for _, c := range row.codes {
 			assert.ErrorIs(t, &APIError{Status: 400, Code: c.code}, row.err, "%d", c.code)

@@ -3,7 +3,6 @@ package twiliosms
 import (
 	"fmt"
 	"log/slog"
-	"net/url"
 	"reflect"
 	"slices"
 	"strings"
@@ -12,17 +11,18 @@ import (
 )
 
 // A field's redact tag says how it prints, in every fmt verb and in
-// log/slog, for the types that hold secrets (Config, Message, Rendered):
+// log/slog, for the types that hold what must not be shown (Message,
+// Rendered):
 //
-//	secret    "[redacted]" when set: credentials and the code
-//	userinfo  a URL with the password of its user info hidden
+//	secret    "[redacted]" when set: the code
 //	phone     the number masked as log lines mask it (+1415***2671)
 //	keys      a map shown by its sorted keys only
 //	length    a text shown by its length in characters
 //
-// Every other field prints as fmt and slog would print it. The tag is the
-// only list of what is secret: formatRedacted and logValueRedacted read it,
-// so a new field is shown or hidden by its declaration alone.
+// Every other field prints as fmt and slog would print it, and a Secret or
+// SecretURL redacts itself. The tag and those types are the only list of
+// what is secret: formatRedacted and logValueRedacted read them, so a new
+// field is shown or hidden by its declaration alone.
 const redacted = "[redacted]"
 
 // redactedValue is field i of v as it may be shown.
@@ -31,11 +31,6 @@ func redactedValue(v reflect.Value, i int) any {
 	switch v.Type().Field(i).Tag.Get("redact") {
 	case "secret":
 		return redactIfSet(field.String())
-	case "userinfo":
-		if u, err := url.Parse(field.String()); err == nil && u.User != nil {
-			return u.Redacted()
-		}
-		return field.String()
 	case "phone":
 		return MaskPhone(field.String())
 	case "keys":

@@ -23,12 +23,19 @@ func filled[T any](t *testing.T) (v T, shown, hidden []string) {
 		tag := sf.Tag.Get("redact")
 		word := fmt.Sprintf("v%02d%s", i, strings.ToLower(sf.Name))
 		switch {
+		case f.Type() == reflect.TypeFor[Secret]():
+			f.Set(reflect.ValueOf(NewSecret("secret" + word)))
+			shown, hidden = append(shown, redacted), append(hidden, "secret"+word)
+		case f.Type() == reflect.TypeFor[SecretURL]():
+			f.Set(reflect.ValueOf(NewSecretURL("https://user:password" + word + "@host" + word + ".example/cb")))
+			shown, hidden = append(shown, "host"+word, "user:xxxxx@"), append(hidden, "password"+word)
+		case f.Type() == reflect.TypeFor[Phone]():
+			number := "+1415555" + fmt.Sprintf("%04d", 2600+i)
+			f.Set(reflect.ValueOf(Phone{v: seal(phoneNumber{e164: number})}))
+			shown, hidden = append(shown, "+1415***"+number[8:]), append(hidden, number)
 		case tag == "secret":
 			f.SetString("secret" + word)
 			hidden = append(hidden, "secret"+word)
-		case tag == "userinfo":
-			f.SetString("https://user:password" + word + "@host" + word + ".example/cb")
-			shown, hidden = append(shown, "host"+word), append(hidden, "password"+word)
 		case tag == "phone":
 			f.SetString("+1415555" + fmt.Sprintf("%04d", 2600+i))
 			shown, hidden = append(shown, fmt.Sprintf("%04d", 2600+i)), append(hidden, f.String())
@@ -97,15 +104,19 @@ func TestRedactionFollowsTheTags(t *testing.T) {
 	t.Run("Rendered", checkRedaction[Rendered])
 }
 
-func TestConfigSecretsAreDeclaredByTags(t *testing.T) {
+// TestConfigSecretsAreSecretTypes: the config's secrets are held in the
+// types that keep them from reflection, and an empty one prints empty, so
+// that a printed config shows which credentials are set.
+func TestConfigSecretsAreSecretTypes(t *testing.T) {
 	var secret []string
 	ct := reflect.TypeFor[Config]()
 	for i := range ct.NumField() {
-		if tag := ct.Field(i).Tag.Get("redact"); tag != "" {
-			secret = append(secret, ct.Field(i).Name+":"+tag)
+		if isSecretType(ct.Field(i).Type) {
+			secret = append(secret, ct.Field(i).Name)
 		}
+		assert.Empty(t, ct.Field(i).Tag.Get("redact"), "a Secret redacts itself: %s needs no tag", ct.Field(i).Name)
 	}
-	assert.Equal(t, []string{"AuthToken:secret", "APIKeySecret:secret", "StatusCallback:userinfo"}, secret)
+	assert.Equal(t, []string{"AuthToken", "APIKeySecret", "StatusCallback"}, secret)
 	cfg := validConfig()
 	out := fmt.Sprintf("%+v", cfg)
 	require.Contains(t, out, "AuthToken:"+redacted, "a set secret shows as redacted")

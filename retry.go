@@ -37,9 +37,13 @@ type RetryPolicy struct {
 	MaxDelay time.Duration
 }
 
-// DefaultRetryPolicy is the policy a Connector uses unless WithRetry says
-// otherwise.
-var DefaultRetryPolicy = RetryPolicy{MaxRetries: 2, BaseDelay: 100 * time.Millisecond, MaxDelay: 3 * time.Second}
+// DefaultRetryPolicy returns the policy a Connector uses unless WithRetry
+// says otherwise: up to 2 retries, waiting at most 100 ms before the first
+// and never more than 3 s. It is a function, not a variable, so that no
+// package can change the default of every connector in the program.
+func DefaultRetryPolicy() RetryPolicy {
+	return RetryPolicy{MaxRetries: 2, BaseDelay: 100 * time.Millisecond, MaxDelay: 3 * time.Second}
+}
 
 // withDefaults checks p and fills in its zero delays.
 func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
@@ -50,10 +54,10 @@ func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
 		return p, errors.New("delays must not be negative")
 	}
 	if p.BaseDelay == 0 {
-		p.BaseDelay = DefaultRetryPolicy.BaseDelay
+		p.BaseDelay = DefaultRetryPolicy().BaseDelay
 	}
 	if p.MaxDelay == 0 {
-		p.MaxDelay = DefaultRetryPolicy.MaxDelay
+		p.MaxDelay = DefaultRetryPolicy().MaxDelay
 	}
 	if p.MaxDelay < p.BaseDelay {
 		return p, errors.New("MaxDelay must not be below BaseDelay")

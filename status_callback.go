@@ -59,8 +59,19 @@ func first(params url.Values, names ...string) string {
 // maxCallbackBody bounds a status callback's body; Twilio's are under 2 KiB.
 const maxCallbackBody = 64 << 10
 
-// HandlerOption configures StatusCallbackHandler.
-type HandlerOption func(*callbackHandler)
+// HandlerOption configures StatusCallbackHandler. The option, with its
+// default:
+//
+//   - [WithPublicURL](url): the URL Twilio posts to and signs, for a
+//     handler behind a proxy or load balancer. Default: the URL rebuilt
+//     from each request (https when it came over TLS or X-Forwarded-Proto
+//     says so, the host from X-Forwarded-Host or Host, then the path and
+//     query).
+//
+// The zero HandlerOption changes nothing.
+type HandlerOption struct {
+	apply func(*callbackHandler)
+}
 
 // WithPublicURL sets the URL Twilio posts to, exactly as given in
 // statusCallback (query string included), for a handler behind a proxy or
@@ -70,12 +81,12 @@ type HandlerOption func(*callbackHandler)
 // the request's path and query. Forged headers only change which URL is
 // checked: a request still needs a signature made with the auth token.
 func WithPublicURL(u string) HandlerOption {
-	return func(h *callbackHandler) { h.publicURL = u }
+	return HandlerOption{func(h *callbackHandler) { h.publicURL = u }}
 }
 
 type callbackHandler struct {
 	accountSID string
-	authToken  string
+	authToken  Secret
 	publicURL  string
 	fn         func(context.Context, StatusCallback) error
 }
@@ -97,8 +108,8 @@ func (c *Connector) StatusCallbackHandler(fn func(ctx context.Context, s StatusC
 	}
 	h := &callbackHandler{accountSID: c.accountSID, authToken: c.authToken, fn: fn}
 	for _, opt := range opts {
-		if opt != nil {
-			opt(h)
+		if opt.apply != nil {
+			opt.apply(h)
 		}
 	}
 	return h
@@ -120,7 +131,7 @@ func (h *callbackHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed form", http.StatusBadRequest)
 		return
 	}
-	if ValidateSignature(h.authToken, h.requestURL(r), r.PostForm, r.Header.Get(SignatureHeader)) != nil {
+	if ValidateSignature(h.authToken.Reveal(), h.requestURL(r), r.PostForm, r.Header.Get(SignatureHeader)) != nil {
 		http.Error(w, "invalid signature", http.StatusForbidden)
 		return
 	}

@@ -152,8 +152,8 @@ func TestStatusCallbackHandlerFnError(t *testing.T) {
 
 func TestStatusCallbackHandlerWithoutAuthTokenRejectsAll(t *testing.T) {
 	cfg := validConfig()
-	cfg.AuthToken = ""
-	cfg.APIKeySID, cfg.APIKeySecret = testKeySID, testKeySecret
+	cfg.AuthToken = Secret{}
+	cfg.APIKeySID, cfg.APIKeySecret = testKeySID, NewSecret(testKeySecret)
 	conn, _ := setup(t, cfg)
 	rec := &recorder{}
 	const u = "http://example.com/cb"

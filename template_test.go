@@ -1,6 +1,7 @@
 package twiliosms
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -180,6 +181,25 @@ func TestRenderRefusesBrokenMessages(t *testing.T) {
 	}
 }
 
+// TestALongCodeCanOverflowAValidTemplate: the config check assumes a
+// 6-character code, so a longer Message.Code, not only a payload value, can
+// push a valid template's body over the limit. It is refused, and nothing
+// is sent.
+func TestALongCodeCanOverflowAValidTemplate(t *testing.T) {
+	cfg := validConfig()
+	cfg.Templates[1].Content = strings.Repeat("a", 1594) + "{{code}}" // 1,600 with 6 digits
+	conn, mock := setup(t, cfg)
+	requests := capture(t, mock, testEndpoint)
+	msg := signInMessage()
+	_, err := conn.SendMessage(context.Background(), msg)
+	require.NoError(t, err, "a 6-digit code fits")
+	msg.Code = "12345678"
+	_, err = conn.SendMessage(context.Background(), msg)
+	require.ErrorIs(t, err, ErrInvalidMessage)
+	assert.Contains(t, err.Error(), "renders 1602 characters, over Twilio's limit of 1600")
+	assert.Len(t, requests(), 1, "the long code was not sent")
+}
+
 func TestRenderAcceptsExactly1600Characters(t *testing.T) {
 	mt := parseTemplate(Template{UsageType: UsageTypeSignIn, Content: strings.Repeat("é", 1594) + "{{code}}"})
 	got, err := mt.render("123456", nil)
@@ -188,7 +208,7 @@ func TestRenderAcceptsExactly1600Characters(t *testing.T) {
 }
 
 func TestChooseTemplateWithoutLocales(t *testing.T) {
-	set := newTemplateSet(validConfig().Templates)
+	set := newTemplateSet(validConfig().Templates, "")
 	got, err := set.choose(UsageTypeSignIn, "")
 	require.NoError(t, err)
 	assert.Equal(t, UsageTypeSignIn, got.usageType)

@@ -78,8 +78,8 @@ func (c *Connector) form(to, body string) string {
 		c.sender.name: {c.sender.value},
 		"RiskCheck":   {c.riskCheck},
 	}
-	if c.callback != "" {
-		v.Set("StatusCallback", c.callback)
+	if !c.callback.IsZero() {
+		v.Set("StatusCallback", c.callback.Reveal())
 	}
 	if c.validity != "" {
 		v.Set("ValidityPeriod", c.validity)
@@ -157,6 +157,7 @@ func (c *Connector) attempt(ctx context.Context, form string) (res *SendResult, 
 		return nil, 0, errorf(ErrInvalidConfig, "cannot build the request: %v", err)
 	}
 	req.Header = c.header.Clone()
+	req.Header["Authorization"] = []string{c.auth.Reveal()}
 
 	resp, err := c.client.Do(req)
 	if err != nil {

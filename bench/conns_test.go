@@ -124,7 +124,7 @@ func TestConnectionReuse(t *testing.T) {
 
 	// twilio-go's default client: its own http.Client on http.DefaultTransport.
 	tg := newTwilioGo(h1Server.URL, http.DefaultTransport)
-	theirs := connectionsFor(t, h1Server, func() error { _, err := twilioGoSend(tg); return err })
+	theirs := connectionsFor(t, h1Server, func() error { _, err := twilioGoSend(tg, to); return err })
 
 	conn2 := defaultConnector(t, h2Server.URL)
 	oursH2 := connectionsFor(t, h2Server, func() error { _, err := conn2.SendMessage(ctx, msg); return err })

@@ -22,7 +22,7 @@ import (
 // placeholders in Twilio's format.
 var exampleConfig = twiliosms.Config{
 	AccountSID:              "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-	AuthToken:               "your-auth-token",
+	AuthToken:               twiliosms.NewSecret("your-auth-token"),
 	FromMessagingServiceSID: "MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 	Templates: []twiliosms.Template{
 		{UsageType: twiliosms.UsageTypeRegister, Content: "Your registration code is {{code}}"},

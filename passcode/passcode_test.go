@@ -32,7 +32,7 @@ func fakeConnector(t testing.TB) (*twiliosms.Connector, *twiliosmstest.Server) {
 	t.Cleanup(fake.Close)
 	conn, err := twiliosms.New(twiliosms.Config{
 		AccountSID:              "AC0123456789abcdef0123456789abcdef",
-		AuthToken:               "passcode-test-token",
+		AuthToken:               twiliosms.NewSecret("passcode-test-token"),
 		FromMessagingServiceSID: "MG0123456789abcdef0123456789abcdef",
 		Templates: []twiliosms.Template{
 			{UsageType: twiliosms.UsageTypeRegister, Content: "Register: {{code}}"},

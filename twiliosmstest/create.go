@@ -164,7 +164,7 @@ var numberReader = sync.OnceValue(func() *twiliosms.Connector {
 	}
 	conn, err := twiliosms.New(twiliosms.Config{
 		AccountSID:              "AC00000000000000000000000000000000",
-		AuthToken:               "unused",
+		AuthToken:               twiliosms.NewSecret("unused"),
 		FromMessagingServiceSID: "MG00000000000000000000000000000000",
 		Templates: []twiliosms.Template{template(twiliosms.UsageTypeRegister), template(twiliosms.UsageTypeSignIn),
 			template(twiliosms.UsageTypeForgotPassword), template(twiliosms.UsageTypeGeneric)},

@@ -21,7 +21,7 @@ func ExampleNewServer() {
 
 	conn, err := twiliosms.New(twiliosms.Config{
 		AccountSID:              accountSID,
-		AuthToken:               authToken,
+		AuthToken:               twiliosms.NewSecret(authToken),
 		FromMessagingServiceSID: "MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 		Templates: []twiliosms.Template{
 			{UsageType: "Register", Content: "Welcome! Your code is {{code}}"},
@@ -139,7 +139,7 @@ func ExampleServer_FailDelivery() {
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	defer receiver.Close()
 	cfg := exampleConfig()
-	cfg.StatusCallback = receiver.URL + "/twilio/status"
+	cfg.StatusCallback = twiliosms.NewSecretURL(receiver.URL + "/twilio/status")
 	conn, _ := twiliosms.New(cfg, twiliosms.WithBaseURL(fake.URL))
 	handler = conn.StatusCallbackHandler(func(_ context.Context, s twiliosms.StatusCallback) error {
 		fmt.Println("callback:", s.Status, errors.Is(s.Err, twiliosms.ErrCarrierFiltered))

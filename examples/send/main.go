@@ -101,8 +101,9 @@ const (
 )
 
 // demoTemplates has an English template for each of Logto's nine usage
-// types (the fallback set, without a locale), and the sign-in and Generic
-// templates in German, French, Spanish and Japanese.
+// types (the fallback set, without a locale: demoLocale says they are
+// English), and the sign-in and Generic templates in German, French,
+// Spanish and Japanese.
 var demoTemplates = []twiliosms.Template{
 	{UsageType: twiliosms.UsageTypeRegister, Content: "Welcome! Your verification code is {{code}}. It expires in 10 minutes."},
 	{UsageType: twiliosms.UsageTypeSignIn, Content: "Your sign-in code is {{code}}. Don't share it with anyone."},
@@ -122,6 +123,10 @@ var demoTemplates = []twiliosms.Template{
 	{UsageType: twiliosms.UsageTypeSignIn, Locale: "ja", Content: "ログインコードは {{code}} です。誰にも教えないでください。"},
 	{UsageType: twiliosms.UsageTypeGeneric, Locale: "ja", Content: "確認コードは {{code}} です。"},
 }
+
+// demoLocale is the language of the demo templates without a locale, so
+// that a reader who prefers English to German gets English.
+const demoLocale = "en"
 
 // options are what run needs besides the flags; tests replace baseURL to
 // keep "real" sends on a local server.
@@ -210,7 +215,7 @@ func newSession(f flags, getenv func(string) string, stdout io.Writer, o options
 		// Show what Twilio reports after the 201: the fake posts signed
 		// status callbacks to a handler served here.
 		s.callbacks = newCallbackLog()
-		cfg.StatusCallback = s.callbacks.URL()
+		cfg.StatusCallback = twiliosms.NewSecretURL(s.callbacks.URL())
 		next = fake.Client().Transport // to the fake, whatever the host
 		opts = append(opts, twiliosms.WithBaseURL(fake.URL))
 	case o.baseURL != "":
@@ -345,10 +350,11 @@ func loadConfig(path string, getenv func(string) string, stdout io.Writer) (twil
 		}
 		cfg := twiliosms.Config{
 			AccountSID:              env["TWILIO_ACCOUNT_SID"],
-			AuthToken:               env["TWILIO_AUTH_TOKEN"],
+			AuthToken:               twiliosms.NewSecret(env["TWILIO_AUTH_TOKEN"]),
 			FromMessagingServiceSID: env["TWILIO_MESSAGING_SERVICE_SID"],
 			From:                    env["TWILIO_FROM"],
 			Templates:               demoTemplates,
+			DefaultLocale:           demoLocale,
 		}
 		fmt.Fprintln(stdout, "Twilio credentials from the environment: this sends a real SMS.")
 		return cfg, nil, cfg.Validate()
@@ -357,9 +363,10 @@ func loadConfig(path string, getenv func(string) string, stdout io.Writer) (twil
 	fmt.Fprintf(stdout, "No Twilio credentials: sending to twiliosmstest, a fake Twilio in this process at %s; nothing leaves the machine.\n", fake.URL)
 	return twiliosms.Config{
 		AccountSID:              demoAccountSID,
-		AuthToken:               demoAuthToken,
+		AuthToken:               twiliosms.NewSecret(demoAuthToken),
 		FromMessagingServiceSID: demoServiceSID,
 		Templates:               demoTemplates,
+		DefaultLocale:           demoLocale,
 	}, fake, nil
 }
 

@@ -34,7 +34,7 @@ func TestSendOnTheBuiltInFake(t *testing.T) {
 	code, out, errOut := runForTest(t, noEnv, options{}, "-code", "246810")
 	require.Equal(t, exitSent, code, errOut)
 	assert.Contains(t, out, "nothing leaves the machine")
-	assert.Contains(t, out, "template: SignIn without a locale\n")
+	assert.Contains(t, out, "template: SignIn in en\n")
 	assert.Contains(t, out, `body:     "Your sign-in code is 246810. Don't share it with anyone."`)
 	assert.Contains(t, out, "cost:     GSM-7, 1 segment")
 	assert.Regexp(t, `request:  POST http://127\.0\.0\.1:\d+/2010-04-01/Accounts/`+demoAccountSID+`/Messages\.json`, out)
@@ -212,7 +212,14 @@ func TestSendInTheReadersLanguage(t *testing.T) {
 
 	code, out, _ = runForTest(t, noEnv, options{}, "-locale", "not a tag!!", "-code", "1")
 	require.Equal(t, exitSent, code, "a malformed locale is ignored")
-	assert.Contains(t, out, "template: SignIn without a locale\n")
+	assert.Contains(t, out, "template: SignIn in en\n", "the demo's templates without a locale are English")
+
+	// A reader who prefers English to German gets English: the demo
+	// config's defaultLocale says its templates without a locale are.
+	code, out, errOut = runForTest(t, noEnv, options{}, "-locale", "en-US, de;q=0.8", "-code", "1")
+	require.Equal(t, exitSent, code, errOut)
+	assert.Contains(t, out, "template: SignIn in en\n")
+	assert.Contains(t, out, `Body="Your sign-in code is 1.`)
 }
 
 func TestCheckListsEveryLocale(t *testing.T) {

@@ -19,7 +19,7 @@ import (
 // Twilio's format. The tests use it too.
 var exampleConfig = twiliosms.Config{
 	AccountSID:              "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-	AuthToken:               "your-auth-token",
+	AuthToken:               twiliosms.NewSecret("your-auth-token"),
 	FromMessagingServiceSID: "MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 	Templates: []twiliosms.Template{
 		{UsageType: twiliosms.UsageTypeRegister, Content: "Welcome! Your code is {{code}}"},

@@ -89,7 +89,7 @@ func NewEnv(t *testing.T, store passcode.Store, clock *Clock, opts ...passcode.O
 func Config() twiliosms.Config {
 	return twiliosms.Config{
 		AccountSID:              "AC0123456789abcdef0123456789abcdef",
-		AuthToken:               "storetest-token",
+		AuthToken:               twiliosms.NewSecret("storetest-token"),
 		FromMessagingServiceSID: "MG0123456789abcdef0123456789abcdef",
 		Templates: []twiliosms.Template{
 			{UsageType: twiliosms.UsageTypeRegister, Content: "Your registration code is {{code}}"},

@@ -173,7 +173,7 @@ func knownUsageType(u twiliosms.UsageType, templates []twiliosms.Template) bool 
 // loadDev sets dev mode's defaults: the demo connector and a loopback
 // address.
 func (c *Config) loadDev(problem func(string, ...any)) {
-	c.Connector = twiliosms.Config{AccountSID: devAccountSID, AuthToken: devAuthToken, FromMessagingServiceSID: devSenderSID,
+	c.Connector = twiliosms.Config{AccountSID: devAccountSID, AuthToken: twiliosms.NewSecret(devAuthToken), FromMessagingServiceSID: devSenderSID,
 		Templates: devTemplates}
 	if c.Addr == "" {
 		c.Addr = DefaultDevAddr

@@ -66,7 +66,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	e := &env{t: t, fake: twiliosmstest.NewServer(), store: NewMemoryStore(), clock: &clock{now: time.Now()}, logs: &bytes.Buffer{}}
 	t.Cleanup(e.fake.Close)
-	cfg := twiliosms.Config{AccountSID: testAccount, AuthToken: testToken, FromMessagingServiceSID: "MG0123456789abcdef0123456789abcdef",
+	cfg := twiliosms.Config{AccountSID: testAccount, AuthToken: twiliosms.NewSecret(testToken), FromMessagingServiceSID: "MG0123456789abcdef0123456789abcdef",
 		Templates: []twiliosms.Template{
 			{UsageType: "SignIn", Content: "Sign in with {{code}}"}, {UsageType: "Register", Content: "Register with {{code}}"},
 			{UsageType: "ForgotPassword", Content: "Reset with {{code}}"}, {UsageType: "Generic", Content: "Code {{code}}"},

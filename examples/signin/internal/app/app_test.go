@@ -233,7 +233,7 @@ func TestMemorySessionsExpire(t *testing.T) {
 // newest first.
 func TestInboxShowsTheNewest50(t *testing.T) {
 	inst, srv := serve(t, nil)
-	conn, err := twiliosms.New(twiliosms.Config{AccountSID: demoAccountSID, AuthToken: demoAuthToken, FromMessagingServiceSID: demoServiceSID, Templates: templates},
+	conn, err := twiliosms.New(twiliosms.Config{AccountSID: demoAccountSID, AuthToken: twiliosms.NewSecret(demoAuthToken), FromMessagingServiceSID: demoServiceSID, Templates: templates, DefaultLocale: "en"},
 		twiliosms.WithBaseURL(inst.Fake.URL))
 	require.NoError(t, err)
 	for i := range 55 {

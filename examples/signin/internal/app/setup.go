@@ -90,7 +90,7 @@ func Setup(s Settings) (*Instance, error) {
 	if cfg.AccountSID == "" {
 		inst.Fake = twiliosmstest.NewServer(twiliosmstest.WithCredentials(demoAccountSID, demoAuthToken))
 		inst.closer = append(inst.closer, inst.Fake.Close)
-		cfg.AccountSID, cfg.AuthToken, cfg.FromMessagingServiceSID = demoAccountSID, demoAuthToken, demoServiceSID
+		cfg.AccountSID, cfg.AuthToken, cfg.FromMessagingServiceSID = demoAccountSID, twiliosms.NewSecret(demoAuthToken), demoServiceSID
 		opts = append(opts, twiliosms.WithBaseURL(inst.Fake.URL))
 	}
 	conn, err := twiliosms.New(cfg, opts...)
@@ -135,13 +135,14 @@ func Setup(s Settings) (*Instance, error) {
 func twilioConfig(getenv func(string) string) (twiliosms.Config, error) {
 	cfg := twiliosms.Config{
 		AccountSID:              getenv("TWILIO_ACCOUNT_SID"),
-		AuthToken:               getenv("TWILIO_AUTH_TOKEN"),
+		AuthToken:               twiliosms.NewSecret(getenv("TWILIO_AUTH_TOKEN")),
 		FromMessagingServiceSID: getenv("TWILIO_MESSAGING_SERVICE_SID"),
 		From:                    getenv("TWILIO_FROM"),
 		Templates:               templates,
+		DefaultLocale:           "en", // the templates without a locale are English
 	}
-	set := cfg.AccountSID != "" || cfg.AuthToken != "" || cfg.FromMessagingServiceSID != "" || cfg.From != ""
-	if set && (cfg.AccountSID == "" || cfg.AuthToken == "" || (cfg.FromMessagingServiceSID == "" && cfg.From == "")) {
+	set := cfg.AccountSID != "" || !cfg.AuthToken.IsZero() || cfg.FromMessagingServiceSID != "" || cfg.From != ""
+	if set && (cfg.AccountSID == "" || cfg.AuthToken.IsZero() || (cfg.FromMessagingServiceSID == "" && cfg.From == "")) {
 		return cfg, errors.New("set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM, or none of them to use the fake")
 	}
 	return cfg, nil
