@@ -25,7 +25,7 @@ func (r relayAnswer) Relay(context.Context, hooks.RelayRequest) (*hooks.Relayed,
 }
 
 func TestRelayedSendsAreCountedAsSends(t *testing.T) {
-	conn, err := twiliosms.New(twiliosms.Config{AccountSID: "AC0123456789abcdef0123456789abcdef", AuthToken: "token",
+	conn, err := twiliosms.New(twiliosms.Config{AccountSID: "AC0123456789abcdef0123456789abcdef", AuthToken: twiliosms.NewSecret("token"),
 		FromMessagingServiceSID: "MG0123456789abcdef0123456789abcdef", Templates: devTemplates})
 	require.NoError(t, err)
 	m := NewMetrics()
