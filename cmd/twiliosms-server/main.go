@@ -30,6 +30,13 @@
 //	TWILIOSMS_API_CREDENTIALS  user:password pairs, comma-separated, that clients authenticate with (HTTP Basic)
 //	TWILIOSMS_SERVICE_SID      VA and 32 hex digits: the service SID in the API's paths
 //
+// Each of these turns on one auth server's SMS hook (off, 404, without it):
+//
+//	TWILIOSMS_LOGTO_AUTHORIZATION  Logto's HTTP SMS connector's "authorization" setting, whole ("Bearer ..."), comma-separated
+//	TWILIOSMS_SUPABASE_SECRET      Supabase's Send SMS hook secrets, v1,whsec_..., separated by |
+//	TWILIOSMS_KRATOS_API_KEY       the key Kratos's courier sends as Authorization: Bearer <key>, comma-separated
+//	TWILIOSMS_ZITADEL_SIGNING_KEY  the signingKey of Zitadel's HTTP SMS provider, comma-separated
+//
 // Outside dev mode a missing or bad setting stops start-up with a message
 // naming it (exit status 2), which never quotes a secret.
 //
@@ -39,6 +46,7 @@
 //	POST /v2/Services/{ServiceSid}/VerificationCheck     To or VerificationSid, and Code: check it (200)
 //	GET  /v2/Services/{ServiceSid}/Verifications/{Sid}   fetch a verification
 //	POST /v2/Services/{ServiceSid}/Verifications/{Sid}   Status=canceled or approved
+//	POST /hooks/logto, /hooks/supabase, /hooks/kratos, /hooks/zitadel: send the code the auth server drew
 //	GET  /healthz, /readyz (pings the store), /metrics (Prometheus)
 //
 // Logs are JSON lines on standard error, with phone numbers masked and
@@ -79,7 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&s.UsageType, "usage-type", "SignIn", "the usage `type` whose templates verifications use")
 	fake := fs.Bool("fake", false, "serve only twiliosmstest, a fake Twilio, for other processes")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: twiliosms-server [flags]\n\nA Twilio Verify v2 (SMS) server on your Twilio account and Redis; without -config, dev mode on a fake Twilio.\nEnvironment: REDIS_URL, TWILIOSMS_SECRET, TWILIOSMS_API_CREDENTIALS, TWILIOSMS_SERVICE_SID (go doc ./cmd/twiliosms-server says more).\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: twiliosms-server [flags]\n\nA Twilio Verify v2 (SMS) server on your Twilio account and Redis; without -config, dev mode on a fake Twilio.\nEnvironment: REDIS_URL, TWILIOSMS_SECRET, TWILIOSMS_API_CREDENTIALS, TWILIOSMS_SERVICE_SID, and the hooks' TWILIOSMS_LOGTO_AUTHORIZATION, TWILIOSMS_SUPABASE_SECRET, TWILIOSMS_KRATOS_API_KEY, TWILIOSMS_ZITADEL_SIGNING_KEY (go doc ./cmd/twiliosms-server says more).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/connectorkit/twiliosms"
+	"github.com/connectorkit/twiliosms/cmd/twiliosms-server/internal/hooks"
 )
 
 // Settings are what the command line and the environment say, before
@@ -29,8 +30,8 @@ type Settings struct {
 	TwilioURL string
 	// UsageType is -usage-type: the templates verifications use.
 	UsageType string
-	// Getenv reads REDIS_URL, TWILIOSMS_SECRET, TWILIOSMS_API_CREDENTIALS
-	// and TWILIOSMS_SERVICE_SID.
+	// Getenv reads REDIS_URL, TWILIOSMS_SECRET, TWILIOSMS_API_CREDENTIALS,
+	// TWILIOSMS_SERVICE_SID and the hooks' secrets.
 	Getenv func(string) string
 	// ReadFile reads ConfigFile.
 	ReadFile func(string) ([]byte, error)
@@ -64,6 +65,11 @@ type Config struct {
 	Secrets     [][]byte
 	Credentials []Credential
 	ServiceSID  string
+	// Hooks are the credentials of the auth servers' SMS hooks, from
+	// TWILIOSMS_LOGTO_AUTHORIZATION, TWILIOSMS_SUPABASE_SECRET,
+	// TWILIOSMS_KRATOS_API_KEY and TWILIOSMS_ZITADEL_SIGNING_KEY: each
+	// turns its system's hook on.
+	Hooks hooks.Secrets
 	// Generated are the settings dev mode made up, as export lines to
 	// print; they hold secrets, so only dev mode has any.
 	Generated []string
@@ -140,6 +146,9 @@ func Load(s Settings) (*Config, error) {
 		}
 	}
 	c.loadSecrets(s.Getenv, problem)
+	var hookProblems []string
+	c.Hooks, hookProblems = hooks.LoadSecrets(s.Getenv)
+	problems = append(problems, hookProblems...)
 	if len(problems) > 0 {
 		return nil, &ConfigError{Problems: problems}
 	}

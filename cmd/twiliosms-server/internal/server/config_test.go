@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/connectorkit/twiliosms"
+	"github.com/connectorkit/twiliosms/cmd/twiliosms-server/internal/hooks"
 )
 
 // TestMain fails the run if any test leaves a goroutine behind.
@@ -181,14 +182,44 @@ func TestBasicAuthTakesEveryPairAndAnswersTwilios401(t *testing.T) {
 	assert.Contains(t, printed, "old")
 }
 
-// TestOnlyTheServerImportsPrometheus: the library's users never compile
-// the metrics client the server brought in.
-func TestOnlyTheServerImportsPrometheus(t *testing.T) {
+// TestOnlyTheServerImportsItsDependencies: the library's users never
+// compile the metrics client or the Standard Webhooks library the server
+// brought in, nor go-jsonnet, which only tests use.
+func TestOnlyTheServerImportsItsDependencies(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "github.com/connectorkit/twiliosms", "github.com/connectorkit/twiliosms/passcode",
-		"github.com/connectorkit/twiliosms/passcode/redisstore", "github.com/connectorkit/twiliosms/twiliosmstest").Output()
+		"github.com/connectorkit/twiliosms/passcode/redisstore", "github.com/connectorkit/twiliosms/passcode/otphttp",
+		"github.com/connectorkit/twiliosms/twiliosmstest").Output()
 	require.NoError(t, err)
-	assert.NotContains(t, string(out), "github.com/prometheus/")
+	for _, dep := range []string{"github.com/prometheus/", "github.com/standard-webhooks/", "github.com/google/go-jsonnet"} {
+		assert.NotContains(t, string(out), dep)
+	}
 	out, err = exec.Command("go", "list", "-deps", "github.com/connectorkit/twiliosms/cmd/twiliosms-server").Output()
 	require.NoError(t, err)
 	assert.Contains(t, string(out), "github.com/prometheus/client_golang/prometheus\n", "the check above would see it")
+	assert.Contains(t, string(out), "github.com/standard-webhooks/standard-webhooks/libraries/go\n", "the check above would see it")
+	assert.NotContains(t, string(out), "github.com/google/go-jsonnet", "the server's Kratos Jsonnet runs in Kratos; only tests evaluate it")
+}
+
+func TestHookSecretsAreCheckedWithTheOtherSettings(t *testing.T) {
+	good := map[string]string{EnvSecret: hexKey, EnvCredentials: "backend:" + password, EnvServiceSID: serviceSID}
+	c, err := Load(Settings{ConfigFile: "connector.json", ReadFile: file(connectorJSON), Getenv: env(good)})
+	require.NoError(t, err)
+	assert.Empty(t, c.Hooks.Enabled(), "every hook is off without its variable")
+
+	good[hooks.EnvKratosAPIKey] = "k7Qw2Zr9Lx4Vb8Nm3Hp6Jt1Yc5Fd0Gs2"
+	good[hooks.EnvZitadelSigningKey] = "9k3JqT7xYwP2mN8vL4rB6sD1fG5hH0aZ"
+	c, err = Load(Settings{ConfigFile: "connector.json", ReadFile: file(connectorJSON), Getenv: env(good)})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"kratos", "zitadel"}, c.Hooks.Enabled())
+
+	good[hooks.EnvSupabaseSecret] = "whsec_c2hvcnQ="
+	good[hooks.EnvLogtoAuthorization] = "Bearer x"
+	delete(good, EnvServiceSID)
+	_, err = Load(Settings{ConfigFile: "connector.json", ReadFile: file(connectorJSON), Getenv: env(good)})
+	var ce *ConfigError
+	require.ErrorAs(t, err, &ce)
+	assert.Len(t, ce.Problems, 3, "all at once, with the Verify API's: %v", err)
+	assert.Contains(t, err.Error(), hooks.EnvSupabaseSecret+": secret 1 has a key of 5 bytes")
+	assert.Contains(t, err.Error(), hooks.EnvLogtoAuthorization+": value 1")
+	assert.NotContains(t, err.Error(), "c2hvcnQ")
 }

@@ -9,16 +9,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/connectorkit/twiliosms"
+	"github.com/connectorkit/twiliosms/cmd/twiliosms-server/internal/hooks"
 	"github.com/connectorkit/twiliosms/cmd/twiliosms-server/internal/verify"
 	"github.com/connectorkit/twiliosms/passcode"
 )
 
 // Metrics are the server's Prometheus metrics, on a registry of its own
 // (with the Go and process collectors): whatever sends or checks a code,
-// the Verify API today and the auth servers' hooks later, counts here.
+// the Verify API or the auth servers' hooks, counts here.
 type Metrics struct {
 	Registry *prometheus.Registry
-	// Sends counts code sends by outcome ("sent", or the kind of error,
+	// Sends counts code sends by outcome ("sent"; "duplicate" for a
+	// relayed code sent already, which sent nothing; or the kind of error,
 	// such as "max_send_attempts" or "unreachable_recipient") and by the
 	// destination's region ("US"; "unknown" for a number that does not
 	// read).
@@ -30,6 +32,11 @@ type Metrics struct {
 	Checks *prometheus.CounterVec
 	// GuardDecisions counts the fraud guard's refusals by signal.
 	GuardDecisions *prometheus.CounterVec
+	// HookRequests counts the auth servers' hook requests by system
+	// ("logto", "supabase", "kratos", "zitadel") and outcome ("sent",
+	// "duplicate", "unauthorized", "bad_request", "body_too_large", or
+	// the kind of error, as in Sends).
+	HookRequests *prometheus.CounterVec
 	// Requests observes request latency by route, method and status.
 	Requests *prometheus.HistogramVec
 }
@@ -44,13 +51,15 @@ func NewMetrics() *Metrics {
 			Help: "Twilio error codes in answers to sends."}, []string{"code"}),
 		Checks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twiliosms_checks_total",
 			Help: "Verification code checks by outcome."}, []string{"outcome"}),
+		HookRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twiliosms_hook_requests_total",
+			Help: "Auth servers' SMS hook requests by system and outcome."}, []string{"system", "outcome"}),
 		GuardDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twiliosms_guard_decisions_total",
 			Help: "Fraud guard decisions by decision and signal."}, []string{"decision", "signal"}),
 		Requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "twiliosms_http_request_duration_seconds",
 			Help: "HTTP request latency by route, method and status code.", Buckets: prometheus.DefBuckets},
 			[]string{"route", "method", "code"}),
 	}
-	m.Registry.MustRegister(m.Sends, m.TwilioErrors, m.Checks, m.GuardDecisions, m.Requests,
+	m.Registry.MustRegister(m.Sends, m.TwilioErrors, m.Checks, m.GuardDecisions, m.HookRequests, m.Requests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -62,26 +71,49 @@ type meteredCodes struct {
 	metrics *Metrics
 }
 
-// Send sends a code and counts its outcome, its Twilio error code and a
-// fraud guard refusal.
+// Send sends a code and counts it.
 func (c meteredCodes) Send(ctx context.Context, r passcode.Request) (*passcode.Sent, error) {
 	sent, err := c.Service.Send(ctx, r)
-	region := c.conn.PhoneRegion(r.To)
+	c.metrics.countSend(c.conn, r.To, "sent", err)
+	return sent, err
+}
+
+// meteredRelays relays the codes of other auth servers and counts them
+// as sends, a duplicate that sent nothing as "duplicate".
+type meteredRelays struct {
+	hooks.Relayer
+	conn    *twiliosms.Connector
+	metrics *Metrics
+}
+
+// Relay relays a code and counts it.
+func (c meteredRelays) Relay(ctx context.Context, r hooks.RelayRequest) (*hooks.Relayed, error) {
+	res, err := c.Relayer.Relay(ctx, r)
+	outcome := "sent"
+	if err == nil && res.Duplicate {
+		outcome = "duplicate"
+	}
+	c.metrics.countSend(c.conn, r.To, outcome, err)
+	return res, err
+}
+
+// countSend counts a send to number: its outcome (when err is nil) or
+// the kind of err, its Twilio error code, and a fraud guard refusal.
+func (m *Metrics) countSend(conn *twiliosms.Connector, number, outcome string, err error) {
+	region := conn.PhoneRegion(number)
 	if region == "" {
 		region = "unknown"
 	}
-	outcome := "sent"
 	if err != nil {
 		outcome = verify.Answer(err, "").Kind
 	}
-	c.metrics.Sends.WithLabelValues(outcome, region).Inc()
+	m.Sends.WithLabelValues(outcome, region).Inc()
 	var apiErr *twiliosms.APIError
 	if errors.As(err, &apiErr) && apiErr.Code != 0 {
-		c.metrics.TwilioErrors.WithLabelValues(strconv.Itoa(apiErr.Code)).Inc()
+		m.TwilioErrors.WithLabelValues(strconv.Itoa(apiErr.Code)).Inc()
 	}
 	var fraud *passcode.FraudError
 	if errors.As(err, &fraud) {
-		c.metrics.GuardDecisions.WithLabelValues("refused", fraud.Signal).Inc()
+		m.GuardDecisions.WithLabelValues("refused", fraud.Signal).Inc()
 	}
-	return sent, err
 }

@@ -11,11 +11,13 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/connectorkit/twiliosms"
+	"github.com/connectorkit/twiliosms/cmd/twiliosms-server/internal/hooks"
 	"github.com/connectorkit/twiliosms/cmd/twiliosms-server/internal/verify"
 	"github.com/connectorkit/twiliosms/passcode"
 	"github.com/connectorkit/twiliosms/passcode/redisstore"
@@ -80,10 +82,33 @@ func (s *Server) build() error {
 	for pattern, h := range api.Routes() {
 		rt.Handle(pattern, BasicAuth(cfg.Credentials, h))
 	}
+	if err := s.hooks(rt, codes, conn, metrics); err != nil {
+		return err
+	}
 	if s.fake != nil {
 		rt.Handle("GET /inbox", inbox(s.fake))
 	}
 	s.handler = rt
+	return nil
+}
+
+// hooks adds the auth servers' SMS hooks whose secrets are set: they
+// relay through codes, so the Verify API's limits and store apply to
+// them too.
+func (s *Server) hooks(rt *Router, codes *passcode.Service, conn *twiliosms.Connector, metrics *Metrics) error {
+	if len(s.cfg.Hooks.Enabled()) == 0 {
+		return nil
+	}
+	relayer, ok := any(codes).(hooks.Relayer)
+	if !ok {
+		return &ConfigError{Problems: []string{"the hooks (" + strings.Join(s.cfg.Hooks.Enabled(), ", ") +
+			") need passcode.Service.Relay, which this build lacks: unset their variables"}}
+	}
+	h := hooks.New(meteredRelays{Relayer: relayer, conn: conn, metrics: metrics}, s.cfg.Hooks, s.logger)
+	h.OnAnswer = func(system, outcome string) { metrics.HookRequests.WithLabelValues(system, outcome).Inc() }
+	for pattern, handler := range h.Routes() {
+		rt.Handle(pattern, handler)
+	}
 	return nil
 }
 
@@ -176,6 +201,9 @@ func (s *Server) announce(out io.Writer, addr string) {
 		slog.Bool("dev", s.cfg.Dev), slog.Bool("redis", s.cfg.RedisURL != ""))
 	fmt.Fprintf(out, "twiliosms-server: Twilio Verify v2 at %s/v2/Services/%s\n", base, s.cfg.ServiceSID)
 	fmt.Fprintf(out, "twiliosms-server: codes and verifications are kept %s\n", store)
+	for _, system := range s.cfg.Hooks.Enabled() {
+		fmt.Fprintf(out, "twiliosms-server: %s's SMS hook at %s/hooks/%s\n", system, base, system)
+	}
 	if !s.cfg.Dev {
 		return
 	}

@@ -236,17 +236,17 @@ func (a *API) logFailure(r *http.Request, err error, e *APIError, to string) {
 	}
 	a.Logger.LogAttrs(r.Context(), level, "verify: request failed", slog.String("path", r.URL.Path),
 		slog.String("kind", e.Kind), slog.Int("code", e.Code), slog.String("to", twiliosms.MaskPhone(to)),
-		slog.String("error", redactNumber(err, to)))
+		slog.String("error", RedactNumber(err, to)))
 }
 
 // phoneLike is a run of digits, with the separators numbers are written
 // with, long enough to be a phone number.
 var phoneLike = regexp.MustCompile(`\+?\d[\d ().-]{5,}\d`)
 
-// redactNumber is err's text with the number as written, and anything
+// RedactNumber is err's text with the number as written, and anything
 // else that looks like one, masked: an error from upstream may quote a
 // number in another form.
-func redactNumber(err error, to string) string {
+func RedactNumber(err error, to string) string {
 	s := err.Error()
 	if to != "" {
 		s = strings.ReplaceAll(s, to, twiliosms.MaskPhone(to))

@@ -495,7 +495,7 @@ func TestRecordsKeepNoNumberInClear(t *testing.T) {
 
 func TestLoggedErrorsMaskEveryNumber(t *testing.T) {
 	err := errors.New(`twiliosms: To "(415) 555-2671": The 'To' number +14155552671 is not valid; retry after 30 s`)
-	got := redactNumber(err, "(415) 555-2671")
+	got := RedactNumber(err, "(415) 555-2671")
 	assert.NotContains(t, got, "555-2671")
 	assert.NotContains(t, got, "4155552671")
 	assert.Contains(t, got, "+1415***2671")

@@ -1,0 +1,103 @@
+package hooks
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/connectorkit/twiliosms/cmd/twiliosms-server/internal/verify"
+	"github.com/connectorkit/twiliosms/passcode/otphttp"
+)
+
+// answer is what a hook answers, before a system's writer shapes it.
+type answer struct {
+	// status is the HTTP status the failure deserves: 200 for a code
+	// sent or a duplicate.
+	status int
+	// outcome names it in metrics and logs.
+	outcome string
+	// message is the failure's words, "" on success.
+	message string
+}
+
+// The outcomes of hook requests that reach no relay, besides the kinds
+// of the relay's errors (verify.Answer's: "max_send_attempts",
+// "unreachable_recipient", "unavailable"...).
+const (
+	outcomeSent         = "sent"
+	outcomeDuplicate    = "duplicate"
+	outcomeUnauthorized = "unauthorized"
+	outcomeBadRequest   = "bad_request"
+	outcomeTooLarge     = "body_too_large"
+)
+
+// failed is a failure of the request itself.
+func failed(status int, outcome, message string) answer {
+	return answer{status: status, outcome: outcome, message: "twiliosms-server: " + message}
+}
+
+// relayFailed answers an error of the relay with otphttp's status and
+// words: in the reader's languages when the system shows them to the end
+// user, else in English, led by the outcome, for the operator reading the
+// system's log.
+func relayFailed(err error, toReader bool, languages string) answer {
+	outcome := verify.Answer(err, "").Kind
+	if !toReader {
+		p := otphttp.Problem(err, "en")
+		return answer{status: p.Status, outcome: outcome, message: "twiliosms-server: " + outcome + ": " + p.Message}
+	}
+	p := otphttp.Problem(err, languages)
+	return answer{status: p.Status, outcome: outcome, message: p.Message}
+}
+
+func (a answer) ok() bool { return a.outcome == outcomeSent || a.outcome == outcomeDuplicate }
+
+// writeStatus answers with the status alone, as Logto, Kratos and Zitadel
+// read answers: 204 on success, else the failure's status and its words
+// as plain text (Logto shows them to the end user inside its own error;
+// Kratos logs them). No Retry-After: Kratos up to v25 would wait that
+// long inside its courier worker.
+func writeStatus(w http.ResponseWriter, a answer) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	if a.ok() {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(a.status)
+	_, _ = w.Write([]byte(a.message + "\n"))
+}
+
+// writeSupabase answers as Supabase Auth reads answers: 200 with a JSON
+// body, {} on success, else {"error": {"http_code", "message"}}, which
+// Supabase answers its client with. Supabase reads an error only in a 200
+// or 202 JSON answer, so the failures of a request it signed are 200s
+// too; a request it did not sign, or one over 64 KiB, gets its real
+// status (Supabase then says only "Hook requires authorization token" or
+// "Unexpected status code").
+func writeSupabase(w http.ResponseWriter, a answer) {
+	var body any = struct{}{}
+	status := http.StatusOK
+	if !a.ok() {
+		body = supabaseError{Error: supabaseErrorBody{HTTPCode: a.status, Message: a.message}}
+		if a.outcome == outcomeUnauthorized || a.outcome == outcomeTooLarge {
+			status = a.status
+		}
+	}
+	data, _ := json.Marshal(body) // plain structs
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(data)
+}
+
+type supabaseError struct {
+	Error supabaseErrorBody `json:"error"`
+}
+
+type supabaseErrorBody struct {
+	HTTPCode int    `json:"http_code"`
+	Message  string `json:"message"`
+}

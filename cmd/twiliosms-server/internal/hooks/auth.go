@@ -1,0 +1,135 @@
+package hooks
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+)
+
+// errNoCredentials and errWrongCredentials are the reasons a header
+// check refuses, without saying which secret came close.
+var (
+	errNoCredentials    = errors.New("no Authorization header")
+	errWrongCredentials = errors.New("the Authorization header matches none of the configured values")
+)
+
+// headerAuth authenticates by the Authorization header: equal, in
+// constant time, to one of values as prefix+value.
+func headerAuth(prefix string, values []string) func(http.Header, []byte, time.Time) error {
+	return func(header http.Header, _ []byte, _ time.Time) error {
+		got := header.Get("Authorization")
+		if got == "" {
+			return errNoCredentials
+		}
+		match := 0
+		for _, v := range values {
+			match |= subtle.ConstantTimeCompare([]byte(got), []byte(prefix+v))
+		}
+		if match != 1 {
+			return errWrongCredentials
+		}
+		return nil
+	}
+}
+
+// checkTimestamp refuses a signed time over Tolerance from now, either
+// way: the signature was checked first, so the time is the signer's.
+func checkTimestamp(header string, signed, now time.Time) error {
+	if d := now.Sub(signed); d > Tolerance || d < -Tolerance {
+		return fmt.Errorf("%s is %v from this server's clock, over the %v allowed: a replay, or a clock to set right (NTP)", header, d.Round(time.Second), Tolerance)
+	}
+	return nil
+}
+
+// standardWebhooksAuth checks a Standard Webhooks signature, as Supabase
+// signs its hooks, against each key in turn, with the library; then the
+// timestamp, against Tolerance (the library's own is fixed).
+func standardWebhooksAuth(keys []*standardwebhooks.Webhook) func(http.Header, []byte, time.Time) error {
+	return func(header http.Header, body []byte, now time.Time) error {
+		var err error
+		for _, wh := range keys {
+			if err = wh.VerifyIgnoringTimestamp(body, header); err == nil {
+				break
+			}
+		}
+		switch {
+		case errors.Is(err, standardwebhooks.ErrRequiredHeaders):
+			return errors.New("no webhook-id, webhook-timestamp and webhook-signature headers")
+		case errors.Is(err, standardwebhooks.ErrInvalidHeaders):
+			return errors.New("webhook-timestamp is not Unix seconds")
+		case err != nil:
+			return fmt.Errorf("no webhook-signature matches the body under %s", EnvSupabaseSecret)
+		}
+		ts, _ := strconv.ParseInt(header.Get(standardwebhooks.HeaderWebhookTimestamp), 10, 64) // the library read it
+		return checkTimestamp("webhook-timestamp", time.Unix(ts, 0), now)
+	}
+}
+
+// zitadelHeader is the header Zitadel signs its HTTP providers' requests
+// in: t=<Unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">, with one v1
+// per key.
+const zitadelHeader = "ZITADEL-Signature"
+
+// zitadelAuth checks Zitadel's signature against each key, then its
+// timestamp against Tolerance.
+func zitadelAuth(keys []string) func(http.Header, []byte, time.Time) error {
+	return func(header http.Header, body []byte, now time.Time) error {
+		value := header.Get(zitadelHeader)
+		if value == "" {
+			return errors.New("no " + zitadelHeader + " header: set a signing key on the SMS provider")
+		}
+		ts, sigs, ok := parseZitadelSignature(value)
+		if !ok {
+			return errors.New(zitadelHeader + " is not t=<seconds>,v1=<hex>")
+		}
+		signed := []byte(strconv.FormatInt(ts, 10) + ".")
+		match := false
+		for _, k := range keys {
+			mac := hmac.New(sha256.New, []byte(k))
+			mac.Write(signed)
+			mac.Write(body)
+			want := mac.Sum(nil)
+			for _, sig := range sigs {
+				match = hmac.Equal(want, sig) || match
+			}
+		}
+		if !match {
+			return fmt.Errorf("no %s v1 matches the body under %s", zitadelHeader, EnvZitadelSigningKey)
+		}
+		return checkTimestamp("the "+zitadelHeader+" t", time.Unix(ts, 0), now)
+	}
+}
+
+// parseZitadelSignature reads t and the v1 signatures; other keys are
+// skipped, as Zitadel's own reader skips them.
+func parseZitadelSignature(value string) (ts int64, sigs [][]byte, ok bool) {
+	haveTime := false
+	for _, part := range strings.Split(value, ",") {
+		k, v, found := strings.Cut(strings.TrimSpace(part), "=")
+		if !found {
+			return 0, nil, false
+		}
+		switch k {
+		case "t":
+			t, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return 0, nil, false
+			}
+			ts, haveTime = t, true
+		case "v1":
+			if sig, err := hex.DecodeString(v); err == nil {
+				sigs = append(sigs, sig)
+			}
+		}
+	}
+	return ts, sigs, haveTime && len(sigs) > 0
+}

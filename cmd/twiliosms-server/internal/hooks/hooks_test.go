@@ -1,0 +1,196 @@
+package hooks
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/connectorkit/twiliosms"
+	"github.com/connectorkit/twiliosms/passcode"
+)
+
+// TestMain fails the run if any test leaves a goroutine behind.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// The secrets of the tests: made up, of the forms the systems use.
+const (
+	logtoAuth      = "Bearer 5f1c0e2a9b7d4c3e8f6a1b2c3d4e5f60"
+	supabaseSecret = "v1,whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" // Standard Webhooks' published test secret
+	kratosKey      = "k7Qw2Zr9Lx4Vb8Nm3Hp6Jt1Yc5Fd0Gs2"
+	zitadelKey     = "9k3JqT7xYwP2mN8vL4rB6sD1fG5hH0aZ"
+)
+
+// recorder is a Relayer that keeps what it is asked and answers what the
+// test says: the parsing, authentication and answers are under test, and
+// the relay itself is passcode's.
+type recorder struct {
+	mu     sync.Mutex
+	got    []RelayRequest
+	result *Relayed
+	err    error
+}
+
+func (r *recorder) Relay(ctx context.Context, req RelayRequest) (*Relayed, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := ctx.Deadline(); !ok {
+		return nil, errors.New("test: the relay has no deadline")
+	}
+	r.got = append(r.got, req)
+	if r.err != nil {
+		return nil, r.err
+	}
+	if r.result != nil {
+		return r.result, nil
+	}
+	return &Relayed{SendResult: &twiliosms.SendResult{SID: "SM0123456789abcdef0123456789abcdef"}}, nil
+}
+
+func (r *recorder) requests() []RelayRequest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]RelayRequest(nil), r.got...)
+}
+
+// env is the enabled hooks on httptest, relaying to a recorder.
+type env struct {
+	t        *testing.T
+	url      string
+	relay    *recorder
+	logs     *syncBuffer
+	now      time.Time
+	outcomes []string
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// allSecrets turns every hook on, with a second, rotated value each.
+var allSecrets = map[string]string{
+	EnvLogtoAuthorization: "Bearer old0000000000000000000000000000000, " + logtoAuth,
+	EnvSupabaseSecret:     "v1,whsec_" + "b2xkIHNlY3JldCwgb2xkIHNlY3JldCwgb2xk" + "|" + supabaseSecret,
+	EnvKratosAPIKey:       "old00000000000000000000000000000000," + kratosKey,
+	EnvZitadelSigningKey:  "old0000000000000000000000000000," + zitadelKey,
+}
+
+func newEnv(t *testing.T, vars map[string]string) *env {
+	t.Helper()
+	secrets, problems := LoadSecrets(func(k string) string { return vars[k] })
+	require.Empty(t, problems)
+	e := &env{t: t, relay: &recorder{}, logs: &syncBuffer{}, now: time.Now()}
+	h := New(e.relay, secrets, slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	h.now = func() time.Time { return e.now }
+	h.OnAnswer = func(system, outcome string) { e.outcomes = append(e.outcomes, system+" "+outcome) }
+	mux := http.NewServeMux()
+	for p, handler := range h.Routes() {
+		mux.Handle(p, handler)
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	e.url = srv.URL
+	return e
+}
+
+// reply is an answer as the test reads it.
+type reply struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (e *env) post(path string, header http.Header, body []byte) reply {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.url+path, bytes.NewReader(body))
+	require.NoError(e.t, err)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(e.t, err)
+	return reply{resp.StatusCode, resp.Header, string(data)}
+}
+
+// last is the one relay request the test expects.
+func (e *env) last() RelayRequest {
+	e.t.Helper()
+	got := e.relay.requests()
+	require.NotEmpty(e.t, got, "nothing was relayed")
+	return got[len(got)-1]
+}
+
+// relayErrors are the relay's failures a hook answers, with the status
+// otphttp gives each.
+var relayErrors = []struct {
+	name    string
+	err     error
+	status  int
+	outcome string
+}{
+	{"refused number", fmt.Errorf("%w: +1900***0000 is premium rate", twiliosms.ErrUnreachableRecipient), 400, "unreachable_recipient"},
+	{"not a number", fmt.Errorf("%w: too short", twiliosms.ErrInvalidPhoneNumber), 400, "invalid_parameter"},
+	{"limit", &passcode.LimitError{Limit: passcode.Limit{Scope: passcode.SendsToRecipient, Max: 1, Window: time.Minute}, RetryAfter: 42 * time.Second}, 429, "max_send_attempts"},
+	{"fraud guard", &passcode.FraudError{Signal: "unverified_to_range", RetryAfter: time.Hour}, 429, "fraud_guard"},
+	{"Twilio down", fmt.Errorf("%w: 503 from Twilio", twiliosms.ErrUnavailable), 503, "unavailable"},
+	{"Redis down", fmt.Errorf("%w: dial tcp: refused", passcode.ErrStoreUnavailable), 503, "unavailable"},
+	{"our setup broken", errors.New("twiliosms: Twilio refused the credentials (20003)"), 500, "internal"},
+}
+
+func TestEndpointsAreOffWithoutTheirSecrets(t *testing.T) {
+	e := newEnv(t, map[string]string{EnvKratosAPIKey: kratosKey})
+	for _, path := range []string{"/hooks/logto", "/hooks/supabase", "/hooks/zitadel"} {
+		assert.Equal(t, http.StatusNotFound, e.post(path, nil, []byte(`{}`)).status, path)
+	}
+	assert.Equal(t, http.StatusUnauthorized, e.post("/hooks/kratos", nil, []byte(`{}`)).status)
+	assert.Empty(t, e.relay.requests())
+}
+
+func TestBodiesOver64KiBAreRefusedUnread(t *testing.T) {
+	e := newEnv(t, allSecrets)
+	big := []byte(`{"to":"14155552671","pad":"` + strings.Repeat("x", MaxBody) + `"}`)
+	for _, path := range []string{"/hooks/logto", "/hooks/supabase", "/hooks/kratos", "/hooks/zitadel"} {
+		r := e.post(path, http.Header{"Authorization": {logtoAuth}}, big)
+		assert.Equal(t, http.StatusRequestEntityTooLarge, r.status, path)
+		assert.Contains(t, r.body, "over 64 KiB", path)
+	}
+	assert.Empty(t, e.relay.requests())
+}
+
+func TestLogsMaskTheNumberAndNeverHoldACodeOrSecret(t *testing.T) {
+	e := newEnv(t, allSecrets)
+	e.relay.err = fmt.Errorf("%w: +1 415 555 2671 is a landline", twiliosms.ErrUnreachableRecipient)
+	e.post("/hooks/logto", http.Header{"Authorization": {logtoAuth}}, []byte(`{"to":"14155552671","type":"SignIn","payload":{"code":"918273"}}`))
+	e.post("/hooks/logto", http.Header{"Authorization": {"Bearer wrong-" + logtoAuth}}, []byte(`{}`))
+	logs := e.logs.String()
+	assert.Contains(t, logs, `"system":"logto"`)
+	assert.Contains(t, logs, `"outcome":"unreachable_recipient"`)
+	assert.Contains(t, logs, `"outcome":"unauthorized"`)
+	for _, secret := range []string{"918273", "14155552671", "555 2671", "5f1c0e2a9b7d4c3e8f6a1b2c3d4e5f60"} {
+		assert.NotContains(t, logs, secret)
+	}
+	assert.Equal(t, []string{"logto unreachable_recipient", "logto unauthorized"}, e.outcomes)
+}

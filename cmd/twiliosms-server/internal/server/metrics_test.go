@@ -1,0 +1,47 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/connectorkit/twiliosms"
+	"github.com/connectorkit/twiliosms/cmd/twiliosms-server/internal/hooks"
+	"github.com/connectorkit/twiliosms/passcode"
+)
+
+// relayAnswer is a hooks.Relayer that answers what the test says.
+type relayAnswer struct {
+	res *hooks.Relayed
+	err error
+}
+
+func (r relayAnswer) Relay(context.Context, hooks.RelayRequest) (*hooks.Relayed, error) {
+	return r.res, r.err
+}
+
+func TestRelayedSendsAreCountedAsSends(t *testing.T) {
+	conn, err := twiliosms.New(twiliosms.Config{AccountSID: "AC0123456789abcdef0123456789abcdef", AuthToken: twiliosms.NewSecret("token"),
+		FromMessagingServiceSID: "MG0123456789abcdef0123456789abcdef", Templates: devTemplates})
+	require.NoError(t, err)
+	m := NewMetrics()
+	relay := func(to string, r relayAnswer) {
+		_, _ = meteredRelays{Relayer: r, conn: conn, metrics: m}.Relay(context.Background(), hooks.RelayRequest{To: to})
+	}
+	relay("+4915112345678", relayAnswer{res: &hooks.Relayed{SendResult: &twiliosms.SendResult{}}})
+	relay("4915112345678", relayAnswer{res: &hooks.Relayed{Duplicate: true}})
+	relay("+14155552671", relayAnswer{err: &passcode.FraudError{Signal: "unverified_to_range"}})
+	relay("+14155552671", relayAnswer{err: fmt.Errorf("%w", &twiliosms.APIError{Code: 21612})})
+	relay("not a number", relayAnswer{err: twiliosms.ErrInvalidPhoneNumber})
+
+	assert.Equal(t, 1.0, testutil.ToFloat64(m.Sends.WithLabelValues("sent", "DE")))
+	assert.Equal(t, 1.0, testutil.ToFloat64(m.Sends.WithLabelValues("duplicate", "DE")), "Logto's digits-only number reads too")
+	assert.Equal(t, 1.0, testutil.ToFloat64(m.Sends.WithLabelValues("fraud_guard", "US")))
+	assert.Equal(t, 1.0, testutil.ToFloat64(m.GuardDecisions.WithLabelValues("refused", "unverified_to_range")))
+	assert.Equal(t, 1.0, testutil.ToFloat64(m.TwilioErrors.WithLabelValues("21612")))
+	assert.Equal(t, 1.0, testutil.ToFloat64(m.Sends.WithLabelValues("invalid_parameter", "unknown")))
+}
