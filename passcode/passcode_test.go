@@ -283,7 +283,11 @@ func TestMemoryStoreDropsWhatExpired(t *testing.T) {
 	store := NewMemoryStore()
 	storeNow := time.Now()
 	store.clock = func() time.Time { return storeNow }
-	s, err := New(conn, WithSecret(testSecret), WithStore(store), WithClock(func() time.Time { return now }), WithTTL(time.Minute))
+	// Twenty codes to twenty new US numbers that nobody verifies is what
+	// the fraud guard refuses; this test is about memory, so the region is
+	// allowed (still counted), and the guard's own counts have a test below.
+	s, err := New(conn, WithSecret(testSecret), WithStore(store), WithClock(func() time.Time { return now }), WithTTL(time.Minute),
+		WithFraudGuard(FraudGuard{AllowRegions: []string{"US"}}))
 	require.NoError(t, err)
 	for i := range 20 {
 		_, err := s.Send(background, Request{To: fmt.Sprintf("+1415555%04d", 2600+i), UsageType: twiliosms.UsageTypeSignIn})
@@ -303,6 +307,45 @@ func TestMemoryStoreDropsWhatExpired(t *testing.T) {
 	codes, counters = store.size()
 	assert.Equal(t, 1, codes, "only the last send's code is live for the store")
 	assert.Equal(t, 1, counters)
+}
+
+func TestMemoryStoreDropsGuardCounts(t *testing.T) {
+	conn, fake := fakeConnector(t)
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	store := NewMemoryStore()
+	storeNow := time.Now()
+	store.clock = func() time.Time { return storeNow }
+	s, err := New(conn, WithSecret(testSecret), WithStore(store), WithClock(func() time.Time { return now }))
+	require.NoError(t, err)
+	send := func(to, ip string) {
+		t.Helper()
+		_, err := s.Send(background, Request{To: to, UsageType: twiliosms.UsageTypeSignIn, IP: ip})
+		require.NoError(t, err)
+	}
+	send("+14155552671", "203.0.113.7")
+	_, err = s.Verify(background, VerifyRequest{To: "+14155552671", UsageType: twiliosms.UsageTypeSignIn, Code: regexp.MustCompile(`\d{6}`).FindString(fake.Messages()[0].Body)})
+	require.NoError(t, err)
+	windows, sets, remembered := store.guardSize()
+	assert.Equal(t, 4, windows, "the number's range, the address, the country, and the service's new countries")
+	assert.Equal(t, 1, sets, "the address's countries")
+	assert.Equal(t, 1, remembered, "the verified number")
+
+	storeNow = storeNow.Add(25*time.Hour + time.Second) // past a day's scopes: the address's
+	send("+442079460958", "")
+	windows, sets, remembered = store.guardSize()
+	assert.Equal(t, 5, windows, "the address's went; the UK number's range and country came; the new countries' is shared")
+	assert.Equal(t, 0, sets)
+	assert.Equal(t, 1, remembered)
+
+	storeNow = storeNow.Add(14 * 24 * time.Hour) // past 14 days of history
+	send("+442079460959", "")
+	windows, _, remembered = store.guardSize()
+	assert.Equal(t, 3, windows, "the US range and country went with their history; the UK's were used since")
+	assert.Equal(t, 1, remembered, "a verified number is remembered for 90 days")
+	storeNow = storeNow.Add(DefaultRememberVerified)
+	send("+442079460960", "")
+	_, _, remembered = store.guardSize()
+	assert.Zero(t, remembered)
 }
 
 func TestLogtoErrorCode(t *testing.T) {

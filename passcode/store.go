@@ -35,7 +35,10 @@ type Store interface {
 	// Check answers a guess at the key's code, in this order: a failed
 	// check counter at its Max, no code, an expired code, a code with no
 	// attempts left, a mismatch (which uses an attempt and records a failed
-	// check), or a match, which consumes the code.
+	// check), or a match, which consumes the code and, when the code was
+	// issued with a GuardRequest, credits the verified send to the guard
+	// scopes it was counted in and remembers the recipient (see
+	// GuardRequest).
 	Check(ctx context.Context, req CheckRequest) (CheckResult, error)
 }
 
@@ -82,6 +85,10 @@ type IssueRequest struct {
 	ExpiresAt   time.Time
 	KeepUntil   time.Time
 	MaxAttempts int
+	// Guard is the fraud guard's part of the step, or nil when the guard is
+	// off. It is decided after the counters and locks: a send they refuse
+	// is not the guard's to judge.
+	Guard *GuardRequest
 }
 
 // IssueResult is a Store's answer to Issue.
@@ -99,9 +106,15 @@ type IssueResult struct {
 	// counter has room for one more send, counting this one: what a client
 	// waits before it may ask again.
 	NextAfter time.Duration
+	// Guard is the fraud guard's answer, when IssueRequest.Guard was set.
+	Guard GuardResult
 }
 
-// UndoRequest asks a Store to take back an Issue.
+// UndoRequest asks a Store to take back an Issue. When the key still holds
+// the code that Issue stored, the send is also taken back from the guard
+// scopes the code record names that count the recipient's sends (those with
+// Recipient set), but not from the client's: a failed send still counts
+// against the address that asked for it.
 type UndoRequest struct {
 	Now      time.Time
 	Deadline time.Time
