@@ -198,6 +198,9 @@ func Run(t *testing.T, newStore func(t *testing.T) passcode.Store) {
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
 	}
+	for _, tc := range guardCases {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
+	}
 }
 
 func sendAndVerifyOnce(t *testing.T, newStore func(*testing.T) passcode.Store) {

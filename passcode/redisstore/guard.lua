@@ -1,0 +1,370 @@
+-- The fraud guard, as passcode.GuardRequest states it; the same arithmetic
+-- as the memory store's, in integers. A scope's counts are a string key
+-- holding a MessagePack array: [1] the newest hour (hours since the Unix
+-- epoch), [2] the newest day, [3..27] sends and [28..52] verified sends by
+-- hour (newest first), [53..67] verified sends by day (newest first). A
+-- Distinct scope is a hash of "s:"..member and "v:"..member, the member's
+-- last send and last verified send in Unix ms. A remembered number is a
+-- string key holding, in the service's Unix ms, when it stops passing.
+
+local HOUR, DAY, WEIGHT = 3600000, 86400000, 3600
+local NHOURS, NDAYS, SENDS, VERIFIED, DAYS = 25, 15, 3, 28, 53
+local MAXFORGIVEN = 10
+
+local function gw_load(key)
+  local raw = redis.call('GET', key)
+  if raw then
+    return cmsgpack.unpack(raw)
+  end
+  local w = {0, 0}
+  for i = 3, DAYS + NDAYS - 1 do
+    w[i] = 0
+  end
+  return w
+end
+
+-- gw_keep is how long a scope with days of history is kept, in ms.
+local function gw_keep(days)
+  return (NHOURS + 24 * days) * HOUR
+end
+
+-- gw_shift moves n places older the ring of size at base, emptying the newest.
+local function gw_shift(w, base, size, n)
+  for k = size - 1, 0, -1 do
+    local from = k - n
+    if from >= 0 then
+      w[base + k] = w[base + from]
+    else
+      w[base + k] = 0
+    end
+  end
+end
+
+-- gw_hour returns the 0-based slot of hour h, moving the window forward
+-- when h is newer, or -1 when h is older than the window.
+local function gw_hour(w, h)
+  if h > w[1] then
+    gw_shift(w, SENDS, NHOURS, h - w[1])
+    gw_shift(w, VERIFIED, NHOURS, h - w[1])
+    w[1] = h
+  end
+  local k = w[1] - h
+  if k < NHOURS then
+    return k
+  end
+  return -1
+end
+
+local function gw_day(w, d)
+  if d > w[2] then
+    gw_shift(w, DAYS, NDAYS, d - w[2])
+    w[2] = d
+  end
+  local k = w[2] - d
+  if k < NDAYS then
+    return k
+  end
+  return -1
+end
+
+local function gw_add_sends(w, t, n)
+  local k = gw_hour(w, math.floor(t / HOUR))
+  if k >= 0 then
+    w[SENDS + k] = w[SENDS + k] + n
+  end
+end
+
+local function gw_add_verified(w, t)
+  local k = gw_hour(w, math.floor(t / HOUR))
+  if k >= 0 then
+    w[VERIFIED + k] = w[VERIFIED + k] + 1
+  end
+  k = gw_day(w, math.floor(t / DAY))
+  if k >= 0 then
+    w[DAYS + k] = w[DAYS + k] + 1
+  end
+end
+
+-- gw_at returns a window's counts at t, in sends × seconds: unverified,
+-- verified in the last 24 hours and in the last hour, and the busiest of
+-- the days whole days before t's. A bucket newer than t counts as t's hour.
+local function gw_at(w, t, days)
+  local now, into = math.floor(t / HOUR), math.floor((t % HOUR) / 1000)
+  local u, v, lh, busiest = 0, 0, 0, 0
+  for k = 0, NHOURS - 1 do
+    local age = now - (w[1] - k)
+    if age < NHOURS then
+      local weight = WEIGHT
+      if age == NHOURS - 1 then
+        weight = WEIGHT - into
+      end
+      u = u + weight * (w[SENDS + k] - w[VERIFIED + k])
+      v = v + weight * w[VERIFIED + k]
+      if age <= 0 then
+        lh = lh + WEIGHT * w[VERIFIED + k]
+      elseif age == 1 then
+        lh = lh + (WEIGHT - into) * w[VERIFIED + k]
+      end
+    end
+  end
+  if u < 0 then
+    u = 0
+  end
+  local today = math.floor(t / DAY)
+  for k = 0, NDAYS - 1 do
+    local age = today - (w[2] - k)
+    if age >= 1 and age <= days and w[DAYS + k] > busiest then
+      busiest = w[DAYS + k]
+    end
+  end
+  return u, v, lh, busiest
+end
+
+-- gw_threshold is a scope's threshold, in units of 100 × sends × seconds.
+local function gw_threshold(v, lh, busiest, sc)
+  local baseline = v
+  if WEIGHT * busiest > baseline then
+    baseline = WEIGHT * busiest
+  end
+  local floor, ratio = 100 * (WEIGHT * sc.floor + lh), sc.ratio * baseline
+  if ratio > floor then
+    return ratio
+  end
+  return floor
+end
+
+local function gw_refuses(w, t, sc)
+  local u, v, lh, busiest = gw_at(w, t, sc.days)
+  local threshold = gw_threshold(v, lh, busiest, sc)
+  return 100 * u >= threshold, u, threshold
+end
+
+-- gw_first_pass is the ms from t to the first whole second after it at
+-- which the window lets the send through: the first hour boundary at
+-- which it does, then the first second before that.
+local function gw_first_pass(w, t, sc)
+  local lo = 0
+  for j = 1, NHOURS + 1 do
+    local boundary = (math.floor(t / HOUR) + j) * HOUR
+    local hi = math.floor((boundary - t + 999) / 1000)
+    if not gw_refuses(w, t + 1000 * hi, sc) then
+      while hi - lo > 1 do
+        local mid = math.floor((lo + hi) / 2)
+        if gw_refuses(w, t + 1000 * mid, sc) then
+          lo = mid
+        else
+          hi = mid
+        end
+      end
+      return 1000 * hi
+    end
+    lo = hi
+  end
+  return math.floor(((math.floor(t / HOUR) + NHOURS + 1) * HOUR - t + 999) / 1000) * 1000
+end
+
+-- gs_counted returns the send times of a Distinct scope's members counted
+-- at t (sent in the last day, not verified in it), oldest first, and
+-- whether member is one of them.
+local function gs_counted(key, t, member)
+  local raw = redis.call('HGETALL', key)
+  local sent, verified = {}, {}
+  for i = 1, #raw, 2 do
+    local kind, m = string.sub(raw[i], 1, 1), string.sub(raw[i], 3)
+    if kind == 's' then
+      sent[m] = tonumber(raw[i + 1])
+    else
+      verified[m] = tonumber(raw[i + 1])
+    end
+  end
+  local times, has = {}, false
+  for m, at in pairs(sent) do
+    if at > t - DAY and (verified[m] or 0) <= t - DAY then
+      table.insert(times, at)
+      has = has or m == member
+    end
+  end
+  table.sort(times)
+  return times, has
+end
+
+-- gs_write sets a member's last send ('s') or verified send ('v') at t,
+-- dropping the members with nothing left in the day.
+local function gs_write(key, member, kind, t)
+  local raw = redis.call('HGETALL', key)
+  local last = {}
+  for i = 1, #raw, 2 do
+    local m = string.sub(raw[i], 3)
+    local at = tonumber(raw[i + 1])
+    if not last[m] or at > last[m] then
+      last[m] = at
+    end
+  end
+  for m, at in pairs(last) do
+    if at <= t - DAY then
+      redis.call('HDEL', key, 's:' .. m, 'v:' .. m)
+    end
+  end
+  local field = kind .. ':' .. member
+  local old = tonumber(redis.call('HGET', key, field) or '0')
+  if t > old then
+    redis.call('HSET', key, field, t)
+  end
+  redis.call('PEXPIRE', key, DAY)
+end
+
+-- guard_args reads a GuardRequest from ARGV[base]: 0 for none, or the
+-- number of scopes, then each scope's key index (0 for none), hex name,
+-- floor, ratio, days, recipient (0/1), newTo and distinct member; then the
+-- remembered key's index (0 for none) and hex name, rememberFor (ms),
+-- exempt and recordOnly (0/1).
+local function guard_args(base)
+  local n = tonumber(ARGV[base])
+  if n == 0 then
+    return nil
+  end
+  local g = {scopes = {}}
+  local a = base + 1
+  for i = 1, n do
+    g.scopes[i] = {key = tonumber(ARGV[a]), name = ARGV[a + 1], floor = tonumber(ARGV[a + 2]),
+      ratio = tonumber(ARGV[a + 3]), days = tonumber(ARGV[a + 4]), recipient = ARGV[a + 5] == '1',
+      newto = tonumber(ARGV[a + 6]), member = ARGV[a + 7]}
+    a = a + 8
+  end
+  g.remembered, g.rememberedname, g.rememberfor = tonumber(ARGV[a]), ARGV[a + 1], tonumber(ARGV[a + 2])
+  g.exempt, g.recordonly = ARGV[a + 3] == '1', ARGV[a + 4] == '1'
+  return g
+end
+
+-- guard_decide judges a send at now. It returns {refused (0/1), scope
+-- (0-based), retry ms, unverified, threshold, remembered (0/1)}, the scopes
+-- the send counts in, and the windows it loaded, by key index.
+local function guard_decide(g, now)
+  local res = {0, 0, 0, 0, 0, 0}
+  if g.remembered > 0 then
+    local until_ = tonumber(redis.call('GET', KEYS[g.remembered]) or '0')
+    if now < until_ then
+      res[6] = 1
+    end
+  end
+  local judge = res[6] == 0 and not g.exempt
+  local windows, counted = {}, {}
+  local function window(sc)
+    if not windows[sc.key] then
+      windows[sc.key] = gw_load(KEYS[sc.key])
+    end
+    return windows[sc.key]
+  end
+  for i, sc in ipairs(g.scopes) do
+    local skip = sc.key == 0
+    if not skip and sc.newto > 0 then
+      local of = g.scopes[sc.newto]
+      local _, v, lh, busiest = gw_at(window(of), now, of.days)
+      skip = v > 0 or lh > 0 or busiest > 0
+    end
+    if not skip then
+      table.insert(counted, sc)
+      if judge then
+        local refuses, retry, u, thr = false, 0, 0, 0
+        if sc.member ~= '' then
+          local times, has = gs_counted(KEYS[sc.key], now, sc.member)
+          if not has and #times >= sc.floor then
+            refuses, retry, u, thr = true, times[#times - sc.floor + 1] + DAY - now, #times, sc.floor
+          end
+        else
+          local r, uq, tq = gw_refuses(window(sc), now, sc)
+          if r then
+            refuses, retry = true, gw_first_pass(window(sc), now, sc)
+            u, thr = math.floor(uq / WEIGHT), math.floor(tq / (100 * WEIGHT))
+          end
+        end
+        if refuses then
+          if res[1] == 0 then
+            res[1], res[2], res[4], res[5] = 1, i - 1, u, thr
+          end
+          if retry > res[3] then
+            res[3] = retry
+          end
+        end
+      end
+    end
+  end
+  return res, counted, windows
+end
+
+-- guard_entries parses a code record's scopes: kind ("R" recipient, "S"
+-- other, "D" distinct), days, hex name, and the forgiven count or member.
+local function guard_entries(gs)
+  local out = {}
+  for entry in string.gmatch(gs or '', '%S+') do
+    local kind, days, name, extra = string.match(entry, '^(%u)(%d+):(%x+):(.*)$')
+    table.insert(out, {kind = kind, days = tonumber(days), name = name, extra = extra})
+  end
+  return out
+end
+
+-- guard_record counts a send at now in the scopes it counts in, and returns
+-- the code record's entries, with the unverified sends to the number it
+-- replaces in a row that each scope counted (from the record prev).
+local function guard_record(counted, windows, now, prev)
+  local forgiven = {}
+  for _, e in ipairs(guard_entries(prev)) do
+    if e.kind ~= 'D' then
+      forgiven[e.name] = tonumber(e.extra)
+    end
+  end
+  local entries = {}
+  for _, sc in ipairs(counted) do
+    if sc.member ~= '' then
+      gs_write(KEYS[sc.key], sc.member, 's', now)
+      table.insert(entries, 'D' .. sc.days .. ':' .. sc.name .. ':' .. sc.member)
+    else
+      local w = windows[sc.key] or gw_load(KEYS[sc.key])
+      windows[sc.key] = w
+      gw_add_sends(w, now, 1)
+      redis.call('SET', KEYS[sc.key], cmsgpack.pack(w), 'PX', gw_keep(sc.days))
+      local kind = 'S'
+      if sc.recipient then
+        kind = 'R'
+      end
+      local f = 0
+      if forgiven[sc.name] then
+        f = math.min(forgiven[sc.name] + 1, MAXFORGIVEN)
+      end
+      table.insert(entries, kind .. sc.days .. ':' .. sc.name .. ':' .. f)
+    end
+  end
+  return table.concat(entries, ' ')
+end
+
+-- guard_credit counts a verified code, at now, in the scopes its send at
+-- sent was counted in (entries gs), with the replaced sends it forgives,
+-- and remembers the number until now + rememberFor.
+local function guard_credit(prefix, gs, sent, now, remembered, rememberfor)
+  for _, e in ipairs(guard_entries(gs)) do
+    if e.kind == 'D' then
+      gs_write(prefix .. 'guardset:' .. e.name, e.extra, 'v', now)
+    else
+      local key = prefix .. 'guard:' .. e.name
+      local w = gw_load(key)
+      gw_add_verified(w, sent)
+      gw_add_sends(w, sent, -tonumber(e.extra))
+      redis.call('SET', key, cmsgpack.pack(w), 'PX', gw_keep(e.days))
+    end
+  end
+  if remembered and remembered ~= '' and tonumber(rememberfor) > 0 then
+    redis.call('SET', prefix .. 'verified:' .. remembered, now + tonumber(rememberfor), 'PX', tonumber(rememberfor))
+  end
+end
+
+-- guard_undo takes a send at sent back from its recipient's scopes.
+local function guard_undo(prefix, gs, sent)
+  for _, e in ipairs(guard_entries(gs)) do
+    local key = prefix .. 'guard:' .. e.name
+    if e.kind == 'R' and redis.call('EXISTS', key) == 1 then
+      local w = gw_load(key)
+      gw_add_sends(w, sent, -1)
+      redis.call('SET', key, cmsgpack.pack(w), 'KEEPTTL')
+    end
+  end
+end
