@@ -182,16 +182,16 @@ func (s *Service) guardRequest(to, ip string) (*GuardRequest, string) {
 	region := regions.region(to)
 	country := hashKey("guard", "country", region)
 	scopes := make([]GuardScope, scopeCount)
-	scopes[scopeRange] = GuardScope{Key: hashKey("guard", "range", numberRange(to)), Floor: guardFloor, Ratio: guardRatio, Days: guardHistoryDays, Recipient: true}
+	scopes[scopeRange] = GuardScope{Key: hashKey("guard", "range", numberRange(to)), Floor: guardFloor, Ratio: guardRatio, Days: guardHistoryDays, Destination: true}
 	if ip != "" {
 		subject := ipSubject(ip)
 		scopes[scopeIP] = GuardScope{Key: hashKey("guard", "ip", subject), Floor: guardFloor, Ratio: guardRatio}
 		scopes[scopeIPCountries] = GuardScope{Key: hashKey("guard", "ip-countries", subject), Floor: guardCountriesMax, Distinct: country}
 	}
-	scopes[scopeCountry] = GuardScope{Key: country, Floor: guardFloor, Ratio: guardRatio, Days: guardHistoryDays, Recipient: true}
-	scopes[scopeNewCountries] = GuardScope{Key: newCountriesKey, Floor: guardFloor, Ratio: guardRatio, Days: guardHistoryDays, Recipient: true, NewTo: scopeCountry + 1}
+	scopes[scopeCountry] = GuardScope{Key: country, Floor: guardFloor, Ratio: guardRatio, Days: guardHistoryDays, Destination: true}
+	scopes[scopeNewCountries] = GuardScope{Key: newCountriesKey, Floor: guardFloor, Ratio: guardRatio, Days: guardHistoryDays, Destination: true, NewTo: scopeCountry + 1}
 	return &GuardRequest{
-		Scopes: scopes, Remembered: hashKey("verified", to), RememberFor: g.remember,
+		Scopes: scopes, Recipient: hashKey("recipient", to), RememberFor: g.remember,
 		Exempt: g.regions[region] || g.allowsNetwork(ip), RecordOnly: g.mode == GuardRecordOnly,
 	}, region
 }

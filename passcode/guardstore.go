@@ -30,22 +30,25 @@ import "time"
 // verified ones of its baseline. All of it is integer arithmetic, so that
 // every Store answers alike.
 //
-// A code keeps, per scope, how many unverified sends to the same number it
-// replaced in a row that were counted in that scope too (up to ten). When
-// it verifies, they are taken back from the scope with it: a user who
-// asked again through a carrier's outage and then got in is no anomaly.
+// The store also keeps, under Recipient, the recipient's sends of the last
+// 24 hours by scope and hour. When a code to the recipient verifies, its
+// own send is counted verified and the recipient's other sends are taken
+// back from the scopes they were counted in, in the hour each was made: a
+// user who asked again through a carrier's outage, or came back after it,
+// and then got in is no anomaly.
 type GuardRequest struct {
 	// Scopes are the send's guard scopes, narrowest first (the recipient's
 	// number range, the client's address, ...). When several refuse, the
 	// first names the refusal, and RetryAfter is when all of them let the
 	// send through.
 	Scopes []GuardScope
-	// Remembered names the recipient's record of a verified code: a hex
-	// SHA-256 of the number. A send to a recipient whose record the store
-	// holds is never refused by the guard, though it is counted.
-	Remembered string
-	// RememberFor is how long Check keeps Remembered after the code
-	// verifies.
+	// Recipient names the recipient: a hex SHA-256 of the number. The store
+	// keeps under it the recipient's sends of the last 24 hours, and, once a
+	// code verifies, until when the recipient passes: a send to a
+	// recipient that passes is never refused by the guard, though it is
+	// counted.
+	Recipient string
+	// RememberFor is how long a recipient passes after a code verifies.
 	RememberFor time.Duration
 	// Exempt sends are counted but never refused: the recipient's region or
 	// the client's network is allowed.
@@ -71,9 +74,10 @@ type GuardScope struct {
 	// (0 to 14): the busiest of them. A scope whose Days is 0 is kept for
 	// 25 hours after its last use; others for Days more.
 	Days int
-	// Recipient marks the scopes of the recipient's number (its range, its
-	// country): Undo takes a failed send back from them, and from no other.
-	Recipient bool
+	// Destination marks the scopes of the recipient's number (its range,
+	// its country): Undo takes a failed send back from them, and from no
+	// other.
+	Destination bool
 	// NewTo, when positive, counts the send in this scope only while the
 	// scope Scopes[NewTo-1] has no verified send in its last 24 hours and
 	// its Days: a budget, across the whole service, for destinations that
@@ -100,7 +104,7 @@ type GuardResult struct {
 	// Distinct scope, its members and Floor), rounded down, for the
 	// decision record.
 	Unverified, Threshold int
-	// Remembered reports that the store holds the recipient's record of a
-	// verified code, so the guard let the send through.
+	// Remembered reports that the recipient passes, a code to it having
+	// verified within RememberFor, so the guard let the send through.
 	Remembered bool
 }

@@ -7,13 +7,11 @@ import (
 
 // The guard's units (see GuardRequest). Times are Unix milliseconds.
 const (
-	hourMs      = int64(time.Hour / time.Millisecond)
-	dayMs       = 24 * hourMs
-	hourWeight  = int64(3600) // an hour in seconds: a whole hour's weight
-	guardHours  = 25          // the current hour and the 24 before it
-	guardDays   = 15          // today and the 14 days before it
-	maxForgiven = 10          // replaced sends a verified code takes back
-	maxGuardDay = guardDays - 1
+	hourMs     = int64(time.Hour / time.Millisecond)
+	dayMs      = 24 * hourMs
+	hourWeight = int64(3600) // an hour in seconds: a whole hour's weight
+	guardHours = 25          // the current hour and the 24 before it
+	guardDays  = 15          // today and the 14 days before it
 )
 
 // guardWindow is one guard scope's counts in a MemoryStore: sends and
@@ -63,9 +61,9 @@ func (w *guardWindow) daySlot(d int64) int {
 	return -1
 }
 
-// addSends counts n sends (negative to take some back) made at t.
-func (w *guardWindow) addSends(t, n int64) {
-	if k := w.hourSlot(t / hourMs); k >= 0 {
+// addSends counts n sends (negative to take some back) made in hour h.
+func (w *guardWindow) addSends(h, n int64) {
+	if k := w.hourSlot(h); k >= 0 {
 		w.sends[k] += n
 	}
 }
@@ -211,18 +209,21 @@ func (g *guardSet) prune(t int64) {
 type guardRecord struct {
 	sent        int64 // Unix ms
 	scopes      []guardRef
-	remembered  string
+	recipient   string
 	rememberFor time.Duration
 }
 
 type guardRef struct {
-	key       string
-	recipient bool
-	days      int
-	member    string // a Distinct scope's member
-	// forgive is how many unverified sends to the same number, counted in
-	// this scope, the code replaced in a row: a match takes them back.
-	forgive int64
+	key         string
+	destination bool
+	days        int
+	member      string // a Distinct scope's member
+}
+
+// pendingSend is a recipient's sends counted in one scope in one hour.
+type pendingSend struct {
+	key  string
+	hour int64
 }
 
 // guardKeep is how long a scope with days of history is kept after use.

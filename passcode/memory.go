@@ -94,7 +94,6 @@ func (s *MemoryStore) Issue(_ context.Context, req IssueRequest) (IssueResult, e
 		if guard.Refused && !req.Guard.RecordOnly {
 			return IssueResult{Exceeded: -1, Guard: guard}, nil
 		}
-		s.guard.record(counted, ms, s.clock())
 	}
 	s.record(req.Counters, now, req.EventID)
 	prev := s.codes[req.CodeKey]
@@ -111,7 +110,7 @@ func (s *MemoryStore) Issue(_ context.Context, req IssueRequest) (IssueResult, e
 		dropAt: s.clock().Add(keepUntil.Sub(now)), max: req.MaxAttempts, eventID: req.EventID, prev: prev,
 	}
 	if req.Guard != nil {
-		code.guard = newGuardRecord(req.Guard, counted, ms, prev)
+		code.guard = s.guard.record(req.Guard, counted, ms, s.clock())
 	}
 	s.codes[req.CodeKey] = code
 	_, next := s.full(req.Counters, now)
@@ -270,12 +269,12 @@ func (s *MemoryStore) sweep() {
 	s.guard.sweep(now)
 }
 
-// guardSize reports how many guard windows, sets and remembered numbers the
-// store holds, for tests of its memory bound.
-func (s *MemoryStore) guardSize() (windows, sets, remembered int) {
+// guardSize reports how many guard windows, sets and recipients the store
+// holds, for tests of its memory bound.
+func (s *MemoryStore) guardSize() (windows, sets, recipients int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.guard.windows), len(s.guard.sets), len(s.guard.remembered)
+	return len(s.guard.windows), len(s.guard.sets), len(s.guard.recipients)
 }
 
 // size reports how many codes and counters the store holds, for tests of

@@ -7,25 +7,28 @@ import "time"
 type memoryGuard struct {
 	windows    map[string]*guardWindow
 	sets       map[string]*guardSet
-	remembered map[string]*rememberedNumber
+	recipients map[string]*guardRecipient
 }
 
-// rememberedNumber is a number whose code verified: until is in the
-// service's time (Unix ms), dropAt by the store's clock.
-type rememberedNumber struct {
-	until  int64
-	dropAt time.Time
+// guardRecipient is what the guard keeps of a recipient: its sends of the
+// last day by scope and hour, and until when (in the service's Unix ms) it
+// passes, a code to it having verified.
+type guardRecipient struct {
+	pending      map[pendingSend]int64
+	pendingUntil time.Time // by the store's clock
+	passes       int64
+	passesUntil  time.Time // by the store's clock
 }
 
 func newMemoryGuard() memoryGuard {
-	return memoryGuard{windows: map[string]*guardWindow{}, sets: map[string]*guardSet{}, remembered: map[string]*rememberedNumber{}}
+	return memoryGuard{windows: map[string]*guardWindow{}, sets: map[string]*guardSet{}, recipients: map[string]*guardRecipient{}}
 }
 
 // decide judges a send at now (Unix ms): the guard's answer and the scopes
 // the send counts in.
 func (g *memoryGuard) decide(req *GuardRequest, now int64) (GuardResult, []guardRef) {
 	res := GuardResult{}
-	if r, ok := g.remembered[req.Remembered]; ok && req.Remembered != "" && now < r.until {
+	if r, ok := g.recipients[req.Recipient]; ok && now < r.passes {
 		res.Remembered = true
 	}
 	judge := !res.Remembered && !req.Exempt
@@ -40,7 +43,7 @@ func (g *memoryGuard) decide(req *GuardRequest, now int64) (GuardResult, []guard
 				continue
 			}
 		}
-		counted = append(counted, guardRef{key: sc.Key, recipient: sc.Recipient, days: sc.Days, member: sc.Distinct})
+		counted = append(counted, guardRef{key: sc.Key, destination: sc.Destination, days: sc.Days, member: sc.Distinct})
 		if !judge {
 			continue
 		}
@@ -75,8 +78,10 @@ func (g *memoryGuard) judge(sc GuardScope, now int64) (bool, int64, int, int) {
 	return true, w.retryAfter(now, sc), int(c.unverified / hourWeight), int(c.threshold(sc) / (100 * hourWeight))
 }
 
-// record counts a send at now in the scopes it counts in.
-func (g *memoryGuard) record(counted []guardRef, now int64, clock time.Time) {
+// record counts a send to recipient at now in the scopes it counts in, and
+// returns what its code keeps of the guard.
+func (g *memoryGuard) record(req *GuardRequest, counted []guardRef, now int64, clock time.Time) *guardRecord {
+	r := g.recipient(req.Recipient)
 	for _, ref := range counted {
 		if ref.member != "" {
 			m := g.member(ref, now, clock)
@@ -84,63 +89,83 @@ func (g *memoryGuard) record(counted []guardRef, now int64, clock time.Time) {
 			continue
 		}
 		w := g.window(ref.key)
-		w.addSends(now, 1)
+		w.addSends(now/hourMs, 1)
 		w.dropAt = clock.Add(guardKeep(ref.days))
-	}
-}
-
-// newGuardRecord is what a code keeps of the guard: the scopes its send
-// was counted in, and the unverified sends to the number it replaces.
-func newGuardRecord(req *GuardRequest, counted []guardRef, now int64, prev *memoryCode) *guardRecord {
-	r := &guardRecord{sent: now, scopes: counted, remembered: req.Remembered, rememberFor: req.RememberFor}
-	if prev == nil || prev.guard == nil {
-		return r
-	}
-	for i, ref := range r.scopes {
-		for _, p := range prev.guard.scopes {
-			if p.key == ref.key && p.member == "" && ref.member == "" {
-				r.scopes[i].forgive = min(p.forgive+1, maxForgiven)
-			}
+		if r != nil {
+			r.pending[pendingSend{ref.key, now / hourMs}]++
+			r.pendingUntil = clock.Add(guardHours * time.Hour)
 		}
 	}
-	return r
+	return &guardRecord{sent: now, scopes: counted, recipient: req.Recipient, rememberFor: req.RememberFor}
 }
 
-// undo takes a send that did not go out back from its recipient's scopes.
-func (g *memoryGuard) undo(r *guardRecord) {
-	if r == nil {
+// undo takes a send that did not go out back from its destination's
+// scopes.
+func (g *memoryGuard) undo(rec *guardRecord) {
+	if rec == nil {
 		return
 	}
-	for _, ref := range r.scopes {
-		if ref.recipient && ref.member == "" {
-			if w, ok := g.windows[ref.key]; ok {
-				w.addSends(r.sent, -1)
-			}
+	r := g.recipients[rec.recipient]
+	for _, ref := range rec.scopes {
+		if !ref.destination || ref.member != "" {
+			continue
+		}
+		if w, ok := g.windows[ref.key]; ok {
+			w.addSends(rec.sent/hourMs, -1)
+		}
+		if r != nil {
+			r.pending[pendingSend{ref.key, rec.sent / hourMs}]--
 		}
 	}
 }
 
 // credit counts a verified code, at now, in the scopes its send was counted
-// in, takes back from its recipient's scopes the sends it replaced, and
-// remembers the number.
-func (g *memoryGuard) credit(r *guardRecord, now int64, clock time.Time) {
-	if r == nil {
+// in, takes the recipient's other sends back from theirs, and lets the
+// recipient pass for rememberFor.
+func (g *memoryGuard) credit(rec *guardRecord, now int64, clock time.Time) {
+	if rec == nil {
 		return
 	}
-	for _, ref := range r.scopes {
+	r := g.recipient(rec.recipient)
+	for _, ref := range rec.scopes {
 		if ref.member != "" {
 			m := g.member(ref, now, clock)
 			m.verified = max(m.verified, now)
 			continue
 		}
 		w := g.window(ref.key)
-		w.addVerified(r.sent)
-		w.addSends(r.sent, -ref.forgive)
+		w.addVerified(rec.sent)
 		w.dropAt = clock.Add(guardKeep(ref.days))
+		if r != nil {
+			r.pending[pendingSend{ref.key, rec.sent / hourMs}]-- // the verified send itself
+		}
 	}
-	if r.remembered != "" && r.rememberFor > 0 {
-		g.remembered[r.remembered] = &rememberedNumber{until: now + r.rememberFor.Milliseconds(), dropAt: clock.Add(r.rememberFor)}
+	if r == nil {
+		return
 	}
+	for p, n := range r.pending {
+		if w, ok := g.windows[p.key]; ok && n > 0 {
+			w.addSends(p.hour, -n)
+		}
+	}
+	clear(r.pending)
+	if rec.rememberFor > 0 {
+		r.passes = now + rec.rememberFor.Milliseconds()
+		r.passesUntil = clock.Add(rec.rememberFor)
+	}
+}
+
+// recipient returns the record of a recipient, or nil for none.
+func (g *memoryGuard) recipient(key string) *guardRecipient {
+	if key == "" {
+		return nil
+	}
+	r, ok := g.recipients[key]
+	if !ok {
+		r = &guardRecipient{pending: map[pendingSend]int64{}}
+		g.recipients[key] = r
+	}
+	return r
 }
 
 func (g *memoryGuard) window(key string) *guardWindow {
@@ -182,9 +207,12 @@ func (g *memoryGuard) sweep(clock time.Time) {
 			delete(g.sets, key)
 		}
 	}
-	for key, r := range g.remembered {
-		if !clock.Before(r.dropAt) {
-			delete(g.remembered, key)
+	for key, r := range g.recipients {
+		if !clock.Before(r.pendingUntil) {
+			clear(r.pending)
+		}
+		if !clock.Before(r.pendingUntil) && !clock.Before(r.passesUntil) {
+			delete(g.recipients, key)
 		}
 	}
 }

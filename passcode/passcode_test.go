@@ -325,27 +325,27 @@ func TestMemoryStoreDropsGuardCounts(t *testing.T) {
 	send("+14155552671", "203.0.113.7")
 	_, err = s.Verify(background, VerifyRequest{To: "+14155552671", UsageType: twiliosms.UsageTypeSignIn, Code: regexp.MustCompile(`\d{6}`).FindString(fake.Messages()[0].Body)})
 	require.NoError(t, err)
-	windows, sets, remembered := store.guardSize()
+	windows, sets, recipients := store.guardSize()
 	assert.Equal(t, 4, windows, "the number's range, the address, the country, and the service's new countries")
 	assert.Equal(t, 1, sets, "the address's countries")
-	assert.Equal(t, 1, remembered, "the verified number")
+	assert.Equal(t, 1, recipients, "the verified number")
 
 	storeNow = storeNow.Add(25*time.Hour + time.Second) // past a day's scopes: the address's
 	send("+442079460958", "")
-	windows, sets, remembered = store.guardSize()
+	windows, sets, recipients = store.guardSize()
 	assert.Equal(t, 5, windows, "the address's went; the UK number's range and country came; the new countries' is shared")
 	assert.Equal(t, 0, sets)
-	assert.Equal(t, 1, remembered)
+	assert.Equal(t, 2, recipients, "the verified number, and the UK number's day of sends")
 
 	storeNow = storeNow.Add(14 * 24 * time.Hour) // past 14 days of history
 	send("+442079460959", "")
-	windows, _, remembered = store.guardSize()
+	windows, _, recipients = store.guardSize()
 	assert.Equal(t, 3, windows, "the US range and country went with their history; the UK's were used since")
-	assert.Equal(t, 1, remembered, "a verified number is remembered for 90 days")
+	assert.Equal(t, 2, recipients, "the first UK number's day went; a verified number passes for 90 days")
 	storeNow = storeNow.Add(DefaultRememberVerified)
 	send("+442079460960", "")
-	_, _, remembered = store.guardSize()
-	assert.Zero(t, remembered)
+	_, _, recipients = store.guardSize()
+	assert.Equal(t, 1, recipients, "the last send's")
 }
 
 func TestLogtoErrorCode(t *testing.T) {

@@ -154,15 +154,17 @@ func TestNothingInClearAndEveryKeyExpires(t *testing.T) {
 		kind := strings.Split(strings.TrimPrefix(key, p+"{otp}:"), ":")[0]
 		kinds[kind]++
 		// Each lives no longer than its longest window: a day for limits and
-		// an address's guard counts, 25 hours and 14 days of history for the
-		// guard's other scopes, 90 days for a remembered number.
+		// an address's countries, 25 hours for a recipient's sends, 25 hours
+		// and 14 days of history for the guard's scopes, 90 days for a
+		// verified number.
 		longest := map[string]time.Duration{"code": 24 * time.Hour, "limit": 24 * time.Hour, "guardset": 24 * time.Hour,
-			"guard": (25 + 14*24) * time.Hour, "verified": passcode.DefaultRememberVerified}[kind]
+			"pending": 25 * time.Hour, "guard": (25 + 14*24) * time.Hour, "verified": passcode.DefaultRememberVerified}[kind]
 		assert.LessOrEqual(t, ttls[key], longest, "%s lives no longer than its longest window", key)
 	}
-	assert.Equal(t, map[string]int{"code": 1, "limit": 7, "verified": 1, "guardset": 2, "guard": 6}, kinds,
+	assert.Equal(t, map[string]int{"code": 1, "limit": 7, "verified": 1, "pending": 1, "guardset": 2, "guard": 6}, kinds,
 		"a code left; limits: 2 numbers, 2 addresses, the country, the service, a number's wrong codes; "+
-			"the guard: 2 ranges, 2 addresses, their country, the new countries; 2 addresses' countries; 1 verified number")
+			"the guard: 2 ranges, 2 addresses, their country, the new countries; 2 addresses' countries; "+
+			"the unverified number's sends; the verified number")
 	for _, clear := range []string{"4155552671", "+14155552671", "415-555-2671", "5005550006", code, registered,
 		"203.0.113.7", "2001:db8", string(storetest.Secret)} {
 		assert.NotContains(t, all.String(), clear)
@@ -233,7 +235,7 @@ func TestKeysAndPrefix(t *testing.T) {
 	e.Send(e.Service, storetest.Number)
 	keys, err := client.Keys(ctx, redisstore.DefaultPrefix+"{otp}:*").Result()
 	require.NoError(t, err)
-	assert.Len(t, keys, 5, "the code, the number's counter (its two limits share it), and the guard's counts of its range, its country and the new countries, under the default prefix")
+	assert.Len(t, keys, 6, "the code, the number's counter (its two limits share it), the guard's counts of its range, its country and the new countries, and the number's sends, under the default prefix")
 	require.NoError(t, client.Del(ctx, keys...).Err())
 }
 

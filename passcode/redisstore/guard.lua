@@ -4,12 +4,13 @@
 -- epoch), [2] the newest day, [3..27] sends and [28..52] verified sends by
 -- hour (newest first), [53..67] verified sends by day (newest first). A
 -- Distinct scope is a hash of "s:"..member and "v:"..member, the member's
--- last send and last verified send in Unix ms. A remembered number is a
--- string key holding, in the service's Unix ms, when it stops passing.
+-- last send and last verified send in Unix ms. A recipient has a hash of
+-- its sends of the last day, "<scope>:<hour>" → count ("pending:"), and,
+-- once a code to it verified, a string holding, in the service's Unix ms,
+-- when it stops passing ("verified:").
 
 local HOUR, DAY, WEIGHT = 3600000, 86400000, 3600
 local NHOURS, NDAYS, SENDS, VERIFIED, DAYS = 25, 15, 3, 28, 53
-local MAXFORGIVEN = 10
 
 local function gw_load(key)
   local raw = redis.call('GET', key)
@@ -67,8 +68,9 @@ local function gw_day(w, d)
   return -1
 end
 
-local function gw_add_sends(w, t, n)
-  local k = gw_hour(w, math.floor(t / HOUR))
+-- gw_add_sends counts n sends (negative to take some back) made in hour h.
+local function gw_add_sends(w, h, n)
+  local k = gw_hour(w, h)
   if k >= 0 then
     w[SENDS + k] = w[SENDS + k] + n
   end
@@ -215,9 +217,9 @@ end
 
 -- guard_args reads a GuardRequest from ARGV[base]: 0 for none, or the
 -- number of scopes, then each scope's key index (0 for none), hex name,
--- floor, ratio, days, recipient (0/1), newTo and distinct member; then the
--- remembered key's index (0 for none) and hex name, rememberFor (ms),
--- exempt and recordOnly (0/1).
+-- floor, ratio, days, destination (0/1), newTo and distinct member; then
+-- the recipient's pending and verified key indexes (0 for none) and hex
+-- name, rememberFor (ms), exempt and recordOnly (0/1).
 local function guard_args(base)
   local n = tonumber(ARGV[base])
   if n == 0 then
@@ -227,12 +229,12 @@ local function guard_args(base)
   local a = base + 1
   for i = 1, n do
     g.scopes[i] = {key = tonumber(ARGV[a]), name = ARGV[a + 1], floor = tonumber(ARGV[a + 2]),
-      ratio = tonumber(ARGV[a + 3]), days = tonumber(ARGV[a + 4]), recipient = ARGV[a + 5] == '1',
+      ratio = tonumber(ARGV[a + 3]), days = tonumber(ARGV[a + 4]), destination = ARGV[a + 5] == '1',
       newto = tonumber(ARGV[a + 6]), member = ARGV[a + 7]}
     a = a + 8
   end
-  g.remembered, g.rememberedname, g.rememberfor = tonumber(ARGV[a]), ARGV[a + 1], tonumber(ARGV[a + 2])
-  g.exempt, g.recordonly = ARGV[a + 3] == '1', ARGV[a + 4] == '1'
+  g.pending, g.verified, g.recipient = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), ARGV[a + 2]
+  g.rememberfor, g.exempt, g.recordonly = tonumber(ARGV[a + 3]), ARGV[a + 4] == '1', ARGV[a + 5] == '1'
   return g
 end
 
@@ -241,9 +243,9 @@ end
 -- the send counts in, and the windows it loaded, by key index.
 local function guard_decide(g, now)
   local res = {0, 0, 0, 0, 0, 0}
-  if g.remembered > 0 then
-    local until_ = tonumber(redis.call('GET', KEYS[g.remembered]) or '0')
-    if now < until_ then
+  if g.verified > 0 then
+    local passes = tonumber(redis.call('GET', KEYS[g.verified]) or '0')
+    if now < passes then
       res[6] = 1
     end
   end
@@ -292,27 +294,21 @@ local function guard_decide(g, now)
   return res, counted, windows
 end
 
--- guard_entries parses a code record's scopes: kind ("R" recipient, "S"
--- other, "D" distinct), days, hex name, and the forgiven count or member.
+-- guard_entries parses a code record's scopes: kind ("R" destination,
+-- "S" other, "D" distinct), days, hex name, and a distinct scope's member.
 local function guard_entries(gs)
   local out = {}
   for entry in string.gmatch(gs or '', '%S+') do
-    local kind, days, name, extra = string.match(entry, '^(%u)(%d+):(%x+):(.*)$')
-    table.insert(out, {kind = kind, days = tonumber(days), name = name, extra = extra})
+    local kind, days, name, member = string.match(entry, '^(%u)(%d+):(%x+):?(%x*)$')
+    table.insert(out, {kind = kind, days = tonumber(days), name = name, member = member})
   end
   return out
 end
 
--- guard_record counts a send at now in the scopes it counts in, and returns
--- the code record's entries, with the unverified sends to the number it
--- replaces in a row that each scope counted (from the record prev).
-local function guard_record(counted, windows, now, prev)
-  local forgiven = {}
-  for _, e in ipairs(guard_entries(prev)) do
-    if e.kind ~= 'D' then
-      forgiven[e.name] = tonumber(e.extra)
-    end
-  end
+-- guard_record counts a send at now in the scopes it counts in and in the
+-- recipient's pending sends, and returns the code record's entries.
+local function guard_record(g, counted, windows, now)
+  local hour = math.floor(now / HOUR)
   local entries = {}
   for _, sc in ipairs(counted) do
     if sc.member ~= '' then
@@ -321,50 +317,94 @@ local function guard_record(counted, windows, now, prev)
     else
       local w = windows[sc.key] or gw_load(KEYS[sc.key])
       windows[sc.key] = w
-      gw_add_sends(w, now, 1)
+      gw_add_sends(w, hour, 1)
       redis.call('SET', KEYS[sc.key], cmsgpack.pack(w), 'PX', gw_keep(sc.days))
+      if g.pending > 0 then
+        redis.call('HINCRBY', KEYS[g.pending], sc.name .. ':' .. hour, 1)
+      end
       local kind = 'S'
-      if sc.recipient then
+      if sc.destination then
         kind = 'R'
       end
-      local f = 0
-      if forgiven[sc.name] then
-        f = math.min(forgiven[sc.name] + 1, MAXFORGIVEN)
-      end
-      table.insert(entries, kind .. sc.days .. ':' .. sc.name .. ':' .. f)
+      table.insert(entries, kind .. sc.days .. ':' .. sc.name)
     end
+  end
+  if g.pending > 0 then
+    redis.call('PEXPIRE', KEYS[g.pending], NHOURS * HOUR)
   end
   return table.concat(entries, ' ')
 end
 
 -- guard_credit counts a verified code, at now, in the scopes its send at
--- sent was counted in (entries gs), with the replaced sends it forgives,
--- and remembers the number until now + rememberFor.
-local function guard_credit(prefix, gs, sent, now, remembered, rememberfor)
+-- sent was counted in (entries gs), takes the recipient's other pending
+-- sends back from their scopes, and lets the recipient pass until now +
+-- rememberFor.
+local function guard_credit(prefix, gs, sent, now, recipient, rememberfor)
+  local hour = math.floor(sent / HOUR)
+  local pending = {}
+  if recipient and recipient ~= '' then
+    local raw = redis.call('HGETALL', prefix .. 'pending:' .. recipient)
+    for i = 1, #raw, 2 do
+      pending[raw[i]] = tonumber(raw[i + 1])
+    end
+  end
+  local windows = {}
   for _, e in ipairs(guard_entries(gs)) do
     if e.kind == 'D' then
-      gs_write(prefix .. 'guardset:' .. e.name, e.extra, 'v', now)
+      gs_write(prefix .. 'guardset:' .. e.name, e.member, 'v', now)
     else
       local key = prefix .. 'guard:' .. e.name
       local w = gw_load(key)
       gw_add_verified(w, sent)
-      gw_add_sends(w, sent, -tonumber(e.extra))
-      redis.call('SET', key, cmsgpack.pack(w), 'PX', gw_keep(e.days))
+      windows[e.name] = {w = w, keep = gw_keep(e.days)}
+      local own = e.name .. ':' .. hour
+      if pending[own] then
+        pending[own] = pending[own] - 1 -- the verified send itself
+      end
     end
   end
-  if remembered and remembered ~= '' and tonumber(rememberfor) > 0 then
-    redis.call('SET', prefix .. 'verified:' .. remembered, now + tonumber(rememberfor), 'PX', tonumber(rememberfor))
+  for field, n in pairs(pending) do
+    local name, h = string.match(field, '^(%x+):(%d+)$')
+    if n > 0 then
+      local entry = windows[name]
+      local key = prefix .. 'guard:' .. name
+      if not entry and redis.call('EXISTS', key) == 1 then
+        entry = {w = gw_load(key)}
+        windows[name] = entry
+      end
+      if entry then
+        gw_add_sends(entry.w, tonumber(h), -n)
+      end
+    end
+  end
+  for name, entry in pairs(windows) do
+    if entry.keep then
+      redis.call('SET', prefix .. 'guard:' .. name, cmsgpack.pack(entry.w), 'PX', entry.keep)
+    else
+      redis.call('SET', prefix .. 'guard:' .. name, cmsgpack.pack(entry.w), 'KEEPTTL')
+    end
+  end
+  if recipient and recipient ~= '' then
+    redis.call('DEL', prefix .. 'pending:' .. recipient)
+    if tonumber(rememberfor) > 0 then
+      redis.call('SET', prefix .. 'verified:' .. recipient, now + tonumber(rememberfor), 'PX', tonumber(rememberfor))
+    end
   end
 end
 
--- guard_undo takes a send at sent back from its recipient's scopes.
-local function guard_undo(prefix, gs, sent)
+-- guard_undo takes a send at sent back from its destination's scopes, and
+-- from the recipient's pending sends.
+local function guard_undo(prefix, gs, sent, recipient)
+  local hour = math.floor(sent / HOUR)
   for _, e in ipairs(guard_entries(gs)) do
     local key = prefix .. 'guard:' .. e.name
     if e.kind == 'R' and redis.call('EXISTS', key) == 1 then
       local w = gw_load(key)
-      gw_add_sends(w, sent, -1)
+      gw_add_sends(w, hour, -1)
       redis.call('SET', key, cmsgpack.pack(w), 'KEEPTTL')
+      if recipient and recipient ~= '' then
+        redis.call('HINCRBY', prefix .. 'pending:' .. recipient, e.name .. ':' .. hour, -1)
+      end
     end
   end
 end

@@ -40,22 +40,20 @@ for j, l in ipairs(list) do
 end
 local code = KEYS[1]
 local old = redis.call('HMGET', code, 'mac', 'exp', 'keep', 'att', 'max', 'id', 'gt', 'gs', 'gr', 'gm')
-local prev = nil
 if old[1] and tonumber(old[3]) > now then
   -- The code this one replaces, for Undo to put back.
   redis.call('HSET', code, 'pmac', old[1], 'pexp', old[2], 'pkeep', old[3], 'patt', old[4], 'pmax', old[5], 'pid', old[6])
   redis.call('HDEL', code, 'pgt', 'pgs', 'pgr', 'pgm')
   if old[7] then
     redis.call('HSET', code, 'pgt', old[7], 'pgs', old[8], 'pgr', old[9], 'pgm', old[10])
-    prev = old[8]
   end
 elseif old[1] then
   redis.call('DEL', code) -- an expired code, and the code it replaced
 end
 redis.call('HSET', code, 'mac', ARGV[3], 'exp', ARGV[4], 'keep', ARGV[5], 'att', 0, 'max', ARGV[6], 'id', ARGV[2])
 if g then
-  local gs = guard_record(counted, windows, now, prev)
-  redis.call('HSET', code, 'gt', now, 'gs', gs, 'gr', g.rememberedname, 'gm', g.rememberfor)
+  local gs = guard_record(g, counted, windows, now)
+  redis.call('HSET', code, 'gt', now, 'gs', gs, 'gr', g.recipient, 'gm', g.rememberfor)
 else
   redis.call('HDEL', code, 'gt', 'gs', 'gr', 'gm')
 end

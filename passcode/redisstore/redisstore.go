@@ -145,14 +145,14 @@ func (s *Store) guardArgs(keys []string, g *passcode.GuardRequest) ([]string, []
 			keys = append(keys, s.key(kind, sc.Key))
 			index = len(keys)
 		}
-		args = append(args, index, sc.Key, sc.Floor, sc.Ratio, sc.Days, boolArg(sc.Recipient), sc.NewTo, sc.Distinct)
+		args = append(args, index, sc.Key, sc.Floor, sc.Ratio, sc.Days, boolArg(sc.Destination), sc.NewTo, sc.Distinct)
 	}
-	remembered := 0
-	if g.Remembered != "" {
-		keys = append(keys, s.key("verified", g.Remembered))
-		remembered = len(keys)
+	pending, verified := 0, 0
+	if g.Recipient != "" {
+		keys = append(keys, s.key("pending", g.Recipient), s.key("verified", g.Recipient))
+		pending, verified = len(keys)-1, len(keys)
 	}
-	return keys, append(args, remembered, g.Remembered, g.RememberFor.Milliseconds(), boolArg(g.Exempt), boolArg(g.RecordOnly))
+	return keys, append(args, pending, verified, g.Recipient, g.RememberFor.Milliseconds(), boolArg(g.Exempt), boolArg(g.RecordOnly))
 }
 
 func boolArg(b bool) int {

@@ -11,9 +11,9 @@ local code = KEYS[1]
 if redis.call('HGET', code, 'id') ~= ARGV[2] then
   return 0 -- a later send replaced it, or it was used
 end
-local g = redis.call('HMGET', code, 'gt', 'gs')
+local g = redis.call('HMGET', code, 'gt', 'gs', 'gr')
 if g[1] then
-  guard_undo(ARGV[4], g[2], tonumber(g[1]))
+  guard_undo(ARGV[4], g[2], tonumber(g[1]), g[3])
 end
 local p = redis.call('HMGET', code, 'pmac', 'pexp', 'pkeep', 'patt', 'pmax', 'pid', 'pgt', 'pgs', 'pgr', 'pgm')
 redis.call('DEL', code)
