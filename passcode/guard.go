@@ -173,27 +173,51 @@ const (
 var newCountriesKey = hashKey("guard", "new-countries")
 
 // guardRequest returns the guard's part of the Issue of a send to to
-// (E.164) from ip ("" for none), and the recipient's region.
-func (s *Service) guardRequest(to, ip string) (*GuardRequest, string) {
+// (E.164) from ip ("" for none), whose per-IP subject is subject, and the
+// recipient's region.
+func (s *Service) guardRequest(to, ip, subject string) (*GuardRequest, string) {
 	g := &s.guard
 	if g.mode == GuardOff {
 		return nil, ""
 	}
 	region := regions.region(to)
-	country := hashKey("guard", "country", region)
-	scopes := make([]GuardScope, scopeCount)
+	country := countryKey(region)
+	req := &guardAlloc{}
+	scopes := req.scopes[:]
 	scopes[scopeRange] = GuardScope{Key: hashKey("guard", "range", numberRange(to)), Floor: guardFloor, Ratio: guardRatio, Days: guardHistoryDays, Destination: true}
-	if ip != "" {
-		subject := ipSubject(ip)
-		scopes[scopeIP] = GuardScope{Key: hashKey("guard", "ip", subject), Floor: guardFloor, Ratio: guardRatio}
-		scopes[scopeIPCountries] = GuardScope{Key: hashKey("guard", "ip-countries", subject), Floor: guardCountriesMax, Distinct: country}
+	if subject != "" {
+		// The address's countries are a set, a store's other kind of key:
+		// they share the address's name.
+		key := hashKey("guard", "ip", subject)
+		scopes[scopeIP] = GuardScope{Key: key, Floor: guardFloor, Ratio: guardRatio}
+		scopes[scopeIPCountries] = GuardScope{Key: key, Floor: guardCountriesMax, Distinct: country}
 	}
 	scopes[scopeCountry] = GuardScope{Key: country, Floor: guardFloor, Ratio: guardRatio, Days: guardHistoryDays, Destination: true}
 	scopes[scopeNewCountries] = GuardScope{Key: newCountriesKey, Floor: guardFloor, Ratio: guardRatio, Days: guardHistoryDays, Destination: true, NewTo: scopeCountry + 1}
-	return &GuardRequest{
+	req.GuardRequest = GuardRequest{
 		Scopes: scopes, Recipient: hashKey("recipient", to), RememberFor: g.remember,
 		Exempt: g.regions[region] || g.allowsNetwork(ip), RecordOnly: g.mode == GuardRecordOnly,
-	}, region
+	}
+	return &req.GuardRequest, region
+}
+
+// guardAlloc is a GuardRequest and its scopes in one allocation.
+type guardAlloc struct {
+	GuardRequest
+	scopes [scopeCount]GuardScope
+}
+
+// countryKeys caches each region's scope key: there are a few hundred.
+var countryKeys sync.Map
+
+// countryKey names a destination region's scope.
+func countryKey(region string) string {
+	if k, ok := countryKeys.Load(region); ok {
+		return k.(string)
+	}
+	k := hashKey("guard", "country", region)
+	countryKeys.Store(region, k)
+	return k
 }
 
 // numberRange is the number's range: its E.164 form without its last

@@ -61,8 +61,9 @@ type GuardRequest struct {
 // GuardScope is one of the guard's counters: its key, and the parameters of
 // its threshold (see GuardRequest).
 type GuardScope struct {
-	// Key names the scope: a hex SHA-256 of its kind and subject. A scope
-	// with no key is skipped.
+	// Key names the scope: a hex SHA-256 of its subject. A scope with no
+	// key is skipped. A Distinct scope is a store's other kind of record,
+	// and may share its name with a scope that counts sends.
 	Key string
 	// Floor is how many unverified sends a day the scope lets through with
 	// no verified history; for a Distinct scope, how many distinct members.

@@ -217,13 +217,14 @@ type guardRef struct {
 	key         string
 	destination bool
 	days        int
-	member      string // a Distinct scope's member
+	member      string       // a Distinct scope's member
+	window      *guardWindow // while an Issue runs, when it exists
 }
 
-// pendingSend is a recipient's sends counted in one scope in one hour.
-type pendingSend struct {
-	key  string
-	hour int64
+// pendingSends are a recipient's sends counted in one scope in one hour.
+type pendingSends struct {
+	key     string
+	hour, n int64
 }
 
 // guardKeep is how long a scope with days of history is kept after use.

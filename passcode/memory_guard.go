@@ -14,8 +14,8 @@ type memoryGuard struct {
 // last day by scope and hour, and until when (in the service's Unix ms) it
 // passes, a code to it having verified.
 type guardRecipient struct {
-	pending      map[pendingSend]int64
-	pendingUntil time.Time // by the store's clock
+	pending      []pendingSends // a few: a recipient gets few sends a day
+	pendingUntil time.Time      // by the store's clock
 	passes       int64
 	passesUntil  time.Time // by the store's clock
 }
@@ -32,22 +32,30 @@ func (g *memoryGuard) decide(req *GuardRequest, now int64) (GuardResult, []guard
 		res.Remembered = true
 	}
 	judge := !res.Remembered && !req.Exempt
-	var counted []guardRef
+	counted := make([]guardRef, 0, len(req.Scopes))
+	var buf [scopeCount]guardCounts
+	counts := buf[:0] // of the scopes that count sends
+	if len(req.Scopes) > len(buf) {
+		counts = make([]guardCounts, 0, len(req.Scopes))
+	}
+	counts = counts[:len(req.Scopes)]
 	for i, sc := range req.Scopes {
 		if sc.Key == "" {
 			continue
 		}
-		if sc.NewTo > 0 && sc.NewTo <= len(req.Scopes) {
-			of := req.Scopes[sc.NewTo-1]
-			if g.windows[of.Key].at(now, of.Days).known() {
-				continue
-			}
+		ref := guardRef{key: sc.Key, destination: sc.Destination, days: sc.Days, member: sc.Distinct}
+		if sc.Distinct == "" {
+			ref.window = g.windows[sc.Key]
+			counts[i] = ref.window.at(now, sc.Days)
 		}
-		counted = append(counted, guardRef{key: sc.Key, destination: sc.Destination, days: sc.Days, member: sc.Distinct})
+		if sc.NewTo > 0 && sc.NewTo <= i && counts[sc.NewTo-1].known() {
+			continue
+		}
+		counted = append(counted, ref)
 		if !judge {
 			continue
 		}
-		refuses, retry, unverified, threshold := g.judge(sc, now)
+		refuses, retry, unverified, threshold := g.judge(sc, ref.window, counts[i], now)
 		if !refuses {
 			continue
 		}
@@ -59,9 +67,10 @@ func (g *memoryGuard) decide(req *GuardRequest, now int64) (GuardResult, []guard
 	return res, counted
 }
 
-// judge reports whether one scope refuses a send at now, and if so when it
-// would let it through (in ms) and its counts.
-func (g *memoryGuard) judge(sc GuardScope, now int64) (bool, int64, int, int) {
+// judge reports whether one scope, with window w and counts c at now,
+// refuses a send, and if so when it would let it through (in ms) and its
+// counts.
+func (g *memoryGuard) judge(sc GuardScope, w *guardWindow, c guardCounts, now int64) (bool, int64, int, int) {
 	if sc.Distinct != "" {
 		sent, has := g.sets[sc.Key].counted(now, sc.Distinct)
 		if has || len(sent) < sc.Floor {
@@ -70,8 +79,6 @@ func (g *memoryGuard) judge(sc GuardScope, now int64) (bool, int64, int, int) {
 		// Room comes when all but Floor-1 members have left the window.
 		return true, sent[len(sent)-sc.Floor] + dayMs - now, len(sent), sc.Floor
 	}
-	w := g.windows[sc.Key]
-	c := w.at(now, sc.Days)
 	if !c.refuses(sc) {
 		return false, 0, 0, 0
 	}
@@ -88,13 +95,19 @@ func (g *memoryGuard) record(req *GuardRequest, counted []guardRef, now int64, c
 			m.sent = max(m.sent, now)
 			continue
 		}
-		w := g.window(ref.key)
+		w := ref.window
+		if w == nil {
+			w = g.window(ref.key)
+		}
 		w.addSends(now/hourMs, 1)
 		w.dropAt = clock.Add(guardKeep(ref.days))
 		if r != nil {
-			r.pending[pendingSend{ref.key, now / hourMs}]++
+			r.add(ref.key, now/hourMs, 1)
 			r.pendingUntil = clock.Add(guardHours * time.Hour)
 		}
+	}
+	for i := range counted {
+		counted[i].window = nil // a code outlives a window: find it again by its key
 	}
 	return &guardRecord{sent: now, scopes: counted, recipient: req.Recipient, rememberFor: req.RememberFor}
 }
@@ -114,7 +127,7 @@ func (g *memoryGuard) undo(rec *guardRecord) {
 			w.addSends(rec.sent/hourMs, -1)
 		}
 		if r != nil {
-			r.pending[pendingSend{ref.key, rec.sent / hourMs}]--
+			r.add(ref.key, rec.sent/hourMs, -1)
 		}
 	}
 }
@@ -137,18 +150,18 @@ func (g *memoryGuard) credit(rec *guardRecord, now int64, clock time.Time) {
 		w.addVerified(rec.sent)
 		w.dropAt = clock.Add(guardKeep(ref.days))
 		if r != nil {
-			r.pending[pendingSend{ref.key, rec.sent / hourMs}]-- // the verified send itself
+			r.add(ref.key, rec.sent/hourMs, -1) // the verified send itself
 		}
 	}
 	if r == nil {
 		return
 	}
-	for p, n := range r.pending {
-		if w, ok := g.windows[p.key]; ok && n > 0 {
-			w.addSends(p.hour, -n)
+	for _, p := range r.pending {
+		if w, ok := g.windows[p.key]; ok && p.n > 0 {
+			w.addSends(p.hour, -p.n)
 		}
 	}
-	clear(r.pending)
+	r.pending = r.pending[:0]
 	if rec.rememberFor > 0 {
 		r.passes = now + rec.rememberFor.Milliseconds()
 		r.passesUntil = clock.Add(rec.rememberFor)
@@ -162,10 +175,21 @@ func (g *memoryGuard) recipient(key string) *guardRecipient {
 	}
 	r, ok := g.recipients[key]
 	if !ok {
-		r = &guardRecipient{pending: map[pendingSend]int64{}}
+		r = &guardRecipient{}
 		g.recipients[key] = r
 	}
 	return r
+}
+
+// add counts n of the recipient's sends in scope key in hour h.
+func (r *guardRecipient) add(key string, h, n int64) {
+	for i := range r.pending {
+		if p := &r.pending[i]; p.hour == h && p.key == key {
+			p.n += n
+			return
+		}
+	}
+	r.pending = append(r.pending, pendingSends{key: key, hour: h, n: n})
 }
 
 func (g *memoryGuard) window(key string) *guardWindow {
@@ -209,7 +233,7 @@ func (g *memoryGuard) sweep(clock time.Time) {
 	}
 	for key, r := range g.recipients {
 		if !clock.Before(r.pendingUntil) {
-			clear(r.pending)
+			r.pending = nil
 		}
 		if !clock.Before(r.pendingUntil) && !clock.Before(r.passesUntil) {
 			delete(g.recipients, key)

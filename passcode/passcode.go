@@ -280,7 +280,7 @@ func (s *Service) Send(ctx context.Context, r Request) (*Sent, error) {
 	now := s.clock()
 	sctx, cancel, deadline := stepContext(ctx)
 	defer cancel()
-	guard, region := s.guardRequest(to, r.IP)
+	guard, region := s.guardRequest(to, r.IP, subject.ip)
 	req := IssueRequest{
 		Now: now, Deadline: deadline, Counters: cs, Locks: locks, EventID: newID(), CodeKey: codeKey(r.UsageType, to),
 		MAC: s.keys.sign(macMessage(r.UsageType, to, code)), ExpiresAt: now.Add(s.ttl), KeepUntil: now.Add(2 * s.ttl),

@@ -4,8 +4,9 @@
 -- epoch), [2] the newest day, [3..27] sends and [28..52] verified sends by
 -- hour (newest first), [53..67] verified sends by day (newest first). A
 -- Distinct scope is a hash of "s:"..member and "v:"..member, the member's
--- last send and last verified send in Unix ms. A recipient has a hash of
--- its sends of the last day, "<scope>:<hour>" → count ("pending:"), and,
+-- last send and last verified send in Unix ms. A recipient has a string
+-- of its sends of the last day, a MessagePack map of "<scope>:<hour>" to a
+-- count ("pending:"), and,
 -- once a code to it verified, a string holding, in the service's Unix ms,
 -- when it stops passing ("verified:").
 
@@ -165,23 +166,29 @@ local function gw_first_pass(w, t, sc)
   return math.floor(((math.floor(t / HOUR) + NHOURS + 1) * HOUR - t + 999) / 1000) * 1000
 end
 
--- gs_counted returns the send times of a Distinct scope's members counted
--- at t (sent in the last day, not verified in it), oldest first, and
--- whether member is one of them.
-local function gs_counted(key, t, member)
+-- gs_load reads a Distinct scope: each member's last send and last
+-- verified send.
+local function gs_load(key)
   local raw = redis.call('HGETALL', key)
-  local sent, verified = {}, {}
+  local set = {sent = {}, verified = {}}
   for i = 1, #raw, 2 do
     local kind, m = string.sub(raw[i], 1, 1), string.sub(raw[i], 3)
     if kind == 's' then
-      sent[m] = tonumber(raw[i + 1])
+      set.sent[m] = tonumber(raw[i + 1])
     else
-      verified[m] = tonumber(raw[i + 1])
+      set.verified[m] = tonumber(raw[i + 1])
     end
   end
+  return set
+end
+
+-- gs_counted returns the send times of a Distinct scope's members counted
+-- at t (sent in the last day, not verified in it), oldest first, and
+-- whether member is one of them.
+local function gs_counted(set, t, member)
   local times, has = {}, false
-  for m, at in pairs(sent) do
-    if at > t - DAY and (verified[m] or 0) <= t - DAY then
+  for m, at in pairs(set.sent) do
+    if at > t - DAY and (set.verified[m] or 0) <= t - DAY then
       table.insert(times, at)
       has = has or m == member
     end
@@ -190,29 +197,35 @@ local function gs_counted(key, t, member)
   return times, has
 end
 
--- gs_write sets a member's last send ('s') or verified send ('v') at t,
--- dropping the members with nothing left in the day.
-local function gs_write(key, member, kind, t)
-  local raw = redis.call('HGETALL', key)
-  local last = {}
-  for i = 1, #raw, 2 do
-    local m = string.sub(raw[i], 3)
-    local at = tonumber(raw[i + 1])
-    if not last[m] or at > last[m] then
-      last[m] = at
+-- gs_write sets a member's last send ('s') or verified send ('v') at t in
+-- the Distinct scope at key, read as set, dropping the members with
+-- nothing left in the day.
+local function gs_write(key, set, member, kind, t)
+  for _, list in ipairs({set.sent, set.verified}) do
+    for m in pairs(list) do
+      if (set.sent[m] or 0) <= t - DAY and (set.verified[m] or 0) <= t - DAY then
+        redis.call('HDEL', key, 's:' .. m, 'v:' .. m)
+      end
     end
   end
-  for m, at in pairs(last) do
-    if at <= t - DAY then
-      redis.call('HDEL', key, 's:' .. m, 'v:' .. m)
-    end
+  local last = set.sent
+  if kind == 'v' then
+    last = set.verified
   end
-  local field = kind .. ':' .. member
-  local old = tonumber(redis.call('HGET', key, field) or '0')
-  if t > old then
-    redis.call('HSET', key, field, t)
+  if t > (last[member] or 0) then
+    redis.call('HSET', key, kind .. ':' .. member, t)
   end
   redis.call('PEXPIRE', key, DAY)
+end
+
+-- The recipient's pending sends: a MessagePack map of "<scope>:<hour>" to
+-- a count.
+local function pending_load(key)
+  local raw = redis.call('GET', key)
+  if raw then
+    return cmsgpack.unpack(raw)
+  end
+  return {}
 end
 
 -- guard_args reads a GuardRequest from ARGV[base]: 0 for none, or the
@@ -240,7 +253,7 @@ end
 
 -- guard_decide judges a send at now. It returns {refused (0/1), scope
 -- (0-based), retry ms, unverified, threshold, remembered (0/1)}, the scopes
--- the send counts in, and the windows it loaded, by key index.
+-- the send counts in, and the windows and sets it read, by key index.
 local function guard_decide(g, now)
   local res = {0, 0, 0, 0, 0, 0}
   if g.verified > 0 then
@@ -250,7 +263,7 @@ local function guard_decide(g, now)
     end
   end
   local judge = res[6] == 0 and not g.exempt
-  local windows, counted = {}, {}
+  local windows, sets, counted, counts = {}, {}, {}, {}
   local function window(sc)
     if not windows[sc.key] then
       windows[sc.key] = gw_load(KEYS[sc.key])
@@ -260,24 +273,29 @@ local function guard_decide(g, now)
   for i, sc in ipairs(g.scopes) do
     local skip = sc.key == 0
     if not skip and sc.newto > 0 then
-      local of = g.scopes[sc.newto]
-      local _, v, lh, busiest = gw_at(window(of), now, of.days)
-      skip = v > 0 or lh > 0 or busiest > 0
+      local of = counts[sc.newto] -- a scope before this one
+      skip = of ~= nil and (of.v > 0 or of.lh > 0 or of.busiest > 0)
+    end
+    if not skip and sc.member == '' then
+      local u, v, lh, busiest = gw_at(window(sc), now, sc.days)
+      counts[i] = {u = u, v = v, lh = lh, busiest = busiest}
     end
     if not skip then
       table.insert(counted, sc)
       if judge then
         local refuses, retry, u, thr = false, 0, 0, 0
         if sc.member ~= '' then
-          local times, has = gs_counted(KEYS[sc.key], now, sc.member)
+          sets[sc.key] = gs_load(KEYS[sc.key])
+          local times, has = gs_counted(sets[sc.key], now, sc.member)
           if not has and #times >= sc.floor then
             refuses, retry, u, thr = true, times[#times - sc.floor + 1] + DAY - now, #times, sc.floor
           end
         else
-          local r, uq, tq = gw_refuses(window(sc), now, sc)
-          if r then
+          local c = counts[i]
+          local tq = gw_threshold(c.v, c.lh, c.busiest, sc)
+          if 100 * c.u >= tq then
             refuses, retry = true, gw_first_pass(window(sc), now, sc)
-            u, thr = math.floor(uq / WEIGHT), math.floor(tq / (100 * WEIGHT))
+            u, thr = math.floor(c.u / WEIGHT), math.floor(tq / (100 * WEIGHT))
           end
         end
         if refuses then
@@ -291,7 +309,7 @@ local function guard_decide(g, now)
       end
     end
   end
-  return res, counted, windows
+  return res, counted, {windows = windows, sets = sets}
 end
 
 -- guard_entries parses a code record's scopes: kind ("R" destination,
@@ -307,21 +325,23 @@ end
 
 -- guard_record counts a send at now in the scopes it counts in and in the
 -- recipient's pending sends, and returns the code record's entries.
-local function guard_record(g, counted, windows, now)
+local function guard_record(g, counted, read, now)
   local hour = math.floor(now / HOUR)
   local entries = {}
+  local pending = {}
+  if g.pending > 0 then
+    pending = pending_load(KEYS[g.pending])
+  end
   for _, sc in ipairs(counted) do
     if sc.member ~= '' then
-      gs_write(KEYS[sc.key], sc.member, 's', now)
+      gs_write(KEYS[sc.key], read.sets[sc.key] or gs_load(KEYS[sc.key]), sc.member, 's', now)
       table.insert(entries, 'D' .. sc.days .. ':' .. sc.name .. ':' .. sc.member)
     else
-      local w = windows[sc.key] or gw_load(KEYS[sc.key])
-      windows[sc.key] = w
+      local w = read.windows[sc.key] or gw_load(KEYS[sc.key])
       gw_add_sends(w, hour, 1)
       redis.call('SET', KEYS[sc.key], cmsgpack.pack(w), 'PX', gw_keep(sc.days))
-      if g.pending > 0 then
-        redis.call('HINCRBY', KEYS[g.pending], sc.name .. ':' .. hour, 1)
-      end
+      local field = sc.name .. ':' .. hour
+      pending[field] = (pending[field] or 0) + 1
       local kind = 'S'
       if sc.destination then
         kind = 'R'
@@ -330,7 +350,12 @@ local function guard_record(g, counted, windows, now)
     end
   end
   if g.pending > 0 then
-    redis.call('PEXPIRE', KEYS[g.pending], NHOURS * HOUR)
+    for field in pairs(pending) do
+      if tonumber(string.match(field, ':(%d+)$')) <= hour - NHOURS then
+        pending[field] = nil
+      end
+    end
+    redis.call('SET', KEYS[g.pending], cmsgpack.pack(pending), 'PX', NHOURS * HOUR)
   end
   return table.concat(entries, ' ')
 end
@@ -343,15 +368,13 @@ local function guard_credit(prefix, gs, sent, now, recipient, rememberfor)
   local hour = math.floor(sent / HOUR)
   local pending = {}
   if recipient and recipient ~= '' then
-    local raw = redis.call('HGETALL', prefix .. 'pending:' .. recipient)
-    for i = 1, #raw, 2 do
-      pending[raw[i]] = tonumber(raw[i + 1])
-    end
+    pending = pending_load(prefix .. 'pending:' .. recipient)
   end
   local windows = {}
   for _, e in ipairs(guard_entries(gs)) do
     if e.kind == 'D' then
-      gs_write(prefix .. 'guardset:' .. e.name, e.member, 'v', now)
+      local key = prefix .. 'guardset:' .. e.name
+      gs_write(key, gs_load(key), e.member, 'v', now)
     else
       local key = prefix .. 'guard:' .. e.name
       local w = gw_load(key)
@@ -403,7 +426,13 @@ local function guard_undo(prefix, gs, sent, recipient)
       gw_add_sends(w, hour, -1)
       redis.call('SET', key, cmsgpack.pack(w), 'KEEPTTL')
       if recipient and recipient ~= '' then
-        redis.call('HINCRBY', prefix .. 'pending:' .. recipient, e.name .. ':' .. hour, -1)
+        local pkey = prefix .. 'pending:' .. recipient
+        local pending = pending_load(pkey)
+        local field = e.name .. ':' .. hour
+        if pending[field] then
+          pending[field] = pending[field] - 1
+          redis.call('SET', pkey, cmsgpack.pack(pending), 'KEEPTTL')
+        end
       end
     end
   end

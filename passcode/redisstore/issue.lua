@@ -18,9 +18,9 @@ if worst >= 0 then
   return {worst, wait, 0}
 end
 local g = guard_args(10 + 3 * #list + 3 * #locks)
-local verdict, counted, windows = {0, 0, 0, 0, 0, 0}, {}, {}
+local verdict, counted, read = {0, 0, 0, 0, 0, 0}, {}, {}
 if g then
-  verdict, counted, windows = guard_decide(g, now)
+  verdict, counted, read = guard_decide(g, now)
   if verdict[1] == 1 and not g.recordonly then
     return {-1, 0, 0, verdict[1], verdict[2], verdict[3], verdict[4], verdict[5], verdict[6]}
   end
@@ -52,7 +52,7 @@ elseif old[1] then
 end
 redis.call('HSET', code, 'mac', ARGV[3], 'exp', ARGV[4], 'keep', ARGV[5], 'att', 0, 'max', ARGV[6], 'id', ARGV[2])
 if g then
-  local gs = guard_record(g, counted, windows, now)
+  local gs = guard_record(g, counted, read, now)
   redis.call('HSET', code, 'gt', now, 'gs', gs, 'gr', g.recipient, 'gm', g.rememberfor)
 else
   redis.call('HDEL', code, 'gt', 'gs', 'gr', 'gm')
