@@ -308,28 +308,23 @@ func simScenarios() []*simScenario {
 		return out
 	}
 	d := dayStart(scenarioDay)
+	// pump is an attacker asking every 4 s, all day, from a new address each
+	// time, for codes to random numbers of the pool that pool picks.
+	pump := func(region string, pool func(w *simWorld) []string) func(*simWorld, *rand.Rand) []simAttack {
+		return func(w *simWorld, rng *rand.Rand) []simAttack {
+			numbers := pool(w)
+			return every(d, 4000, 21600, func(i int, at int64) simAttack {
+				return simAttack{at: at, number: numbers[rng.IntN(len(numbers))], ip: rotatingIP(i), re: region}
+			})
+		}
+	}
 	return []*simScenario{
 		{name: "rotating IPs pump one range (10,000 numbers) of GB, which has users", goal: goalAtMost100, target: "≤ 100 and ≤ authgear",
-			attack: func(w *simWorld, rng *rand.Rand) []simAttack {
-				pool := w.ranges["GB"]
-				return every(d, 4000, 21600, func(i int, at int64) simAttack {
-					return simAttack{at: at, number: pool[rng.IntN(len(pool))], ip: rotatingIP(i), re: "GB"}
-				})
-			}},
+			attack: pump("GB", func(w *simWorld) []string { return w.ranges["GB"] })},
 		{name: "the same, walking 100,000 numbers of GB (10 ranges)", goal: goalNone, target: "none: a limit, shown",
-			attack: func(w *simWorld, rng *rand.Rand) []simAttack {
-				pool := w.ranges["GB100k"]
-				return every(d, 4000, 21600, func(i int, at int64) simAttack {
-					return simAttack{at: at, number: pool[rng.IntN(len(pool))], ip: rotatingIP(i), re: "GB"}
-				})
-			}},
+			attack: pump("GB", func(w *simWorld) []string { return w.ranges["GB100k"] })},
 		{name: "rotating IPs pump UZ, a country with no users", goal: goalAtMost100, target: "≤ 100 and ≤ authgear",
-			attack: func(w *simWorld, rng *rand.Rand) []simAttack {
-				pool := w.numbers["UZ"]
-				return every(d, 4000, 21600, func(i int, at int64) simAttack {
-					return simAttack{at: at, number: pool[rng.IntN(len(pool))], ip: rotatingIP(i), re: "UZ"}
-				})
-			}},
+			attack: pump("UZ", func(w *simWorld) []string { return w.numbers["UZ"] })},
 		{name: "one IP across 60 countries", goal: goalUnder1, target: "≤ authgear and < 1% of off",
 			attack: func(w *simWorld, rng *rand.Rand) []simAttack {
 				regions := w.regions[:60]

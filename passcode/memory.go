@@ -256,17 +256,19 @@ func (s *MemoryStore) sweep() {
 		return
 	}
 	s.lastSweep = now
-	for key, code := range s.codes {
-		if !now.Before(code.dropAt) {
-			delete(s.codes, key)
-		}
-	}
-	for key, counter := range s.counters {
-		if !now.Before(counter.dropAt) {
-			delete(s.counters, key)
-		}
-	}
+	dropExpired(s.codes, now, func(c *memoryCode) time.Time { return c.dropAt })
+	dropExpired(s.counters, now, func(c *memoryCounter) time.Time { return c.dropAt })
 	s.guard.sweep(now)
+}
+
+// dropExpired deletes the entries of m whose dropAt, by the store's clock,
+// is not after now.
+func dropExpired[V any](m map[string]V, now time.Time, dropAt func(V) time.Time) {
+	for key, v := range m {
+		if !now.Before(dropAt(v)) {
+			delete(m, key)
+		}
+	}
 }
 
 // guardSize reports how many guard windows, sets and recipients the store

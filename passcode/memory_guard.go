@@ -221,16 +221,8 @@ func (g *memoryGuard) member(ref guardRef, now int64, clock time.Time) *guardMem
 
 // sweep drops what has expired by the store's clock.
 func (g *memoryGuard) sweep(clock time.Time) {
-	for key, w := range g.windows {
-		if !clock.Before(w.dropAt) {
-			delete(g.windows, key)
-		}
-	}
-	for key, s := range g.sets {
-		if !clock.Before(s.dropAt) {
-			delete(g.sets, key)
-		}
-	}
+	dropExpired(g.windows, clock, func(w *guardWindow) time.Time { return w.dropAt })
+	dropExpired(g.sets, clock, func(s *guardSet) time.Time { return s.dropAt })
 	for key, r := range g.recipients {
 		if !clock.Before(r.pendingUntil) {
 			r.pending = nil

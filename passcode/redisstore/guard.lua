@@ -42,31 +42,31 @@ local function gw_shift(w, base, size, n)
   end
 end
 
--- gw_hour returns the 0-based slot of hour h, moving the window forward
--- when h is newer, or -1 when h is older than the window.
-local function gw_hour(w, h)
-  if h > w[1] then
-    gw_shift(w, SENDS, NHOURS, h - w[1])
-    gw_shift(w, VERIFIED, NHOURS, h - w[1])
-    w[1] = h
+-- gw_slot returns the 0-based slot of x (an hour when at is 1, a day when
+-- it is 2) in the rings of size that start at bases, moving them forward
+-- when x is newer than their newest, or -1 when x is older than they hold.
+local function gw_slot(w, at, bases, size, x)
+  if x > w[at] then
+    for _, base in ipairs(bases) do
+      gw_shift(w, base, size, x - w[at])
+    end
+    w[at] = x
   end
-  local k = w[1] - h
-  if k < NHOURS then
+  local k = w[at] - x
+  if k < size then
     return k
   end
   return -1
 end
 
+local HOURLY, DAILY = {SENDS, VERIFIED}, {DAYS}
+
+local function gw_hour(w, h)
+  return gw_slot(w, 1, HOURLY, NHOURS, h)
+end
+
 local function gw_day(w, d)
-  if d > w[2] then
-    gw_shift(w, DAYS, NDAYS, d - w[2])
-    w[2] = d
-  end
-  local k = w[2] - d
-  if k < NDAYS then
-    return k
-  end
-  return -1
+  return gw_slot(w, 2, DAILY, NDAYS, d)
 end
 
 -- gw_add_sends counts n sends (negative to take some back) made in hour h.
