@@ -180,7 +180,7 @@ func (s *Service) guardRequest(to, ip, subject string) (*GuardRequest, string) {
 	if g.mode == GuardOff {
 		return nil, ""
 	}
-	region := regions.region(to)
+	region := numberRegions.region(to)
 	country := countryKey(region)
 	req := &guardAlloc{}
 	scopes := req.scopes[:]
@@ -278,9 +278,9 @@ type regionCache struct {
 // maxCachedRanges bounds the cache; when full, it starts over.
 const maxCachedRanges = 1 << 16
 
-// regions is the process's region cache: a region depends on the number
-// alone, so every Service shares it.
-var regions = &regionCache{m: map[string]string{}}
+// numberRegions is the process's region cache: a region depends on the
+// number alone, so every Service shares it.
+var numberRegions = &regionCache{m: map[string]string{}}
 
 // region returns e164's ISO 3166-1 region, "001" for a non-geographic
 // calling code, or the calling code ("+1") when libphonenumber cannot

@@ -13,10 +13,10 @@ import (
 // what has expired.
 const sweepEvery = time.Minute
 
-// MemoryStore is a Store for one process: codes and counters live in its
-// memory, behind one mutex, so every method is atomic. It is safe for
-// concurrent use. Services that run as more than one instance need a shared
-// Store, such as passcode/redisstore.
+// MemoryStore is a Store for one process: codes, counters and the fraud
+// guard's counts live in its memory, behind one mutex, so every method is
+// atomic. It is safe for concurrent use. Services that run as more than
+// one instance need a shared Store, such as passcode/redisstore.
 //
 // It drops expired codes and events as it goes, so memory stays bounded by
 // what is live. As Redis expires keys, it drops an entry when its lifetime

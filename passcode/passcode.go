@@ -1,7 +1,9 @@
 // Package passcode runs the verification-code lifecycle around a
 // twiliosms.Connector, as Logto's core does around its connectors: it draws
 // a code, keeps it, sends it, checks it once, expires it, counts wrong
-// guesses and limits sends.
+// guesses and limits sends. Its fraud guard, on by default, refuses SMS
+// pumping: sends to a range, a country or from an address whose codes are
+// not being verified (see FraudGuard).
 //
 //	conn, _ := twiliosms.New(cfg)
 //	codes, err := passcode.New(conn, passcode.WithSecret(secret))

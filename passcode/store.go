@@ -24,9 +24,10 @@ import (
 // failed. Stores on another machine compare it with their own clock, so
 // the instances' clocks must agree with it within MaxClockSkew.
 type Store interface {
-	// Issue checks every counter and lock, and when none is at its Max
-	// records the send in each counter and stores the code, replacing the
-	// key's earlier code.
+	// Issue checks every counter and lock and, when none is at its Max,
+	// judges the send with the fraud guard (IssueRequest.Guard); when
+	// nothing refuses it, it records the send in each counter and guard
+	// scope and stores the code, replacing the key's earlier code.
 	Issue(ctx context.Context, req IssueRequest) (IssueResult, error)
 	// Undo takes back an Issue whose SMS certainly did not go out: it
 	// removes the send's events and, when the key still holds the code
@@ -94,9 +95,11 @@ type IssueRequest struct {
 // IssueResult is a Store's answer to Issue.
 type IssueResult struct {
 	// Exceeded is the index of the counter or lock that refused the send
-	// (of those that are full, the one that frees up last), or -1 when the
-	// send was recorded and the code stored. It indexes
-	// IssueRequest.Counters, or IssueRequest.Locks when Locked is true.
+	// (of those that are full, the one that frees up last), or -1 when none
+	// did: the send was then recorded and the code stored, unless the
+	// fraud guard refused it (Guard.Refused, outside RecordOnly). It
+	// indexes IssueRequest.Counters, or IssueRequest.Locks when Locked is
+	// true.
 	Exceeded int
 	Locked   bool
 	// RetryAfter is how long until the refusing counter has room: until
