@@ -66,7 +66,8 @@ type GuardScope struct {
 	// and may share its name with a scope that counts sends.
 	Key string
 	// Floor is how many unverified sends a day the scope lets through with
-	// no verified history; for a Distinct scope, how many distinct members.
+	// no verified history; for a Distinct scope, how many distinct members
+	// (at least 1).
 	Floor int
 	// Ratio is how many unverified sends the scope lets through per 100
 	// verified sends of its baseline.

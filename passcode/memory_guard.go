@@ -72,12 +72,13 @@ func (g *memoryGuard) decide(req *GuardRequest, now int64) (GuardResult, []guard
 // counts.
 func (g *memoryGuard) judge(sc GuardScope, w *guardWindow, c guardCounts, now int64) (bool, int64, int, int) {
 	if sc.Distinct != "" {
+		floor := max(sc.Floor, 1)
 		sent, has := g.sets[sc.Key].counted(now, sc.Distinct)
-		if has || len(sent) < sc.Floor {
+		if has || len(sent) < floor {
 			return false, 0, 0, 0
 		}
-		// Room comes when all but Floor-1 members have left the window.
-		return true, sent[len(sent)-sc.Floor] + dayMs - now, len(sent), sc.Floor
+		// Room comes when all but floor-1 members have left the window.
+		return true, sent[len(sent)-floor] + dayMs - now, len(sent), floor
 	}
 	if !c.refuses(sc) {
 		return false, 0, 0, 0

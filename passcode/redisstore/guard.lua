@@ -287,8 +287,9 @@ local function guard_decide(g, now)
         if sc.member ~= '' then
           sets[sc.key] = gs_load(KEYS[sc.key])
           local times, has = gs_counted(sets[sc.key], now, sc.member)
-          if not has and #times >= sc.floor then
-            refuses, retry, u, thr = true, times[#times - sc.floor + 1] + DAY - now, #times, sc.floor
+          local floor = math.max(sc.floor, 1)
+          if not has and #times >= floor then
+            refuses, retry, u, thr = true, times[#times - floor + 1] + DAY - now, #times, floor
           end
         else
           local c = counts[i]
