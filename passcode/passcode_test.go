@@ -270,11 +270,28 @@ func TestNothingInClearInTheMemoryStore(t *testing.T) {
 	for k, c := range store.counters {
 		fmt.Fprintf(&dump, "%s %v\n", k, c.events)
 	}
+	for k, w := range store.guard.windows {
+		fmt.Fprintf(&dump, "%s %+v\n", k, *w)
+	}
+	for k, set := range store.guard.sets {
+		for m, x := range set.members {
+			fmt.Fprintf(&dump, "%s %s %+v\n", k, m, *x)
+		}
+	}
+	for k, r := range store.guard.recipients {
+		fmt.Fprintf(&dump, "%s %+v\n", k, *r)
+	}
+	for _, c := range store.codes {
+		if c.guard != nil {
+			fmt.Fprintf(&dump, "%+v\n", *c.guard)
+		}
+	}
 	store.mu.Unlock()
-	for _, clear := range []string{"4155552671", "14155552671", "+14155552671", "415-555-2671", code, "203.0.113.7", string(testSecret)} {
+	for _, clear := range []string{"4155552671", "14155552671", "+14155552671", "415-555-2671", "+1415555", "415555", code, "203.0.113.7", "US", string(testSecret)} {
 		assert.NotContains(t, dump.String(), clear)
 	}
 	assert.Regexp(t, `^[0-9a-f]{64} `, dump.String(), "keys are SHA-256 hashes")
+	assert.Contains(t, dump.String(), "recipient:", "the guard's state was dumped too")
 }
 
 // clockedStore is a MemoryStore on a clock of its own, which the test
