@@ -53,7 +53,9 @@ var (
 	// is a *FraudError naming the signal and when to try again. It is
 	// decided before any request to Twilio, and nothing was sent or
 	// counted. Tell the user "We can't text this number right now. Try
-	// another way to sign in."
+	// another way to sign in." Logto has no key of its own for it; its
+	// nearest is request.message_rate_limited (a send to this recipient
+	// refused for now, HTTP 429), which LogtoErrorCode returns.
 	ErrSuspectedFraud = errors.New("passcode: suspected SMS pumping")
 
 	// ErrStoreUnavailable means the Store failed. The service fails closed:
@@ -151,7 +153,7 @@ func LogtoErrorCode(err error) string {
 	switch {
 	case err == nil:
 		return ""
-	case errors.Is(err, ErrTooManySends):
+	case errors.Is(err, ErrTooManySends), errors.Is(err, ErrSuspectedFraud):
 		return LogtoMessageRateLimited
 	case errors.Is(err, ErrTooManyAttempts):
 		return LogtoCodeExceedMaxTry

@@ -136,12 +136,17 @@ func ipSubject(ip string) string {
 	return addr.String()
 }
 
-// hashKey is the hex SHA-256 of the parts, each ended by a NUL.
+// hashKey is the hex SHA-256 of the parts, each ended by a NUL. It is on
+// every send's path several times, so it hashes from a buffer on the stack
+// and allocates only the string it returns.
 func hashKey(parts ...string) string {
-	h := sha256.New()
+	var buf [128]byte
+	b := buf[:0]
 	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
+		b = append(append(b, p...), 0)
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	sum := sha256.Sum256(b)
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], sum[:])
+	return string(out[:])
 }

@@ -13,10 +13,10 @@ import (
 // what has expired.
 const sweepEvery = time.Minute
 
-// MemoryStore is a Store for one process: codes and counters live in its
-// memory, behind one mutex, so every method is atomic. It is safe for
-// concurrent use. Services that run as more than one instance need a shared
-// Store, such as passcode/redisstore.
+// MemoryStore is a Store for one process: codes, counters and the fraud
+// guard's counts live in its memory, behind one mutex, so every method is
+// atomic. It is safe for concurrent use. Services that run as more than
+// one instance need a shared Store, such as passcode/redisstore.
 //
 // It drops expired codes and events as it goes, so memory stays bounded by
 // what is live. As Redis expires keys, it drops an entry when its lifetime
@@ -27,6 +27,7 @@ type MemoryStore struct {
 	mu        sync.Mutex
 	codes     map[string]*memoryCode
 	counters  map[string]*memoryCounter
+	guard     memoryGuard
 	lastSweep time.Time
 	// clock is the store's own clock for sweeping; tests replace it.
 	// Deadlines are compared with time.Now, as the service set them.
@@ -39,7 +40,8 @@ type memoryCode struct {
 	dropAt               time.Time // by the store's clock
 	attempts, max        int
 	eventID              string
-	prev                 *memoryCode // the code this one replaced, for Undo
+	prev                 *memoryCode  // the code this one replaced, for Undo
+	guard                *guardRecord // nil when issued without the guard
 }
 
 type memoryCounter struct {
@@ -54,7 +56,7 @@ type memoryEvent struct {
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{codes: map[string]*memoryCode{}, counters: map[string]*memoryCounter{}, clock: time.Now}
+	return &MemoryStore{codes: map[string]*memoryCode{}, counters: map[string]*memoryCounter{}, guard: newMemoryGuard(), clock: time.Now}
 }
 
 // begin takes the lock for a step, or refuses a step whose caller no
@@ -84,6 +86,15 @@ func (s *MemoryStore) Issue(_ context.Context, req IssueRequest) (IssueResult, e
 	if i >= 0 {
 		return IssueResult{Exceeded: i, RetryAfter: wait}, nil
 	}
+	ms := now.UnixMilli()
+	var guard GuardResult
+	var counted []guardRef
+	if req.Guard != nil {
+		guard, counted = s.guard.decide(req.Guard, ms)
+		if guard.Refused && !req.Guard.RecordOnly {
+			return IssueResult{Exceeded: -1, Guard: guard}, nil
+		}
+	}
 	s.record(req.Counters, now, req.EventID)
 	prev := s.codes[req.CodeKey]
 	if prev != nil {
@@ -94,12 +105,16 @@ func (s *MemoryStore) Issue(_ context.Context, req IssueRequest) (IssueResult, e
 		}
 	}
 	keepUntil := req.KeepUntil.Truncate(time.Millisecond)
-	s.codes[req.CodeKey] = &memoryCode{
+	code := &memoryCode{
 		mac: slices.Clone(req.MAC), expiresAt: req.ExpiresAt.Truncate(time.Millisecond), keepUntil: keepUntil,
 		dropAt: s.clock().Add(keepUntil.Sub(now)), max: req.MaxAttempts, eventID: req.EventID, prev: prev,
 	}
+	if req.Guard != nil {
+		code.guard = s.guard.record(req.Guard, counted, ms, s.clock())
+	}
+	s.codes[req.CodeKey] = code
 	_, next := s.full(req.Counters, now)
-	return IssueResult{Exceeded: -1, NextAfter: next}, nil
+	return IssueResult{Exceeded: -1, NextAfter: next, Guard: guard}, nil
 }
 
 // Undo implements Store.
@@ -118,6 +133,7 @@ func (s *MemoryStore) Undo(_ context.Context, req UndoRequest) error {
 	if !ok || code.eventID != req.EventID {
 		return nil // a later send replaced it, or it was consumed
 	}
+	s.guard.undo(code.guard)
 	if code.prev != nil && now.Before(code.prev.keepUntil) {
 		s.codes[req.CodeKey] = code.prev
 	} else {
@@ -148,6 +164,7 @@ func (s *MemoryStore) Check(_ context.Context, req CheckRequest) (CheckResult, e
 	}
 	if matchesAny(code.mac, req.MACs) {
 		delete(s.codes, req.CodeKey)
+		s.guard.credit(code.guard, now.UnixMilli(), s.clock())
 		return CheckResult{Outcome: OutcomeMatch}, nil
 	}
 	code.attempts++
@@ -239,16 +256,27 @@ func (s *MemoryStore) sweep() {
 		return
 	}
 	s.lastSweep = now
-	for key, code := range s.codes {
-		if !now.Before(code.dropAt) {
-			delete(s.codes, key)
+	dropExpired(s.codes, now, func(c *memoryCode) time.Time { return c.dropAt })
+	dropExpired(s.counters, now, func(c *memoryCounter) time.Time { return c.dropAt })
+	s.guard.sweep(now)
+}
+
+// dropExpired deletes the entries of m whose dropAt, by the store's clock,
+// is not after now.
+func dropExpired[V any](m map[string]V, now time.Time, dropAt func(V) time.Time) {
+	for key, v := range m {
+		if !now.Before(dropAt(v)) {
+			delete(m, key)
 		}
 	}
-	for key, counter := range s.counters {
-		if !now.Before(counter.dropAt) {
-			delete(s.counters, key)
-		}
-	}
+}
+
+// guardSize reports how many guard windows, sets and recipients the store
+// holds, for tests of its memory bound.
+func (s *MemoryStore) guardSize() (windows, sets, recipients int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.guard.windows), len(s.guard.sets), len(s.guard.recipients)
 }
 
 // size reports how many codes and counters the store holds, for tests of

@@ -1,7 +1,9 @@
 // Package passcode runs the verification-code lifecycle around a
 // twiliosms.Connector, as Logto's core does around its connectors: it draws
 // a code, keeps it, sends it, checks it once, expires it, counts wrong
-// guesses and limits sends.
+// guesses and limits sends. Its fraud guard, on by default, refuses SMS
+// pumping: sends to a range, a country or from an address whose codes are
+// not being verified (see FraudGuard).
 //
 //	conn, _ := twiliosms.New(cfg)
 //	codes, err := passcode.New(conn, passcode.WithSecret(secret))
@@ -57,6 +59,7 @@ type Service struct {
 	// region names a number's region for SendsToCountry limits; nil when
 	// there are none.
 	region func(number string) string
+	guard  guardConfig
 }
 
 // Option configures a Service in New.
@@ -167,7 +170,8 @@ func New(sender Sender, opts ...Option) (*Service, error) {
 	if sender == nil {
 		return nil, optionErrorf("New", "sender is nil")
 	}
-	s := &Service{sender: sender, length: 6, ttl: 10 * time.Minute, maxAttempts: 10, limits: DefaultLimits, now: time.Now}
+	s := &Service{sender: sender, length: 6, ttl: 10 * time.Minute, maxAttempts: 10, limits: DefaultLimits, now: time.Now,
+		guard: guardConfig{mode: GuardDeny, remember: DefaultRememberVerified}}
 	for _, opt := range opts {
 		if opt == nil {
 			continue
@@ -224,13 +228,13 @@ func (r Request) LogValue() slog.Value {
 // its keys only inside a closure, so one printed by reflection (kept in a
 // struct of yours, say) shows no key either.
 func (s Service) Format(f fmt.State, _ rune) {
-	fmt.Fprintf(f, "passcode.Service{Length:%d TTL:%v MaxAttempts:%d Limits:%v Secrets:%d}", s.length, s.ttl, s.maxAttempts, s.limits, s.keys.count)
+	fmt.Fprintf(f, "passcode.Service{Length:%d TTL:%v MaxAttempts:%d Limits:%v FraudGuard:%v Secrets:%d}", s.length, s.ttl, s.maxAttempts, s.limits, s.guard, s.keys.count)
 }
 
 // LogValue presents s to log/slog without its secrets.
 func (s Service) LogValue() slog.Value {
 	return slog.GroupValue(slog.Int("length", s.length), slog.Duration("ttl", s.ttl), slog.Int("maxAttempts", s.maxAttempts),
-		slog.String("limits", fmt.Sprint(s.limits)), slog.Int("secrets", s.keys.count))
+		slog.String("limits", fmt.Sprint(s.limits)), slog.String("fraudGuard", s.guard.String()), slog.Int("secrets", s.keys.count))
 }
 
 // Send sends a new code to r.To for r.UsageType: it normalizes the number,
@@ -246,9 +250,14 @@ func (s Service) LogValue() slog.Value {
 // code could not verify. Send then returns a *LimitError matching both
 // ErrTooManySends and ErrTooManyAttempts.
 //
+// The fraud guard (WithFraudGuard; on by default) judges the send in the
+// same step, once the limits let it through. A send it refuses is not
+// texted and counts against no limit: Send returns a *FraudError matching
+// ErrSuspectedFraud.
+//
 // It returns the Sender's result and when the limits let the client ask
 // again, never the code; errors are the Sender's own, a *LimitError
-// matching ErrTooManySends, or ErrStoreUnavailable.
+// matching ErrTooManySends, a *FraudError, or ErrStoreUnavailable.
 func (s *Service) Send(ctx context.Context, r Request) (*Sent, error) {
 	if r.UsageType == "" {
 		return nil, fmt.Errorf("passcode: Request.UsageType is empty; set it to the flow the code is for, such as twiliosms.UsageTypeSignIn: %w", twiliosms.ErrInvalidMessage)
@@ -273,10 +282,11 @@ func (s *Service) Send(ctx context.Context, r Request) (*Sent, error) {
 	now := s.clock()
 	sctx, cancel, deadline := stepContext(ctx)
 	defer cancel()
+	guard, region := s.guardRequest(to, r.IP, subject.ip)
 	req := IssueRequest{
 		Now: now, Deadline: deadline, Counters: cs, Locks: locks, EventID: newID(), CodeKey: codeKey(r.UsageType, to),
 		MAC: s.keys.sign(macMessage(r.UsageType, to, code)), ExpiresAt: now.Add(s.ttl), KeepUntil: now.Add(2 * s.ttl),
-		MaxAttempts: s.maxAttempts,
+		MaxAttempts: s.maxAttempts, Guard: guard,
 	}
 	res, err := s.store.Issue(sctx, req)
 	if err != nil {
@@ -287,6 +297,9 @@ func (s *Service) Send(ctx context.Context, r Request) (*Sent, error) {
 		return nil, &LimitError{Limit: locking[res.Exceeded], RetryAfter: res.RetryAfter, send: true}
 	case res.Exceeded >= 0:
 		return nil, &LimitError{Limit: applied[res.Exceeded], RetryAfter: res.RetryAfter, send: true}
+	}
+	if err := s.refusal(ctx, res.Guard, r, to, region); err != nil {
+		return nil, err
 	}
 	result, err := s.sender.SendMessage(ctx, twiliosms.Message{To: to, UsageType: r.UsageType, Code: code, Locale: r.Locale, Payload: r.Payload})
 	if err != nil {

@@ -270,20 +270,47 @@ func TestNothingInClearInTheMemoryStore(t *testing.T) {
 	for k, c := range store.counters {
 		fmt.Fprintf(&dump, "%s %v\n", k, c.events)
 	}
+	for k, w := range store.guard.windows {
+		fmt.Fprintf(&dump, "%s %+v\n", k, *w)
+	}
+	for k, set := range store.guard.sets {
+		for m, x := range set.members {
+			fmt.Fprintf(&dump, "%s %s %+v\n", k, m, *x)
+		}
+	}
+	for k, r := range store.guard.recipients {
+		fmt.Fprintf(&dump, "%s %+v\n", k, *r)
+	}
+	for _, c := range store.codes {
+		if c.guard != nil {
+			fmt.Fprintf(&dump, "%+v\n", *c.guard)
+		}
+	}
 	store.mu.Unlock()
-	for _, clear := range []string{"4155552671", "14155552671", "+14155552671", "415-555-2671", code, "203.0.113.7", string(testSecret)} {
+	for _, clear := range []string{"4155552671", "14155552671", "+14155552671", "415-555-2671", "+1415555", "415555", code, "203.0.113.7", "US", string(testSecret)} {
 		assert.NotContains(t, dump.String(), clear)
 	}
 	assert.Regexp(t, `^[0-9a-f]{64} `, dump.String(), "keys are SHA-256 hashes")
+	assert.Contains(t, dump.String(), "recipient:", "the guard's state was dumped too")
+}
+
+// clockedStore is a MemoryStore on a clock of its own, which the test
+// moves by hand, and a service time to move apart from it.
+func clockedStore() (store *MemoryStore, storeNow, now *time.Time) {
+	store = NewMemoryStore()
+	storeNow, now = new(time.Now()), new(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	store.clock = func() time.Time { return *storeNow }
+	return store, storeNow, now
 }
 
 func TestMemoryStoreDropsWhatExpired(t *testing.T) {
 	conn, _ := fakeConnector(t)
-	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	store := NewMemoryStore()
-	storeNow := time.Now()
-	store.clock = func() time.Time { return storeNow }
-	s, err := New(conn, WithSecret(testSecret), WithStore(store), WithClock(func() time.Time { return now }), WithTTL(time.Minute))
+	store, storeNow, now := clockedStore()
+	// Twenty codes to twenty new US numbers that nobody verifies is what
+	// the fraud guard refuses; this test is about memory, so the region is
+	// allowed (still counted), and the guard's own counts have a test below.
+	s, err := New(conn, WithSecret(testSecret), WithStore(store), WithClock(func() time.Time { return *now }), WithTTL(time.Minute),
+		WithFraudGuard(FraudGuard{AllowRegions: []string{"US"}}))
 	require.NoError(t, err)
 	for i := range 20 {
 		_, err := s.Send(background, Request{To: fmt.Sprintf("+1415555%04d", 2600+i), UsageType: twiliosms.UsageTypeSignIn})
@@ -292,17 +319,53 @@ func TestMemoryStoreDropsWhatExpired(t *testing.T) {
 	codes, counters := store.size()
 	assert.Equal(t, 20, codes)
 	assert.Equal(t, 20, counters, "one per number: its two limits count the same events")
-	now = now.Add(10*time.Minute + time.Second) // past every code's grace and the longest window
+	*now = now.Add(10*time.Minute + time.Second) // past every code's grace and the longest window
 	_, _ = s.Send(background, Request{To: "+14155559999", UsageType: twiliosms.UsageTypeSignIn})
 	codes, counters = store.size()
 	assert.Equal(t, 21, codes, "the store drops by its own clock, as Redis expires keys, not by the service's")
 	assert.Equal(t, 21, counters)
-	storeNow = storeNow.Add(10*time.Minute + time.Second)
+	*storeNow = storeNow.Add(10*time.Minute + time.Second)
 	_, err = s.Send(background, Request{To: "+14155559998", UsageType: twiliosms.UsageTypeSignIn})
 	require.NoError(t, err)
 	codes, counters = store.size()
 	assert.Equal(t, 1, codes, "only the last send's code is live for the store")
 	assert.Equal(t, 1, counters)
+}
+
+func TestMemoryStoreDropsGuardCounts(t *testing.T) {
+	conn, fake := fakeConnector(t)
+	store, storeNow, now := clockedStore()
+	s, err := New(conn, WithSecret(testSecret), WithStore(store), WithClock(func() time.Time { return *now }))
+	require.NoError(t, err)
+	send := func(to, ip string) {
+		t.Helper()
+		_, err := s.Send(background, Request{To: to, UsageType: twiliosms.UsageTypeSignIn, IP: ip})
+		require.NoError(t, err)
+	}
+	send("+14155552671", "203.0.113.7")
+	_, err = s.Verify(background, VerifyRequest{To: "+14155552671", UsageType: twiliosms.UsageTypeSignIn, Code: regexp.MustCompile(`\d{6}`).FindString(fake.Messages()[0].Body)})
+	require.NoError(t, err)
+	windows, sets, recipients := store.guardSize()
+	assert.Equal(t, 4, windows, "the number's range, the address, the country, and the service's new countries")
+	assert.Equal(t, 1, sets, "the address's countries")
+	assert.Equal(t, 1, recipients, "the verified number")
+
+	*storeNow = storeNow.Add(25*time.Hour + time.Second) // past a day's scopes: the address's
+	send("+442079460958", "")
+	windows, sets, recipients = store.guardSize()
+	assert.Equal(t, 5, windows, "the address's went; the UK number's range and country came; the new countries' is shared")
+	assert.Equal(t, 0, sets)
+	assert.Equal(t, 2, recipients, "the verified number, and the UK number's day of sends")
+
+	*storeNow = storeNow.Add(14 * 24 * time.Hour) // past 14 days of history
+	send("+442079460959", "")
+	windows, _, recipients = store.guardSize()
+	assert.Equal(t, 3, windows, "the US range and country went with their history; the UK's were used since")
+	assert.Equal(t, 2, recipients, "the first UK number's day went; a verified number passes for 90 days")
+	*storeNow = storeNow.Add(DefaultRememberVerified)
+	send("+442079460960", "")
+	_, _, recipients = store.guardSize()
+	assert.Equal(t, 1, recipients, "the last send's")
 }
 
 func TestLogtoErrorCode(t *testing.T) {

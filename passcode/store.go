@@ -24,9 +24,10 @@ import (
 // failed. Stores on another machine compare it with their own clock, so
 // the instances' clocks must agree with it within MaxClockSkew.
 type Store interface {
-	// Issue checks every counter and lock, and when none is at its Max
-	// records the send in each counter and stores the code, replacing the
-	// key's earlier code.
+	// Issue checks every counter and lock and, when none is at its Max,
+	// judges the send with the fraud guard (IssueRequest.Guard); when
+	// nothing refuses it, it records the send in each counter and guard
+	// scope and stores the code, replacing the key's earlier code.
 	Issue(ctx context.Context, req IssueRequest) (IssueResult, error)
 	// Undo takes back an Issue whose SMS certainly did not go out: it
 	// removes the send's events and, when the key still holds the code
@@ -35,7 +36,10 @@ type Store interface {
 	// Check answers a guess at the key's code, in this order: a failed
 	// check counter at its Max, no code, an expired code, a code with no
 	// attempts left, a mismatch (which uses an attempt and records a failed
-	// check), or a match, which consumes the code.
+	// check), or a match, which consumes the code and, when the code was
+	// issued with a GuardRequest, credits the verified send to the guard
+	// scopes it was counted in and remembers the recipient (see
+	// GuardRequest).
 	Check(ctx context.Context, req CheckRequest) (CheckResult, error)
 }
 
@@ -82,14 +86,20 @@ type IssueRequest struct {
 	ExpiresAt   time.Time
 	KeepUntil   time.Time
 	MaxAttempts int
+	// Guard is the fraud guard's part of the step, or nil when the guard is
+	// off. It is decided after the counters and locks: a send they refuse
+	// is not the guard's to judge.
+	Guard *GuardRequest
 }
 
 // IssueResult is a Store's answer to Issue.
 type IssueResult struct {
 	// Exceeded is the index of the counter or lock that refused the send
-	// (of those that are full, the one that frees up last), or -1 when the
-	// send was recorded and the code stored. It indexes
-	// IssueRequest.Counters, or IssueRequest.Locks when Locked is true.
+	// (of those that are full, the one that frees up last), or -1 when none
+	// did: the send was then recorded and the code stored, unless the
+	// fraud guard refused it (Guard.Refused, outside RecordOnly). It
+	// indexes IssueRequest.Counters, or IssueRequest.Locks when Locked is
+	// true.
 	Exceeded int
 	Locked   bool
 	// RetryAfter is how long until the refusing counter has room: until
@@ -99,9 +109,15 @@ type IssueResult struct {
 	// counter has room for one more send, counting this one: what a client
 	// waits before it may ask again.
 	NextAfter time.Duration
+	// Guard is the fraud guard's answer, when IssueRequest.Guard was set.
+	Guard GuardResult
 }
 
-// UndoRequest asks a Store to take back an Issue.
+// UndoRequest asks a Store to take back an Issue. When the key still holds
+// the code that Issue stored, the send is also taken back from the guard
+// scopes the code record names that count the recipient's sends (those with
+// Recipient set), but not from the client's: a failed send still counts
+// against the address that asked for it.
 type UndoRequest struct {
 	Now      time.Time
 	Deadline time.Time

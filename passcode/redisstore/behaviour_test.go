@@ -114,6 +114,9 @@ func dump(t *testing.T, client *redis.Client, p string) (map[string]string, map[
 			for _, z := range client.ZRangeWithScores(ctx, key, 0, -1).Val() {
 				fmt.Fprintf(&b, "%v@%v ", z.Member, z.Score)
 			}
+		case "string": // a guard scope's counts (MessagePack), or a remembered number's time
+			v := client.Get(ctx, key).Val()
+			fmt.Fprintf(&b, "%q %x", v, v)
 		default:
 			t.Fatalf("%s is a %s", key, typ)
 		}
@@ -137,16 +140,31 @@ func TestNothingInClearAndEveryKeyExpires(t *testing.T) {
 	_, err = e.Service.Send(ctx, passcode.Request{To: "+15005550006", UsageType: twiliosms.UsageTypeRegister, IP: "2001:db8::1"})
 	require.NoError(t, err)
 	registered := e.LastCode("+15005550006")
+	_, err = e.Service.Verify(ctx, passcode.VerifyRequest{To: "+15005550006", UsageType: twiliosms.UsageTypeRegister, Code: registered, IP: "2001:db8::1"})
+	require.NoError(t, err, "a verified code: the guard's credits and the remembered number")
 
 	values, ttls := dump(t, client, p)
 	require.NotEmpty(t, values)
 	var all strings.Builder
+	kinds := map[string]int{}
 	for key, value := range values {
 		all.WriteString(key + " " + value + "\n")
 		assert.Contains(t, key, "{otp}", "every key carries the one hash tag")
 		assert.Greater(t, ttls[key], time.Duration(0), "%s has a TTL", key)
-		assert.LessOrEqual(t, ttls[key], 24*time.Hour, "%s lives no longer than the longest window", key)
+		kind := strings.Split(strings.TrimPrefix(key, p+"{otp}:"), ":")[0]
+		kinds[kind]++
+		// Each lives no longer than its longest window: a day for limits and
+		// an address's countries, 25 hours for a recipient's sends, 25 hours
+		// and 14 days of history for the guard's scopes, 90 days for a
+		// verified number.
+		longest := map[string]time.Duration{"code": 24 * time.Hour, "limit": 24 * time.Hour, "guardset": 24 * time.Hour,
+			"pending": 25 * time.Hour, "guard": (25 + 14*24) * time.Hour, "verified": passcode.DefaultRememberVerified}[kind]
+		assert.LessOrEqual(t, ttls[key], longest, "%s lives no longer than its longest window", key)
 	}
+	assert.Equal(t, map[string]int{"code": 1, "limit": 7, "verified": 1, "pending": 1, "guardset": 2, "guard": 6}, kinds,
+		"a code left; limits: 2 numbers, 2 addresses, the country, the service, a number's wrong codes; "+
+			"the guard: 2 ranges, 2 addresses, their country, the new countries; 2 addresses' countries; "+
+			"the unverified number's sends; the verified number")
 	for _, clear := range []string{"4155552671", "+14155552671", "415-555-2671", "5005550006", code, registered,
 		"203.0.113.7", "2001:db8", string(storetest.Secret)} {
 		assert.NotContains(t, all.String(), clear)
@@ -217,7 +235,7 @@ func TestKeysAndPrefix(t *testing.T) {
 	e.Send(e.Service, storetest.Number)
 	keys, err := client.Keys(ctx, redisstore.DefaultPrefix+"{otp}:*").Result()
 	require.NoError(t, err)
-	assert.Len(t, keys, 2, "the code and the number's counter, which its two limits share, under the default prefix")
+	assert.Len(t, keys, 6, "the code, the number's counter (its two limits share it), the guard's counts of its range, its country and the new countries, and the number's sends, under the default prefix")
 	require.NoError(t, client.Del(ctx, keys...).Err())
 }
 

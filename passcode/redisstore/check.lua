@@ -1,7 +1,10 @@
 -- Check: KEYS[1] is the code, KEYS[2..] the failed-check counters. ARGV:
 -- now (ms), event id, deadline (ms), n, n candidate MACs, then the limits
--- from ARGV[5+n] (see shared.lua). Answers {outcome, attempts left, limit,
--- wait ms}, the outcomes numbered as redisstore.outcomes says.
+-- from ARGV[5+n] (see shared.lua), then the prefix of the guard's keys.
+-- Answers {outcome, attempts left, limit, wait ms}, the outcomes numbered
+-- as redisstore.outcomes says. A match credits the guard's scopes that the
+-- code's send was counted in, named in the code's record (see guard.lua);
+-- their keys carry the Store's hash tag, as KEYS do.
 
 -- equal compares two MACs in time that depends only on their length.
 local function equal(a, b)
@@ -19,12 +22,13 @@ local now = tonumber(ARGV[1])
 late(tonumber(ARGV[3]))
 local n = tonumber(ARGV[4])
 local list = limits(5 + n)
+local prefix = ARGV[6 + n + 3 * #list]
 local worst, wait, counts = full(list, now)
 if worst >= 0 then
   return {1, 0, worst, wait}
 end
 local code = KEYS[1]
-local r = redis.call('HMGET', code, 'mac', 'exp', 'keep', 'att', 'max')
+local r = redis.call('HMGET', code, 'mac', 'exp', 'keep', 'att', 'max', 'gt', 'gs', 'gr', 'gm')
 if not r[1] or tonumber(r[3]) <= now then
   return {2, 0, 0, 0}
 end
@@ -43,6 +47,9 @@ for j = 1, n do
 end
 if match then
   redis.call('DEL', code)
+  if r[6] then
+    guard_credit(prefix, r[7], tonumber(r[6]), now, r[8], r[9])
+  end
   return {6, 0, 0, 0}
 end
 att = redis.call('HINCRBY', code, 'att', 1)

@@ -20,10 +20,20 @@
 // applied after its caller was told the store failed. The instances'
 // clocks and Redis's must agree within passcode.MaxClockSkew.
 //
+// The fraud guard's counts live beside the limits, in the same scripts: a
+// send's scope counts are small strings (a MessagePack array of hourly and
+// daily buckets), an address's countries a small hash, a verified number a
+// string holding when it stops passing; each has a TTL (a day for an
+// address's, 25 hours and 14 days of history for the others, 90 days by
+// default for a verified number), and each is named by a SHA-256. A code's
+// record names the scopes its send was counted in, so that the Check
+// script credits them when the code verifies.
+//
 // A single node, Sentinel and Cluster all work (any redis.UniversalClient).
 // In a Cluster, one script's keys must share a hash slot, and a send
 // touches the keys of a number, an IP address and the whole service, so
-// every key of a Store carries the same hash tag: one node holds them all.
+// every key of a Store carries the same hash tag: one node holds them all,
+// including the guard's keys that Check finds in a code's record.
 package redisstore
 
 import (
@@ -80,10 +90,12 @@ var (
 	undoSource string
 	//go:embed check.lua
 	checkSource string
+	//go:embed guard.lua
+	guardSource string
 
-	issueScript = redis.NewScript(sharedSource + issueSource)
-	undoScript  = redis.NewScript(sharedSource + undoSource)
-	checkScript = redis.NewScript(sharedSource + checkSource)
+	issueScript = redis.NewScript(sharedSource + guardSource + issueSource)
+	undoScript  = redis.NewScript(sharedSource + guardSource + undoSource)
+	checkScript = redis.NewScript(sharedSource + guardSource + checkSource)
 )
 
 // key is the Redis key of a code or a counter: the prefix, the hash tag all
@@ -115,6 +127,44 @@ func (s *Store) keys(codeKey string, lists ...[]passcode.Counter) ([]string, []a
 	return keys, args
 }
 
+// guardArgs appends to keys the Redis keys of the guard's scopes and
+// remembered number, and returns the guard's arguments (see guard.lua's
+// guard_args): one 0 when there is no guard.
+func (s *Store) guardArgs(keys []string, g *passcode.GuardRequest) ([]string, []any) {
+	if g == nil {
+		return keys, []any{0}
+	}
+	args := []any{len(g.Scopes)}
+	for _, sc := range g.Scopes {
+		index := 0
+		if sc.Key != "" {
+			kind := "guard"
+			if sc.Distinct != "" {
+				kind = "guardset"
+			}
+			keys = append(keys, s.key(kind, sc.Key))
+			index = len(keys)
+		}
+		args = append(args, index, sc.Key, sc.Floor, sc.Ratio, sc.Days, boolArg(sc.Destination), sc.NewTo, sc.Distinct)
+	}
+	pending, verified := 0, 0
+	if g.Recipient != "" {
+		keys = append(keys, s.key("pending", g.Recipient), s.key("verified", g.Recipient))
+		pending, verified = len(keys)-1, len(keys)
+	}
+	return keys, append(args, pending, verified, g.Recipient, g.RememberFor.Milliseconds(), boolArg(g.Exempt), boolArg(g.RecordOnly))
+}
+
+func boolArg(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// guardPrefix starts the keys a script finds in a code's record.
+func (s *Store) guardPrefix() string { return s.prefix + "{otp}:" }
+
 // unixMilli is t in Unix milliseconds, 0 for the zero time.
 func unixMilli(t time.Time) int64 {
 	if t.IsZero() {
@@ -135,25 +185,29 @@ func stepError(step string, err error) error {
 // Issue implements passcode.Store.
 func (s *Store) Issue(ctx context.Context, req passcode.IssueRequest) (passcode.IssueResult, error) {
 	keys, limits := s.keys(req.CodeKey, req.Counters, req.Locks)
+	keys, guard := s.guardArgs(keys, req.Guard)
 	args := append([]any{req.Now.UnixMilli(), req.EventID, req.MAC, req.ExpiresAt.UnixMilli(), req.KeepUntil.UnixMilli(),
 		req.MaxAttempts, unixMilli(req.Deadline)}, limits...)
-	res, err := issueScript.Run(ctx, s.client, keys, args...).Int64Slice()
+	res, err := issueScript.Run(ctx, s.client, keys, append(args, guard...)...).Int64Slice()
 	if err != nil {
 		return passcode.IssueResult{}, stepError("issue", err)
 	}
-	if len(res) != 3 {
+	switch {
+	case len(res) == 3 && res[0] >= 0:
+		return passcode.IssueResult{Exceeded: int(res[0]), RetryAfter: time.Duration(res[1]) * time.Millisecond, Locked: res[2] == 1}, nil
+	case len(res) != 9:
 		return passcode.IssueResult{}, fmt.Errorf("redisstore: issue: the script answered %d values", len(res))
 	}
-	if res[0] < 0 {
-		return passcode.IssueResult{Exceeded: -1, NextAfter: time.Duration(res[1]) * time.Millisecond}, nil
-	}
-	return passcode.IssueResult{Exceeded: int(res[0]), RetryAfter: time.Duration(res[1]) * time.Millisecond, Locked: res[2] == 1}, nil
+	return passcode.IssueResult{Exceeded: -1, NextAfter: time.Duration(res[1]) * time.Millisecond, Guard: passcode.GuardResult{
+		Refused: res[3] == 1, Scope: int(res[4]), RetryAfter: time.Duration(res[5]) * time.Millisecond,
+		Unverified: int(res[6]), Threshold: int(res[7]), Remembered: res[8] == 1,
+	}}, nil
 }
 
 // Undo implements passcode.Store.
 func (s *Store) Undo(ctx context.Context, req passcode.UndoRequest) error {
 	keys, _ := s.keys(req.CodeKey, req.Counters)
-	err := undoScript.Run(ctx, s.client, keys, req.Now.UnixMilli(), req.EventID, unixMilli(req.Deadline)).Err()
+	err := undoScript.Run(ctx, s.client, keys, req.Now.UnixMilli(), req.EventID, unixMilli(req.Deadline), s.guardPrefix()).Err()
 	if err != nil {
 		return stepError("undo", err)
 	}
@@ -177,7 +231,8 @@ func (s *Store) Check(ctx context.Context, req passcode.CheckRequest) (passcode.
 	for _, mac := range req.MACs {
 		args = append(args, mac)
 	}
-	res, err := checkScript.Run(ctx, s.client, keys, append(args, limits...)...).Int64Slice()
+	args = append(append(args, limits...), s.guardPrefix())
+	res, err := checkScript.Run(ctx, s.client, keys, args...).Int64Slice()
 	if err != nil {
 		return passcode.CheckResult{}, stepError("check", err)
 	}
