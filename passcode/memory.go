@@ -79,6 +79,9 @@ func (s *MemoryStore) Issue(_ context.Context, req IssueRequest) (IssueResult, e
 	}
 	defer s.mu.Unlock()
 	s.sweep()
+	if held, ok := s.codes[req.CodeKey]; req.Once && ok && now.Before(held.keepUntil) {
+		return IssueResult{Exceeded: -1, Duplicate: true}, nil
+	}
 	i, wait := s.full(req.Counters, now)
 	if j, lockWait := s.full(req.Locks, now); j >= 0 && (i < 0 || lockWait > wait) {
 		return IssueResult{Exceeded: j, Locked: true, RetryAfter: lockWait}, nil

@@ -90,6 +90,10 @@ type IssueRequest struct {
 	// off. It is decided after the counters and locks: a send they refuse
 	// is not the guard's to judge.
 	Guard *GuardRequest
+	// Once makes CodeKey name the send's content rather than a code to
+	// check (Service.Relay's duplicate key): while a record is kept under
+	// it, the Issue is a duplicate, and nothing is checked or recorded.
+	Once bool
 }
 
 // IssueResult is a Store's answer to Issue.
@@ -111,6 +115,10 @@ type IssueResult struct {
 	NextAfter time.Duration
 	// Guard is the fraud guard's answer, when IssueRequest.Guard was set.
 	Guard GuardResult
+	// Duplicate is set, with Exceeded -1, when IssueRequest.Once found a
+	// record under CodeKey: the same content was issued within its
+	// lifetime, and nothing was recorded.
+	Duplicate bool
 }
 
 // UndoRequest asks a Store to take back an Issue. When the key still holds

@@ -1,14 +1,22 @@
 -- Issue: KEYS[1] is the code, KEYS[2..] the counters and the guard's keys.
 -- ARGV: now (ms), event id, MAC, expires at (ms), keep until (ms), max
--- attempts, deadline (ms), then the send limits from ARGV[8], the locks
+-- attempts, deadline (ms), 1 if the code key names the send's content
+-- (Relay's duplicate key, answered {-2} while a record is kept under it),
+-- then the send limits from ARGV[9], the locks
 -- after them (see shared.lua), and the guard's request after those (see
 -- guard.lua). Answers {limit, wait ms, 1 if a lock} when a limit refuses;
 -- else {-1, ms until the limits allow the next send, 0} followed by the
 -- guard's answer (see guard_decide).
 local now = tonumber(ARGV[1])
 late(tonumber(ARGV[7]))
-local list = limits(8)
-local locks = limits(9 + 3 * #list)
+if ARGV[8] == '1' then
+  local keep = redis.call('HGET', KEYS[1], 'keep')
+  if keep and tonumber(keep) > now then
+    return {-2}
+  end
+end
+local list = limits(9)
+local locks = limits(10 + 3 * #list)
 local worst, wait, counts = full(list, now)
 local lworst, lwait = full(locks, now)
 if lworst >= 0 and (worst < 0 or lwait > wait) then
@@ -17,7 +25,7 @@ end
 if worst >= 0 then
   return {worst, wait, 0}
 end
-local g = guard_args(10 + 3 * #list + 3 * #locks)
+local g = guard_args(11 + 3 * #list + 3 * #locks)
 local verdict, counted, read = {0, 0, 0, 0, 0, 0}, {}, {}
 if g then
   verdict, counted, read = guard_decide(g, now)

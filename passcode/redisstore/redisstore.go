@@ -186,13 +186,19 @@ func stepError(step string, err error) error {
 func (s *Store) Issue(ctx context.Context, req passcode.IssueRequest) (passcode.IssueResult, error) {
 	keys, limits := s.keys(req.CodeKey, req.Counters, req.Locks)
 	keys, guard := s.guardArgs(keys, req.Guard)
+	once := 0
+	if req.Once {
+		once = 1
+	}
 	args := append([]any{req.Now.UnixMilli(), req.EventID, req.MAC, req.ExpiresAt.UnixMilli(), req.KeepUntil.UnixMilli(),
-		req.MaxAttempts, unixMilli(req.Deadline)}, limits...)
+		req.MaxAttempts, unixMilli(req.Deadline), once}, limits...)
 	res, err := issueScript.Run(ctx, s.client, keys, append(args, guard...)...).Int64Slice()
 	if err != nil {
 		return passcode.IssueResult{}, stepError("issue", err)
 	}
 	switch {
+	case len(res) == 1 && res[0] == -2:
+		return passcode.IssueResult{Exceeded: -1, Duplicate: true}, nil
 	case len(res) == 3 && res[0] >= 0:
 		return passcode.IssueResult{Exceeded: int(res[0]), RetryAfter: time.Duration(res[1]) * time.Millisecond, Locked: res[2] == 1}, nil
 	case len(res) != 9:

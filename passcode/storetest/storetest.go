@@ -195,6 +195,9 @@ func Run(t *testing.T, newStore func(t *testing.T) passcode.Store) {
 		{"TimesAgreeToTheMillisecond", timesAgreeToTheMillisecond},
 		{"AClockThatJumpsBackChangesNoAnswer", aClockThatJumpsBackChangesNoAnswer},
 		{"SendSaysWhenTheNextIsAllowed", sendSaysWhenTheNextIsAllowed},
+		{"RelaySendsOnceWithTheLimits", relaySendsOnceWithTheLimits},
+		{"ARelayThatFailedIsNotARepeat", aRelayThatFailedIsNotARepeat},
+		{"TheGuardLeavesRelaysAlone", theGuardLeavesRelaysAlone},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
 	}
@@ -696,4 +699,77 @@ func sendSaysWhenTheNextIsAllowed(t *testing.T, newStore func(*testing.T) passco
 	assert.Equal(t, time.Hour-150*time.Second, send("+15005550010"), "the fifth from the address: the address's limit is the later one")
 	_, err := e.Service.Send(ctx, passcode.Request{To: "+442079460958", UsageType: twiliosms.UsageTypeSignIn, IP: "203.0.113.7"})
 	requireLimit(t, err, passcode.SendsFromIP, time.Hour-150*time.Second)
+}
+
+// relay relays code to to from source with s.
+func relay(s *passcode.Service, source, to, code string) (*passcode.Relayed, error) {
+	return s.Relay(ctx, passcode.RelayRequest{To: to, UsageType: twiliosms.UsageTypeSignIn, Code: code, Source: source, IP: "203.0.113.7"})
+}
+
+func relaySendsOnceWithTheLimits(t *testing.T, newStore func(*testing.T) passcode.Store) {
+	e := NewEnv(t, newStore(t), NewClock(), passcode.WithTTL(5*time.Minute), passcode.WithLimits(
+		passcode.Limit{Scope: passcode.SendsToRecipient, Max: 3, Window: time.Hour}))
+	r, err := relay(e.Service, "kratos", Number, "246810")
+	require.NoError(t, err)
+	assert.False(t, r.Duplicate)
+	assert.NotEmpty(t, r.SID)
+	assert.Equal(t, "Your sign-in code is 246810", e.Fake.Messages()[0].Body, "the other system's code, in this service's template")
+
+	r, err = relay(e.Service, "kratos", "1 500 555 0006", "246810")
+	require.NoError(t, err, "a repeat, written otherwise")
+	assert.True(t, r.Duplicate)
+	assert.Nil(t, r.SendResult)
+	assert.Len(t, e.Fake.Messages(), 1, "a repeat sends nothing")
+	assert.ErrorIs(t, check(e.Service, Number, twiliosms.UsageTypeSignIn, "246810"), passcode.ErrCodeNotFound, "the other system checks its codes, not this service")
+
+	_, err = relay(e.Service, "zitadel", Number, "246810")
+	require.NoError(t, err, "another source's send is not a repeat")
+	e.Send(e.Service, Number) // native and relayed sends count together
+	requireLimit(t, sendErr(e.Service, Number, ""), passcode.SendsToRecipient, time.Hour)
+	_, err = relay(e.Service, "kratos", Number, "135790")
+	requireLimit(t, err, passcode.SendsToRecipient, time.Hour)
+	r, err = relay(e.Service, "kratos", Number, "246810")
+	require.NoError(t, err, "a repeat is answered even when the limits are full")
+	assert.True(t, r.Duplicate)
+
+	e.Clock.Advance(5 * time.Minute)
+	_, err = relay(e.Service, "kratos", OtherNumber, "246810")
+	require.NoError(t, err)
+	e.Clock.Advance(time.Hour)
+	r, err = relay(e.Service, "kratos", Number, "246810")
+	require.NoError(t, err)
+	assert.False(t, r.Duplicate, "past the code's lifetime, the same code is a new send")
+	assert.Len(t, e.Fake.Messages(), 5)
+
+	_, err = e.Service.Relay(ctx, passcode.RelayRequest{To: Number, UsageType: twiliosms.UsageTypeSignIn})
+	assert.ErrorIs(t, err, twiliosms.ErrInvalidMessage, "no code")
+	assert.Contains(t, err.Error(), "RelayRequest.Code is empty")
+}
+
+func aRelayThatFailedIsNotARepeat(t *testing.T, newStore func(*testing.T) passcode.Store) {
+	e := NewEnv(t, newStore(t), NewClock())
+	// Twilio's test number for 21612 answers a 4xx: certainly not sent.
+	for range 2 {
+		_, err := relay(e.Service, "logto", "+15005550002", "123456")
+		require.ErrorIs(t, err, twiliosms.ErrUnreachableRecipient, "each retry is tried, and is not limited by the one before")
+	}
+	// A 5xx may have texted the user: a retry is a repeat.
+	e.Fake.FailNext(500, 20500, "Internal Server Error")
+	_, err := relay(e.Service, "logto", Number, "123456")
+	require.ErrorIs(t, err, twiliosms.ErrUnavailable)
+	r, err := relay(e.Service, "logto", Number, "123456")
+	require.NoError(t, err)
+	assert.True(t, r.Duplicate)
+	assert.Empty(t, e.Fake.Messages())
+}
+
+func theGuardLeavesRelaysAlone(t *testing.T, newStore func(*testing.T) passcode.Store) {
+	e := NewEnv(t, newStore(t), NewClock(), passcode.WithLimits())
+	// Thirty unverified relays to one range: the guard would refuse as many
+	// of the service's own codes.
+	for i := range 30 {
+		_, err := relay(e.Service, "supabase", fmt.Sprintf("+1415555%04d", 2600+i), "123456")
+		require.NoError(t, err, "relay %d", i)
+	}
+	e.Send(e.Service, "+14155552700") // nor did they count against the range
 }
