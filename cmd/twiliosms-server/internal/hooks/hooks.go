@@ -22,6 +22,7 @@ import (
 
 	"github.com/connectorkit/twiliosms"
 	"github.com/connectorkit/twiliosms/cmd/twiliosms-server/internal/verify"
+	"github.com/connectorkit/twiliosms/passcode"
 )
 
 // MaxBody is the largest request body a hook reads: the four systems
@@ -35,24 +36,12 @@ const Tolerance = 5 * time.Minute
 
 // RelayRequest is a code another system drew, to send with the limits and
 // templates of the passcode service.
-type RelayRequest struct {
-	To        string
-	UsageType twiliosms.UsageType
-	Code      string
-	Locale    string
-	IP        string
-	Source    string
-	Payload   map[string]any
-}
+type RelayRequest = passcode.RelayRequest
 
 // Relayed is what became of a relayed code.
-type Relayed struct {
-	*twiliosms.SendResult
-	Duplicate   bool
-	ResendAfter time.Duration
-}
+type Relayed = passcode.Relayed
 
-// Relayer sends the codes other systems draw.
+// Relayer sends the codes other systems draw; *passcode.Service is one.
 type Relayer interface {
 	Relay(ctx context.Context, r RelayRequest) (*Relayed, error)
 }

@@ -97,10 +97,18 @@ var allSecrets = map[string]string{
 
 func newEnv(t *testing.T, vars map[string]string) *env {
 	t.Helper()
+	e := &env{t: t, relay: &recorder{}}
+	return e.serve(vars, e.relay)
+}
+
+// serve serves the hooks whose secrets vars holds, relaying to relayer.
+func (e *env) serve(vars map[string]string, relayer Relayer) *env {
+	t := e.t
+	t.Helper()
 	secrets, problems := LoadSecrets(func(k string) string { return vars[k] })
 	require.Empty(t, problems)
-	e := &env{t: t, relay: &recorder{}, logs: &syncBuffer{}, now: time.Now()}
-	h := New(e.relay, secrets, slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	e.logs, e.now = &syncBuffer{}, time.Now()
+	h := New(relayer, secrets, slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	h.now = func() time.Time { return e.now }
 	h.OnAnswer = func(system, outcome string) { e.outcomes = append(e.outcomes, system+" "+outcome) }
 	mux := http.NewServeMux()

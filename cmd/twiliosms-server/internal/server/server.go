@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -82,9 +81,7 @@ func (s *Server) build() error {
 	for pattern, h := range api.Routes() {
 		rt.Handle(pattern, BasicAuth(cfg.Credentials, h))
 	}
-	if err := s.hooks(rt, codes, conn, metrics); err != nil {
-		return err
-	}
+	s.hooks(rt, codes, conn, metrics)
 	if s.fake != nil {
 		rt.Handle("GET /inbox", inbox(s.fake))
 	}
@@ -95,21 +92,15 @@ func (s *Server) build() error {
 // hooks adds the auth servers' SMS hooks whose secrets are set: they
 // relay through codes, so the Verify API's limits and store apply to
 // them too.
-func (s *Server) hooks(rt *Router, codes *passcode.Service, conn *twiliosms.Connector, metrics *Metrics) error {
+func (s *Server) hooks(rt *Router, codes *passcode.Service, conn *twiliosms.Connector, metrics *Metrics) {
 	if len(s.cfg.Hooks.Enabled()) == 0 {
-		return nil
+		return
 	}
-	relayer, ok := any(codes).(hooks.Relayer)
-	if !ok {
-		return &ConfigError{Problems: []string{"the hooks (" + strings.Join(s.cfg.Hooks.Enabled(), ", ") +
-			") need passcode.Service.Relay, which this build lacks: unset their variables"}}
-	}
-	h := hooks.New(meteredRelays{Relayer: relayer, conn: conn, metrics: metrics}, s.cfg.Hooks, s.logger)
+	h := hooks.New(meteredRelays{Relayer: codes, conn: conn, metrics: metrics}, s.cfg.Hooks, s.logger)
 	h.OnAnswer = func(system, outcome string) { metrics.HookRequests.WithLabelValues(system, outcome).Inc() }
 	for pattern, handler := range h.Routes() {
 		rt.Handle(pattern, handler)
 	}
-	return nil
 }
 
 // stores are the code store and the verification store, and what /readyz
