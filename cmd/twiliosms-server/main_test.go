@@ -390,3 +390,38 @@ func TestFakeServesOtherProcesses(t *testing.T) {
 	assert.Contains(t, inbox.text, "Your code: 424242")
 	require.NoError(t, p.stop())
 }
+
+// TestAHookRetriedOnAnotherInstanceSendsOnce runs two built servers on one
+// Redis with Logto's hook on: Logto's request, delivered to one instance
+// and again to the other (a retry behind a load balancer), texts once.
+func TestAHookRetriedOnAnotherInstanceSendsOnce(t *testing.T) {
+	redisServer := redistest.Start(t)
+	fake := twiliosmstest.NewServer(twiliosmstest.WithCredentials("AC0123456789abcdef0123456789abcdef", "fakeToken0123456789"))
+	defer fake.Close()
+	const authorization = "Bearer 0123456789abcdef0123456789abcdef"
+	env, args := production(t, fake.URL, "REDIS_URL=redis://"+redisServer.Addr+"/0", "TWILIOSMS_LOGTO_AUTHORIZATION="+authorization)
+	ready := regexp.MustCompile(`kept in Redis`)
+	a, b := start(t, env, ready, args...), start(t, env, ready, args...)
+
+	post := func(p *proc, auth string) int {
+		t.Helper()
+		req, err := http.NewRequest("POST", p.base+"/hooks/logto",
+			strings.NewReader(`{"to":"14155552671","type":"SignIn","payload":{"code":"135791","locale":"en"},"ip":"203.0.113.9"}`))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", auth)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, http.StatusUnauthorized, post(a, "Bearer wrong"))
+	assert.Empty(t, fake.Messages(), "nothing sent without Logto's authorization")
+	assert.Equal(t, http.StatusNoContent, post(a, authorization))
+	assert.Equal(t, http.StatusNoContent, post(b, authorization), "the retry, on the other instance, is a success")
+	msgs := fake.Messages()
+	require.Len(t, msgs, 1, "and sends nothing")
+	assert.Equal(t, "+14155552671", msgs[0].To)
+	assert.Contains(t, msgs[0].Body, "135791")
+	assert.Contains(t, b.do("GET", "/metrics", nil).text, `twiliosms_sends_total{outcome="duplicate",region="US"} 1`)
+}
