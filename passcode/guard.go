@@ -175,12 +175,13 @@ var newCountriesKey = hashKey("guard", "new-countries")
 // guardRequest returns the guard's part of the Issue of a send to to
 // (E.164) from ip ("" for none), whose per-IP subject is subject, and the
 // recipient's region.
-func (s *Service) guardRequest(to, ip, subject string) (*GuardRequest, string) {
+func (s *Service) guardRequest(rc *recipient, ip, subject string) (*GuardRequest, string) {
 	g := &s.guard
 	if g.mode == GuardOff {
 		return nil, ""
 	}
-	region := numberRegions.region(to)
+	to := rc.e164
+	region := rc.regionOf()
 	country := countryKey(region)
 	req := &guardAlloc{}
 	scopes := req.scopes[:]
@@ -284,8 +285,9 @@ var numberRegions = &regionCache{m: map[string]string{}}
 
 // region returns e164's ISO 3166-1 region, "001" for a non-geographic
 // calling code, or the calling code ("+1") when libphonenumber cannot
-// place the number.
-func (c *regionCache) region(e164 string) string {
+// place the number. On a miss it asks phone, the Sender's reading, when
+// there is one, and libphonenumber otherwise.
+func (c *regionCache) region(e164 string, phone twiliosms.Phone) string {
 	code, shared := callingCode(e164)
 	switch {
 	case code == 0:
@@ -301,7 +303,11 @@ func (c *regionCache) region(e164 string) string {
 		return region
 	}
 	region = "+" + strconv.Itoa(code)
-	if num, err := phonenumbers.Parse(e164, ""); err == nil {
+	if !phone.IsZero() {
+		if r := phone.Region(); r != "" && r != phonenumbers.UNKNOWN_REGION {
+			region = r
+		}
+	} else if num, err := phonenumbers.Parse(e164, ""); err == nil {
 		if r := phonenumbers.GetRegionCodeForNumber(num); r != "" && r != phonenumbers.UNKNOWN_REGION {
 			region = r
 		}

@@ -62,8 +62,8 @@ func TestGuardRegions(t *testing.T) {
 		"+15555555555":  "+1", // +1, but no region's number
 		"+999123":       "?",  // no calling code
 	} {
-		assert.Equal(t, want, numberRegions.region(number), number)
-		assert.Equal(t, want, numberRegions.region(number), "%s, from the cache", number)
+		assert.Equal(t, want, numberRegions.region(number, twiliosms.Phone{}), number)
+		assert.Equal(t, want, numberRegions.region(number, twiliosms.Phone{}), "%s, from the cache", number)
 	}
 }
 

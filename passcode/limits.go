@@ -22,8 +22,8 @@ const (
 	// which one subscriber usually holds whole). A Request without an IP is
 	// not counted.
 	SendsFromIP
-	// SendsToCountry counts sends per destination region ("US", "JM"). It
-	// needs a Sender with a PhoneRegion method, as *twiliosms.Connector has.
+	// SendsToCountry counts sends per destination region ("US", "JM"), as
+	// libphonenumber places the number; any Sender will do.
 	SendsToCountry
 	// Sends counts every send of the service.
 	Sends

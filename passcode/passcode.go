@@ -39,10 +39,11 @@ type Sender interface {
 	SendMessage(ctx context.Context, msg twiliosms.Message) (*twiliosms.SendResult, error)
 }
 
-// regionSender is a Sender that can name a number's region, for
-// SendsToCountry limits; *twiliosms.Connector is one.
-type regionSender interface {
-	PhoneRegion(number string) string
+// phoneReader is a Sender that reads a number once for the limits, the
+// guard and the send (Message.Phone); *twiliosms.Connector is one. Other
+// Senders are read with NormalizePhone and sent the E.164 form.
+type phoneReader interface {
+	ReadPhone(number string) (twiliosms.Phone, error)
 }
 
 // Service issues and checks verification codes. It is safe for concurrent
@@ -56,10 +57,11 @@ type Service struct {
 	maxAttempts int
 	limits      []Limit
 	now         func() time.Time
-	// region names a number's region for SendsToCountry limits; nil when
-	// there are none.
-	region func(number string) string
-	guard  guardConfig
+	// reader is the Sender's ReadPhone, when it has one.
+	reader phoneReader
+	// needRegion is set when a SendsToCountry limit counts the region.
+	needRegion bool
+	guard      guardConfig
 }
 
 // Option configures a Service in New.
@@ -183,13 +185,8 @@ func New(sender Sender, opts ...Option) (*Service, error) {
 	if s.keys.count == 0 {
 		return nil, optionErrorf("WithSecret", "is required: pass at least one key of 32 bytes or more")
 	}
-	if slices.ContainsFunc(s.limits, func(l Limit) bool { return l.Scope == SendsToCountry }) {
-		rs, ok := sender.(regionSender)
-		if !ok {
-			return nil, optionErrorf("WithLimits", "a SendsToCountry limit needs a Sender with a PhoneRegion method, such as *twiliosms.Connector")
-		}
-		s.region = rs.PhoneRegion
-	}
+	s.needRegion = slices.ContainsFunc(s.limits, func(l Limit) bool { return l.Scope == SendsToCountry })
+	s.reader, _ = sender.(phoneReader)
 	if s.store == nil {
 		s.store = NewMemoryStore()
 	}
@@ -262,17 +259,12 @@ func (s *Service) Send(ctx context.Context, r Request) (*Sent, error) {
 	if r.UsageType == "" {
 		return nil, fmt.Errorf("passcode: Request.UsageType is empty; set it to the flow the code is for, such as twiliosms.UsageTypeSignIn: %w", twiliosms.ErrInvalidMessage)
 	}
-	to, err := s.sender.NormalizePhone(r.To)
+	rc, err := s.read("Request.To", r.To)
 	if err != nil {
 		return nil, err
 	}
-	subject := subjects{recipient: to}
-	if r.IP != "" {
-		subject.ip = ipSubject(r.IP)
-	}
-	if s.region != nil {
-		subject.region = s.region(to)
-	}
+	to := rc.e164
+	subject := s.subjects(rc, r.IP)
 	cs, applied := counters(s.limits, subject, SendsToRecipient, SendsFromIP, SendsToCountry, Sends)
 	locks, locking := counters(s.limits, subject, FailedChecksForRecipient)
 	code, err := s.newCode()
@@ -282,7 +274,7 @@ func (s *Service) Send(ctx context.Context, r Request) (*Sent, error) {
 	now := s.clock()
 	sctx, cancel, deadline := stepContext(ctx)
 	defer cancel()
-	guard, region := s.guardRequest(to, r.IP, subject.ip)
+	guard, region := s.guardRequest(rc, r.IP, subject.ip)
 	req := IssueRequest{
 		Now: now, Deadline: deadline, Counters: cs, Locks: locks, EventID: newID(), CodeKey: codeKey(r.UsageType, to),
 		MAC: s.keys.sign(macMessage(r.UsageType, to, code)), ExpiresAt: now.Add(s.ttl), KeepUntil: now.Add(2 * s.ttl),
@@ -301,7 +293,7 @@ func (s *Service) Send(ctx context.Context, r Request) (*Sent, error) {
 	if err := s.refusal(ctx, res.Guard, r, to, region); err != nil {
 		return nil, err
 	}
-	result, err := s.sender.SendMessage(ctx, twiliosms.Message{To: to, UsageType: r.UsageType, Code: code, Locale: r.Locale, Payload: r.Payload})
+	result, err := s.sender.SendMessage(ctx, rc.message(twiliosms.Message{UsageType: r.UsageType, Code: code, Locale: r.Locale, Payload: r.Payload}))
 	if err != nil {
 		if twiliosms.NotSent(err) {
 			s.undo(ctx, req, applied)
@@ -393,10 +385,11 @@ func (s *Service) Verify(ctx context.Context, r VerifyRequest) (string, error) {
 	if r.UsageType == "" {
 		return "", fmt.Errorf("passcode: VerifyRequest.UsageType is empty; set it to the flow the code was sent for, such as twiliosms.UsageTypeSignIn: %w", twiliosms.ErrInvalidMessage)
 	}
-	e164, err := s.sender.NormalizePhone(r.To)
+	rc, err := s.read("VerifyRequest.To", r.To)
 	if err != nil {
 		return "", err
 	}
+	e164 := rc.e164
 	code, ok := readCode(r.Code, s.length)
 	if !ok {
 		return "", fmt.Errorf("%w: VerifyRequest.Code is not %d digits (spaces and dashes aside); ask the user to type the code from the SMS again", ErrMalformedCode, s.length)

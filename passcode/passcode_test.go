@@ -80,9 +80,85 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	}
 	_, err := New(nil, WithSecret(testSecret))
 	assert.ErrorIs(t, err, twiliosms.ErrInvalidConfig)
-	_, err = New(plainSender{conn}, WithSecret(testSecret), WithLimits(Limit{Scope: SendsToCountry, Max: 1, Window: time.Hour}))
-	require.ErrorIs(t, err, twiliosms.ErrInvalidConfig)
-	assert.Contains(t, err.Error(), "a SendsToCountry limit needs a Sender with a PhoneRegion method")
+}
+
+// countingSender is the connector, counting how often it reads a number
+// and keeping the messages it is asked to send.
+type countingSender struct {
+	*twiliosms.Connector
+	reads atomic.Int32
+	sent  []twiliosms.Message
+}
+
+func (c *countingSender) ReadPhone(n string) (twiliosms.Phone, error) {
+	c.reads.Add(1)
+	return c.Connector.ReadPhone(n)
+}
+
+func (c *countingSender) NormalizePhone(n string) (string, error) {
+	c.reads.Add(1)
+	return c.Connector.NormalizePhone(n)
+}
+
+func (c *countingSender) SendMessage(ctx context.Context, m twiliosms.Message) (*twiliosms.SendResult, error) {
+	c.sent = append(c.sent, m)
+	return c.Connector.SendMessage(ctx, m)
+}
+
+func TestANumberIsReadOnce(t *testing.T) {
+	conn, fake := fakeConnector(t)
+	sender := &countingSender{Connector: conn}
+	s, err := New(sender, WithSecret(testSecret), WithLimits(Limit{Scope: SendsToCountry, Max: 5, Window: time.Hour}))
+	require.NoError(t, err)
+	_, err = s.Send(background, Request{To: "+1 (415) 555-2671", UsageType: twiliosms.UsageTypeSignIn, IP: "203.0.113.7"})
+	require.NoError(t, err)
+	assert.Equal(t, int32(1), sender.reads.Load(), "one reading for the limits, the country, the guard and the send")
+	require.Len(t, sender.sent, 1)
+	assert.Empty(t, sender.sent[0].To, "the send carries the reading, not the text")
+	assert.Equal(t, "+14155552671", sender.sent[0].Phone.E164())
+	assert.Equal(t, "+14155552671", fake.Messages()[0].To)
+
+	code := regexp.MustCompile(`\d{6}`).FindString(fake.Messages()[0].Body)
+	phone, err := s.Verify(background, VerifyRequest{To: "14155552671", UsageType: twiliosms.UsageTypeSignIn, Code: code})
+	require.NoError(t, err)
+	assert.Equal(t, "+14155552671", phone)
+	assert.Equal(t, int32(2), sender.reads.Load(), "and one for the check")
+}
+
+func TestAnySenderStillWorks(t *testing.T) {
+	conn, fake := fakeConnector(t)
+	s, err := New(plainSender{conn}, WithSecret(testSecret), WithLimits(Limit{Scope: SendsToCountry, Max: 1, Window: time.Hour}))
+	require.NoError(t, err, "a country limit needs no more than the two methods: the region is passcode's to find")
+	_, err = s.Send(background, Request{To: "+14155552671", UsageType: twiliosms.UsageTypeSignIn})
+	require.NoError(t, err)
+	_, err = s.Send(background, Request{To: "+15005550006", UsageType: twiliosms.UsageTypeSignIn})
+	var limit *LimitError
+	require.ErrorAs(t, err, &limit, "the second US number")
+	assert.Equal(t, SendsToCountry, limit.Limit.Scope)
+	_, err = s.Send(background, Request{To: "+442079460958", UsageType: twiliosms.UsageTypeSignIn})
+	require.NoError(t, err, "another country")
+	code := regexp.MustCompile(`\d{6}`).FindString(fake.Messages()[0].Body)
+	phone, err := s.Verify(background, VerifyRequest{To: "+1 415 555 2671", UsageType: twiliosms.UsageTypeSignIn, Code: code})
+	require.NoError(t, err)
+	assert.Equal(t, "+14155552671", phone)
+}
+
+func TestPhoneErrorsNameTheFieldTheCallerFilled(t *testing.T) {
+	conn, _ := fakeConnector(t)
+	for name, sender := range map[string]Sender{"connector": conn, "plain": plainSender{conn}} {
+		s, err := New(sender, WithSecret(testSecret))
+		require.NoError(t, err)
+		_, err = s.Send(background, Request{To: "(415) 555-2671", UsageType: twiliosms.UsageTypeSignIn})
+		require.ErrorIs(t, err, twiliosms.ErrInvalidPhoneNumber, name)
+		assert.Contains(t, err.Error(), "Request.To (415***2671)", name)
+		assert.NotContains(t, err.Error(), "Message.To", name)
+		_, err = s.Verify(background, VerifyRequest{To: "07400 123456", UsageType: twiliosms.UsageTypeSignIn, Code: "123456"})
+		require.ErrorIs(t, err, twiliosms.ErrInvalidPhoneNumber, name)
+		assert.Contains(t, err.Error(), "VerifyRequest.To (0740***3456)", name)
+		_, err = s.Relay(background, RelayRequest{To: "+1 900 234 5678", UsageType: twiliosms.UsageTypeSignIn, Code: "123456"})
+		require.ErrorIs(t, err, twiliosms.ErrUnreachableRecipient, name)
+		assert.Contains(t, err.Error(), "RelayRequest.To", name)
+	}
 }
 
 // plainSender is a Sender with only the two methods Sender names.

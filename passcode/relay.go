@@ -88,18 +88,12 @@ func (s *Service) Relay(ctx context.Context, r RelayRequest) (*Relayed, error) {
 	if r.Code == "" {
 		return nil, fmt.Errorf("passcode: RelayRequest.Code is empty; pass the code the other system drew: %w", twiliosms.ErrInvalidMessage)
 	}
-	to, err := s.sender.NormalizePhone(r.To)
+	rc, err := s.read("RelayRequest.To", r.To)
 	if err != nil {
 		return nil, err
 	}
-	subject := subjects{recipient: to}
-	if r.IP != "" {
-		subject.ip = ipSubject(r.IP)
-	}
-	if s.region != nil {
-		subject.region = s.region(to)
-	}
-	cs, applied := counters(s.limits, subject, SendsToRecipient, SendsFromIP, SendsToCountry, Sends)
+	to := rc.e164
+	cs, applied := counters(s.limits, s.subjects(rc, r.IP), SendsToRecipient, SendsFromIP, SendsToCountry, Sends)
 	mac := s.keys.sign(macMessage(r.UsageType, to, r.Code))
 	now := s.clock()
 	sctx, cancel, deadline := stepContext(ctx)
@@ -118,7 +112,7 @@ func (s *Service) Relay(ctx context.Context, r RelayRequest) (*Relayed, error) {
 	case res.Exceeded >= 0:
 		return nil, &LimitError{Limit: applied[res.Exceeded], RetryAfter: res.RetryAfter, send: true}
 	}
-	result, err := s.sender.SendMessage(ctx, twiliosms.Message{To: to, UsageType: r.UsageType, Code: r.Code, Locale: r.Locale, Payload: r.Payload})
+	result, err := s.sender.SendMessage(ctx, rc.message(twiliosms.Message{UsageType: r.UsageType, Code: r.Code, Locale: r.Locale, Payload: r.Payload}))
 	if err != nil {
 		if twiliosms.NotSent(err) {
 			s.undo(ctx, req, applied)

@@ -1,0 +1,72 @@
+package passcode
+
+import (
+	"errors"
+
+	"github.com/connectorkit/twiliosms"
+)
+
+// recipient is a number read once for one request: for its keys, its
+// limits, the guard and the send.
+type recipient struct {
+	e164 string
+	// phone is the Sender's reading, sent as Message.Phone so that it is
+	// not read again; zero for a Sender without ReadPhone.
+	phone twiliosms.Phone
+	// region is found on demand (see region), then kept.
+	region string
+}
+
+// read reads number, which the caller gave in field ("Request.To"), once:
+// with the Sender's ReadPhone when it has one, else with NormalizePhone.
+// A phone error names field, not the Sender's own Message.To.
+func (s *Service) read(field, number string) (*recipient, error) {
+	var r recipient
+	var err error
+	if s.reader != nil {
+		r.phone, err = s.reader.ReadPhone(number)
+		r.e164 = r.phone.E164()
+	} else {
+		r.e164, err = s.sender.NormalizePhone(number)
+	}
+	var phoneErr *twiliosms.PhoneError
+	if errors.As(err, &phoneErr) {
+		return nil, phoneErr.WithField(field)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// regionOf returns the number's ISO 3166-1 region, looked up once per
+// request and cached per range across requests (see regionCache).
+func (r *recipient) regionOf() string {
+	if r.region == "" {
+		r.region = numberRegions.region(r.e164, r.phone)
+	}
+	return r.region
+}
+
+// message is msg addressed to r: its Phone when the Sender read one, so
+// that SendMessage does not read the number again, else its E.164 form.
+func (r *recipient) message(msg twiliosms.Message) twiliosms.Message {
+	if r.phone.IsZero() {
+		msg.To = r.e164
+	} else {
+		msg.Phone = r.phone
+	}
+	return msg
+}
+
+// subjects are what the limits of a request from ip to r count.
+func (s *Service) subjects(r *recipient, ip string) subjects {
+	sub := subjects{recipient: r.e164}
+	if ip != "" {
+		sub.ip = ipSubject(ip)
+	}
+	if s.needRegion {
+		sub.region = r.regionOf()
+	}
+	return sub
+}
