@@ -41,14 +41,31 @@ type keyring struct {
 	count int
 	// mac returns msg's HMAC-SHA256 under key i; key 0 signs.
 	mac func(i int, msg []byte) []byte
+	// ids are each key's fingerprint, in the same order (see keyID).
+	ids []string
+}
+
+// keyIDSize is how many bytes of a key's fingerprint a code record keeps.
+const keyIDSize = 8
+
+// keyID is a key's fingerprint: the first bytes of an HMAC under it of a
+// fixed label. It names the key without revealing anything of it, so that
+// an instance can tell a code signed under a key it lacks from a wrong
+// code.
+func keyID(key []byte) string {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte("twiliosms passcode key id v1"))
+	return string(h.Sum(nil)[:keyIDSize])
 }
 
 func newKeyring(keys [][]byte) keyring {
 	own := make([][]byte, len(keys))
+	ids := make([]string, len(keys))
 	for i, k := range keys {
 		own[i] = slices.Clone(k)
+		ids[i] = keyID(k)
 	}
-	return keyring{count: len(own), mac: func(i int, msg []byte) []byte {
+	return keyring{count: len(own), ids: ids, mac: func(i int, msg []byte) []byte {
 		h := hmac.New(sha256.New, own[i])
 		h.Write(msg)
 		return h.Sum(nil)

@@ -58,6 +58,14 @@ var (
 	// refused for now, HTTP 429), which LogtoErrorCode returns.
 	ErrSuspectedFraud = errors.New("passcode: suspected SMS pumping")
 
+	// ErrUnknownSecret means the code was signed under a WithSecret key
+	// that the verifying instance does not have: the service's instances
+	// were given different keys. No try was used; the user is not at
+	// fault. It matches twiliosms.ErrInvalidConfig too, as an operator
+	// error. Tell the user "Something went wrong on our side.", and fix the
+	// keys.
+	ErrUnknownSecret = fmt.Errorf("passcode: code signed under an unknown key: %w", twiliosms.ErrInvalidConfig)
+
 	// ErrStoreUnavailable means the Store failed. The service fails closed:
 	// Send sends nothing, and Verify never succeeds.
 	ErrStoreUnavailable = errors.New("passcode: store unavailable")

@@ -36,6 +36,7 @@ type MemoryStore struct {
 
 type memoryCode struct {
 	mac                  []byte
+	keyID                string
 	expiresAt, keepUntil time.Time
 	dropAt               time.Time // by the store's clock
 	attempts, max        int
@@ -109,7 +110,7 @@ func (s *MemoryStore) Issue(_ context.Context, req IssueRequest) (IssueResult, e
 	}
 	keepUntil := req.KeepUntil.Truncate(time.Millisecond)
 	code := &memoryCode{
-		mac: slices.Clone(req.MAC), expiresAt: req.ExpiresAt.Truncate(time.Millisecond), keepUntil: keepUntil,
+		mac: slices.Clone(req.MAC), keyID: req.KeyID, expiresAt: req.ExpiresAt.Truncate(time.Millisecond), keepUntil: keepUntil,
 		dropAt: s.clock().Add(keepUntil.Sub(now)), max: req.MaxAttempts, eventID: req.EventID, prev: prev,
 	}
 	if req.Guard != nil {
@@ -162,6 +163,8 @@ func (s *MemoryStore) Check(_ context.Context, req CheckRequest) (CheckResult, e
 		return CheckResult{Outcome: OutcomeNotFound}, nil
 	case !now.Before(code.expiresAt):
 		return CheckResult{Outcome: OutcomeExpired}, nil
+	case code.keyID != "" && !slices.Contains(req.KeyIDs, code.keyID):
+		return CheckResult{Outcome: OutcomeUnknownKey}, nil
 	case code.attempts >= code.max:
 		return CheckResult{Outcome: OutcomeTooManyAttempts}, nil
 	}

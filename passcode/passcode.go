@@ -277,7 +277,7 @@ func (s *Service) Send(ctx context.Context, r Request) (*Sent, error) {
 	guard, region := s.guardRequest(rc, r.IP, subject.ip)
 	req := IssueRequest{
 		Now: now, Deadline: deadline, Counters: cs, Locks: locks, EventID: newID(), CodeKey: codeKey(r.UsageType, to),
-		MAC: s.keys.sign(macMessage(r.UsageType, to, code)), ExpiresAt: now.Add(s.ttl), KeepUntil: now.Add(2 * s.ttl),
+		MAC: s.keys.sign(macMessage(r.UsageType, to, code)), KeyID: s.keys.ids[0], ExpiresAt: now.Add(s.ttl), KeepUntil: now.Add(2 * s.ttl),
 		MaxAttempts: s.maxAttempts, Guard: guard,
 	}
 	res, err := s.store.Issue(sctx, req)
@@ -402,7 +402,7 @@ func (s *Service) Verify(ctx context.Context, r VerifyRequest) (string, error) {
 	sctx, cancel, deadline := stepContext(ctx)
 	defer cancel()
 	res, err := s.store.Check(sctx, CheckRequest{Now: s.clock(), Deadline: deadline, CodeKey: codeKey(r.UsageType, e164),
-		MACs: s.keys.macs(macMessage(r.UsageType, e164, code)), Counters: cs, EventID: newID()})
+		MACs: s.keys.macs(macMessage(r.UsageType, e164, code)), KeyIDs: s.keys.ids, Counters: cs, EventID: newID()})
 	if err != nil {
 		return "", storeError(sctx, err)
 	}
@@ -417,6 +417,8 @@ func (s *Service) Verify(ctx context.Context, r VerifyRequest) (string, error) {
 		return "", ErrCodeExpired
 	case OutcomeTooManyAttempts:
 		return "", ErrTooManyAttempts
+	case OutcomeUnknownKey:
+		return "", fmt.Errorf("%w: the code was signed under a WithSecret key this instance lacks: the instances' WithSecret keys differ; give every instance the same keys (the new one first during a rotation)", ErrUnknownSecret)
 	case OutcomeMismatch:
 		return "", &MismatchError{AttemptsLeft: res.AttemptsLeft}
 	}

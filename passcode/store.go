@@ -34,8 +34,9 @@ type Store interface {
 	// that Issue stored, puts back the code it replaced (or deletes it).
 	Undo(ctx context.Context, req UndoRequest) error
 	// Check answers a guess at the key's code, in this order: a failed
-	// check counter at its Max, no code, an expired code, a code with no
-	// attempts left, a mismatch (which uses an attempt and records a failed
+	// check counter at its Max, no code, an expired code, a code signed
+	// under a secret the request does not name, a code with no attempts
+	// left, a mismatch (which uses an attempt and records a failed
 	// check), or a match, which consumes the code and, when the code was
 	// issued with a GuardRequest, credits the verified send to the guard
 	// scopes it was counted in and remembers the recipient (see
@@ -79,8 +80,12 @@ type IssueRequest struct {
 	EventID string
 	// CodeKey is a hex SHA-256 of the usage type and the E.164 number.
 	CodeKey string
-	// MAC is the code's HMAC-SHA256 under the signing secret.
-	MAC []byte
+	// MAC is the code's HMAC-SHA256 under the signing secret, and KeyID
+	// that secret's fingerprint, which reveals nothing of it: Check needs
+	// it to tell a code signed under a secret the checking instance lacks
+	// from a wrong one.
+	MAC   []byte
+	KeyID string
 	// ExpiresAt is when the code stops verifying; the Store keeps the record
 	// until KeepUntil, so that Check can say it expired.
 	ExpiresAt   time.Time
@@ -143,8 +148,11 @@ type CheckRequest struct {
 	Deadline time.Time
 	CodeKey  string
 	// MACs are the guess's HMAC under each secret: it matches when one of
-	// them equals the stored MAC, compared in constant time.
-	MACs [][]byte
+	// them equals the stored MAC, compared in constant time. KeyIDs are
+	// those secrets' fingerprints, in the same order: a code whose KeyID
+	// is none of them is OutcomeUnknownKey.
+	MACs   [][]byte
+	KeyIDs []string
 	// Counters are the failed-check limits of the recipient and of the
 	// client's address; EventID is this check's event, recorded in each
 	// when the guess does not match.
@@ -163,6 +171,10 @@ const (
 	OutcomeTooManyAttempts
 	OutcomeMismatch
 	OutcomeMatch
+	// OutcomeUnknownKey: the code was signed under a secret whose KeyID is
+	// not among the request's; no attempt was used. Stores test it after
+	// OutcomeExpired, before OutcomeTooManyAttempts.
+	OutcomeUnknownKey
 )
 
 // CheckResult is a Store's answer to Check.

@@ -16,3 +16,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestMemoryStore(t *testing.T) {
 	storetest.Run(t, func(*testing.T) passcode.Store { return passcode.NewMemoryStore() })
 }
+
+// TestTheSuitesKeysAreAsDocumented: 32 bytes each, the least WithSecret
+// takes, and different.
+func TestTheSuitesKeysAreAsDocumented(t *testing.T) {
+	if len(storetest.Secret) != 32 || len(storetest.OtherSecret) != 32 || string(storetest.Secret) == string(storetest.OtherSecret) {
+		t.Fatalf("storetest's keys are %d and %d bytes", len(storetest.Secret), len(storetest.OtherSecret))
+	}
+}

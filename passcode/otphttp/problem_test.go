@@ -81,6 +81,7 @@ func TestProblemStatuses(t *testing.T) {
 		{twiliosms.ErrUnavailable, 503, otphttp.CodeUnavailable},
 		{apiErr(500, 0), 503, otphttp.CodeUnavailable},
 		{twiliosms.ErrInvalidConfig, 500, otphttp.CodeInternal},
+		{fmt.Errorf("%w: the keys differ", passcode.ErrUnknownSecret), 500, otphttp.CodeInternal},
 		{twiliosms.ErrTemplateNotFound, 500, otphttp.CodeInternal},
 		{twiliosms.ErrAuthentication, 500, otphttp.CodeInternal},
 		{twiliosms.ErrSenderMisconfigured, 500, otphttp.CodeInternal},

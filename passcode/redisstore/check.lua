@@ -1,5 +1,7 @@
 -- Check: KEYS[1] is the code, KEYS[2..] the failed-check counters. ARGV:
--- now (ms), event id, deadline (ms), n, n candidate MACs, then the limits
+-- now (ms), event id, deadline (ms), n, n candidate MACs (each its key's
+-- 8-byte fingerprint, then the 32-byte MAC, as the code's is kept), then
+-- the limits
 -- from ARGV[5+n] (see shared.lua), then the prefix of the guard's keys.
 -- Answers {outcome, attempts left, limit, wait ms}, the outcomes numbered
 -- as redisstore.outcomes says. A match credits the guard's scopes that the
@@ -35,13 +37,27 @@ end
 if tonumber(r[2]) <= now then
   return {3, 0, 0, 0}
 end
+-- A code kept with its key's fingerprint, signed under a key none of the
+-- candidates name, cannot be judged here: the instances' keys differ.
+if #r[1] > 32 then
+  local known = false
+  for j = 1, n do
+    if string.sub(ARGV[4 + j], 1, #r[1] - 32) == string.sub(r[1], 1, #r[1] - 32) then
+      known = true
+    end
+  end
+  if not known then
+    return {7, 0, 0, 0}
+  end
+end
 local att, max = tonumber(r[4]), tonumber(r[5])
 if att >= max then
   return {4, 0, 0, 0}
 end
 local match = false
 for j = 1, n do
-  if equal(r[1], ARGV[4 + j]) then
+  -- A code kept before fingerprints were is its MAC alone.
+  if equal(r[1], string.sub(ARGV[4 + j], -#r[1])) then
     match = true
   end
 end

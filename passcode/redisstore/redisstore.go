@@ -190,7 +190,7 @@ func (s *Store) Issue(ctx context.Context, req passcode.IssueRequest) (passcode.
 	if req.Once {
 		once = 1
 	}
-	args := append([]any{req.Now.UnixMilli(), req.EventID, req.MAC, req.ExpiresAt.UnixMilli(), req.KeepUntil.UnixMilli(),
+	args := append([]any{req.Now.UnixMilli(), req.EventID, signed(req.KeyID, req.MAC), req.ExpiresAt.UnixMilli(), req.KeepUntil.UnixMilli(),
 		req.MaxAttempts, unixMilli(req.Deadline), once}, limits...)
 	res, err := issueScript.Run(ctx, s.client, keys, append(args, guard...)...).Int64Slice()
 	if err != nil {
@@ -221,6 +221,13 @@ func (s *Store) Undo(ctx context.Context, req passcode.UndoRequest) error {
 }
 
 // outcomes maps the check script's answers to passcode's outcomes.
+// signed is a MAC as the scripts keep and compare it: its key's
+// fingerprint (of a fixed size, or none) and then the MAC, so that a check
+// can tell a code signed under a key it lacks from a wrong one.
+func signed(keyID string, mac []byte) []byte {
+	return append([]byte(keyID), mac...)
+}
+
 var outcomes = map[int64]passcode.Outcome{
 	1: passcode.OutcomeLimited,
 	2: passcode.OutcomeNotFound,
@@ -228,14 +235,19 @@ var outcomes = map[int64]passcode.Outcome{
 	4: passcode.OutcomeTooManyAttempts,
 	5: passcode.OutcomeMismatch,
 	6: passcode.OutcomeMatch,
+	7: passcode.OutcomeUnknownKey,
 }
 
 // Check implements passcode.Store.
 func (s *Store) Check(ctx context.Context, req passcode.CheckRequest) (passcode.CheckResult, error) {
 	keys, limits := s.keys(req.CodeKey, req.Counters)
 	args := []any{req.Now.UnixMilli(), req.EventID, unixMilli(req.Deadline), len(req.MACs)}
-	for _, mac := range req.MACs {
-		args = append(args, mac)
+	for i, mac := range req.MACs {
+		var id string
+		if i < len(req.KeyIDs) {
+			id = req.KeyIDs[i]
+		}
+		args = append(args, signed(id, mac))
 	}
 	args = append(append(args, limits...), s.guardPrefix())
 	res, err := checkScript.Run(ctx, s.client, keys, args...).Int64Slice()

@@ -56,8 +56,8 @@ func (c *Clock) Advance(d time.Duration) {
 
 // Secret and OtherSecret are keys for tests, 32 bytes each.
 var (
-	Secret      = []byte("storetest secret 0123456789abcdef")
-	OtherSecret = []byte("storetest other secret 0123456789")
+	Secret      = []byte("storetest secret 0123456789abcde")
+	OtherSecret = []byte("storetest other secret 012345678")
 )
 
 // Env is a Service on a fake Twilio, with its store and clock.
@@ -420,8 +420,19 @@ func secretRotation(t *testing.T, newStore func(*testing.T) passcode.Store) {
 	e.Send(e.Service, Number) // signed with Secret
 	code := e.LastCode(Number)
 	onlyNew := e.NewService(passcode.WithSecret(OtherSecret))
-	assert.ErrorIs(t, check(onlyNew, Number, twiliosms.UsageTypeSignIn, code), passcode.ErrCodeMismatch)
+	for range 12 { // more than the code's tries: none is used
+		err := check(onlyNew, Number, twiliosms.UsageTypeSignIn, code)
+		require.ErrorIs(t, err, passcode.ErrUnknownSecret, "an instance without the signing key cannot judge the code")
+		assert.ErrorIs(t, err, twiliosms.ErrInvalidConfig, "an operator's error")
+		assert.NotErrorIs(t, err, passcode.ErrCodeMismatch)
+		assert.Contains(t, err.Error(), "the instances' WithSecret keys differ")
+		assert.NotContains(t, err.Error(), string(Secret))
+		assert.NotContains(t, err.Error(), string(OtherSecret))
+	}
 	rotated := e.NewService(passcode.WithSecret(OtherSecret, Secret))
+	var mismatch *passcode.MismatchError
+	require.ErrorAs(t, check(rotated, Number, twiliosms.UsageTypeSignIn, WrongCode(code)), &mismatch)
+	assert.Equal(t, 9, mismatch.AttemptsLeft, "the unknown-key checks used no try")
 	assert.NoError(t, check(rotated, Number, twiliosms.UsageTypeSignIn, code), "the old key still verifies")
 	e.Send(rotated, Number) // signed with OtherSecret
 	assert.NoError(t, check(onlyNew, Number, twiliosms.UsageTypeSignIn, e.LastCode(Number)))
