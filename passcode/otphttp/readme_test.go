@@ -33,6 +33,7 @@ func TestREADMEWordsAreProblems(t *testing.T) {
 		"ErrTooManyAttempts":  {passcode.ErrTooManyAttempts, limit(passcode.FailedChecksForRecipient)},
 		"ErrTooManySends":     {limit(passcode.SendsToRecipient), limit(passcode.FailedChecksForRecipient)},
 		"ErrSuspectedFraud":   {&passcode.FraudError{Signal: "test", RetryAfter: wait}},
+		"ErrUnknownSecret":    {passcode.ErrUnknownSecret},
 		"ErrStoreUnavailable": {passcode.ErrStoreUnavailable},
 	}
 	lines := strings.Split(string(readme), "\n")
