@@ -2,53 +2,18 @@ package twiliosms
 
 import (
 	"context"
-	"go/ast"
-	"go/doc"
-	"go/parser"
-	"go/token"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/connectorkit/twiliosms/internal/doccheck"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // TestOptionDocsListEveryOption: `go doc twiliosms.Option` (and
-// HandlerOption) is where a reader learns what can be configured, so each
-// type's doc comment names every function that returns it.
+// HandlerOption) is where a reader learns what can be configured.
 func TestOptionDocsListEveryOption(t *testing.T) {
-	fset := token.NewFileSet()
-	var files []*ast.File
-	paths, err := filepath.Glob("*.go")
-	require.NoError(t, err)
-	for _, path := range paths {
-		if strings.HasSuffix(path, "_test.go") {
-			continue
-		}
-		src, err := os.ReadFile(path)
-		require.NoError(t, err)
-		f, err := parser.ParseFile(fset, path, src, parser.ParseComments)
-		require.NoError(t, err)
-		files = append(files, f)
-	}
-	pkg, err := doc.NewFromFiles(fset, files, "github.com/connectorkit/twiliosms")
-	require.NoError(t, err)
-	checked := 0
-	for _, typ := range pkg.Types {
-		if typ.Name != "Option" && typ.Name != "HandlerOption" {
-			continue
-		}
-		require.NotEmpty(t, typ.Funcs, typ.Name)
-		for _, fn := range typ.Funcs {
-			assert.Contains(t, typ.Doc, "["+fn.Name+"]", "%s's doc lists %s", typ.Name, fn.Name)
-			checked++
-		}
-		assert.Contains(t, typ.Doc, "Default", typ.Name)
-	}
-	assert.Equal(t, 6, checked, "five connector options and one handler option")
+	assert.Equal(t, 6, doccheck.OptionsAreListed(t, ".", "Option", "HandlerOption"), "five connector options and one handler option")
 }
 
 func TestZeroOptionsChangeNothing(t *testing.T) {

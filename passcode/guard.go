@@ -82,14 +82,14 @@ const maxRememberVerified = 400 * 24 * time.Hour
 // knows, AllowNetworks valid prefixes, and RememberVerified at most 400
 // days.
 func WithFraudGuard(g FraudGuard) Option {
-	return func(s *Service) error {
+	return Option{func(s *Service) error {
 		cfg, err := newGuardConfig(g)
 		if err != nil {
 			return err
 		}
 		s.guard = cfg
 		return nil
-	}
+	}}
 }
 
 // guardConfig is a FraudGuard checked and ready to use.

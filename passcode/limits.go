@@ -75,19 +75,21 @@ func (l Limit) String() string {
 	return fmt.Sprintf("at most %d %s in %v", l.Max, l.Scope, l.Window)
 }
 
-// DefaultLimits are the limits a Service applies unless WithLimits says
+// DefaultLimits returns the limits a Service applies unless WithLimits says
 // otherwise: a resend cooldown of one minute per number (supabase/auth,
 // authgear and Logto's sign-in UI wait that long), Logto's 10 sends per
 // number in 10 minutes, 60 sends an hour per IP address, 30 wrong codes an
 // hour per number (three codes' worth of Logto's 10 tries), and 60 wrong
 // codes an hour per IP address (a person mistyping a few codes never comes
 // near it; a client guessing across numbers is stopped at 60 guesses).
-var DefaultLimits = []Limit{
-	{SendsToRecipient, 1, time.Minute},
-	{SendsToRecipient, 10, 10 * time.Minute},
-	{SendsFromIP, 60, time.Hour},
-	{FailedChecksForRecipient, 30, time.Hour},
-	{FailedChecksFromIP, 60, time.Hour},
+func DefaultLimits() []Limit {
+	return []Limit{
+		{SendsToRecipient, 1, time.Minute},
+		{SendsToRecipient, 10, 10 * time.Minute},
+		{SendsFromIP, 60, time.Hour},
+		{FailedChecksForRecipient, 30, time.Hour},
+		{FailedChecksFromIP, 60, time.Hour},
+	}
 }
 
 // subjects are what the limits of one request count.

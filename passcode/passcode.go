@@ -64,8 +64,29 @@ type Service struct {
 	guard      guardConfig
 }
 
-// Option configures a Service in New.
-type Option func(*Service) error
+// Option configures a Service in New. The options, each with its default:
+//
+//   - [WithSecret](keys...): the HMAC-SHA256 keys codes are stored under,
+//     32 bytes or more each; the first signs, all verify. Required.
+//   - [WithStore](store): where codes, limits and the guard's counts live.
+//     Default: a new [MemoryStore], for one process; passcode/redisstore
+//     shares them between instances.
+//   - [WithLength](n): digits per code, 4 to 10. Default: 6, as Logto's.
+//   - [WithTTL](d): how long a code verifies, 1 min to 1 h. Default: 10
+//     min, as Logto's.
+//   - [WithMaxAttempts](n): wrong guesses a code takes, 1 to 100.
+//     Default: 10, as Logto's.
+//   - [WithLimits](limits...): the send and failed-check limits, replacing
+//     the defaults. Default: [DefaultLimits]().
+//   - [WithFraudGuard](guard): the SMS-pumping guard. Default: on, in
+//     [GuardDeny] mode, remembering verified numbers 90 days.
+//   - [WithClock](now): the service's time, for tests. Default: time.Now.
+//
+// The zero Option changes nothing. A bad value makes New fail with an error
+// that names the option and matches twiliosms.ErrInvalidConfig.
+type Option struct {
+	apply func(*Service) error
+}
 
 // WithSecret sets the HMAC-SHA256 keys codes are stored under, each at least
 // 32 bytes (from crypto/rand; keep them in a secret manager). It is
@@ -73,7 +94,7 @@ type Option func(*Service) error
 // can be rotated: put the new one first and keep the old one until the
 // codes it signed have expired.
 func WithSecret(keys ...[]byte) Option {
-	return func(s *Service) error {
+	return Option{func(s *Service) error {
 		if len(keys) == 0 {
 			return optionErrorf("WithSecret", "needs at least one key")
 		}
@@ -84,61 +105,61 @@ func WithSecret(keys ...[]byte) Option {
 		}
 		s.keys = newKeyring(keys)
 		return nil
-	}
+	}}
 }
 
 // WithStore keeps codes and counters in store instead of a new MemoryStore.
 func WithStore(store Store) Option {
-	return func(s *Service) error {
+	return Option{func(s *Service) error {
 		if store == nil {
 			return optionErrorf("WithStore", "store is nil")
 		}
 		s.store = store
 		return nil
-	}
+	}}
 }
 
 // WithLength sets how many digits a code has: 4 to 10, 6 by default (as
 // Logto's).
 func WithLength(n int) Option {
-	return func(s *Service) error {
+	return Option{func(s *Service) error {
 		if n < 4 || n > 10 {
 			return optionErrorf("WithLength", "must be between 4 and 10 digits, not %d", n)
 		}
 		s.length = n
 		return nil
-	}
+	}}
 }
 
 // WithTTL sets how long a code verifies: 1 minute to 1 hour, 10 minutes by
 // default (as Logto's).
 func WithTTL(d time.Duration) Option {
-	return func(s *Service) error {
+	return Option{func(s *Service) error {
 		if d < time.Minute || d > time.Hour {
 			return optionErrorf("WithTTL", "must be between 1m0s and 1h0m0s, not %v", d)
 		}
 		s.ttl = d
 		return nil
-	}
+	}}
 }
 
 // WithMaxAttempts sets how many wrong guesses a code takes: 1 to 100, 10
 // by default (as Logto's).
 func WithMaxAttempts(n int) Option {
-	return func(s *Service) error {
+	return Option{func(s *Service) error {
 		if n < 1 || n > 100 {
 			return optionErrorf("WithMaxAttempts", "must be between 1 and 100, not %d", n)
 		}
 		s.maxAttempts = n
 		return nil
-	}
+	}}
 }
 
 // WithLimits replaces DefaultLimits with limits; no limit at all is
 // WithLimits(). Each needs a known scope, a Max of at least 1 and a Window
 // of at least a second.
 func WithLimits(limits ...Limit) Option {
-	return func(s *Service) error {
+	return Option{func(s *Service) error {
 		for i, l := range limits {
 			switch {
 			case scopeNames[l.Scope] == "":
@@ -151,19 +172,19 @@ func WithLimits(limits ...Limit) Option {
 		}
 		s.limits = append([]Limit(nil), limits...)
 		return nil
-	}
+	}}
 }
 
 // WithClock makes the service read the time from now instead of time.Now,
 // for tests. Every time a Store sees comes from it.
 func WithClock(now func() time.Time) Option {
-	return func(s *Service) error {
+	return Option{func(s *Service) error {
 		if now == nil {
 			return optionErrorf("WithClock", "clock is nil")
 		}
 		s.now = now
 		return nil
-	}
+	}}
 }
 
 // New returns a Service that sends codes through sender. WithSecret is
@@ -172,13 +193,13 @@ func New(sender Sender, opts ...Option) (*Service, error) {
 	if sender == nil {
 		return nil, optionErrorf("New", "sender is nil")
 	}
-	s := &Service{sender: sender, length: 6, ttl: 10 * time.Minute, maxAttempts: 10, limits: DefaultLimits, now: time.Now,
+	s := &Service{sender: sender, length: 6, ttl: 10 * time.Minute, maxAttempts: 10, limits: DefaultLimits(), now: time.Now,
 		guard: guardConfig{mode: GuardDeny, remember: DefaultRememberVerified}}
 	for _, opt := range opts {
-		if opt == nil {
+		if opt.apply == nil {
 			continue
 		}
-		if err := opt(s); err != nil {
+		if err := opt.apply(s); err != nil {
 			return nil, err
 		}
 	}

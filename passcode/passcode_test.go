@@ -330,7 +330,7 @@ func TestAFailingStoreFailsClosed(t *testing.T) {
 func TestNothingInClearInTheMemoryStore(t *testing.T) {
 	conn, fake := fakeConnector(t)
 	store := NewMemoryStore()
-	s, err := New(conn, WithSecret(testSecret), WithStore(store), WithLimits(DefaultLimits...))
+	s, err := New(conn, WithSecret(testSecret), WithStore(store), WithLimits(DefaultLimits()...))
 	require.NoError(t, err)
 	_, err = s.Send(background, Request{To: "+1 (415) 555-2671", UsageType: twiliosms.UsageTypeSignIn, IP: "203.0.113.7"})
 	require.NoError(t, err)
@@ -446,15 +446,15 @@ func TestMemoryStoreDropsGuardCounts(t *testing.T) {
 
 func TestLogtoErrorCode(t *testing.T) {
 	for err, want := range map[error]string{
-		nil:                                  "",
-		ErrCodeNotFound:                      LogtoCodeNotFound,
-		ErrCodeExpired:                       LogtoCodeExpired,
-		ErrTooManyAttempts:                   LogtoCodeExceedMaxTry,
-		&MismatchError{AttemptsLeft: 3}:      LogtoCodeMismatch,
-		&LimitError{Limit: DefaultLimits[0]}: LogtoMessageRateLimited,
-		&LimitError{Limit: DefaultLimits[3]}: LogtoCodeExceedMaxTry,
-		&LimitError{Limit: DefaultLimits[4]}: LogtoCodeExceedMaxTry,
-		&LimitError{Limit: DefaultLimits[3], send: true}: LogtoMessageRateLimited,
+		nil:                                    "",
+		ErrCodeNotFound:                        LogtoCodeNotFound,
+		ErrCodeExpired:                         LogtoCodeExpired,
+		ErrTooManyAttempts:                     LogtoCodeExceedMaxTry,
+		&MismatchError{AttemptsLeft: 3}:        LogtoCodeMismatch,
+		&LimitError{Limit: DefaultLimits()[0]}: LogtoMessageRateLimited,
+		&LimitError{Limit: DefaultLimits()[3]}: LogtoCodeExceedMaxTry,
+		&LimitError{Limit: DefaultLimits()[4]}: LogtoCodeExceedMaxTry,
+		&LimitError{Limit: DefaultLimits()[3], send: true}: LogtoMessageRateLimited,
 		ErrMalformedCode:                      LogtoCodeMismatch,
 		fmt.Errorf("x: %w", ErrCodeNotFound):  LogtoCodeNotFound,
 		twiliosms.ErrInvalidPhoneNumber:       "",
@@ -464,7 +464,7 @@ func TestLogtoErrorCode(t *testing.T) {
 	}
 	assert.Equal(t, "passcode: wrong code (1 try left)", (&MismatchError{AttemptsLeft: 1}).Error())
 	assert.Equal(t, "passcode: too many sends: at most 1 SendsToRecipient in 1m0s; try again in 42s",
-		(&LimitError{Limit: DefaultLimits[0], RetryAfter: 41600 * time.Millisecond}).Error())
+		(&LimitError{Limit: DefaultLimits()[0], RetryAfter: 41600 * time.Millisecond}).Error())
 }
 
 func TestPrintingHidesSecretsAndNumbers(t *testing.T) {

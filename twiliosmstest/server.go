@@ -58,21 +58,31 @@ type failure struct {
 	message      string
 }
 
-// Option configures a Server in NewServer or NewUnstartedServer.
-type Option func(*Server)
+// Option configures a Server in NewServer or NewUnstartedServer. The
+// options, each with its default:
+//
+//   - [WithCredentials](accountSID, authToken): the only account and auth
+//     token the fake accepts. Default: any well-formed credentials.
+//   - [WithAPIKey](keySID, secret): an API key it accepts too. Default:
+//     none beyond what WithCredentials allows.
+//
+// The zero Option changes nothing.
+type Option struct {
+	apply func(*Server)
+}
 
 // WithCredentials makes the fake accept only these credentials (or an API key
 // given with WithAPIKey) in Basic authentication, and only this account in
 // the URL path; other requests get 401 with Twilio's 20003 body. Without it,
 // any well-formed credentials pass.
 func WithCredentials(accountSID, authToken string) Option {
-	return func(s *Server) { s.accountSID, s.authToken = accountSID, authToken }
+	return Option{func(s *Server) { s.accountSID, s.authToken = accountSID, authToken }}
 }
 
 // WithAPIKey makes the fake accept this API key and secret in Basic
 // authentication too. Use it with WithCredentials.
 func WithAPIKey(keySID, secret string) Option {
-	return func(s *Server) { s.keySID, s.keySecret = keySID, secret }
+	return Option{func(s *Server) { s.keySID, s.keySecret = keySID, secret }}
 }
 
 // NewServer starts a fake Twilio on a loopback address. Close it when done.
@@ -96,7 +106,9 @@ func NewServer(opts ...Option) *Server {
 func NewUnstartedServer(opts ...Option) *Server {
 	s := &Server{callbackClient: &http.Client{Timeout: 10 * time.Second}, bySID: map[string]int{}, gen: newGeneration()}
 	for _, opt := range opts {
-		opt(s)
+		if opt.apply != nil {
+			opt.apply(s)
+		}
 	}
 	return s
 }

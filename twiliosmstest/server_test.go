@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connectorkit/twiliosms/internal/doccheck"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -412,4 +413,11 @@ func TestResetStopsEarlierCallbacks(t *testing.T) {
 	assert.True(t, canceled, "Reset cancels the callback in flight")
 	assert.Equal(t, []string{"sent"}, statuses, "and posts none after it")
 	assert.Empty(t, s.Messages())
+}
+
+func TestOptionDocsListEveryOption(t *testing.T) {
+	assert.Equal(t, 2, doccheck.OptionsAreListed(t, ".", "Option"))
+	fake := NewServer(Option{}, WithCredentials("AC0123456789abcdef0123456789abcdef", "token"))
+	defer fake.Close()
+	assert.NotEmpty(t, fake.URL, "the zero Option changes nothing")
 }

@@ -59,14 +59,27 @@ type Handler struct {
 	origins  *http.CrossOriginProtection
 }
 
-// Option configures a Handler in New.
-type Option func(*Handler)
+// Option configures a Handler in New. The options, each with its default:
+//
+//   - [WithUsageType](usage): the one flow the handler serves. Default:
+//     twiliosms.UsageTypeSignIn.
+//   - [WithTrustedProxies](prefixes...): proxies whose X-Forwarded-For is
+//     read, right to left. Default: none; the request's peer is the client.
+//   - [WithLogger](logger): where our own failures are logged. Default:
+//     slog.Default(); nil logs nothing.
+//   - [WithCrossOriginProtection](p): the check of cross-origin requests.
+//     Default: http.NewCrossOriginProtection().
+//
+// The zero Option changes nothing.
+type Option struct {
+	apply func(*Handler)
+}
 
 // WithUsageType makes the handler send and check codes for usage, not
 // twiliosms.UsageTypeSignIn. One handler serves one flow: a client never
 // chooses the usage type.
 func WithUsageType(usage twiliosms.UsageType) Option {
-	return func(h *Handler) { h.usage = usage }
+	return Option{func(h *Handler) { h.usage = usage }}
 }
 
 // WithTrustedProxies names the proxies in front of the service (a load
@@ -77,7 +90,7 @@ func WithUsageType(usage twiliosms.UsageType) Option {
 // client's. The entries to its left are the client's to write, so they are
 // never read. Without trusted proxies, X-Forwarded-For is ignored.
 func WithTrustedProxies(prefixes ...netip.Prefix) Option {
-	return func(h *Handler) { h.proxies = append(h.proxies, prefixes...) }
+	return Option{func(h *Handler) { h.proxies = append(h.proxies, prefixes...) }}
 }
 
 // WithLogger logs to logger instead of slog.Default(); nil logs nothing.
@@ -86,7 +99,7 @@ func WithTrustedProxies(prefixes ...netip.Prefix) Option {
 // (twiliosms.MaskPhone) and never the code. A user's mistakes are not
 // logged.
 func WithLogger(logger *slog.Logger) Option {
-	return func(h *Handler) { h.logger = logger }
+	return Option{func(h *Handler) { h.logger = logger }}
 }
 
 // WithCrossOriginProtection replaces the handler's default
@@ -96,7 +109,7 @@ func WithLogger(logger *slog.Logger) Option {
 // end on another origin also needs CORS answered in front of the handler:
 // the browser's preflight (OPTIONS) gets 405 here.
 func WithCrossOriginProtection(p *http.CrossOriginProtection) Option {
-	return func(h *Handler) { h.origins = p }
+	return Option{func(h *Handler) { h.origins = p }}
 }
 
 // New returns a Handler that sends and checks codes with codes and calls
@@ -109,8 +122,8 @@ func New(codes *passcode.Service, verified VerifiedFunc, opts ...Option) *Handle
 	}
 	h := &Handler{codes: codes, verified: verified, usage: twiliosms.UsageTypeSignIn, logger: slog.Default(), origins: http.NewCrossOriginProtection()}
 	for _, opt := range opts {
-		if opt != nil {
-			opt(h)
+		if opt.apply != nil {
+			opt.apply(h)
 		}
 	}
 	switch {

@@ -23,6 +23,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/connectorkit/twiliosms"
+	"github.com/connectorkit/twiliosms/internal/doccheck"
 	"github.com/connectorkit/twiliosms/passcode"
 	"github.com/connectorkit/twiliosms/passcode/otphttp"
 	"github.com/connectorkit/twiliosms/twiliosmstest"
@@ -594,7 +595,7 @@ func TestNewPanicsOnMisuse(t *testing.T) {
 	for _, tt := range tests {
 		assert.True(t, strings.HasPrefix(fmt.Sprint(panicValue(tt.build)), tt.want), "want a panic with %q", tt.want)
 	}
-	assert.NotPanics(t, func() { otphttp.New(codes, ok, nil) }, "a nil option is skipped")
+	assert.NotPanics(t, func() { otphttp.New(codes, ok, otphttp.Option{}) }, "the zero option is skipped")
 }
 
 // panicValue is what build panics with, or nil.
@@ -602,4 +603,8 @@ func panicValue(build func()) (v any) {
 	defer func() { v = recover() }()
 	build()
 	return nil
+}
+
+func TestOptionDocsListEveryOption(t *testing.T) {
+	assert.Equal(t, 4, doccheck.OptionsAreListed(t, ".", "Option"))
 }

@@ -61,7 +61,7 @@ func TestOneRoundTripPerStep(t *testing.T) {
 	client := redistest.Client(t)
 	hook := &counter{}
 	client.AddHook(hook)
-	e := storetest.NewEnv(t, redisstore.New(client, redisstore.WithPrefix(prefix())), storetest.NewClock(), passcode.WithLimits(passcode.DefaultLimits[1:]...))
+	e := storetest.NewEnv(t, redisstore.New(client, redisstore.WithPrefix(prefix())), storetest.NewClock(), passcode.WithLimits(passcode.DefaultLimits()[1:]...))
 	// Load the scripts: the first EVALSHA of each gets NOSCRIPT, then EVAL.
 	e.Send(e.Service, storetest.Number)
 	_ = e.Verify(e.Service, storetest.Number, "000000")
@@ -131,7 +131,7 @@ func TestNothingInClearAndEveryKeyExpires(t *testing.T) {
 	client := redistest.Client(t)
 	p := prefix()
 	e := storetest.NewEnv(t, redisstore.New(client, redisstore.WithPrefix(p)), storetest.NewClock(), passcode.WithLimits(
-		append(passcode.DefaultLimits, passcode.Limit{Scope: passcode.SendsToCountry, Max: 100, Window: time.Hour},
+		append(passcode.DefaultLimits(), passcode.Limit{Scope: passcode.SendsToCountry, Max: 100, Window: time.Hour},
 			passcode.Limit{Scope: passcode.Sends, Max: 1000, Window: 24 * time.Hour})...))
 	_, err := e.Service.Send(ctx, passcode.Request{To: "1 (415) 555-2671", UsageType: twiliosms.UsageTypeSignIn, IP: "203.0.113.7"})
 	require.NoError(t, err)

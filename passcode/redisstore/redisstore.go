@@ -57,13 +57,20 @@ type Store struct {
 	prefix string
 }
 
-// Option configures a Store in New.
-type Option func(*Store)
+// Option configures a Store in New. The one option, with its default:
+//
+//   - [WithPrefix](prefix): what starts every key. Default: [DefaultPrefix],
+//     "twiliosms:".
+//
+// The zero Option changes nothing.
+type Option struct {
+	apply func(*Store)
+}
 
 // WithPrefix starts every key with prefix instead of "twiliosms:", to share
 // a Redis between services or keep tests apart.
 func WithPrefix(prefix string) Option {
-	return func(s *Store) { s.prefix = prefix }
+	return Option{func(s *Store) { s.prefix = prefix }}
 }
 
 // New returns a Store that keeps its keys in client's Redis. Create the
@@ -73,8 +80,8 @@ func WithPrefix(prefix string) Option {
 func New(client redis.UniversalClient, opts ...Option) *Store {
 	s := &Store{client: client, prefix: DefaultPrefix}
 	for _, opt := range opts {
-		if opt != nil {
-			opt(s)
+		if opt.apply != nil {
+			opt.apply(s)
 		}
 	}
 	return s

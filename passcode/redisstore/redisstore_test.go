@@ -7,10 +7,12 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/connectorkit/twiliosms/internal/doccheck"
 	"github.com/connectorkit/twiliosms/internal/redistest"
 	"github.com/connectorkit/twiliosms/passcode"
 	"github.com/connectorkit/twiliosms/passcode/redisstore"
 	"github.com/connectorkit/twiliosms/passcode/storetest"
+	"github.com/stretchr/testify/assert"
 )
 
 // TestMain fails the run if any test leaves a goroutine behind.
@@ -29,4 +31,8 @@ func prefix() string {
 func TestSharedSuite(t *testing.T) {
 	client := redistest.Client(t)
 	storetest.Run(t, func(*testing.T) passcode.Store { return redisstore.New(client, redisstore.WithPrefix(prefix())) })
+}
+
+func TestOptionDocsListEveryOption(t *testing.T) {
+	assert.Equal(t, 1, doccheck.OptionsAreListed(t, ".", "Option"))
 }
