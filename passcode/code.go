@@ -4,24 +4,37 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
-	"math/big"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 
 	"github.com/connectorkit/twiliosms"
 )
 
-// newCode draws a code of s.length digits, uniformly: crypto/rand.Int has
-// no modulo bias.
+// newCode draws a code of s.length digits, uniformly, from crypto/rand:
+// a random 64-bit number below the largest multiple of 10^length it holds,
+// drawn again when it is not (rejection sampling, as crypto/rand.Int does,
+// so there is no modulo bias), and written with its leading zeros.
 func (s *Service) newCode() (string, error) {
-	limit := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(s.length)), nil)
-	n, err := rand.Int(rand.Reader, limit)
-	if err != nil {
-		return "", fmt.Errorf("passcode: cannot draw a code: %w", err)
+	limit := uint64(1)
+	for range s.length {
+		limit *= 10
 	}
-	return fmt.Sprintf("%0*d", s.length, n), nil
+	unbiased := math.MaxUint64 - math.MaxUint64%limit
+	var b [8]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", fmt.Errorf("passcode: cannot draw a code: %w", err)
+		}
+		if n := binary.LittleEndian.Uint64(b[:]); n < unbiased {
+			digits := strconv.FormatUint(n%limit, 10)
+			return strings.Repeat("0", s.length-len(digits)) + digits, nil
+		}
+	}
 }
 
 // macMessage is what a code's HMAC signs: the code bound to its usage type

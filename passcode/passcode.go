@@ -293,7 +293,7 @@ func (s *Service) Send(ctx context.Context, r Request) (*Sent, error) {
 		return nil, err
 	}
 	now := s.clock()
-	sctx, cancel, deadline := stepContext(ctx)
+	sctx, cancel, deadline := s.stepContext(ctx)
 	defer cancel()
 	guard, region := s.guardRequest(rc, r.IP, subject.ip)
 	req := IssueRequest{
@@ -420,7 +420,7 @@ func (s *Service) Verify(ctx context.Context, r VerifyRequest) (string, error) {
 		subject.ip = ipSubject(r.IP)
 	}
 	cs, applied := counters(s.limits, subject, FailedChecksForRecipient, FailedChecksFromIP)
-	sctx, cancel, deadline := stepContext(ctx)
+	sctx, cancel, deadline := s.stepContext(ctx)
 	defer cancel()
 	res, err := s.store.Check(sctx, CheckRequest{Now: s.clock(), Deadline: deadline, CodeKey: codeKey(r.UsageType, e164),
 		MACs: s.keys.macs(macMessage(r.UsageType, e164, code)), KeyIDs: s.keys.ids, Counters: cs, EventID: newID()})
@@ -453,9 +453,15 @@ const DefaultStoreTimeout = 2 * time.Second
 
 // stepContext is ctx for one Store step, with the time after which its
 // caller no longer waits: ctx's deadline, or DefaultStoreTimeout from now.
-func stepContext(ctx context.Context) (context.Context, context.CancelFunc, time.Time) {
+// A MemoryStore lives in this process and holds a step no longer than its
+// mutex, so it is given the deadline without a context to carry it (and
+// its timer).
+func (s *Service) stepContext(ctx context.Context) (context.Context, context.CancelFunc, time.Time) {
 	if deadline, ok := ctx.Deadline(); ok {
 		return ctx, func() {}, deadline
+	}
+	if _, local := s.store.(*MemoryStore); local {
+		return ctx, func() {}, time.Now().Add(DefaultStoreTimeout)
 	}
 	sctx, cancel := context.WithTimeout(ctx, DefaultStoreTimeout)
 	deadline, _ := sctx.Deadline()

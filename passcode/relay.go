@@ -96,7 +96,7 @@ func (s *Service) Relay(ctx context.Context, r RelayRequest) (*Relayed, error) {
 	cs, applied := counters(s.limits, s.subjects(rc, r.IP), SendsToRecipient, SendsFromIP, SendsToCountry, Sends)
 	mac := s.keys.sign(macMessage(r.UsageType, to, r.Code))
 	now := s.clock()
-	sctx, cancel, deadline := stepContext(ctx)
+	sctx, cancel, deadline := s.stepContext(ctx)
 	defer cancel()
 	req := IssueRequest{
 		Now: now, Deadline: deadline, Counters: cs, EventID: newID(), Once: true,
