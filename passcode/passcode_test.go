@@ -508,6 +508,7 @@ func TestReflectionPrintsNoKey(t *testing.T) {
 		slog.New(slog.NewJSONHandler(&out, nil)).Info("x", "value", value)
 	}
 	printed := out.String()
+	assert.NotContains(t, printed, "passcode-test-token", "nor the Twilio auth token of the connector it holds")
 	for _, key := range [][]byte{testSecret, bytes.Repeat([]byte{0xAB}, 32)} {
 		for _, form := range []string{string(key), fmt.Sprintf("%x", key), fmt.Sprintf("%X", key), fmt.Sprintf("%v", key),
 			fmt.Sprintf("%d", key), fmt.Sprintf("%q", key), strings.Trim(fmt.Sprintf("%v", key), "[]"), fmt.Sprintf("%x", key[:8])} {
