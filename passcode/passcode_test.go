@@ -3,6 +3,7 @@ package passcode
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -509,6 +510,7 @@ func TestReflectionPrintsNoKey(t *testing.T) {
 	}
 	printed := out.String()
 	assert.NotContains(t, printed, "passcode-test-token", "nor the Twilio auth token of the connector it holds")
+	assert.NotContains(t, printed, base64.StdEncoding.EncodeToString([]byte("AC0123456789abcdef0123456789abcdef:passcode-test-token")), "nor its Basic authorization")
 	for _, key := range [][]byte{testSecret, bytes.Repeat([]byte{0xAB}, 32)} {
 		for _, form := range []string{string(key), fmt.Sprintf("%x", key), fmt.Sprintf("%X", key), fmt.Sprintf("%v", key),
 			fmt.Sprintf("%d", key), fmt.Sprintf("%q", key), strings.Trim(fmt.Sprintf("%v", key), "[]"), fmt.Sprintf("%x", key[:8])} {
