@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"html"
 	"io"
 	"log"
 	"net/http"
@@ -360,4 +361,30 @@ func TestLogsNeverHoldTheNumber(t *testing.T) {
 	assert.Contains(t, c.page, "Something went wrong on our side.")
 	assert.Contains(t, logs.String(), "HTTP 400, error 21608", "the operator learns what failed")
 	assert.NotContains(t, logs.String(), "5005550006", "but not the number Twilio quoted")
+}
+
+// TestTheFraudGuardsRefusalInTheReadersLanguage asks for codes to one
+// range of numbers and types none of them back, as SMS pumping does: the
+// fraud guard, on by default, refuses before the floor of unverified sends
+// is passed, and the page says so in the reader's language.
+func TestTheFraudGuardsRefusalInTheReadersLanguage(t *testing.T) {
+	inst, srv := serve(t, nil)
+	for _, tc := range []struct{ lang, words, rangeOf string }{
+		{"de", "Wir können dieser Nummer gerade keine SMS senden. Melden Sie sich auf anderem Weg an.", "+1 415 555 %04d"},
+		{"en", "We can't text this number right now. Try another way to sign in.", "+1 415 556 %04d"},
+	} {
+		c := newClient(t, srv)
+		c.lang = tc.lang
+		sent := len(inst.Fake.Messages())
+		for i := range 20 {
+			c.post("/send", url.Values{"phone": {fmt.Sprintf(tc.rangeOf, 2600+i)}})
+			if c.code == http.StatusTooManyRequests {
+				break
+			}
+			require.Equal(t, http.StatusOK, c.code, "send %d", i)
+		}
+		require.Equal(t, http.StatusTooManyRequests, c.code, "the guard refused")
+		assert.Contains(t, c.page, html.EscapeString(tc.words))
+		assert.LessOrEqual(t, len(inst.Fake.Messages())-sent, 10, "no more than the guard's floor of unverified sends went out")
+	}
 }
