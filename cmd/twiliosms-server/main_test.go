@@ -203,6 +203,7 @@ func TestDevModeRunsOnItsOwn(t *testing.T) {
 	metrics := p.do("GET", "/metrics", nil).text
 	assert.Contains(t, metrics, `twiliosms_sends_total{outcome="sent",region="US"} 1`)
 	assert.Contains(t, metrics, `twiliosms_checks_total{outcome="approved"} 1`)
+	assert.Contains(t, metrics, `twiliosms_guard_decisions_total{decision="allowed",signal=""} 1`)
 	assert.Contains(t, metrics, `twiliosms_http_request_duration_seconds_count{code="201",method="POST",route="POST /v2/Services/{ServiceSid}/Verifications"} 1`)
 
 	require.NoError(t, p.stop())

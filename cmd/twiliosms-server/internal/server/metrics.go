@@ -30,7 +30,8 @@ type Metrics struct {
 	// Checks counts code checks by outcome: "approved", "wrong_code",
 	// "malformed_code", or the kind of error.
 	Checks *prometheus.CounterVec
-	// GuardDecisions counts the fraud guard's refusals by signal.
+	// GuardDecisions counts the fraud guard's decisions on the Verify
+	// API's sends: "allowed", and "refused" by signal.
 	GuardDecisions *prometheus.CounterVec
 	// HookRequests counts the auth servers' hook requests by system
 	// ("logto", "supabase", "kratos", "zitadel") and outcome ("sent",
@@ -71,10 +72,15 @@ type meteredCodes struct {
 	metrics *Metrics
 }
 
-// Send sends a code and counts it.
+// Send sends a code and counts it, and the guard's decision: a send that
+// went out passed the guard (relayed codes are not the guard's to judge,
+// so only these are counted as allowed).
 func (c meteredCodes) Send(ctx context.Context, r passcode.Request) (*passcode.Sent, error) {
 	sent, err := c.Service.Send(ctx, r)
 	c.metrics.countSend(c.conn, r.To, "sent", err)
+	if err == nil {
+		c.metrics.GuardDecisions.WithLabelValues("allowed", "").Inc()
+	}
 	return sent, err
 }
 
