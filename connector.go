@@ -63,8 +63,11 @@ type Message struct {
 	// spaces, dashes, dots and parentheses. See Connector.ReadPhone.
 	To string `redact:"phone"`
 	// Phone is the recipient as ReadPhone read it, for a caller that has
-	// read the number already: set it instead of To, and the number is not
-	// read again. The zero Phone is not set; setting both is an error.
+	// read the number already: set it, and the number is not read again.
+	// The zero Phone is not set. With Phone set, To may be empty or hold
+	// Phone's E.164 form (what passcode sets, so that a Sender wrapping a
+	// Connector still finds the number in To); a To that says otherwise is
+	// an error, since whom to text would be in doubt.
 	Phone Phone
 	// UsageType selects the template; a usage type without a template of
 	// its own uses the Generic template.
@@ -406,10 +409,11 @@ func (c *Connector) recipient(msg Message) (phoneNumber, error) {
 	if msg.Phone.IsZero() {
 		return c.phones.read(msg.To)
 	}
-	if msg.To != "" {
-		return phoneNumber{}, errorf(ErrInvalidMessage, "Message.To and Message.Phone are both set: set one, so that there is no doubt whom the code goes to")
-	}
 	p := msg.Phone.v.open()
+	if msg.To != "" && msg.To != p.e164 {
+		return phoneNumber{}, errorf(ErrInvalidMessage, "Message.To (%s) is not Message.Phone's number (%s): set one, or To to Phone.E164(), so that there is no doubt whom the code goes to",
+			MaskPhone(msg.To), MaskPhone(p.e164))
+	}
 	if p.rules != c.phones {
 		if err := c.phones.admit(p, p.e164); err != nil {
 			return phoneNumber{}, err.WithField("Message.Phone")

@@ -347,10 +347,14 @@ func TestSendMessageToAPhone(t *testing.T) {
 	assert.Equal(t, "US", r.Region)
 
 	_, err = conn.SendMessage(context.Background(), Message{To: "+14155552671", Phone: p, UsageType: UsageTypeSignIn, Code: "1"})
-	require.ErrorIs(t, err, ErrInvalidMessage, "To and Phone both set: whom to text is in doubt")
-	assert.Contains(t, err.Error(), "Message.To and Message.Phone are both set")
+	require.NoError(t, err, "To may repeat Phone's E.164 form")
+	assert.Len(t, requests(), 2)
+
+	_, err = conn.SendMessage(context.Background(), Message{To: "(415) 555-2671", Phone: p, UsageType: UsageTypeSignIn, Code: "1"})
+	require.ErrorIs(t, err, ErrInvalidMessage, "a To other than Phone's E.164 form: whom to text is in doubt")
+	assert.Contains(t, err.Error(), "Message.To (415***2671) is not Message.Phone's number (+1415***2671)")
 	assert.True(t, NotSent(err))
-	assert.Len(t, requests(), 1, "nothing more was sent")
+	assert.Len(t, requests(), 2, "nothing more was sent")
 }
 
 // TestAPhoneReadUnderLooserRulesIsCheckedAgain: a Phone that another

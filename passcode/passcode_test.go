@@ -115,8 +115,8 @@ func TestANumberIsReadOnce(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int32(1), sender.reads.Load(), "one reading for the limits, the country, the guard and the send")
 	require.Len(t, sender.sent, 1)
-	assert.Empty(t, sender.sent[0].To, "the send carries the reading, not the text")
-	assert.Equal(t, "+14155552671", sender.sent[0].Phone.E164())
+	assert.Equal(t, "+14155552671", sender.sent[0].Phone.E164(), "the send carries the reading")
+	assert.Equal(t, "+14155552671", sender.sent[0].To, "and the E.164 form, for Senders that wrap the connector")
 	assert.Equal(t, "+14155552671", fake.Messages()[0].To)
 
 	code := regexp.MustCompile(`\d{6}`).FindString(fake.Messages()[0].Body)

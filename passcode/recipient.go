@@ -48,14 +48,12 @@ func (r *recipient) regionOf() string {
 	return r.region
 }
 
-// message is msg addressed to r: its Phone when the Sender read one, so
-// that SendMessage does not read the number again, else its E.164 form.
+// message is msg addressed to r: To is the E.164 form, and Phone the
+// Sender's reading when it made one, so that SendMessage does not read the
+// number again while a Sender that wraps a Connector still finds the
+// number in To.
 func (r *recipient) message(msg twiliosms.Message) twiliosms.Message {
-	if r.phone.IsZero() {
-		msg.To = r.e164
-	} else {
-		msg.Phone = r.phone
-	}
+	msg.To, msg.Phone = r.e164, r.phone
 	return msg
 }
 
