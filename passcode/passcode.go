@@ -16,7 +16,10 @@
 // usage type and the number, and compared in constant time; each check is
 // one atomic step, so a code verifies once however many requests race.
 // The Store is in memory by default (NewMemoryStore); passcode/redisstore
-// shares codes and limits between the instances of a service.
+// shares codes and limits between the instances of a service, and
+// passcode/otphttp serves Send and Verify as two JSON endpoints. Relay
+// sends, with the same templates and limits, a code another system drew
+// and checks itself.
 package passcode
 
 import (
