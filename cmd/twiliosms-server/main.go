@@ -24,6 +24,8 @@
 //	-addr ADDRESS      where to listen: 127.0.0.1:8080 in dev mode, :8080 with -config, 127.0.0.1:8025 with -fake
 //	-twilio-url URL    send through this base URL instead of Twilio's (a shared fake, a proxy): https unless loopback
 //	-usage-type TYPE   the templates verifications use (default SignIn)
+//	-country-limit N/DURATION  at most N sends to one country in any DURATION (500/1h); off by default
+//	-service-limit N/DURATION  at most N sends by the whole service in any DURATION (5000/24h); off by default
 //	-fake              serve only twiliosmstest, the fake Twilio, for other processes
 //	REDIS_URL                  codes, limits and verifications in Redis, shared by every instance; without it, in memory
 //	TWILIOSMS_SECRET           keys, comma-separated, hex or base64, 32 bytes or more each; the first signs and seals
@@ -85,6 +87,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&s.Addr, "addr", "", "the `address` to listen on (default 127.0.0.1:8080 in dev mode, :8080 with -config, 127.0.0.1:8025 with -fake)")
 	fs.StringVar(&s.TwilioURL, "twilio-url", "", "send through this base `URL` instead of Twilio's: a shared fake or a proxy (https unless loopback)")
 	fs.StringVar(&s.UsageType, "usage-type", "SignIn", "the usage `type` whose templates verifications use")
+	fs.StringVar(&s.CountryLimit, "country-limit", "", "at most N sends to one country in any DURATION, written `N/DURATION` (500/1h); the Verify API's and the hooks' together")
+	fs.StringVar(&s.ServiceLimit, "service-limit", "", "at most N sends by the whole service in any DURATION, written `N/DURATION` (5000/24h)")
 	fake := fs.Bool("fake", false, "serve only twiliosmstest, a fake Twilio, for other processes")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: twiliosms-server [flags]\n\nA Twilio Verify v2 (SMS) server on your Twilio account and Redis; without -config, dev mode on a fake Twilio.\nEnvironment: REDIS_URL, TWILIOSMS_SECRET, TWILIOSMS_API_CREDENTIALS, TWILIOSMS_SERVICE_SID, and the hooks' TWILIOSMS_LOGTO_AUTHORIZATION, TWILIOSMS_SUPABASE_SECRET, TWILIOSMS_KRATOS_API_KEY, TWILIOSMS_ZITADEL_SIGNING_KEY (go doc ./cmd/twiliosms-server says more).\n\nFlags:\n")

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -316,20 +317,84 @@ func TestTwoInstancesShareOneRedis(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, a.do("GET", a.verifications()+"/"+sid, nil).status)
 
 	// Nothing in Redis holds the number in clear.
-	keys, err := redistest.Client(t).Keys(context.Background(), "*").Result()
+	rdb := redis.NewClient(&redis.Options{Addr: redisServer.Addr})
+	defer rdb.Close()
+	keys, err := rdb.Keys(context.Background(), "*").Result()
 	require.NoError(t, err)
+	require.NotEmpty(t, keys, "the servers keep their state in this Redis")
 	for _, k := range keys {
 		assert.NotContains(t, k, "4155552671")
+		dump, err := rdb.Dump(context.Background(), k).Result()
+		require.NoError(t, err)
+		assert.NotContains(t, dump, "4155552671", "%s's value", k)
 	}
 
 	assert.Equal(t, http.StatusOK, a.do("GET", "/readyz", nil).status)
 	redisServer.Stop()
 	assert.Equal(t, http.StatusServiceUnavailable, a.do("GET", "/readyz", nil).status)
 	assert.Equal(t, http.StatusOK, a.do("GET", "/healthz", nil).status)
-	r = a.do("POST", a.verifications(), url.Values{"To": {"+14155552672"}, "Channel": {"sms"}})
-	assert.Equal(t, http.StatusServiceUnavailable, r.status, r.text)
-	assert.EqualValues(t, 20503, r.body["code"])
+	for range 3 {
+		start := time.Now()
+		r = a.do("POST", a.verifications(), url.Values{"To": {"+14155552672"}, "Channel": {"sms"}})
+		assert.Less(t, time.Since(start), time.Second, "a Redis that refuses connections fails a request at once")
+		assert.Equal(t, http.StatusServiceUnavailable, r.status, r.text)
+		assert.EqualValues(t, 20503, r.body["code"])
+	}
 	assert.Len(t, fake.Messages(), 2, "nothing is sent without the store")
+	for _, line := range strings.Split(strings.TrimSpace(a.stderr.String()), "\n") {
+		assert.True(t, json.Valid([]byte(line)), "every log line is JSON, go-redis's too: %s", line)
+	}
+	assert.NotContains(t, a.stderr.String(), "failed to dial", "go-redis's per-request dial failures stay out of the log")
+}
+
+// TestUsageTypeFlagPicksTheTemplates: -usage-type makes verifications use
+// another usage type's templates.
+func TestUsageTypeFlagPicksTheTemplates(t *testing.T) {
+	p := start(t, nil, regexp.MustCompile(`try it`), "-addr", "127.0.0.1:0", "-usage-type", "ForgotPassword")
+	r := p.do("POST", p.verifications(), url.Values{"To": {"+14155552671"}, "Channel": {"sms"}})
+	require.Equal(t, http.StatusCreated, r.status, r.text)
+	assert.Contains(t, p.do("GET", "/inbox", nil).text, "resets your password (dev mode)")
+}
+
+// TestCountryAndServiceLimitsCountTheAPIAndTheHooks: -country-limit and
+// -service-limit count the Verify API's sends and the hooks' together.
+func TestCountryAndServiceLimitsCountTheAPIAndTheHooks(t *testing.T) {
+	fake := twiliosmstest.NewServer(twiliosmstest.WithCredentials("AC0123456789abcdef0123456789abcdef", "fakeToken0123456789"))
+	defer fake.Close()
+	const authorization = "Bearer 0123456789abcdef0123456789abcdef"
+	env, args := production(t, fake.URL, "TWILIOSMS_LOGTO_AUTHORIZATION="+authorization)
+	p := start(t, env, regexp.MustCompile(`in this process's memory`), append(args, "-country-limit", "2/1h", "-service-limit", "4/1h")...)
+	p.login()
+	hook := func(to, code string) int {
+		t.Helper()
+		req, err := http.NewRequest("POST", p.base+"/hooks/logto",
+			strings.NewReader(`{"to":"`+to+`","type":"SignIn","payload":{"code":"`+code+`"}}`))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", authorization)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	api := func(to string) int {
+		t.Helper()
+		return p.do("POST", p.verifications(), url.Values{"To": {to}, "Channel": {"sms"}}).status
+	}
+	assert.Equal(t, http.StatusCreated, api("+14155552671"))
+	assert.Equal(t, http.StatusNoContent, hook("14155552672", "111111"))
+	assert.Equal(t, http.StatusTooManyRequests, hook("14155552673", "222222"), "a third US send in the hour: the country's limit")
+	assert.Equal(t, http.StatusTooManyRequests, api("+14155552674"))
+	assert.Equal(t, http.StatusCreated, api("+447400123456"), "another country")
+	assert.Equal(t, http.StatusNoContent, hook("447400123457", "333333"))
+	assert.Equal(t, http.StatusTooManyRequests, api("+33612345678"), "a fifth send in the hour: the service's limit")
+	assert.Len(t, fake.Messages(), 4)
+
+	bad := exec.Command(binary, append(args, "-country-limit", "lots")...)
+	bad.Env = append(os.Environ(), env...)
+	out, err := bad.CombinedOutput()
+	require.Error(t, err)
+	assert.Contains(t, string(out), `-country-limit "lots": write it as a count of at least 1, a slash and a duration, such as 500/1h`)
 }
 
 func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {

@@ -197,6 +197,7 @@ func Run(t *testing.T, newStore func(t *testing.T) passcode.Store) {
 		{"SendSaysWhenTheNextIsAllowed", sendSaysWhenTheNextIsAllowed},
 		{"RelaySendsOnceWithTheLimits", relaySendsOnceWithTheLimits},
 		{"ARelayThatFailedIsNotARepeat", aRelayThatFailedIsNotARepeat},
+		{"RelaysCountInEveryLimit", relaysCountInEveryLimit},
 		{"TheGuardLeavesRelaysAlone", theGuardLeavesRelaysAlone},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
@@ -755,6 +756,26 @@ func relaySendsOnceWithTheLimits(t *testing.T, newStore func(*testing.T) passcod
 	_, err = e.Service.Relay(ctx, passcode.RelayRequest{To: Number, UsageType: twiliosms.UsageTypeSignIn})
 	assert.ErrorIs(t, err, twiliosms.ErrInvalidMessage, "no code")
 	assert.Contains(t, err.Error(), "RelayRequest.Code is empty")
+}
+
+func relaysCountInEveryLimit(t *testing.T, newStore func(*testing.T) passcode.Store) {
+	for _, l := range []passcode.Limit{
+		{Scope: passcode.SendsToRecipient, Max: 1, Window: time.Hour},
+		{Scope: passcode.SendsFromIP, Max: 1, Window: time.Hour},
+		{Scope: passcode.SendsToCountry, Max: 1, Window: time.Hour},
+		{Scope: passcode.Sends, Max: 1, Window: time.Hour},
+	} {
+		e := NewEnv(t, newStore(t), NewClock(), passcode.WithLimits(l))
+		_, err := relay(e.Service, "kratos", Number, "111111")
+		require.NoError(t, err, "%v", l)
+		to := OtherNumber // the same address and country (US), and the service
+		if l.Scope == passcode.SendsToRecipient {
+			to = Number
+		}
+		_, err = relay(e.Service, "kratos", to, "222222")
+		requireLimit(t, err, l.Scope, time.Hour)
+		requireLimit(t, sendErr(e.Service, to, "203.0.113.7"), l.Scope, time.Hour) // and the native sends after it
+	}
 }
 
 func aRelayThatFailedIsNotARepeat(t *testing.T, newStore func(*testing.T) passcode.Store) {

@@ -10,12 +10,15 @@ import (
 	"net"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/connectorkit/twiliosms"
 	"github.com/connectorkit/twiliosms/cmd/twiliosms-server/internal/hooks"
+	"github.com/connectorkit/twiliosms/passcode"
 )
 
 // Settings are what the command line and the environment say, before
@@ -30,6 +33,10 @@ type Settings struct {
 	TwilioURL string
 	// UsageType is -usage-type: the templates verifications use.
 	UsageType string
+	// CountryLimit and ServiceLimit are -country-limit and -service-limit:
+	// "N/DURATION" ("500/1h"), at most N sends in any DURATION to one
+	// country, or by the whole service; "" for none.
+	CountryLimit, ServiceLimit string
 	// Getenv reads REDIS_URL, TWILIOSMS_SECRET, TWILIOSMS_API_CREDENTIALS,
 	// TWILIOSMS_SERVICE_SID and the hooks' secrets.
 	Getenv func(string) string
@@ -59,8 +66,12 @@ type Config struct {
 	Connector twiliosms.Config
 	// TwilioURL is where sends go; "" is Twilio itself, or in dev mode an
 	// in-process twiliosmstest.
-	TwilioURL   string
-	UsageType   twiliosms.UsageType
+	TwilioURL string
+	UsageType twiliosms.UsageType
+	// Limits are -country-limit's and -service-limit's, added to the
+	// Verify API's own (verify.Limits): they count the Verify API's sends
+	// and the hooks' alike.
+	Limits      []passcode.Limit
 	RedisURL    string
 	Secrets     [][]byte
 	Credentials []Credential
@@ -140,6 +151,20 @@ func Load(s Settings) (*Config, error) {
 	if c.Connector.Templates != nil && !knownUsageType(c.UsageType, c.Connector.Templates) {
 		problem("-usage-type %q is neither one of Logto's usage types (%s) nor a usageType of the config's templates; usage types are case-sensitive", c.UsageType, strings.Join(logtoUsageTypes, ", "))
 	}
+	for _, l := range []struct {
+		flag, value string
+		scope       passcode.Scope
+	}{{"-country-limit", s.CountryLimit, passcode.SendsToCountry}, {"-service-limit", s.ServiceLimit, passcode.Sends}} {
+		if l.value == "" {
+			continue
+		}
+		limit, err := parseLimit(l.value, l.scope)
+		if err != nil {
+			problem("%s %q: %v", l.flag, l.value, err)
+			continue
+		}
+		c.Limits = append(c.Limits, limit)
+	}
 	if c.RedisURL != "" {
 		if _, err := redis.ParseURL(c.RedisURL); err != nil {
 			problem("%s is not a Redis URL: write it as redis://[user:password@]host:port/db, or rediss:// for TLS", EnvRedisURL)
@@ -153,6 +178,21 @@ func Load(s Settings) (*Config, error) {
 		return nil, &ConfigError{Problems: problems}
 	}
 	return c, nil
+}
+
+// parseLimit reads "N/DURATION" as a limit of scope: at most N sends in
+// any DURATION.
+func parseLimit(value string, scope passcode.Scope) (passcode.Limit, error) {
+	count, window, ok := strings.Cut(value, "/")
+	n, err := strconv.Atoi(count)
+	if !ok || err != nil || n < 1 {
+		return passcode.Limit{}, errors.New("write it as a count of at least 1, a slash and a duration, such as 500/1h")
+	}
+	d, err := time.ParseDuration(window)
+	if err != nil || d < time.Second {
+		return passcode.Limit{}, errors.New("the duration after the slash is Go's, of at least 1s, such as 1h or 24h")
+	}
+	return passcode.Limit{Scope: scope, Max: n, Window: d}, nil
 }
 
 // logtoUsageTypes are Logto's nine usage types: a connector without a

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -64,9 +65,19 @@ func (s *Server) build() error {
 	if err != nil {
 		return fmt.Errorf("twiliosms-server: -twilio-url %s: %w", cfg.TwilioURL, err)
 	}
-	codeStore, verifyStore, ready := s.stores()
+	codeStore, verifyStore, ready := s.stores(logger)
+	limits := append(slices.Clone(verify.Limits), cfg.Limits...)
 	codes, err := passcode.New(conn, passcode.WithSecret(cfg.Secrets...), passcode.WithStore(codeStore),
-		passcode.WithTTL(verify.CodeTTL), passcode.WithMaxAttempts(verify.MaxChecks), passcode.WithLimits(verify.Limits...))
+		passcode.WithTTL(verify.CodeTTL), passcode.WithMaxAttempts(verify.MaxChecks), passcode.WithLimits(limits...))
+	if err != nil {
+		return fmt.Errorf("twiliosms-server: %w", err)
+	}
+	// The hooks relay through a service of their own on the same store and
+	// limits, so both count every send; its hour is how long a relayed
+	// code is recognised when the auth server delivers it again (Kratos's
+	// and Zitadel's phone codes live an hour).
+	relays, err := passcode.New(conn, passcode.WithSecret(cfg.Secrets...), passcode.WithStore(codeStore),
+		passcode.WithTTL(RelayLifetime), passcode.WithLimits(limits...))
 	if err != nil {
 		return fmt.Errorf("twiliosms-server: %w", err)
 	}
@@ -81,7 +92,7 @@ func (s *Server) build() error {
 	for pattern, h := range api.Routes() {
 		rt.Handle(pattern, BasicAuth(cfg.Credentials, h))
 	}
-	s.hooks(rt, codes, conn, metrics)
+	s.hooks(rt, relays, conn, metrics)
 	if s.fake != nil {
 		rt.Handle("GET /inbox", inbox(s.fake))
 	}
@@ -89,9 +100,12 @@ func (s *Server) build() error {
 	return nil
 }
 
+// RelayLifetime is how long a relayed code is recognised as a repeat when
+// an auth server delivers it again.
+const RelayLifetime = time.Hour
+
 // hooks adds the auth servers' SMS hooks whose secrets are set: they
-// relay through codes, so the Verify API's limits and store apply to
-// them too.
+// relay through codes, whose limits and store are the Verify API's.
 func (s *Server) hooks(rt *Router, codes *passcode.Service, conn *twiliosms.Connector, metrics *Metrics) {
 	if len(s.cfg.Hooks.Enabled()) == 0 {
 		return
@@ -106,16 +120,37 @@ func (s *Server) hooks(rt *Router, codes *passcode.Service, conn *twiliosms.Conn
 // stores are the code store and the verification store, and what /readyz
 // asks: in Redis when REDIS_URL is set (both on one client, so one ping
 // answers for both), else in this process's memory, which is always ready.
-func (s *Server) stores() (passcode.Store, verify.Store, func(context.Context) error) {
+func (s *Server) stores(logger *slog.Logger) (passcode.Store, verify.Store, func(context.Context) error) {
 	if s.cfg.RedisURL == "" {
 		return passcode.NewMemoryStore(), verify.NewMemoryStore(), func(context.Context) error { return nil }
 	}
 	opts, _ := redis.ParseURL(s.cfg.RedisURL) // Load checked it
+	// The README's recommended options: a caller's deadline bounds every
+	// call, a failed call is not sent again, and a Redis that refuses
+	// connections fails a request at once.
 	opts.ContextTimeoutEnabled = true
+	opts.MaxRetries, opts.DialerRetries = -1, 1
+	opts.DialTimeout, opts.PoolTimeout = time.Second, time.Second
+	redis.SetLogger(redisLog{logger})
 	client := redis.NewClient(opts)
 	s.closers = append(s.closers, func() { _ = client.Close() })
 	codes := redisstore.New(client)
 	return codes, verify.NewRedisStore(client, redisstore.DefaultPrefix), codes.Ping
+}
+
+// redisLog puts go-redis's own messages into the server's JSON log. Its
+// pool says "failed to dial" on every request while Redis is down: those
+// are left out, since /readyz and every answer's 503 say so already, and
+// one plain line per request would drown the log.
+type redisLog struct{ logger *slog.Logger }
+
+// Printf logs one of go-redis's messages.
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	if strings.Contains(msg, "failed to dial") {
+		return
+	}
+	l.logger.WarnContext(ctx, "twiliosms-server: go-redis", "message", msg)
 }
 
 // Handler is the server's HTTP handler.

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -500,4 +502,68 @@ func TestLoggedErrorsMaskEveryNumber(t *testing.T) {
 	assert.NotContains(t, got, "4155552671")
 	assert.Contains(t, got, "+1415***2671")
 	assert.Contains(t, got, "retry after 30 s", "short numbers are left alone")
+}
+
+// germanTemplate adds a German sign-in template to the config.
+func germanTemplate(cfg *twiliosms.Config, _ *[]passcode.Option) {
+	cfg.Templates = append(cfg.Templates, twiliosms.Template{UsageType: "SignIn", Locale: "de", Content: "Anmelden mit {{code}}"})
+}
+
+func TestLocalePicksTheTemplate(t *testing.T) {
+	e := newEnv(t, germanTemplate)
+	for _, tc := range []struct{ locale, prefix string }{{"de", "Anmelden mit "}, {"", "Sign in with "}, {"fr", "Sign in with "}} {
+		n := len(e.fake.Messages())
+		form := url.Values{"To": {fmt.Sprintf("+1415555%04d", 2600+n)}, "Channel": {"sms"}}
+		if tc.locale != "" {
+			form.Set("Locale", tc.locale)
+		}
+		r := e.do("POST", base+"/Verifications", form)
+		require.Equal(t, http.StatusCreated, r.status, r.body)
+		msgs := e.fake.Messages()
+		require.Len(t, msgs, n+1)
+		assert.True(t, strings.HasPrefix(msgs[n].Body, tc.prefix), "Locale %q: %q", tc.locale, msgs[n].Body)
+	}
+}
+
+func TestDeviceIpFeedsThePerIPLimit(t *testing.T) {
+	e := newEnv(t, func(_ *twiliosms.Config, o *[]passcode.Option) {
+		*o = append(*o, passcode.WithLimits(passcode.Limit{Scope: passcode.SendsFromIP, Max: 2, Window: time.Hour}),
+			passcode.WithFraudGuard(passcode.FraudGuard{Mode: passcode.GuardOff}))
+	})
+	send := func(to, ip string) reply {
+		return e.do("POST", base+"/Verifications", url.Values{"To": {to}, "Channel": {"sms"}, "DeviceIp": {ip}})
+	}
+	require.Equal(t, http.StatusCreated, send("+14155552601", "203.0.113.7").status)
+	require.Equal(t, http.StatusCreated, send("+14155552602", "203.0.113.7").status)
+	r := send("+14155552603", "203.0.113.7")
+	assert.Equal(t, http.StatusTooManyRequests, r.status)
+	assert.EqualValues(t, 20429, r.body["code"])
+	assert.Equal(t, http.StatusCreated, send("+14155552603", "198.51.100.9").status, "another device's address")
+	assert.Len(t, e.fake.Messages(), 3)
+}
+
+func TestDeviceIpFeedsTheFraudGuard(t *testing.T) {
+	office := netip.MustParsePrefix("198.51.100.0/24")
+	e := newEnv(t, func(_ *twiliosms.Config, o *[]passcode.Option) {
+		*o = append(*o, passcode.WithFraudGuard(passcode.FraudGuard{AllowNetworks: []netip.Prefix{office}}))
+	})
+	var refused reply
+	for i := range 20 {
+		// Each number in a range of its own: only the address's scope sees them all.
+		r := e.do("POST", base+"/Verifications", url.Values{"To": {fmt.Sprintf("+1415%d2671", 230+i)}, "Channel": {"sms"}, "DeviceIp": {"203.0.113.7"}})
+		if r.status != http.StatusCreated {
+			refused = r
+			break
+		}
+	}
+	require.Equal(t, http.StatusForbidden, refused.status, "an address whose codes nobody types is refused")
+	assert.EqualValues(t, 60410, refused.body["code"])
+	sent := len(e.fake.Messages())
+	assert.LessOrEqual(t, sent, 10)
+	// The guard reads DeviceIp: an address in its AllowNetworks is never
+	// refused, though the same send from the first address is.
+	r := e.do("POST", base+"/Verifications", url.Values{"To": {"+447400123456"}, "Channel": {"sms"}, "DeviceIp": {"203.0.113.7"}})
+	assert.Equal(t, http.StatusForbidden, r.status, "the address is refused wherever it sends")
+	r = e.do("POST", base+"/Verifications", url.Values{"To": {"+447400123456"}, "Channel": {"sms"}, "DeviceIp": {"198.51.100.9"}})
+	assert.Equal(t, http.StatusCreated, r.status, "a device in an allowed network is not refused")
 }
