@@ -294,19 +294,10 @@ func TestServiceFailures(t *testing.T) {
 	t.Run("fraud guard", func(t *testing.T) {
 		refusal := &passcode.FraudError{Signal: "unverified_to_range", RetryAfter: 90 * time.Second}
 		h := newHarness(t, setup{sender: func(c *twiliosms.Connector) passcode.Sender { return refusingSender{c, refusal} }})
-		a := failure(t, h.send("+15005550006"), http.StatusTooManyRequests, fraudCode(refusal))
+		a := failure(t, h.send("+15005550006"), http.StatusTooManyRequests, otphttp.CodeSuspectedFraud)
 		assert.Equal(t, 90, *a.Error.RetryAfter)
 		assert.Equal(t, "We can't text this number right now. Try another way to sign in.", a.Error.Message)
 	})
-}
-
-// fraudCode is the code a fraud refusal answers: Logto's key if
-// passcode.LogtoErrorCode has one for it, else ours.
-func fraudCode(err error) string {
-	if code := passcode.LogtoErrorCode(err); code != "" {
-		return code
-	}
-	return otphttp.CodeSuspectedFraud
 }
 
 // downStore is a store that cannot be reached.

@@ -33,8 +33,10 @@ const (
 	// (twiliosms.ErrRecipientOptedOut). 400.
 	CodeOptedOut = "otp.opted_out"
 	// CodeSuspectedFraud is the fraud guard's refusal
-	// (passcode.ErrSuspectedFraud), unless passcode.LogtoErrorCode has a
-	// key for it. 429.
+	// (passcode.ErrSuspectedFraud). Logto has no key of its own for it
+	// (passcode.LogtoErrorCode gives its rate limit's, for servers that
+	// must answer only Logto's keys), so a UI can tell it from a cooldown.
+	// 429.
 	CodeSuspectedFraud = "otp.suspected_fraud"
 	// CodeUnavailable is the store or Twilio failing or slowing us down
 	// (passcode.ErrStoreUnavailable, twiliosms.ErrUnavailable,
@@ -178,7 +180,9 @@ func Problem(err error, acceptLanguage string) *ProblemDetails {
 		r = rule{status: req.status, code: req.code, word: wordBadRequest}
 	} else if i := slices.IndexFunc(rules, func(r rule) bool { return r.matches(err) }); i >= 0 {
 		r = rules[i]
-		r.code = cmp.Or(passcode.LogtoErrorCode(err), r.code)
+		if r.code != CodeSuspectedFraud {
+			r.code = cmp.Or(passcode.LogtoErrorCode(err), r.code)
+		}
 	}
 	p := &ProblemDetails{Status: r.status, Code: r.code, RetryAfter: retryAfter(err, r.status)}
 	var args []any
