@@ -171,6 +171,8 @@ func WithLimits(limits ...Limit) Option {
 				return optionErrorf("WithLimits", "limit %d (%v) needs a Max of at least 1", i, l.Scope)
 			case l.Window < time.Second:
 				return optionErrorf("WithLimits", "limit %d (%v) needs a Window of at least 1s", i, l.Scope)
+			case l.Window%time.Millisecond != 0:
+				return optionErrorf("WithLimits", "limit %d (%v) has a Window of %v: a store keeps whole milliseconds, so give it in them", i, l.Scope, l.Window)
 			}
 		}
 		s.limits = append([]Limit(nil), limits...)

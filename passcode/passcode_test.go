@@ -61,6 +61,8 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"length 11", []Option{WithSecret(testSecret), WithLength(11)}, "WithLength"},
 		{"TTL 59s", []Option{WithSecret(testSecret), WithTTL(59 * time.Second)}, "passcode: WithTTL: must be between 1m0s and 1h0m0s, not 59s"},
 		{"TTL 61m", []Option{WithSecret(testSecret), WithTTL(61 * time.Minute)}, "WithTTL"},
+		{"window of 1.5 ms past a second", []Option{WithSecret(testSecret), WithLimits(Limit{Scope: Sends, Max: 1, Window: time.Second + 1500*time.Microsecond})},
+			"passcode: WithLimits: limit 0 (Sends) has a Window of 1.0015s: a store keeps whole milliseconds"},
 		{"attempts 0", []Option{WithSecret(testSecret), WithMaxAttempts(0)}, "passcode: WithMaxAttempts: must be between 1 and 100, not 0"},
 		{"attempts 101", []Option{WithSecret(testSecret), WithMaxAttempts(101)}, "WithMaxAttempts"},
 		{"limit without scope", []Option{WithSecret(testSecret), WithLimits(Limit{Max: 1, Window: time.Minute})}, "passcode: WithLimits: limit 0 has no known scope"},
@@ -518,4 +520,26 @@ func TestReflectionPrintsNoKey(t *testing.T) {
 		}
 	}
 	assert.Contains(t, printed, "passcode.Service{Length:6", "the Service's own Format still runs where fmt can call it")
+}
+
+// TestDefaultsAreAsDocumented holds the defaults the README and the docs
+// state to the code.
+func TestDefaultsAreAsDocumented(t *testing.T) {
+	assert.Equal(t, []Limit{
+		{SendsToRecipient, 1, time.Minute},
+		{SendsToRecipient, 10, 10 * time.Minute},
+		{SendsFromIP, 60, time.Hour},
+		{FailedChecksForRecipient, 30, time.Hour},
+		{FailedChecksFromIP, 60, time.Hour},
+	}, DefaultLimits())
+	assert.Equal(t, 2*time.Second, DefaultStoreTimeout)
+	assert.Equal(t, 500*time.Millisecond, MaxClockSkew)
+	assert.Equal(t, 90*24*time.Hour, DefaultRememberVerified)
+	conn, _ := fakeConnector(t)
+	s, err := New(conn, WithSecret(testSecret))
+	require.NoError(t, err)
+	assert.Equal(t, 6, s.length)
+	assert.Equal(t, 10*time.Minute, s.ttl)
+	assert.Equal(t, 10, s.maxAttempts)
+	assert.Equal(t, GuardDeny, s.guard.mode)
 }

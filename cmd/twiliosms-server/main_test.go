@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -490,4 +491,19 @@ func TestAHookRetriedOnAnotherInstanceSendsOnce(t *testing.T) {
 	assert.Equal(t, "+14155552671", msgs[0].To)
 	assert.Contains(t, msgs[0].Body, "135791")
 	assert.Contains(t, b.do("GET", "/metrics", nil).text, `twiliosms_sends_total{outcome="duplicate",region="US"} 1`)
+}
+
+// TestDevModesTemplatesSayTheirLanguage: dev mode's templates without a
+// locale are English (defaultLocale), so a bilingual reader who puts
+// English first gets English, and a German reader the German one.
+func TestDevModesTemplatesSayTheirLanguage(t *testing.T) {
+	p := start(t, nil, regexp.MustCompile(`try it`), "-addr", "127.0.0.1:0")
+	for i, tc := range []struct{ locale, says string }{
+		{"en-US,en;q=0.9,de;q=0.8", "is your sign-in code (dev mode)"},
+		{"de", "ist Ihr Anmeldecode (Entwicklermodus)"},
+	} {
+		r := p.do("POST", p.verifications(), url.Values{"To": {fmt.Sprintf("+1415555%04d", 2600+i)}, "Channel": {"sms"}, "Locale": {tc.locale}})
+		require.Equal(t, http.StatusCreated, r.status, r.text)
+		assert.Contains(t, p.do("GET", "/inbox", nil).text, tc.says, tc.locale)
+	}
 }

@@ -227,7 +227,6 @@ func (s *Store) Undo(ctx context.Context, req passcode.UndoRequest) error {
 	return nil
 }
 
-// outcomes maps the check script's answers to passcode's outcomes.
 // signed is a MAC as the scripts keep and compare it: its key's
 // fingerprint (of a fixed size, or none) and then the MAC, so that a check
 // can tell a code signed under a key it lacks from a wrong one.
@@ -235,6 +234,7 @@ func signed(keyID string, mac []byte) []byte {
 	return append([]byte(keyID), mac...)
 }
 
+// outcomes maps the check script's answers to passcode's outcomes.
 var outcomes = map[int64]passcode.Outcome{
 	1: passcode.OutcomeLimited,
 	2: passcode.OutcomeNotFound,

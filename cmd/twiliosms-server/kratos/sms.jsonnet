@@ -26,7 +26,9 @@ function(ctx)
     locale: first([field(field(data, 'transient_payload'), 'locale'),
                    field(field(identity, 'traits'), 'locale'), field(identity, 'locale')]),
     accept_language: header('Accept-Language'),
-    // Only as trustworthy as the proxy in front of Kratos that sets it
-    // (Cloudflare, Akamai): without one, delete this line.
-    ip: header('True-Client-Ip'),
+    // The client's address, for the per-address limit, only behind a proxy
+    // in front of Kratos that sets True-Client-Ip (Cloudflare, Akamai):
+    // without one a client writes it, so it is off. Behind such a proxy,
+    // remove the two slashes:
+    // ip: header('True-Client-Ip'),
   }

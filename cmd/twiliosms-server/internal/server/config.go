@@ -101,6 +101,7 @@ func (c Credential) Format(f fmt.State, _ rune) {
 // setting and says how to fix it, and never holds a secret.
 type ConfigError struct{ Problems []string }
 
+// Error lists the problems, one a line when there are several.
 func (e *ConfigError) Error() string {
 	if len(e.Problems) == 1 {
 		return "twiliosms-server: " + e.Problems[0]
@@ -214,7 +215,7 @@ func knownUsageType(u twiliosms.UsageType, templates []twiliosms.Template) bool 
 // address.
 func (c *Config) loadDev(problem func(string, ...any)) {
 	c.Connector = twiliosms.Config{AccountSID: devAccountSID, AuthToken: twiliosms.NewSecret(devAuthToken), FromMessagingServiceSID: devSenderSID,
-		Templates: devTemplates}
+		Templates: devTemplates, DefaultLocale: "en"} // the templates without a locale are English
 	if c.Addr == "" {
 		c.Addr = DefaultDevAddr
 	}

@@ -245,13 +245,19 @@ var phoneLike = regexp.MustCompile(`\+?\d[\d ().-]{5,}\d`)
 
 // RedactNumber is err's text with the number as written, and anything
 // else that looks like one, masked: an error from upstream may quote a
-// number in another form.
+// number in another form. An IPv4 address (Redis's, in a dial error) is
+// not a number and stays.
 func RedactNumber(err error, to string) string {
 	s := err.Error()
 	if to != "" {
 		s = strings.ReplaceAll(s, to, twiliosms.MaskPhone(to))
 	}
-	return phoneLike.ReplaceAllStringFunc(s, twiliosms.MaskPhone)
+	return phoneLike.ReplaceAllStringFunc(s, func(m string) string {
+		if _, err := netip.ParseAddr(m); err == nil {
+			return m
+		}
+		return twiliosms.MaskPhone(m)
+	})
 }
 
 type attemptJSON struct {

@@ -502,6 +502,9 @@ func TestLoggedErrorsMaskEveryNumber(t *testing.T) {
 	assert.NotContains(t, got, "4155552671")
 	assert.Contains(t, got, "+1415***2671")
 	assert.Contains(t, got, "retry after 30 s", "short numbers are left alone")
+	got = RedactNumber(errors.New("redisstore: issue: dial tcp 127.0.0.1:6379: connect: connection refused; 415.555.2671"), "")
+	assert.Contains(t, got, "dial tcp 127.0.0.1:6379", "an address is not a number")
+	assert.NotContains(t, got, "415.555.2671", "a number written with dots is")
 }
 
 // germanTemplate adds a German sign-in template to the config.

@@ -24,7 +24,11 @@ type APIError struct {
 	Kind string
 }
 
-func (e *APIError) Error() string { return fmt.Sprintf("%d %d: %s", e.Status, e.Code, e.Message) }
+// Error gives the status, Twilio's code and the message, led by the
+// package's name.
+func (e *APIError) Error() string {
+	return fmt.Sprintf("verify: %d %d: %s", e.Status, e.Code, e.Message)
+}
 
 // Write answers e in Twilio's error JSON.
 func (e *APIError) Write(w http.ResponseWriter) {

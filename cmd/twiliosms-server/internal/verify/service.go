@@ -100,6 +100,8 @@ type StartRequest struct {
 // checks and new sends until it expires or is canceled.
 type ErrLocked struct{ RetryAfter time.Duration }
 
+// Error says how many wrong codes locked the verification and when to
+// start a new one.
 func (e *ErrLocked) Error() string {
 	return fmt.Sprintf("verify: the verification had %d wrong codes; start a new one in %v, or cancel it", MaxChecks, e.RetryAfter.Round(time.Second))
 }

@@ -94,6 +94,8 @@ func NewServer(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// ServeHTTP serves the sign-in pages, with headers that keep the page from
+// loading anything else or being framed.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
