@@ -9,9 +9,9 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/connectorkit/twiliosms/internal/syncbuf"
 	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -30,18 +30,6 @@ func logLines(t *testing.T, buf *bytes.Buffer) []map[string]any {
 		lines = append(lines, m)
 	}
 	return lines
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.Buffer.Write(p)
 }
 
 func TestLoggingAttemptsAndOutcomes(t *testing.T) {
@@ -128,7 +116,7 @@ func TestErrorKind(t *testing.T) {
 // secret and the user's code.
 func TestSecretsNeverLeak(t *testing.T) {
 	const code = "739182" // unlike anything in the test SIDs
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var texts []string
 

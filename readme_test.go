@@ -1,13 +1,13 @@
 package twiliosms
 
 import (
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/connectorkit/twiliosms/internal/doccheck"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -16,23 +16,7 @@ import (
 // header, each as its cells.
 func readmeTable(t *testing.T, header string) [][]string {
 	t.Helper()
-	data, err := os.ReadFile("README.md")
-	require.NoError(t, err)
-	lines := strings.Split(string(data), "\n")
-	start := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, header) })
-	require.GreaterOrEqual(t, start, 0, "README has no table %q", header)
-	var rows [][]string
-	for _, l := range lines[start+2:] {
-		if !strings.HasPrefix(l, "|") {
-			break
-		}
-		cells := strings.Split(strings.Trim(l, "|"), "|")
-		for i := range cells {
-			cells[i] = strings.TrimSpace(cells[i])
-		}
-		rows = append(rows, cells)
-	}
-	return rows
+	return doccheck.Table(t, "README.md", header)
 }
 
 var (

@@ -283,7 +283,7 @@ func (s Service) LogValue() slog.Value {
 // matching ErrTooManySends, a *FraudError, or ErrStoreUnavailable.
 func (s *Service) Send(ctx context.Context, r Request) (*Sent, error) {
 	if r.UsageType == "" {
-		return nil, fmt.Errorf("passcode: Request.UsageType is empty; set it to the flow the code is for, such as twiliosms.UsageTypeSignIn: %w", twiliosms.ErrInvalidMessage)
+		return nil, emptyUsageType("Request")
 	}
 	rc, err := s.read("Request.To", r.To)
 	if err != nil {
@@ -298,17 +298,15 @@ func (s *Service) Send(ctx context.Context, r Request) (*Sent, error) {
 		return nil, err
 	}
 	now := s.clock()
-	sctx, cancel, deadline := s.stepContext(ctx)
-	defer cancel()
 	guard, region := s.guardRequest(rc, r.IP, subject.ip)
 	req := IssueRequest{
-		Now: now, Deadline: deadline, Counters: cs, Locks: locks, EventID: newID(), CodeKey: codeKey(r.UsageType, to),
+		Now: now, Counters: cs, Locks: locks, EventID: newID(), CodeKey: codeKey(r.UsageType, to),
 		MAC: s.keys.sign(macMessage(r.UsageType, to, code)), KeyID: s.keys.ids[0], ExpiresAt: now.Add(s.ttl), KeepUntil: now.Add(2 * s.ttl),
 		MaxAttempts: s.maxAttempts, Guard: guard,
 	}
-	res, err := s.store.Issue(sctx, req)
+	res, err := s.issue(ctx, &req)
 	if err != nil {
-		return nil, storeError(sctx, err)
+		return nil, err
 	}
 	switch {
 	case res.Exceeded >= 0 && res.Locked:
@@ -319,14 +317,40 @@ func (s *Service) Send(ctx context.Context, r Request) (*Sent, error) {
 	if err := s.refusal(ctx, res.Guard, r, to, region); err != nil {
 		return nil, err
 	}
-	result, err := s.sender.SendMessage(ctx, rc.message(twiliosms.Message{UsageType: r.UsageType, Code: code, Locale: r.Locale, Payload: r.Payload}))
+	result, err := s.deliver(ctx, rc.message(twiliosms.Message{UsageType: r.UsageType, Code: code, Locale: r.Locale, Payload: r.Payload}), req, applied)
 	if err != nil {
-		if twiliosms.NotSent(err) {
-			s.undo(ctx, req, applied)
-		}
 		return nil, err
 	}
 	return &Sent{SendResult: result, ResendAfter: res.NextAfter}, nil
+}
+
+// emptyUsageType is the error of a request (Request, VerifyRequest,
+// RelayRequest) without a usage type.
+func emptyUsageType(request string) error {
+	return fmt.Errorf("passcode: %s.UsageType is empty; set it to the flow the code is for, such as twiliosms.UsageTypeSignIn: %w", request, twiliosms.ErrInvalidMessage)
+}
+
+// issue runs req as one Store step under its caller's deadline (see
+// stepContext), which it sets.
+func (s *Service) issue(ctx context.Context, req *IssueRequest) (IssueResult, error) {
+	sctx, cancel, deadline := s.stepContext(ctx)
+	defer cancel()
+	req.Deadline = deadline
+	res, err := s.store.Issue(sctx, *req)
+	if err != nil {
+		return IssueResult{}, storeError(sctx, err)
+	}
+	return res, nil
+}
+
+// deliver sends msg, the SMS of the issued req, and takes req back when the
+// SMS certainly did not go out.
+func (s *Service) deliver(ctx context.Context, msg twiliosms.Message, req IssueRequest, applied []Limit) (*twiliosms.SendResult, error) {
+	result, err := s.sender.SendMessage(ctx, msg)
+	if err != nil && twiliosms.NotSent(err) {
+		s.undo(ctx, req, applied)
+	}
+	return result, err
 }
 
 // Sent is a code that went out.
@@ -409,7 +433,7 @@ func redactIfSet(s string) string {
 // fails, it returns ErrStoreUnavailable: it never succeeds without one.
 func (s *Service) Verify(ctx context.Context, r VerifyRequest) (string, error) {
 	if r.UsageType == "" {
-		return "", fmt.Errorf("passcode: VerifyRequest.UsageType is empty; set it to the flow the code was sent for, such as twiliosms.UsageTypeSignIn: %w", twiliosms.ErrInvalidMessage)
+		return "", emptyUsageType("VerifyRequest")
 	}
 	rc, err := s.read("VerifyRequest.To", r.To)
 	if err != nil {

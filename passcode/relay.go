@@ -83,7 +83,7 @@ type Relayed struct {
 // ErrTooManySends, or ErrStoreUnavailable.
 func (s *Service) Relay(ctx context.Context, r RelayRequest) (*Relayed, error) {
 	if r.UsageType == "" {
-		return nil, fmt.Errorf("passcode: RelayRequest.UsageType is empty; set it to the flow the code is for, such as twiliosms.UsageTypeSignIn: %w", twiliosms.ErrInvalidMessage)
+		return nil, emptyUsageType("RelayRequest")
 	}
 	if r.Code == "" {
 		return nil, fmt.Errorf("passcode: RelayRequest.Code is empty; pass the code the other system drew: %w", twiliosms.ErrInvalidMessage)
@@ -96,27 +96,22 @@ func (s *Service) Relay(ctx context.Context, r RelayRequest) (*Relayed, error) {
 	cs, applied := counters(s.limits, s.subjects(rc, r.IP), SendsToRecipient, SendsFromIP, SendsToCountry, Sends)
 	mac := s.keys.sign(macMessage(r.UsageType, to, r.Code))
 	now := s.clock()
-	sctx, cancel, deadline := s.stepContext(ctx)
-	defer cancel()
 	req := IssueRequest{
-		Now: now, Deadline: deadline, Counters: cs, EventID: newID(), Once: true,
+		Now: now, Counters: cs, EventID: newID(), Once: true,
 		CodeKey: hashKey("relay", r.Source, hex.EncodeToString(mac)), MAC: mac,
 		ExpiresAt: now.Add(s.ttl), KeepUntil: now.Add(s.ttl), MaxAttempts: 0,
 	}
-	res, err := s.store.Issue(sctx, req)
+	res, err := s.issue(ctx, &req)
 	switch {
 	case err != nil:
-		return nil, storeError(sctx, err)
+		return nil, err
 	case res.Duplicate:
 		return &Relayed{Duplicate: true}, nil
 	case res.Exceeded >= 0:
 		return nil, &LimitError{Limit: applied[res.Exceeded], RetryAfter: res.RetryAfter, send: true}
 	}
-	result, err := s.sender.SendMessage(ctx, rc.message(twiliosms.Message{UsageType: r.UsageType, Code: r.Code, Locale: r.Locale, Payload: r.Payload}))
+	result, err := s.deliver(ctx, rc.message(twiliosms.Message{UsageType: r.UsageType, Code: r.Code, Locale: r.Locale, Payload: r.Payload}), req, applied)
 	if err != nil {
-		if twiliosms.NotSent(err) {
-			s.undo(ctx, req, applied)
-		}
 		return nil, err
 	}
 	return &Relayed{SendResult: result, ResendAfter: res.NextAfter}, nil

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,6 +24,7 @@ import (
 
 	"github.com/connectorkit/twiliosms"
 	"github.com/connectorkit/twiliosms/internal/redistest"
+	"github.com/connectorkit/twiliosms/internal/syncbuf"
 	"github.com/connectorkit/twiliosms/twiliosmstest"
 )
 
@@ -56,21 +55,9 @@ type proc struct {
 	user   string
 	pass   string
 	stdout []string
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 	done   chan error
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 var (
 	verifyLine = regexp.MustCompile(`Twilio Verify v2 at (http://[^/]+)/v2/Services/(VA[0-9a-f]{32})`)
@@ -82,7 +69,7 @@ var (
 // waits for its first lines: until ready matches one.
 func start(t *testing.T, env []string, ready *regexp.Regexp, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, cmd: exec.Command(binary, args...), stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &proc{t: t, cmd: exec.Command(binary, args...), stderr: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stderr = p.stderr
 	out, err := p.cmd.StdoutPipe()

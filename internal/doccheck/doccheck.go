@@ -73,3 +73,31 @@ func OptionsAreListed(t testing.TB, dir string, types ...string) int {
 	}
 	return checked
 }
+
+// Table returns the rows of the Markdown table in the file at path whose
+// header line starts with header, each row as its trimmed cells, for tests
+// that hold a README's tables to the code.
+func Table(t testing.TB, path, header string) [][]string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	start := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, header) })
+	if start < 0 || start+2 > len(lines) {
+		t.Fatalf("%s has no table %q", path, header)
+	}
+	var rows [][]string
+	for _, l := range lines[start+2:] {
+		if !strings.HasPrefix(l, "|") {
+			break
+		}
+		cells := strings.Split(strings.Trim(l, "|"), "|")
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		rows = append(rows, cells)
+	}
+	return rows
+}

@@ -1,7 +1,6 @@
 package otphttp_test
 
 import (
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/connectorkit/twiliosms/internal/doccheck"
 	"github.com/connectorkit/twiliosms/passcode"
 	"github.com/connectorkit/twiliosms/passcode/otphttp"
 )
@@ -18,8 +18,6 @@ import (
 // each passcode error is what Problem says in English, for the values the
 // README quotes (9 tries left, 42 s).
 func TestREADMEWordsAreProblems(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
-	require.NoError(t, err)
 	wait := 42 * time.Second
 	limit := func(scope passcode.Scope) error {
 		return &passcode.LimitError{Limit: passcode.Limit{Scope: scope, Max: 1, Window: time.Hour}, RetryAfter: wait}
@@ -36,28 +34,16 @@ func TestREADMEWordsAreProblems(t *testing.T) {
 		"ErrUnknownSecret":    {passcode.ErrUnknownSecret},
 		"ErrStoreUnavailable": {passcode.ErrStoreUnavailable},
 	}
-	lines := strings.Split(string(readme), "\n")
-	start := -1
-	for i, l := range lines {
-		if strings.HasPrefix(l, "| error | when | `LogtoErrorCode` | what to tell the end user |") {
-			start = i + 2
-		}
-	}
-	require.Positive(t, start, "the README has no passcode error table")
 	quoted := regexp.MustCompile(`"([^"]+)"`)
 	rows := 0
-	for _, l := range lines[start:] {
-		if !strings.HasPrefix(l, "|") {
-			break
-		}
-		cells := strings.Split(l, "|")
-		name := strings.Trim(strings.TrimSpace(cells[1]), "`")
+	for _, cells := range doccheck.Table(t, "../../README.md", "| error | when | `LogtoErrorCode` | what to tell the end user |") {
+		name := strings.Trim(cells[0], "`")
 		errs, ok := said[name]
 		if !assert.True(t, ok, "the README's row %s: say here which error it is", name) {
 			continue
 		}
 		rows++
-		quotes := quoted.FindAllStringSubmatch(cells[len(cells)-2], -1)
+		quotes := quoted.FindAllStringSubmatch(cells[len(cells)-1], -1)
 		require.Len(t, quotes, len(errs), name)
 		for i, q := range quotes {
 			assert.Equal(t, q[1], otphttp.Problem(errs[i], "en").Message, name)

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/connectorkit/twiliosms"
+	"github.com/connectorkit/twiliosms/internal/syncbuf"
 	"github.com/connectorkit/twiliosms/passcode"
 )
 
@@ -70,22 +71,10 @@ type env struct {
 	t        *testing.T
 	url      string
 	relay    *recorder
-	logs     *syncBuffer
+	logs     *syncbuf.Buffer
 	now      time.Time
 	outcomes []string
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // allSecrets turns every hook on, with a second, rotated value each.
 var allSecrets = map[string]string{
@@ -107,7 +96,7 @@ func (e *env) serve(vars map[string]string, relayer Relayer) *env {
 	t.Helper()
 	secrets, problems := LoadSecrets(func(k string) string { return vars[k] })
 	require.Empty(t, problems)
-	e.logs, e.now = &syncBuffer{}, time.Now()
+	e.logs, e.now = &syncbuf.Buffer{}, time.Now()
 	h := New(relayer, secrets, slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	h.now = func() time.Time { return e.now }
 	h.OnAnswer = func(system, outcome string) { e.outcomes = append(e.outcomes, system+" "+outcome) }

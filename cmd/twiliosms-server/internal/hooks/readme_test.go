@@ -3,14 +3,13 @@ package hooks
 import (
 	"encoding/json"
 	"net/http"
-	"os"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/connectorkit/twiliosms/internal/doccheck"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -19,25 +18,7 @@ import (
 // situation, a cell per system.
 func readmeAnswers(t *testing.T) [][]string {
 	t.Helper()
-	data, err := os.ReadFile("../../../../README.md")
-	require.NoError(t, err)
-	lines := strings.Split(string(data), "\n")
-	start := slices.IndexFunc(lines, func(l string) bool {
-		return strings.HasPrefix(l, "| situation | Logto | Supabase | Kratos | Zitadel |")
-	})
-	require.GreaterOrEqual(t, start, 0, "the README has no table of the hooks' answers")
-	var rows [][]string
-	for _, l := range lines[start+2:] {
-		if !strings.HasPrefix(l, "|") {
-			break
-		}
-		cells := strings.Split(strings.Trim(l, "|"), "|")
-		for i := range cells {
-			cells[i] = strings.TrimSpace(cells[i])
-		}
-		rows = append(rows, cells)
-	}
-	return rows
+	return doccheck.Table(t, "../../../../README.md", "| situation | Logto | Supabase | Kratos | Zitadel |")
 }
 
 // systemRequest is a good request to each system's hook, its body
