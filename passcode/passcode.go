@@ -223,6 +223,10 @@ func New(sender Sender, opts ...Option) (*Service, error) {
 type Request struct {
 	// To is the recipient, as twiliosms.Message.To.
 	To string
+	// Phone is the recipient as the connector's ReadPhone read it, for a
+	// caller that has read the number already: set it instead of To (or
+	// with To its E.164 form), and the number is not read again.
+	Phone twiliosms.Phone
 	// UsageType is the flow the code is for; a code verifies only for its
 	// own usage type.
 	UsageType twiliosms.UsageType
@@ -238,13 +242,13 @@ type Request struct {
 // Format prints r with To masked, as a log line would show it, in every
 // fmt verb.
 func (r Request) Format(f fmt.State, _ rune) {
-	fmt.Fprintf(f, "{To:%s UsageType:%s Locale:%s IP:%s Payload:%d keys}", twiliosms.MaskPhone(r.To), r.UsageType, r.Locale, r.IP, len(r.Payload))
+	fmt.Fprintf(f, "{To:%s Phone:%s UsageType:%s Locale:%s IP:%s Payload:%d keys}", twiliosms.MaskPhone(r.To), r.Phone, r.UsageType, r.Locale, r.IP, len(r.Payload))
 }
 
 // LogValue presents r to log/slog with To masked.
 func (r Request) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("to", twiliosms.MaskPhone(r.To)), slog.String("usageType", string(r.UsageType)),
-		slog.String("locale", r.Locale), slog.String("ip", r.IP))
+	return slog.GroupValue(slog.String("to", twiliosms.MaskPhone(r.To)), slog.String("phone", r.Phone.String()),
+		slog.String("usageType", string(r.UsageType)), slog.String("locale", r.Locale), slog.String("ip", r.IP))
 }
 
 // Format prints s without its secrets, in every fmt verb. A Service holds
@@ -285,7 +289,7 @@ func (s *Service) Send(ctx context.Context, r Request) (*Sent, error) {
 	if r.UsageType == "" {
 		return nil, emptyUsageType("Request")
 	}
-	rc, err := s.read("Request.To", r.To)
+	rc, err := s.read("Request", r.To, r.Phone)
 	if err != nil {
 		return nil, err
 	}
@@ -385,6 +389,9 @@ type VerifyRequest struct {
 	// To is the number the code was sent to, written in any form Send
 	// takes: it is normalized the same way.
 	To string
+	// Phone is, as in Request, the number already read; set it instead of
+	// To.
+	Phone twiliosms.Phone
 	// UsageType is the flow the code was sent for.
 	UsageType twiliosms.UsageType
 	// Code is what the user typed. Spaces and dashes are dropped, and any
@@ -398,13 +405,13 @@ type VerifyRequest struct {
 
 // Format prints r with To masked and Code redacted, in every fmt verb.
 func (r VerifyRequest) Format(f fmt.State, _ rune) {
-	fmt.Fprintf(f, "{To:%s UsageType:%s Code:%s IP:%s}", twiliosms.MaskPhone(r.To), r.UsageType, redactIfSet(r.Code), r.IP)
+	fmt.Fprintf(f, "{To:%s Phone:%s UsageType:%s Code:%s IP:%s}", twiliosms.MaskPhone(r.To), r.Phone, r.UsageType, redactIfSet(r.Code), r.IP)
 }
 
 // LogValue presents r to log/slog with To masked and Code redacted.
 func (r VerifyRequest) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("to", twiliosms.MaskPhone(r.To)), slog.String("usageType", string(r.UsageType)),
-		slog.String("code", redactIfSet(r.Code)), slog.String("ip", r.IP))
+	return slog.GroupValue(slog.String("to", twiliosms.MaskPhone(r.To)), slog.String("phone", r.Phone.String()),
+		slog.String("usageType", string(r.UsageType)), slog.String("code", redactIfSet(r.Code)), slog.String("ip", r.IP))
 }
 
 func redactIfSet(s string) string {
@@ -435,7 +442,7 @@ func (s *Service) Verify(ctx context.Context, r VerifyRequest) (string, error) {
 	if r.UsageType == "" {
 		return "", emptyUsageType("VerifyRequest")
 	}
-	rc, err := s.read("VerifyRequest.To", r.To)
+	rc, err := s.read("VerifyRequest", r.To, r.Phone)
 	if err != nil {
 		return "", err
 	}

@@ -128,6 +128,30 @@ func TestANumberIsReadOnce(t *testing.T) {
 	assert.Equal(t, int32(2), sender.reads.Load(), "and one for the check")
 }
 
+func TestANumberReadByTheCallerIsNotReadAgain(t *testing.T) {
+	conn, fake := fakeConnector(t)
+	sender := &countingSender{Connector: conn}
+	s, err := New(sender, WithSecret(testSecret))
+	require.NoError(t, err)
+	phone, err := conn.ReadPhone("+1 415 555 2671")
+	require.NoError(t, err)
+	_, err = s.Send(background, Request{Phone: phone, UsageType: twiliosms.UsageTypeSignIn})
+	require.NoError(t, err)
+	assert.Zero(t, sender.reads.Load(), "the caller's reading is used")
+	assert.Equal(t, "+14155552671", sender.sent[0].Phone.E164())
+	code := regexp.MustCompile(`\d{6}`).FindString(fake.Messages()[0].Body)
+	e164, err := s.Verify(background, VerifyRequest{Phone: phone, To: "+14155552671", UsageType: twiliosms.UsageTypeSignIn, Code: code})
+	require.NoError(t, err)
+	assert.Equal(t, "+14155552671", e164)
+	assert.Zero(t, sender.reads.Load())
+
+	_, err = s.Send(background, Request{Phone: phone, To: "+15005550006", UsageType: twiliosms.UsageTypeSignIn})
+	require.ErrorIs(t, err, twiliosms.ErrInvalidMessage, "a To that is not the Phone's number: whom to text is in doubt")
+	assert.Contains(t, err.Error(), "passcode: Request.To (+1500***0006) is not Request.Phone's number (+1415***2671)")
+	assert.Len(t, fake.Messages(), 1, "nothing more was sent")
+	assert.Contains(t, fmt.Sprint(Request{Phone: phone}), "Phone:+1415***2671", "printed masked")
+}
+
 func TestAnySenderStillWorks(t *testing.T) {
 	conn, fake := fakeConnector(t)
 	s, err := New(plainSender{conn}, WithSecret(testSecret), WithLimits(Limit{Scope: SendsToCountry, Max: 1, Window: time.Hour}))

@@ -2,6 +2,7 @@ package passcode
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/connectorkit/twiliosms"
 )
@@ -17,16 +18,25 @@ type recipient struct {
 	region string
 }
 
-// read reads number, which the caller gave in field ("Request.To"), once:
+// read reads number, the To of the caller's request ("Request"), once:
 // with the Sender's ReadPhone when it has one, else with NormalizePhone.
-// A phone error names field, not the Sender's own Message.To.
-func (s *Service) read(field, number string) (*recipient, error) {
+// A phone error names the request's field, not the Sender's Message.To.
+// A phone the caller read already is taken as it is; a To beside it must
+// be its E.164 form.
+func (s *Service) read(request, number string, phone twiliosms.Phone) (*recipient, error) {
+	field := request + ".To"
 	var r recipient
 	var err error
-	if s.reader != nil {
+	switch {
+	case !phone.IsZero() && number != "" && number != phone.E164():
+		return nil, fmt.Errorf("passcode: %s (%s) is not %s.Phone's number (%s): set one, or To to Phone.E164(), so that there is no doubt whom the code goes to: %w",
+			field, twiliosms.MaskPhone(number), request, twiliosms.MaskPhone(phone.E164()), twiliosms.ErrInvalidMessage)
+	case !phone.IsZero():
+		r.phone, r.e164 = phone, phone.E164()
+	case s.reader != nil:
 		r.phone, err = s.reader.ReadPhone(number)
 		r.e164 = r.phone.E164()
-	} else {
+	default:
 		r.e164, err = s.sender.NormalizePhone(number)
 	}
 	var phoneErr *twiliosms.PhoneError

@@ -88,7 +88,7 @@ func (s *Service) Relay(ctx context.Context, r RelayRequest) (*Relayed, error) {
 	if r.Code == "" {
 		return nil, fmt.Errorf("passcode: RelayRequest.Code is empty; pass the code the other system drew: %w", twiliosms.ErrInvalidMessage)
 	}
-	rc, err := s.read("RelayRequest.To", r.To)
+	rc, err := s.read("RelayRequest", r.To, twiliosms.Phone{})
 	if err != nil {
 		return nil, err
 	}

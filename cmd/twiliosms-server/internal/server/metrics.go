@@ -77,7 +77,11 @@ type meteredCodes struct {
 // so only these are counted as allowed).
 func (c meteredCodes) Send(ctx context.Context, r passcode.Request) (*passcode.Sent, error) {
 	sent, err := c.Service.Send(ctx, r)
-	c.metrics.countSend(c.conn, r.To, "sent", err)
+	region := r.Phone.Region() // the number as the service read it
+	if region == "" {
+		region = c.conn.PhoneRegion(r.To)
+	}
+	c.metrics.countSend(region, "sent", err)
 	if err == nil {
 		c.metrics.GuardDecisions.WithLabelValues("allowed", "").Inc()
 	}
@@ -99,14 +103,13 @@ func (c meteredRelays) Relay(ctx context.Context, r hooks.RelayRequest) (*hooks.
 	if err == nil && res.Duplicate {
 		outcome = "duplicate"
 	}
-	c.metrics.countSend(c.conn, r.To, outcome, err)
+	c.metrics.countSend(c.conn.PhoneRegion(r.To), outcome, err)
 	return res, err
 }
 
-// countSend counts a send to number: its outcome (when err is nil) or
-// the kind of err, its Twilio error code, and a fraud guard refusal.
-func (m *Metrics) countSend(conn *twiliosms.Connector, number, outcome string, err error) {
-	region := conn.PhoneRegion(number)
+// countSend counts a send to region: its outcome (when err is nil) or the
+// kind of err, its Twilio error code, and a fraud guard refusal.
+func (m *Metrics) countSend(region, outcome string, err error) {
 	if region == "" {
 		region = "unknown"
 	}

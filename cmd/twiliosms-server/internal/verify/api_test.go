@@ -413,9 +413,14 @@ type stubCodes struct{ err error }
 func (s stubCodes) Send(context.Context, passcode.Request) (*passcode.Sent, error) { return nil, s.err }
 func (s stubCodes) Verify(context.Context, passcode.VerifyRequest) (string, error) { return "", s.err }
 
-type phones struct{}
-
-func (phones) NormalizePhone(n string) (string, error) { return n, nil }
+// phones reads numbers as the server's connector does; nothing is sent.
+func phones(t *testing.T) Phones {
+	conn, err := twiliosms.New(twiliosms.Config{AccountSID: testAccount, AuthToken: twiliosms.NewSecret(testToken), FromMessagingServiceSID: "MG0123456789abcdef0123456789abcdef",
+		Templates: []twiliosms.Template{{UsageType: "SignIn", Content: "{{code}}"}, {UsageType: "Register", Content: "{{code}}"},
+			{UsageType: "ForgotPassword", Content: "{{code}}"}, {UsageType: "Generic", Content: "{{code}}"}}})
+	require.NoError(t, err)
+	return conn
+}
 
 func TestGuardAndLimitRefusals(t *testing.T) {
 	cases := []struct {
@@ -430,7 +435,7 @@ func TestGuardAndLimitRefusals(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			svc, err := NewService(stubCodes{c.err}, phones{}, NewMemoryStore(), [][]byte{secret}, "SignIn")
+			svc, err := NewService(stubCodes{c.err}, phones(t), NewMemoryStore(), [][]byte{secret}, "SignIn")
 			require.NoError(t, err)
 			a := Answer(func() error { _, err := svc.Start(context.Background(), StartRequest{To: number}); return err }(), "/x")
 			assert.Equal(t, c.status, a.Status)
@@ -455,7 +460,7 @@ func (*failingStore) Get(context.Context, string) (Entry, error)    { return Ent
 
 func TestAFailingStoreIsUnavailable(t *testing.T) {
 	fs := &failingStore{MemoryStore: NewMemoryStore()}
-	svc, err := NewService(stubCodes{}, phones{}, fs, [][]byte{secret}, "SignIn")
+	svc, err := NewService(stubCodes{}, phones(t), fs, [][]byte{secret}, "SignIn")
 	require.NoError(t, err)
 	_, err = svc.Start(context.Background(), StartRequest{To: number})
 	assert.ErrorIs(t, err, passcode.ErrStoreUnavailable)

@@ -31,7 +31,7 @@ var Limits = []passcode.Limit{
 
 // Phones reads phone numbers; *twiliosms.Connector is one.
 type Phones interface {
-	NormalizePhone(number string) (string, error)
+	ReadPhone(number string) (twiliosms.Phone, error)
 }
 
 // Codes sends and checks codes; *passcode.Service is one.
@@ -110,10 +110,11 @@ func (e *ErrLocked) Error() string {
 // verification, it is resent a new code under the same SID (the earlier
 // code stops verifying), as Verify reuses a pending verification.
 func (s *Service) Start(ctx context.Context, r StartRequest) (*Verification, error) {
-	e164, err := s.phones.NormalizePhone(r.To)
+	phone, err := s.phones.ReadPhone(r.To)
 	if err != nil {
 		return nil, err
 	}
+	e164 := phone.E164()
 	keys := s.keys.indexKeys(string(s.usage), e164)
 	pending, err := s.store.Find(ctx, keys)
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -128,7 +129,7 @@ func (s *Service) Start(ctx context.Context, r StartRequest) (*Verification, err
 			return nil, &ErrLocked{RetryAfter: rec.ExpiresAt.Sub(s.now())}
 		}
 	}
-	if _, err := s.codes.Send(ctx, passcode.Request{To: e164, UsageType: s.usage, Locale: r.Locale, IP: r.DeviceIP}); err != nil {
+	if _, err := s.codes.Send(ctx, passcode.Request{Phone: phone, UsageType: s.usage, Locale: r.Locale, IP: r.DeviceIP}); err != nil {
 		return nil, err
 	}
 	a := attempt{SID: newSID("VL"), Time: s.stamp()}
@@ -263,11 +264,11 @@ func (s *Service) lookup(ctx context.Context, r CheckRequest) (Entry, record, er
 	if r.SID != "" {
 		e, err = s.store.Get(ctx, r.SID)
 	} else {
-		var e164 string
-		if e164, err = s.phones.NormalizePhone(r.To); err != nil {
+		var phone twiliosms.Phone
+		if phone, err = s.phones.ReadPhone(r.To); err != nil {
 			return Entry{}, record{}, err
 		}
-		e, err = s.store.Find(ctx, s.keys.indexKeys(string(s.usage), e164))
+		e, err = s.store.Find(ctx, s.keys.indexKeys(string(s.usage), phone.E164()))
 	}
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -283,7 +284,7 @@ func (s *Service) lookup(ctx context.Context, r CheckRequest) (Entry, record, er
 		return Entry{}, record{}, ErrNotFound
 	}
 	if r.SID != "" && r.To != "" {
-		if e164, err := s.phones.NormalizePhone(r.To); err != nil || e164 != rec.To {
+		if phone, err := s.phones.ReadPhone(r.To); err != nil || phone.E164() != rec.To {
 			return Entry{}, record{}, ErrNotFound // that number has no such verification
 		}
 	}
