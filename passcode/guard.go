@@ -1,7 +1,6 @@
 package passcode
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -44,12 +43,14 @@ func (m GuardMode) String() string {
 // FraudGuard configures the fraud guard, which stops SMS pumping: it is on
 // in every Service, and its zero value is the default. It counts, per
 // scope, the sends whose code was never verified against a threshold that
-// grows with the scope's verified sends, and refuses a send when a scope
-// is over it: the number's range of 10,000 numbers, the client's address,
-// the countries that address sent to without a verified code, the number's
-// country, and the whole service's sends to countries nobody verified from.
-// It adds no round trip: it is decided in Send's store step, and a
-// verified code is credited in Verify's. See the README.
+// grows with the scope's verified sends. Narrow scopes refuse a send
+// outright when they are over it: the number's range of 10,000 numbers,
+// the client's address, and the countries that address sent to without a
+// verified code. Broad scopes, the number's country and the whole
+// service's sends to countries nobody verified from, never close: over
+// their threshold they still let through an address with verified codes,
+// and a number that asks again a minute or more after a refusal, at a
+// bounded rate. See the README.
 type FraudGuard struct {
 	// Mode is GuardDeny (the zero value), GuardRecordOnly or GuardOff.
 	Mode GuardMode
@@ -63,9 +64,9 @@ type FraudGuard struct {
 	// guard (the recipient limits still apply): 0 means 90 days. It is
 	// kept as a hash of the number, with a TTL.
 	RememberVerified time.Duration
-	// Logger receives one decision record per refusal, or per would-be
-	// refusal in GuardRecordOnly, with the number masked; nil means
-	// slog.Default().
+	// Logger receives one decision record per refusal, per would-be
+	// refusal in GuardRecordOnly, and per send let through a broad scope's
+	// open door, with the number masked; nil means slog.Default().
 	Logger *slog.Logger
 }
 
@@ -131,102 +132,6 @@ func newGuardConfig(g FraudGuard) (guardConfig, error) {
 	return cfg, nil
 }
 
-// The guard's scopes, narrowest first: the order refusals are named in.
-const (
-	scopeRange = iota
-	scopeIP
-	scopeIPCountries
-	scopeCountry
-	scopeNewCountries
-	scopeCount
-)
-
-// guardSignals name the scope and the rule of each refusal.
-var guardSignals = [scopeCount]string{
-	scopeRange:        "unverified_to_range",
-	scopeIP:           "unverified_from_ip",
-	scopeIPCountries:  "unverified_countries_from_ip",
-	scopeCountry:      "unverified_to_country",
-	scopeNewCountries: "unverified_to_new_countries",
-}
-
-// rangeDigits is how many of a number's last digits its range leaves out:
-// a range is 10,000 numbers, the block numbering plans hand to operators
-// (a NANP central-office code; many national plans' mobile blocks), which
-// SMS pumping rents and walks. See the README for the evidence.
-const rangeDigits = 4
-
-// The thresholds' parameters (see GuardRequest). With no verified history
-// a scope lets 10 unverified sends a day through, half of authgear's floor
-// of 20 per country; with history, 30 per 100 verified sends of its
-// baseline, authgear's daily ratio. An address may send to 3 countries
-// with no verified code, as in authgear.
-const (
-	guardFloor        = 10
-	guardRatio        = 30
-	guardHistoryDays  = 14
-	guardCountriesMax = 3
-)
-
-// newCountriesKey names the whole service's scope for countries nobody
-// verified from.
-var newCountriesKey = hashKey("guard", "new-countries")
-
-// guardRequest returns the guard's part of the Issue of a send to to
-// (E.164) from ip ("" for none), whose per-IP subject is subject, and the
-// recipient's region.
-func (s *Service) guardRequest(rc *recipient, ip, subject string) (*GuardRequest, string) {
-	g := &s.guard
-	if g.mode == GuardOff {
-		return nil, ""
-	}
-	to := rc.e164
-	region := rc.regionOf()
-	country := countryKey(region)
-	req := &guardAlloc{}
-	scopes := req.scopes[:]
-	scopes[scopeRange] = GuardScope{Key: hashKey("guard", "range", numberRange(to)), Floor: guardFloor, Ratio: guardRatio, Days: guardHistoryDays, Destination: true}
-	if subject != "" {
-		// The address's countries are a set, a store's other kind of key:
-		// they share the address's name.
-		key := hashKey("guard", "ip", subject)
-		scopes[scopeIP] = GuardScope{Key: key, Floor: guardFloor, Ratio: guardRatio}
-		scopes[scopeIPCountries] = GuardScope{Key: key, Floor: guardCountriesMax, Distinct: country}
-	}
-	scopes[scopeCountry] = GuardScope{Key: country, Floor: guardFloor, Ratio: guardRatio, Days: guardHistoryDays, Destination: true}
-	scopes[scopeNewCountries] = GuardScope{Key: newCountriesKey, Floor: guardFloor, Ratio: guardRatio, Days: guardHistoryDays, Destination: true, NewTo: scopeCountry + 1}
-	req.GuardRequest = GuardRequest{
-		Scopes: scopes, Recipient: hashKey("recipient", to), RememberFor: g.remember,
-		Exempt: g.regions[region] || g.allowsNetwork(ip), RecordOnly: g.mode == GuardRecordOnly,
-	}
-	return &req.GuardRequest, region
-}
-
-// guardAlloc is a GuardRequest and its scopes in one allocation.
-type guardAlloc struct {
-	GuardRequest
-	scopes [scopeCount]GuardScope
-}
-
-// countryKeys caches each region's scope key: there are a few hundred.
-var countryKeys sync.Map
-
-// countryKey names a destination region's scope.
-func countryKey(region string) string {
-	if k, ok := countryKeys.Load(region); ok {
-		return k.(string)
-	}
-	k := hashKey("guard", "country", region)
-	countryKeys.Store(region, k)
-	return k
-}
-
-// numberRange is the number's range: its E.164 form without its last
-// rangeDigits digits, and never shorter than "+" and three digits.
-func numberRange(e164 string) string {
-	return e164[:max(len(e164)-rangeDigits, min(len(e164), 4))]
-}
-
 // allowsNetwork reports whether ip is in one of AllowNetworks.
 func (g *guardConfig) allowsNetwork(ip string) bool {
 	if len(g.networks) == 0 || ip == "" {
@@ -238,33 +143,6 @@ func (g *guardConfig) allowsNetwork(ip string) bool {
 	}
 	addr = addr.Unmap()
 	return slices.ContainsFunc(g.networks, func(p netip.Prefix) bool { return p.Contains(addr) })
-}
-
-// refusal is the guard's answer to a send: nil when it passes, a
-// *FraudError when it is refused. Every refusal, and every would-be refusal
-// in GuardRecordOnly, is logged as one decision record.
-func (s *Service) refusal(ctx context.Context, res GuardResult, r Request, to, region string) error {
-	if !res.Refused {
-		return nil
-	}
-	err := &FraudError{Signal: guardSignals[res.Scope], RetryAfter: res.RetryAfter}
-	decision, level := "refused", slog.LevelWarn
-	if s.guard.mode == GuardRecordOnly {
-		decision, level = "recorded", slog.LevelInfo
-	}
-	logger := s.guard.logger
-	if logger == nil {
-		logger = slog.Default()
-	}
-	logger.LogAttrs(ctx, level, "passcode: fraud guard decision",
-		slog.String("decision", decision), slog.String("signal", err.Signal),
-		slog.String("to", twiliosms.MaskPhone(to)), slog.String("region", region), slog.String("ip", r.IP),
-		slog.String("usageType", string(r.UsageType)), slog.Int("unverified", res.Unverified),
-		slog.Int("threshold", res.Threshold), slog.Duration("retryAfter", res.RetryAfter))
-	if s.guard.mode == GuardRecordOnly {
-		return nil
-	}
-	return err
 }
 
 // regionCache finds the region of E.164 numbers without libphonenumber's

@@ -1,13 +1,12 @@
 package passcode
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/connectorkit/twiliosms/passcode/storage"
 )
 
 // Scope is what a Limit counts.
@@ -18,9 +17,10 @@ const (
 	// SendsToRecipient counts sends to one phone number, keyed by a hash of
 	// its E.164 form.
 	SendsToRecipient Scope = iota + 1
-	// SendsFromIP counts sends per Request.IP (an IPv6 address by its /64,
-	// which one subscriber usually holds whole). A Request without an IP is
-	// not counted.
+	// SendsFromIP counts sends per Request.IP: an IPv4 address, or an
+	// IPv6 address by its /64 and, with the same Max, by its /48 (one
+	// subscriber holds a /64 or more, up to a /48). A Request without an
+	// IP is not counted.
 	SendsFromIP
 	// SendsToCountry counts sends per destination region ("US", "JM"), as
 	// libphonenumber places the number; any Sender will do.
@@ -33,9 +33,9 @@ const (
 	// and Send refuses to text the number a code that could not verify.
 	FailedChecksForRecipient
 	// FailedChecksFromIP counts wrong codes given from one client address
-	// (VerifyRequest.IP; an IPv6 address by its /64), across numbers, so
-	// that one client cannot guess at many numbers' codes. When it is
-	// exhausted, Verify refuses every code from that address. A
+	// (VerifyRequest.IP; an IPv6 address by its /64 and its /48), across
+	// numbers, so that one client cannot guess at many numbers' codes.
+	// When it is exhausted, Verify refuses every code from that address. A
 	// VerifyRequest without an IP is not counted.
 	FailedChecksFromIP
 )
@@ -94,61 +94,50 @@ func DefaultLimits() []Limit {
 
 // subjects are what the limits of one request count.
 type subjects struct {
-	recipient, ip, region string
+	recipient string
+	client    *client
+	region    string
 }
 
-// counters returns the Counter of each limit in limits whose scope is one
-// of scopes and that applies to s. A Counter's key hashes the scope and the
-// subject, so no number or address is stored in clear, and two limits of
-// one scope (one send a minute, ten in ten minutes) count the same events.
-func counters(limits []Limit, s subjects, scopes ...Scope) (cs []Counter, applied []Limit) {
+// windows returns the window of each limit in limits whose scope is one of
+// scopes and that applies to s, and the limit of each. A key names the
+// scope and the subject, and the events of the scope's limits (one send a
+// minute, and ten in ten minutes) are counted once under it. An IPv6
+// address's limits count its /48 too, with the same Max: a subscriber
+// holds a /64 or more, up to a /48, and would otherwise rotate through
+// 65,536 /64s.
+func windows(limits []Limit, s subjects, scopes ...Scope) (ws []storage.Window, applied []Limit) {
 	for _, l := range limits {
-		var subject string
-		switch l.Scope {
-		case SendsToRecipient, FailedChecksForRecipient:
-			subject = s.recipient
-		case SendsFromIP, FailedChecksFromIP:
-			subject = s.ip
-		case SendsToCountry:
-			subject = s.region
-		case Sends:
-			subject = "*"
-		}
-		if subject == "" || !slices.Contains(scopes, l.Scope) {
+		if !slices.Contains(scopes, l.Scope) {
 			continue
 		}
-		cs = append(cs, Counter{Key: hashKey("limit", l.Scope.String(), subject), Max: l.Max, Window: l.Window})
-		applied = append(applied, l)
+		add := func(subject, name string) {
+			ws = append(ws, storage.Window{Key: key(subject, name), Max: l.Max, Period: l.Window})
+			applied = append(applied, l)
+		}
+		switch l.Scope {
+		case SendsToRecipient:
+			add(s.recipient, "s")
+		case FailedChecksForRecipient:
+			add(s.recipient, "f")
+		case SendsToCountry:
+			if s.region != "" {
+				add(countrySubject(s.region), "s")
+			}
+		case Sends:
+			add(serviceSubject, "s")
+		case SendsFromIP, FailedChecksFromIP:
+			name := "s"
+			if l.Scope == FailedChecksFromIP {
+				name = "f"
+			}
+			if s.client.subject != "" {
+				add(s.client.subject, name)
+			}
+			if s.client.network != "" {
+				add(s.client.network, name)
+			}
+		}
 	}
-	return cs, applied
-}
-
-// ipSubject is the address a per-IP limit counts: an IPv4 address, or an
-// IPv6 address's /64. An address that does not parse counts as written.
-func ipSubject(ip string) string {
-	addr, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	addr = addr.Unmap()
-	if addr.Is6() {
-		prefix, _ := addr.Prefix(64)
-		return prefix.String()
-	}
-	return addr.String()
-}
-
-// hashKey is the hex SHA-256 of the parts, each ended by a NUL. It is on
-// every send's path several times, so it hashes from a buffer on the stack
-// and allocates only the string it returns.
-func hashKey(parts ...string) string {
-	var buf [128]byte
-	b := buf[:0]
-	for _, p := range parts {
-		b = append(append(b, p...), 0)
-	}
-	sum := sha256.Sum256(b)
-	var out [2 * sha256.Size]byte
-	hex.Encode(out[:], sum[:])
-	return string(out[:])
+	return ws, applied
 }

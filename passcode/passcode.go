@@ -15,11 +15,13 @@
 // A code is stored only as an HMAC under the secret, keyed by a hash of the
 // usage type and the number, and compared in constant time; each check is
 // one atomic step, so a code verifies once however many requests race.
-// The Store is in memory by default (NewMemoryStore); passcode/redisstore
-// shares codes and limits between the instances of a service, and
-// passcode/otphttp serves Send and Verify as two JSON endpoints. Relay
-// sends, with the same templates and limits, a code another system drew
-// and checks itself.
+// The Store is in memory by default (passcode/memstore); passcode/redisstore
+// and passcode/pgstore share codes and limits between the instances of a
+// service, and passcode/otphttp serves Send and Verify as two JSON
+// endpoints. Relay sends, with the same templates and limits, a code
+// another system drew and checks itself. The limits' and the guard's
+// arithmetic is this package's; a Store only keeps records (see
+// passcode/storage).
 package passcode
 
 import (
@@ -33,6 +35,8 @@ import (
 	"time"
 
 	"github.com/connectorkit/twiliosms"
+	"github.com/connectorkit/twiliosms/passcode/memstore"
+	"github.com/connectorkit/twiliosms/passcode/storage"
 )
 
 // Sender is what Service needs from a Connector; *twiliosms.Connector
@@ -65,6 +69,9 @@ type Service struct {
 	// needRegion is set when a SendsToCountry limit counts the region.
 	needRegion bool
 	guard      guardConfig
+	// logger receives what the service cannot report to its caller; nil is
+	// off.
+	logger *slog.Logger
 }
 
 // Option configures a Service in New. The options, each with its default:
@@ -72,8 +79,9 @@ type Service struct {
 //   - [WithSecret](keys...): the HMAC-SHA256 keys codes are stored under,
 //     32 bytes or more each; the first signs, all verify. Required.
 //   - [WithStore](store): where codes, limits and the guard's counts live.
-//     Default: a new [MemoryStore], for one process; passcode/redisstore
-//     shares them between instances.
+//     Default: a new passcode/memstore Store, for one process;
+//     passcode/redisstore and passcode/pgstore share them between
+//     instances.
 //   - [WithLength](n): digits per code, 4 to 10. Default: 6, as Logto's.
 //   - [WithTTL](d): how long a code verifies, 1 min to 1 h. Default: 10
 //     min, as Logto's.
@@ -84,6 +92,9 @@ type Service struct {
 //   - [WithFraudGuard](guard): the SMS-pumping guard. Default: on, in
 //     [GuardDeny] mode, remembering verified numbers 90 days.
 //   - [WithClock](now): the service's time, for tests. Default: time.Now.
+//   - [WithLogger](logger): where the service logs what it cannot report
+//     to its caller, such as a store that failed after the caller had its
+//     answer. Default: nil, off.
 //
 // The zero Option changes nothing. A bad value makes New fail with an error
 // that names the option and matches twiliosms.ErrInvalidConfig.
@@ -111,7 +122,8 @@ func WithSecret(keys ...[]byte) Option {
 	}}
 }
 
-// WithStore keeps codes and counters in store instead of a new MemoryStore.
+// WithStore keeps codes, limits and the guard's counts in store instead of
+// a new passcode/memstore Store.
 func WithStore(store Store) Option {
 	return Option{func(s *Service) error {
 		if store == nil {
@@ -181,13 +193,25 @@ func WithLimits(limits ...Limit) Option {
 }
 
 // WithClock makes the service read the time from now instead of time.Now,
-// for tests. Every time a Store sees comes from it.
+// for tests. Every time a Store reasons about comes from it; a step's
+// Deadline, which the store compares with its own clock, does not.
 func WithClock(now func() time.Time) Option {
 	return Option{func(s *Service) error {
 		if now == nil {
 			return optionErrorf("WithClock", "clock is nil")
 		}
 		s.now = now
+		return nil
+	}}
+}
+
+// WithLogger makes the service log, through logger, what it cannot report
+// to its caller: a store step that failed after the caller had its answer
+// (taking back a send that did not go out, crediting a verified code). A
+// nil logger, the default, logs nothing.
+func WithLogger(logger *slog.Logger) Option {
+	return Option{func(s *Service) error {
+		s.logger = logger
 		return nil
 	}}
 }
@@ -214,7 +238,7 @@ func New(sender Sender, opts ...Option) (*Service, error) {
 	s.needRegion = slices.ContainsFunc(s.limits, func(l Limit) bool { return l.Scope == SendsToCountry })
 	s.reader, _ = sender.(phoneReader)
 	if s.store == nil {
-		s.store = NewMemoryStore()
+		s.store = memstore.New()
 	}
 	return s, nil
 }
@@ -293,39 +317,88 @@ func (s *Service) Send(ctx context.Context, r Request) (*Sent, error) {
 	if err != nil {
 		return nil, err
 	}
-	to := rc.e164
-	subject := s.subjects(rc, r.IP)
-	cs, applied := counters(s.limits, subject, SendsToRecipient, SendsFromIP, SendsToCountry, Sends)
-	locks, locking := counters(s.limits, subject, FailedChecksForRecipient)
 	code, err := s.newCode()
 	if err != nil {
 		return nil, err
 	}
+	cl, rs := readClient(r.IP), recipientSubject(rc.e164)
+	sub := s.subjects(rc, rs, cl)
+	ws, applied := windows(s.limits, sub, SendsToRecipient, SendsFromIP, SendsToCountry, Sends)
+	locks, locking := windows(s.limits, sub, FailedChecksForRecipient)
 	now := s.clock()
-	guard, region := s.guardRequest(rc, r.IP, subject.ip)
-	req := IssueRequest{
-		Now: now, Counters: cs, Locks: locks, EventID: newID(), CodeKey: codeKey(r.UsageType, to),
-		MAC: s.keys.sign(macMessage(r.UsageType, to, code)), KeyID: s.keys.ids[0], ExpiresAt: now.Add(s.ttl), KeepUntil: now.Add(2 * s.ttl),
-		MaxAttempts: s.maxAttempts, Guard: guard,
+	req := storage.IssueRequest{
+		Now: now, Deadline: s.deadline(ctx), EventID: newID(), Windows: ws, Locks: locks,
+		Code: storage.Code{Key: codeKey(rs, r.UsageType), MAC: s.keys.sign(macMessage(r.UsageType, rc.e164, code)), KeyID: s.keys.ids[0],
+			ExpiresAt: now.Add(s.ttl), KeepUntil: now.Add(2 * s.ttl), MaxAttempts: s.maxAttempts},
+	}
+	var g *guardSend
+	var shared []storage.Op
+	if s.guard.mode != GuardOff {
+		if g, shared, err = s.judge(ctx, rc, rs, cl, &req); err != nil {
+			return nil, err
+		}
 	}
 	res, err := s.issue(ctx, &req)
 	if err != nil {
 		return nil, err
 	}
 	switch {
-	case res.Exceeded >= 0 && res.Locked:
-		return nil, &LimitError{Limit: locking[res.Exceeded], RetryAfter: res.RetryAfter, send: true}
-	case res.Exceeded >= 0:
-		return nil, &LimitError{Limit: applied[res.Exceeded], RetryAfter: res.RetryAfter, send: true}
+	case res.Full >= 0 && res.Locked:
+		return nil, &LimitError{Limit: locking[res.Full], RetryAfter: res.RetryAfter, send: true}
+	case res.Full >= 0:
+		return nil, &LimitError{Limit: applied[res.Full], RetryAfter: res.RetryAfter, send: true}
 	}
-	if err := s.refusal(ctx, res.Guard, r, to, region); err != nil {
+	if err := s.afterJudging(ctx, g, r, shared); err != nil {
 		return nil, err
 	}
-	result, err := s.deliver(ctx, rc.message(twiliosms.Message{UsageType: r.UsageType, Code: code, Locale: r.Locale, Payload: r.Payload}), req, applied)
+	result, err := s.deliver(ctx, rc.message(twiliosms.Message{UsageType: r.UsageType, Code: code, Locale: r.Locale, Payload: r.Payload}), req, applied, g)
 	if err != nil {
 		return nil, err
 	}
 	return &Sent{SendResult: result, ResendAfter: res.NextAfter}, nil
+}
+
+// judge reads the guard's counts and judges a send, setting req's Data,
+// Writes and DryRun; it returns the guard's part and the shared counts to
+// write once the send is issued.
+func (s *Service) judge(ctx context.Context, rc *recipient, rs string, cl *client, req *storage.IssueRequest) (*guardSend, []storage.Op, error) {
+	g := s.newGuardSend(rc, rs, cl, req.Now)
+	if err := g.read(ctx, s.store, req.Deadline); err != nil {
+		return nil, nil, storeError(req.Deadline, err)
+	}
+	g.decide(&s.guard)
+	if g.verdict.refused && s.guard.mode == GuardDeny {
+		req.DryRun = true
+		return g, nil, nil
+	}
+	var data sendData
+	var shared []storage.Op
+	req.Writes, shared = g.counting(req.EventID, &data)
+	req.Code.Data = data.encode()
+	return g, shared, nil
+}
+
+// afterJudging acts on the guard's verdict once the limits let the send
+// through: it logs the decision, and returns the refusal, marking the
+// number for a second try; a send let through has its shared counts
+// written.
+func (s *Service) afterJudging(ctx context.Context, g *guardSend, r Request, shared []storage.Op) error {
+	if g == nil {
+		return nil
+	}
+	v := &g.verdict
+	if v.refused || v.door {
+		s.logDecision(ctx, g, r)
+	}
+	if v.refused && s.guard.mode == GuardDeny {
+		if v.mark {
+			ops, marks := g.marking()
+			s.write(ctx, "mark a refused number", ops, marks)
+		}
+		return &FraudError{Signal: guardSignals[v.scope], RetryAfter: v.retryAfter}
+	}
+	s.write(ctx, "count a send", nil, shared)
+	return nil
 }
 
 // emptyUsageType is the error of a request (Request, VerifyRequest,
@@ -334,25 +407,25 @@ func emptyUsageType(request string) error {
 	return fmt.Errorf("passcode: %s.UsageType is empty; set it to the flow the code is for, such as twiliosms.UsageTypeSignIn: %w", request, twiliosms.ErrInvalidMessage)
 }
 
-// issue runs req as one Store step under its caller's deadline (see
-// stepContext), which it sets.
-func (s *Service) issue(ctx context.Context, req *IssueRequest) (IssueResult, error) {
-	sctx, cancel, deadline := s.stepContext(ctx)
-	defer cancel()
-	req.Deadline = deadline
-	res, err := s.store.Issue(sctx, *req)
+// issue runs req as one Store step.
+func (s *Service) issue(ctx context.Context, req *storage.IssueRequest) (storage.IssueResult, error) {
+	res, err := s.store.Issue(ctx, *req)
 	if err != nil {
-		return IssueResult{}, storeError(sctx, err)
+		return storage.IssueResult{}, storeError(req.Deadline, err)
 	}
 	return res, nil
 }
 
 // deliver sends msg, the SMS of the issued req, and takes req back when the
-// SMS certainly did not go out.
-func (s *Service) deliver(ctx context.Context, msg twiliosms.Message, req IssueRequest, applied []Limit) (*twiliosms.SendResult, error) {
+// SMS certainly did not go out. A send that went out has its message SID
+// written in the guard's ledger, for a delivery report to find it.
+func (s *Service) deliver(ctx context.Context, msg twiliosms.Message, req storage.IssueRequest, applied []Limit, g *guardSend) (*twiliosms.SendResult, error) {
 	result, err := s.sender.SendMessage(ctx, msg)
-	if err != nil && twiliosms.NotSent(err) {
-		s.undo(ctx, req, applied)
+	switch {
+	case err != nil && twiliosms.NotSent(err):
+		s.undo(ctx, req, applied, g)
+	case err == nil && g != nil && result != nil && result.SID != "" && len(req.Writes) > 0:
+		s.write(ctx, "note a message SID", []storage.Op{g.messageOp(result.SID)}, nil)
 	}
 	return result, err
 }
@@ -371,17 +444,23 @@ type Sent struct {
 
 // undo takes back a send that certainly did not go out, but for its per-IP
 // events. The caller may have given up; the undo must still happen.
-func (s *Service) undo(ctx context.Context, req IssueRequest, applied []Limit) {
-	var cs []Counter
-	for i, c := range req.Counters {
+func (s *Service) undo(ctx context.Context, req storage.IssueRequest, applied []Limit, g *guardSend) {
+	var ws []storage.Window
+	for i, w := range req.Windows {
 		if applied[i].Scope != SendsFromIP {
-			cs = append(cs, c)
+			ws = append(ws, w)
 		}
 	}
-	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultStoreTimeout)
-	defer cancel()
-	deadline, _ := uctx.Deadline()
-	_ = s.store.Undo(uctx, UndoRequest{Now: s.clock(), Deadline: deadline, Counters: cs, EventID: req.EventID, CodeKey: req.CodeKey})
+	var shared []storage.Op
+	undo := storage.UndoRequest{Now: s.clock(), Deadline: time.Now().Add(DefaultStoreTimeout), EventID: req.EventID, Windows: ws, Key: req.Code.Key}
+	if g != nil && len(req.Writes) > 0 {
+		undo.Writes, shared = g.uncounting()
+	}
+	uctx := context.WithoutCancel(ctx)
+	if err := s.store.Undo(uctx, undo); err != nil {
+		s.logError(ctx, "take back a send that did not go out", err)
+	}
+	s.write(uctx, "take back a send's shared counts", nil, shared)
 }
 
 // VerifyRequest is a code to check.
@@ -451,32 +530,35 @@ func (s *Service) Verify(ctx context.Context, r VerifyRequest) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("%w: VerifyRequest.Code is not %d digits (spaces and dashes aside); ask the user to type the code from the SMS again", ErrMalformedCode, s.length)
 	}
-	subject := subjects{recipient: e164}
-	if r.IP != "" {
-		subject.ip = ipSubject(r.IP)
+	cl, rs := readClient(r.IP), recipientSubject(e164)
+	ws, applied := windows(s.limits, subjects{recipient: rs, client: cl}, FailedChecksForRecipient, FailedChecksFromIP)
+	now := s.clock()
+	req := storage.CheckRequest{Now: now, Deadline: s.deadline(ctx), EventID: newID(), Windows: ws, Key: codeKey(rs, r.UsageType),
+		MACs: s.keys.macs(macMessage(r.UsageType, e164, code)), KeyIDs: s.keys.ids}
+	if s.guard.mode != GuardOff {
+		req.Take = key(rs, "l")
 	}
-	cs, applied := counters(s.limits, subject, FailedChecksForRecipient, FailedChecksFromIP)
-	sctx, cancel, deadline := s.stepContext(ctx)
-	defer cancel()
-	res, err := s.store.Check(sctx, CheckRequest{Now: s.clock(), Deadline: deadline, CodeKey: codeKey(r.UsageType, e164),
-		MACs: s.keys.macs(macMessage(r.UsageType, e164, code)), KeyIDs: s.keys.ids, Counters: cs, EventID: newID()})
+	res, err := s.store.Check(ctx, req)
 	if err != nil {
-		return "", storeError(sctx, err)
+		return "", storeError(req.Deadline, err)
 	}
 	switch res.Outcome {
-	case OutcomeMatch:
+	case storage.OutcomeMatch:
+		if s.guard.mode != GuardOff {
+			s.credit(ctx, rc, rs, res.Data, res.Taken, now)
+		}
 		return e164, nil
-	case OutcomeLimited:
-		return "", &LimitError{Limit: applied[res.Exceeded], RetryAfter: res.RetryAfter}
-	case OutcomeNotFound:
+	case storage.OutcomeLimited:
+		return "", &LimitError{Limit: applied[res.Full], RetryAfter: res.RetryAfter}
+	case storage.OutcomeNotFound:
 		return "", ErrCodeNotFound
-	case OutcomeExpired:
+	case storage.OutcomeExpired:
 		return "", ErrCodeExpired
-	case OutcomeTooManyAttempts:
+	case storage.OutcomeTooManyAttempts:
 		return "", ErrTooManyAttempts
-	case OutcomeUnknownKey:
+	case storage.OutcomeUnknownKey:
 		return "", fmt.Errorf("%w: the code was signed under a WithSecret key this instance lacks: the instances' WithSecret keys differ; give every instance the same keys (the new one first during a rotation)", ErrUnknownSecret)
-	case OutcomeMismatch:
+	case storage.OutcomeMismatch:
 		return "", &MismatchError{AttemptsLeft: res.AttemptsLeft}
 	}
 	return "", fmt.Errorf("%w: the store answered an unknown outcome %d", ErrStoreUnavailable, res.Outcome)
@@ -487,44 +569,47 @@ func (s *Service) Verify(ctx context.Context, r VerifyRequest) (string, error) {
 // applied, however late the store gets to it.
 const DefaultStoreTimeout = 2 * time.Second
 
-// stepContext is ctx for one Store step, with the time after which its
-// caller no longer waits: ctx's deadline, or DefaultStoreTimeout from now.
-// A MemoryStore lives in this process and holds a step no longer than its
-// mutex, so it is given the deadline without a context to carry it (and
-// its timer).
-func (s *Service) stepContext(ctx context.Context) (context.Context, context.CancelFunc, time.Time) {
-	if deadline, ok := ctx.Deadline(); ok {
-		return ctx, func() {}, deadline
+// deadline is when the caller of a Store step stops waiting: ctx's
+// deadline, or DefaultStoreTimeout from now. A remote store bounds its
+// wait by it, and changes nothing when it reaches the step later.
+func (s *Service) deadline(ctx context.Context) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
 	}
-	if _, local := s.store.(*MemoryStore); local {
-		return ctx, func() {}, time.Now().Add(DefaultStoreTimeout)
+	return time.Now().Add(DefaultStoreTimeout)
+}
+
+// write applies slot operations of the guard's; a store may apply them a
+// little later. A failure is logged: the caller has its answer.
+func (s *Service) write(ctx context.Context, what string, ops, shared []storage.Op) {
+	if len(ops)+len(shared) == 0 {
+		return
 	}
-	sctx, cancel := context.WithTimeout(ctx, DefaultStoreTimeout)
-	deadline, _ := sctx.Deadline()
-	return sctx, cancel, deadline
+	if err := s.store.Write(ctx, storage.WriteRequest{Ops: ops, Shared: shared}); err != nil {
+		s.logError(ctx, what, err)
+	}
+}
+
+// logError logs, when the service has a logger, a store step that failed
+// after its caller had an answer.
+func (s *Service) logError(ctx context.Context, what string, err error) {
+	if s.logger != nil {
+		s.logger.LogAttrs(ctx, slog.LevelWarn, "passcode: could not "+what, slog.String("error", err.Error()))
+	}
 }
 
 // clock is the service's time in whole milliseconds, the precision a
 // shared store keeps, so that every store answers alike.
 func (s *Service) clock() time.Time { return s.now().Truncate(time.Millisecond) }
 
-// storeError reports a failed Store call. When the caller's context ended,
-// the error matches its error too, whatever the store's client made of it.
-func storeError(ctx context.Context, err error) error {
-	ctxErr := ctx.Err()
-	if deadline, ok := ctx.Deadline(); ctxErr == nil && ok && !time.Now().Before(deadline) {
-		ctxErr = context.DeadlineExceeded // the socket's deadline fired before the context's timer
-	}
-	if ctxErr != nil && !errors.Is(err, ctxErr) {
-		return fmt.Errorf("%w: %w (%w)", ErrStoreUnavailable, ctxErr, err)
+// storeError reports a failed Store call. When the caller's deadline has
+// passed, the error matches context.DeadlineExceeded too, whatever the
+// store's client made of it.
+func storeError(deadline time.Time, err error) error {
+	if !deadline.IsZero() && !time.Now().Before(deadline) && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w (%w)", ErrStoreUnavailable, context.DeadlineExceeded, err)
 	}
 	return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
-}
-
-// codeKey is where a number's code for a usage type is kept: a hash of
-// both, as Logto keys its codes.
-func codeKey(usage twiliosms.UsageType, e164 string) string {
-	return hashKey("code", string(usage), e164)
 }
 
 // newID returns a random identifier for an event.

@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/connectorkit/twiliosms"
+	"github.com/connectorkit/twiliosms/passcode/memstore"
+	"github.com/connectorkit/twiliosms/passcode/storage"
 	"github.com/connectorkit/twiliosms/twiliosmstest"
 )
 
@@ -252,22 +254,32 @@ func TestAnEmptyUsageTypeIsTheSameErrorForSendAndVerify(t *testing.T) {
 // countingStore counts the steps that reach a Store.
 type countingStore struct {
 	Store
-	steps atomic.Int32
+	steps, writes atomic.Int32
 }
 
-func (c *countingStore) Issue(ctx context.Context, r IssueRequest) (IssueResult, error) {
+func (c *countingStore) Issue(ctx context.Context, r storage.IssueRequest) (storage.IssueResult, error) {
 	c.steps.Add(1)
 	return c.Store.Issue(ctx, r)
 }
 
-func (c *countingStore) Check(ctx context.Context, r CheckRequest) (CheckResult, error) {
+func (c *countingStore) Check(ctx context.Context, r storage.CheckRequest) (storage.CheckResult, error) {
 	c.steps.Add(1)
 	return c.Store.Check(ctx, r)
 }
 
+func (c *countingStore) Read(ctx context.Context, r storage.ReadRequest) ([][]storage.Slot, error) {
+	c.steps.Add(1)
+	return c.Store.Read(ctx, r)
+}
+
+func (c *countingStore) Write(ctx context.Context, r storage.WriteRequest) error {
+	c.writes.Add(int32(len(r.Ops) + len(r.Shared)))
+	return c.Store.Write(ctx, r)
+}
+
 func TestAMalformedCodeReachesNoStore(t *testing.T) {
 	conn, _ := fakeConnector(t)
-	store := &countingStore{Store: NewMemoryStore()}
+	store := &countingStore{Store: memstore.New()}
 	s, err := New(conn, WithSecret(testSecret), WithStore(store))
 	require.NoError(t, err)
 	for _, code := range []string{"", "abc", "12345", "1234567", strings.Repeat("1", 10000)} {
@@ -329,13 +341,17 @@ type failingStore struct{}
 
 var errDown = errors.New("connection refused")
 
-func (failingStore) Issue(context.Context, IssueRequest) (IssueResult, error) {
-	return IssueResult{}, errDown
+func (failingStore) Issue(context.Context, storage.IssueRequest) (storage.IssueResult, error) {
+	return storage.IssueResult{}, errDown
 }
-func (failingStore) Undo(context.Context, UndoRequest) error { return errDown }
-func (failingStore) Check(context.Context, CheckRequest) (CheckResult, error) {
-	return CheckResult{}, errDown
+func (failingStore) Undo(context.Context, storage.UndoRequest) error { return errDown }
+func (failingStore) Check(context.Context, storage.CheckRequest) (storage.CheckResult, error) {
+	return storage.CheckResult{}, errDown
 }
+func (failingStore) Read(context.Context, storage.ReadRequest) ([][]storage.Slot, error) {
+	return nil, errDown
+}
+func (failingStore) Write(context.Context, storage.WriteRequest) error { return errDown }
 
 func TestAFailingStoreFailsClosed(t *testing.T) {
 	conn, fake := fakeConnector(t)
@@ -352,123 +368,6 @@ func TestAFailingStoreFailsClosed(t *testing.T) {
 		assert.Empty(t, phone)
 	}
 	assert.Empty(t, LogtoErrorCode(err))
-}
-
-func TestNothingInClearInTheMemoryStore(t *testing.T) {
-	conn, fake := fakeConnector(t)
-	store := NewMemoryStore()
-	s, err := New(conn, WithSecret(testSecret), WithStore(store), WithLimits(DefaultLimits()...))
-	require.NoError(t, err)
-	_, err = s.Send(background, Request{To: "+1 (415) 555-2671", UsageType: twiliosms.UsageTypeSignIn, IP: "203.0.113.7"})
-	require.NoError(t, err)
-	_, err = s.Verify(background, VerifyRequest{To: "14155552671", UsageType: twiliosms.UsageTypeSignIn, Code: "999999", IP: "203.0.113.7"})
-	require.ErrorIs(t, err, ErrCodeMismatch)
-	code := regexp.MustCompile(`\d{6}`).FindString(fake.Messages()[0].Body)
-
-	var dump strings.Builder
-	store.mu.Lock()
-	for k, c := range store.codes {
-		fmt.Fprintf(&dump, "%s %x %q %s\n", k, c.mac, c.mac, c.eventID)
-	}
-	for k, c := range store.counters {
-		fmt.Fprintf(&dump, "%s %v\n", k, c.events)
-	}
-	for k, w := range store.guard.windows {
-		fmt.Fprintf(&dump, "%s %+v\n", k, *w)
-	}
-	for k, set := range store.guard.sets {
-		for m, x := range set.members {
-			fmt.Fprintf(&dump, "%s %s %+v\n", k, m, *x)
-		}
-	}
-	for k, r := range store.guard.recipients {
-		fmt.Fprintf(&dump, "%s %+v\n", k, *r)
-	}
-	for _, c := range store.codes {
-		if c.guard != nil {
-			fmt.Fprintf(&dump, "%+v\n", *c.guard)
-		}
-	}
-	store.mu.Unlock()
-	for _, clear := range []string{"4155552671", "14155552671", "+14155552671", "415-555-2671", "+1415555", "415555", code, "203.0.113.7", "US", string(testSecret)} {
-		assert.NotContains(t, dump.String(), clear)
-	}
-	assert.Regexp(t, `^[0-9a-f]{64} `, dump.String(), "keys are SHA-256 hashes")
-	assert.Contains(t, dump.String(), "recipient:", "the guard's state was dumped too")
-}
-
-// clockedStore is a MemoryStore on a clock of its own, which the test
-// moves by hand, and a service time to move apart from it.
-func clockedStore() (store *MemoryStore, storeNow, now *time.Time) {
-	store = NewMemoryStore()
-	storeNow, now = new(time.Now()), new(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
-	store.clock = func() time.Time { return *storeNow }
-	return store, storeNow, now
-}
-
-func TestMemoryStoreDropsWhatExpired(t *testing.T) {
-	conn, _ := fakeConnector(t)
-	store, storeNow, now := clockedStore()
-	// Twenty codes to twenty new US numbers that nobody verifies is what
-	// the fraud guard refuses; this test is about memory, so the region is
-	// allowed (still counted), and the guard's own counts have a test below.
-	s, err := New(conn, WithSecret(testSecret), WithStore(store), WithClock(func() time.Time { return *now }), WithTTL(time.Minute),
-		WithFraudGuard(FraudGuard{AllowRegions: []string{"US"}}))
-	require.NoError(t, err)
-	for i := range 20 {
-		_, err := s.Send(background, Request{To: fmt.Sprintf("+1415555%04d", 2600+i), UsageType: twiliosms.UsageTypeSignIn})
-		require.NoError(t, err)
-	}
-	codes, counters := store.size()
-	assert.Equal(t, 20, codes)
-	assert.Equal(t, 20, counters, "one per number: its two limits count the same events")
-	*now = now.Add(10*time.Minute + time.Second) // past every code's grace and the longest window
-	_, _ = s.Send(background, Request{To: "+14155559999", UsageType: twiliosms.UsageTypeSignIn})
-	codes, counters = store.size()
-	assert.Equal(t, 21, codes, "the store drops by its own clock, as Redis expires keys, not by the service's")
-	assert.Equal(t, 21, counters)
-	*storeNow = storeNow.Add(10*time.Minute + time.Second)
-	_, err = s.Send(background, Request{To: "+14155559998", UsageType: twiliosms.UsageTypeSignIn})
-	require.NoError(t, err)
-	codes, counters = store.size()
-	assert.Equal(t, 1, codes, "only the last send's code is live for the store")
-	assert.Equal(t, 1, counters)
-}
-
-func TestMemoryStoreDropsGuardCounts(t *testing.T) {
-	conn, fake := fakeConnector(t)
-	store, storeNow, now := clockedStore()
-	s, err := New(conn, WithSecret(testSecret), WithStore(store), WithClock(func() time.Time { return *now }))
-	require.NoError(t, err)
-	send := func(to, ip string) {
-		t.Helper()
-		_, err := s.Send(background, Request{To: to, UsageType: twiliosms.UsageTypeSignIn, IP: ip})
-		require.NoError(t, err)
-	}
-	send("+14155552671", "203.0.113.7")
-	_, err = s.Verify(background, VerifyRequest{To: "+14155552671", UsageType: twiliosms.UsageTypeSignIn, Code: regexp.MustCompile(`\d{6}`).FindString(fake.Messages()[0].Body)})
-	require.NoError(t, err)
-	windows, sets, recipients := store.guardSize()
-	assert.Equal(t, 4, windows, "the number's range, the address, the country, and the service's new countries")
-	assert.Equal(t, 1, sets, "the address's countries")
-	assert.Equal(t, 1, recipients, "the verified number")
-
-	*storeNow = storeNow.Add(25*time.Hour + time.Second) // past a day's scopes: the address's
-	send("+442079460958", "")
-	windows, sets, recipients = store.guardSize()
-	assert.Equal(t, 5, windows, "the address's went; the UK number's range and country came; the new countries' is shared")
-	assert.Equal(t, 0, sets)
-	assert.Equal(t, 2, recipients, "the verified number, and the UK number's day of sends")
-
-	*storeNow = storeNow.Add(14 * 24 * time.Hour) // past 14 days of history
-	send("+442079460959", "")
-	windows, _, recipients = store.guardSize()
-	assert.Equal(t, 3, windows, "the US range and country went with their history; the UK's were used since")
-	assert.Equal(t, 2, recipients, "the first UK number's day went; a verified number passes for 90 days")
-	*storeNow = storeNow.Add(DefaultRememberVerified)
-	send("+442079460960", "")
-	_, _, recipients = store.guardSize()
-	assert.Equal(t, 1, recipients, "the last send's")
 }
 
 func TestLogtoErrorCode(t *testing.T) {
@@ -557,7 +456,7 @@ func TestDefaultsAreAsDocumented(t *testing.T) {
 		{FailedChecksFromIP, 60, time.Hour},
 	}, DefaultLimits())
 	assert.Equal(t, 2*time.Second, DefaultStoreTimeout)
-	assert.Equal(t, 500*time.Millisecond, MaxClockSkew)
+	assert.Equal(t, 500*time.Millisecond, storage.MaxClockSkew)
 	assert.Equal(t, 90*24*time.Hour, DefaultRememberVerified)
 	conn, _ := fakeConnector(t)
 	s, err := New(conn, WithSecret(testSecret))

@@ -67,12 +67,10 @@ func (r *recipient) message(msg twiliosms.Message) twiliosms.Message {
 	return msg
 }
 
-// subjects are what the limits of a request from ip to r count.
-func (s *Service) subjects(r *recipient, ip string) subjects {
-	sub := subjects{recipient: r.e164}
-	if ip != "" {
-		sub.ip = ipSubject(ip)
-	}
+// subjects are what the limits of a request from cl to r, whose subject
+// is rs, count.
+func (s *Service) subjects(r *recipient, rs string, cl *client) subjects {
+	sub := subjects{recipient: rs, client: cl}
 	if s.needRegion {
 		sub.region = r.regionOf()
 	}

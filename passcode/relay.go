@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/connectorkit/twiliosms"
+	"github.com/connectorkit/twiliosms/passcode/storage"
 )
 
 // RelayRequest is a code another system drew and checks itself (an auth
@@ -92,14 +93,15 @@ func (s *Service) Relay(ctx context.Context, r RelayRequest) (*Relayed, error) {
 	if err != nil {
 		return nil, err
 	}
-	to := rc.e164
-	cs, applied := counters(s.limits, s.subjects(rc, r.IP), SendsToRecipient, SendsFromIP, SendsToCountry, Sends)
-	mac := s.keys.sign(macMessage(r.UsageType, to, r.Code))
+	rs := recipientSubject(rc.e164)
+	ws, applied := windows(s.limits, s.subjects(rc, rs, readClient(r.IP)), SendsToRecipient, SendsFromIP, SendsToCountry, Sends)
+	mac := s.keys.sign(macMessage(r.UsageType, rc.e164, r.Code))
+	content := digest("relay", r.Source, string(mac))
 	now := s.clock()
-	req := IssueRequest{
-		Now: now, Counters: cs, EventID: newID(), Once: true,
-		CodeKey: hashKey("relay", r.Source, hex.EncodeToString(mac)), MAC: mac,
-		ExpiresAt: now.Add(s.ttl), KeepUntil: now.Add(s.ttl), MaxAttempts: 0,
+	req := storage.IssueRequest{
+		Now: now, Deadline: s.deadline(ctx), EventID: newID(), Windows: ws, Once: true,
+		Code: storage.Code{Key: key(rs, "o:"+hex.EncodeToString(content[:16])), MAC: mac,
+			ExpiresAt: now.Add(s.ttl), KeepUntil: now.Add(s.ttl)},
 	}
 	res, err := s.issue(ctx, &req)
 	switch {
@@ -107,10 +109,10 @@ func (s *Service) Relay(ctx context.Context, r RelayRequest) (*Relayed, error) {
 		return nil, err
 	case res.Duplicate:
 		return &Relayed{Duplicate: true}, nil
-	case res.Exceeded >= 0:
-		return nil, &LimitError{Limit: applied[res.Exceeded], RetryAfter: res.RetryAfter, send: true}
+	case res.Full >= 0:
+		return nil, &LimitError{Limit: applied[res.Full], RetryAfter: res.RetryAfter, send: true}
 	}
-	result, err := s.deliver(ctx, rc.message(twiliosms.Message{UsageType: r.UsageType, Code: r.Code, Locale: r.Locale, Payload: r.Payload}), req, applied)
+	result, err := s.deliver(ctx, rc.message(twiliosms.Message{UsageType: r.UsageType, Code: r.Code, Locale: r.Locale, Payload: r.Payload}), req, applied, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -16,11 +16,6 @@ import (
 // TestMain fails the run if any test leaves a goroutine behind.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// TestMemoryStore runs the suite every Store must pass.
-func TestMemoryStore(t *testing.T) {
-	storetest.Run(t, func(*testing.T) passcode.Store { return passcode.NewMemoryStore() })
-}
-
 // TestTheSuitesKeysAreAsDocumented: 32 bytes each, the least WithSecret
 // takes, and different.
 func TestTheSuitesKeysAreAsDocumented(t *testing.T) {
@@ -30,7 +25,7 @@ func TestTheSuitesKeysAreAsDocumented(t *testing.T) {
 }
 
 func TestOptionDocsListEveryOption(t *testing.T) {
-	assert.Equal(t, 8, doccheck.OptionsAreListed(t, ".", "Option"))
+	assert.Equal(t, 9, doccheck.OptionsAreListed(t, ".", "Option"))
 	conn, err := twiliosms.New(storetest.Config())
 	require.NoError(t, err)
 	_, err = passcode.New(conn, passcode.Option{}, passcode.WithSecret(storetest.Secret), passcode.Option{})

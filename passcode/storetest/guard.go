@@ -36,6 +36,11 @@ var guardCases = []struct {
 	{"GuardRecordOnly", guardRecordOnly},
 	{"GuardFailedSendsAreTakenBackButForTheAddress", guardFailedSendsAreTakenBackButForTheAddress},
 	{"GuardBurstOfRealUsers", guardBurstOfRealUsers},
+	{"GuardNewDeploymentsOnProbation", guardNewDeploymentsOnProbation},
+	{"GuardBroadScopesKeepADoorOpen", guardBroadScopesKeepADoorOpen},
+	{"GuardAddressesWithVerifiedCodesPassBroadScopes", guardAddressesWithVerifiedCodesPassBroadScopes},
+	{"GuardDeliveryReportsTakeBackCarrierFailures", guardDeliveryReportsTakeBackCarrierFailures},
+	{"GuardANumberEarnsTrustOnceADay", guardANumberEarnsTrustOnceADay},
 }
 
 // numbers returns n valid numbers of region, each in a range of its own
@@ -220,9 +225,9 @@ func guardCountriesFromOneAddress(t *testing.T, newStore func(*testing.T) passco
 
 func guardNewCountriesShareABudget(t *testing.T, newStore func(*testing.T) passcode.Store) {
 	e := NewEnv(t, newStore(t), NewClock(), quiet)
-	known := numbers(t, e, "US", 2, true)
-	e.history(known[:1])
-	e.Clock.Advance(2 * time.Hour) // past the hour whose verified code raises the floor
+	known := numbers(t, e, "US", 21, true)
+	e.history(known[:20]) // a service with history: its sends to new countries are judged
+	e.Clock.Advance(2 * time.Hour) // past the hour whose verified codes raise the floor
 	regions := []string{"GB", "DE", "FR", "IT", "ES", "NL", "SE", "PL", "BR", "MX", "IN"}
 	var first []string
 	for _, r := range regions {
@@ -231,10 +236,130 @@ func guardNewCountriesShareABudget(t *testing.T, newStore func(*testing.T) passc
 	for i, n := range first[:10] {
 		require.NoError(t, e.sendFrom(n, fmt.Sprintf("198.51.100.%d", i)), "one unverified send to each of 10 countries nobody verified from")
 	}
-	requireFraud(t, e.sendFrom(first[10], "198.51.100.99"), "unverified_to_new_countries", 0)
-	require.NoError(t, e.sendFrom(known[1], "198.51.100.98"), "a country with a verified code is not new")
+	requireFraud(t, e.sendFrom(first[10], "198.51.100.99"), "unverified_to_new_countries", time.Minute)
+	require.NoError(t, e.sendFrom(known[20], "198.51.100.98"), "a country with a verified code is not new")
 	e.verifyLast(first[0], "198.51.100.0")
-	require.NoError(t, e.sendFrom(first[10], "198.51.100.99"), "a verified code is taken off, and raises the floor for an hour")
+	require.NoError(t, e.sendFrom(numbers(t, e, "IN", 2, true)[1], "198.51.100.97"), "a verified code is taken off, and raises the floor for an hour")
+}
+
+func guardNewDeploymentsOnProbation(t *testing.T, newStore func(*testing.T) passcode.Store) {
+	e := NewEnv(t, newStore(t), NewClock(), quiet)
+	// A new deployment has only new countries: bots texting 20 of them in
+	// its first hour do not shut the others.
+	for i, r := range []string{"GB", "DE", "FR", "IT", "ES", "NL", "SE", "PL", "BR", "MX", "IN", "JP", "KR", "AU", "NZ", "ZA", "NG", "KE", "EG", "TR"} {
+		require.NoError(t, e.sendFrom(numbers(t, e, r, 1, true)[0], fmt.Sprintf("198.51.100.%d", i)), "%s: a service with no verified history judges no country new", r)
+	}
+	us := numbers(t, e, "US", 1, true)[0]
+	require.NoError(t, e.sendFrom(us, "203.0.113.1"), "a real user, after the bots")
+	e.verifyLast(us, "203.0.113.1")
+}
+
+// overCountry builds a country over its threshold: 40 verified sends, so
+// 12 unverified ones, all from addresses without verified codes.
+func overCountry(t *testing.T, e *Env, region string) []string {
+	t.Helper()
+	spread := numbers(t, e, region, 100, true)
+	e.history(spread[:40])
+	e.Clock.Advance(2 * time.Hour)
+	for i, n := range spread[40:52] {
+		require.NoError(t, e.sendFrom(n, fmt.Sprintf("198.51.100.%d", i)))
+	}
+	return spread[52:]
+}
+
+func guardBroadScopesKeepADoorOpen(t *testing.T, newStore func(*testing.T) passcode.Store) {
+	e := NewEnv(t, newStore(t), NewClock(), quiet)
+	waiting := overCountry(t, e, "GB")
+	ip := func(i int) string { return fmt.Sprintf("203.0.113.%d", i) }
+	for i, n := range waiting[:8] {
+		requireFraud(t, e.sendFrom(n, ip(i)), "unverified_to_country", time.Minute)
+	}
+	e.Clock.Advance(30 * time.Second)
+	requireFraud(t, e.sendFrom(waiting[0], ip(0)), "unverified_to_country", 0)
+	e.Clock.Advance(30 * time.Second)
+	// A number asking again a minute after its refusal is let through, six
+	// an hour while their codes are not verified.
+	for i, n := range waiting[:6] {
+		require.NoError(t, e.sendFrom(n, ip(i)), "a second try, through the open door")
+	}
+	err := e.sendFrom(waiting[6], ip(6))
+	requireFraud(t, err, "unverified_to_country", 0)
+	var fe *passcode.FraudError
+	require.ErrorAs(t, err, &fe)
+	assert.Greater(t, fe.RetryAfter, time.Minute, "the door is full: no second try helps before it has room")
+	assert.LessOrEqual(t, fe.RetryAfter, time.Hour, "a broad scope refuses for an hour at most")
+	// Codes let through the door and verified leave it room.
+	e.Clock.Advance(time.Minute)
+	for i, n := range waiting[:3] {
+		e.verifyLast(n, ip(i))
+	}
+	require.NoError(t, e.sendFrom(waiting[6], ip(6)))
+	e.Clock.Advance(fe.RetryAfter)
+	require.NoError(t, e.sendFrom(waiting[7], ip(7)), "when RetryAfter said")
+}
+
+func guardAddressesWithVerifiedCodesPassBroadScopes(t *testing.T, newStore func(*testing.T) passcode.Store) {
+	e := NewEnv(t, newStore(t), NewClock(), quiet)
+	waiting := overCountry(t, e, "DE")
+	const household = "100.64.0.1"
+	requireFraud(t, e.sendFrom(waiting[0], household), "unverified_to_country", time.Minute)
+	us := numbers(t, e, "US", 1, true)[0]
+	require.NoError(t, e.sendFrom(us, household))
+	e.verifyLast(us, household)
+	require.NoError(t, e.sendFrom(waiting[1], household), "an address whose own codes are verified is let through at once")
+	requireFraud(t, e.sendFrom(waiting[2], "100.64.0.2"), "unverified_to_country", time.Minute)
+}
+
+func guardDeliveryReportsTakeBackCarrierFailures(t *testing.T, newStore func(*testing.T) passcode.Store) {
+	e := NewEnv(t, newStore(t), NewClock(), quiet)
+	in := numbers(t, e, "US", 16, false)
+	for _, n := range in[:10] {
+		require.NoError(t, e.sendFrom(n, ""))
+	}
+	requireFraud(t, e.sendFrom(in[10], ""), "unverified_to_range", 0)
+	msgs := e.Fake.Messages()
+	report := func(i int, status string, code int) {
+		t.Helper()
+		require.NoError(t, e.Service.ReportDelivery(ctx, twiliosms.StatusCallback{MessageSID: msgs[i].SID, To: msgs[i].To, Status: status, ErrorCode: code}))
+	}
+	report(0, "delivered", 0)
+	report(1, "undelivered", 30007) // filtered: maybe a carrier stopping a pump
+	report(2, "failed", 30004)
+	require.NoError(t, e.Service.ReportDelivery(ctx, twiliosms.StatusCallback{MessageSID: "SM0000", To: msgs[3].To, Status: "undelivered", ErrorCode: 30008}),
+		"a message this service did not send is no error")
+	requireFraud(t, e.sendFrom(in[10], ""), "unverified_to_range", 0)
+
+	e.Clock.Advance(time.Minute)
+	e.verifyLast(in[9], "") // its report will change nothing
+	report(9, "undelivered", 30003)
+	// The verified code took its send off and raised the floor to 11 for
+	// the hour: two more.
+	require.NoError(t, e.sendFrom(in[10], ""))
+	require.NoError(t, e.sendFrom(in[11], ""))
+	requireFraud(t, e.sendFrom(in[12], ""), "unverified_to_range", 0)
+	report(3, "undelivered", 30008)
+	report(3, "undelivered", 30008) // once only
+	report(4, "failed", 30003)
+	require.NoError(t, e.sendFrom(in[12], ""), "two carrier failures left the range's unverified count")
+	require.NoError(t, e.sendFrom(in[13], ""))
+	requireFraud(t, e.sendFrom(in[14], ""), "unverified_to_range", 0)
+}
+
+func guardANumberEarnsTrustOnceADay(t *testing.T, newStore func(*testing.T) passcode.Store) {
+	e := NewEnv(t, newStore(t), NewClock(), quiet)
+	held := numbers(t, e, "FR", 1, true)[0]
+	// An attacker holds one real number and verifies a code to it every
+	// minute, from the address it pumps from.
+	for range 10 {
+		require.NoError(t, e.sendFrom(held, "198.51.100.1"))
+		e.verifyLast(held, "198.51.100.1")
+		e.Clock.Advance(time.Minute)
+	}
+	others := numbers(t, e, "FR", 13, true)[1:]
+	for i, n := range others[:11] {
+		require.NoError(t, e.sendFrom(n, fmt.Sprintf("203.0.113.%d", i)), "the floor and one verified code")
+	}
+	requireFraud(t, e.sendFrom(others[11], "203.0.113.99"), "unverified_to_country", time.Minute)
 }
 
 func guardRemembersVerifiedNumbers(t *testing.T, newStore func(*testing.T) passcode.Store) {

@@ -1,0 +1,179 @@
+package passcode
+
+import (
+	"github.com/connectorkit/twiliosms/passcode/storage"
+)
+
+// A guard scope's counts are slots of one key (see passcode/storage): rings
+// of hourly and daily counters, each slot tagged with the hour or the day
+// it counts, so that a slot whose tag is too old counts nothing and the
+// next write to it starts it over. Times are Unix milliseconds.
+//
+// At time t, with H the hour of t and e the whole seconds t is into it, an
+// hour h weighs 3600 when t-h is 0 to 23 hours, 3600-e when it is 24 hours
+// (the hour sliding out of the window), and 0 otherwise. In units of
+// sends × seconds:
+//
+//	unverified = max(0, Σ weight(h) × (sends(h) - verified(h)))     the last 24 hours
+//	verified   = Σ weight(h) × verified(h)                          the last 24 hours
+//	lastHour   = 3600 × verified(H) + (3600-e) × verified(H-1)
+//	baseline   = max(verified, 3600 × the busiest of the 14 whole UTC days before t's)
+//	threshold  = max(100 × (3600 × floor + lastHour), ratio × baseline)
+//
+// and the scope is over its threshold when 100 × unverified ≥ threshold.
+// A verified send is counted in the hour and the day its code was sent,
+// beside that send. All of it is integer arithmetic.
+const (
+	hourMs     = int64(3600 * 1000)
+	dayMs      = 24 * hourMs
+	minuteMs   = int64(60 * 1000)
+	hourWeight = int64(3600) // an hour in seconds: a whole hour's weight
+	ringHours  = 25          // the current hour and the 24 before it
+	ringDays   = 15          // today and the 14 days before it
+	ringDoor   = 2           // the current hour and the one before it
+)
+
+// The slots of a scope's key.
+const (
+	slotSends        = 0                          // sends, by hour
+	slotVerified     = slotSends + ringHours      // verified sends, by the hour they were sent
+	slotDays         = slotVerified + ringHours   // verified sends, by the day they were sent
+	slotDoor         = slotDays + ringDays        // sends let through the open door, by hour
+	slotDoorVerified = slotDoor + ringDoor        // of those, the verified ones, by the hour they were sent
+	slotMarks        = slotDoorVerified + ringDoor // refusals marked for a second try, this minute
+	slotAllDays      = slotMarks + 1              // the service's key only: every verified send, by day
+	scopeSlots       = slotAllDays + ringDays
+)
+
+// ring is where a ring of n slots from base keeps epoch.
+func ring(base int, n int, epoch int64) int { return base + int(epoch%int64(n)) }
+
+// scopeCounts are one scope's counts at a time t, in sends × seconds.
+type scopeCounts struct {
+	unverified, verified, lastHour int64
+	busiest                        int64 // verified sends on the busiest past day
+	doorUnverified                 int64 // door sends in the last hour not verified
+	marks                          int64 // refusals marked this minute
+	allVerified                    int64 // the service's verified sends in its 15 days
+}
+
+// countScope sums a scope's slots at t, with days whole days of history.
+// A slot newer than t (another instance's clock runs ahead) counts as t's.
+func countScope(slots []storage.Slot, t int64, days int) scopeCounts {
+	var c scopeCounts
+	now, into := t/hourMs, (t%hourMs)/1000
+	today := t / dayMs
+	// hourly weight of a slot of hour h: 0 outside the last 24 hours.
+	weight := func(h int64) int64 {
+		switch age := now - h; {
+		case age < ringHours-1:
+			return hourWeight
+		case age == ringHours-1:
+			return hourWeight - into
+		}
+		return 0
+	}
+	recent := func(h int64) int64 { // the last hour's weight
+		switch now - h {
+		case 0:
+			return hourWeight
+		case 1:
+			return hourWeight - into
+		}
+		if h > now {
+			return hourWeight
+		}
+		return 0
+	}
+	for _, s := range slots {
+		switch i := s.Index; {
+		case i < slotVerified:
+			c.unverified += weight(s.Epoch) * s.Value
+		case i < slotDays:
+			c.unverified -= weight(s.Epoch) * s.Value
+			c.verified += weight(s.Epoch) * s.Value
+			c.lastHour += recent(s.Epoch) * s.Value
+		case i < slotDoor:
+			if age := today - s.Epoch; age >= 1 && age <= int64(days) {
+				c.busiest = max(c.busiest, s.Value)
+			}
+		case i < slotDoorVerified:
+			c.doorUnverified += recent(s.Epoch) * s.Value
+		case i < slotMarks:
+			c.doorUnverified -= recent(s.Epoch) * s.Value
+		case i == slotMarks:
+			if s.Epoch >= t/minuteMs {
+				c.marks = s.Value
+			}
+		case i < scopeSlots:
+			if age := today - s.Epoch; age >= 0 && age < ringDays {
+				c.allVerified += s.Value
+			}
+		}
+	}
+	c.unverified = max(c.unverified, 0)
+	c.doorUnverified = max(c.doorUnverified, 0)
+	return c
+}
+
+// known reports whether the scope has a verified send in its last 24 hours
+// or its days of history.
+func (c scopeCounts) known() bool { return c.verified > 0 || c.busiest > 0 || c.lastHour > 0 }
+
+// threshold is the scope's threshold in units of 100 × sends × seconds.
+func (c scopeCounts) threshold(floor int) int64 {
+	baseline := max(c.verified, hourWeight*c.busiest)
+	return max(100*(hourWeight*int64(floor)+c.lastHour), guardRatio*baseline)
+}
+
+// over reports whether a scope with counts c is over its threshold.
+func (c scopeCounts) over(floor int) bool { return 100*c.unverified >= c.threshold(floor) }
+
+// reopens returns, for a scope over its threshold at t, the milliseconds
+// until it is not, if nothing else happens: the first hour boundary at
+// which it is not, then the first whole second before it.
+func reopens(slots []storage.Slot, t int64, days, floor int) int64 {
+	passes := func(x int64) bool { return !countScope(slots, x, days).over(floor) }
+	var lo int64 // seconds after t known to be over
+	for j := int64(1); j <= ringHours+1; j++ {
+		boundary := (t/hourMs + j) * hourMs
+		hi := (boundary - t + 999) / 1000
+		if !passes(t + 1000*hi) {
+			lo = hi
+			continue
+		}
+		for hi-lo > 1 {
+			mid := (lo + hi) / 2
+			if passes(t + 1000*mid) {
+				hi = mid
+			} else {
+				lo = mid
+			}
+		}
+		return 1000 * hi
+	}
+	return ((t/hourMs+ringHours+1)*hourMs - t + 999) / 1000 * 1000
+}
+
+// countOps are the operations that count one send, made at sent, in a
+// scope's key: n sends (-1 to take one back) and, when verified, n
+// verified ones.
+func countOps(k string, sent int64, n int64, verified, door bool, keep int64) []storage.Op {
+	h, d := sent/hourMs, sent/dayMs
+	keepFor := msDuration(keep)
+	if !verified {
+		ops := []storage.Op{{Key: k, Index: ring(slotSends, ringHours, h), Epoch: h, Value: n, Keep: keepFor}}
+		if door {
+			ops = append(ops, storage.Op{Key: k, Index: ring(slotDoor, ringDoor, h), Epoch: h, Value: n, Keep: keepFor})
+		}
+		return ops
+	}
+	ops := []storage.Op{
+		{Key: k, Index: ring(slotVerified, ringHours, h), Epoch: h, Value: n, Keep: keepFor},
+		{Key: k, Index: ring(slotDays, ringDays, d), Epoch: d, Value: n, Keep: keepFor},
+	}
+	if door {
+		ops = append(ops, storage.Op{Key: k, Index: ring(slotDoorVerified, ringDoor, h), Epoch: h, Value: n, Keep: keepFor})
+	}
+	return ops
+}

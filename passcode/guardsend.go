@@ -1,0 +1,413 @@
+package passcode
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nyaruka/phonenumbers"
+
+	"github.com/connectorkit/twiliosms"
+	"github.com/connectorkit/twiliosms/passcode/storage"
+)
+
+// The guard's scopes, narrowest first: the order refusals are named in.
+const (
+	scopeRange = iota
+	scopeAddress
+	scopeCountries
+	scopeCountry
+	scopeNewCountries
+	scopeCount
+)
+
+// guardSignals name the scope and the rule of each refusal.
+var guardSignals = [scopeCount]string{
+	scopeRange:        "unverified_to_range",
+	scopeAddress:      "unverified_from_ip",
+	scopeCountries:    "unverified_countries_from_ip",
+	scopeCountry:      "unverified_to_country",
+	scopeNewCountries: "unverified_to_new_countries",
+}
+
+// rangeDigits is how many of a number's last digits its range leaves out:
+// a range is 10,000 numbers, the block numbering plans hand to operators
+// (a NANP central-office code; many national plans' mobile blocks), which
+// SMS pumping rents and walks. See the README for the evidence.
+const rangeDigits = 4
+
+// The thresholds' parameters (see guardscope.go). With no verified history
+// a scope lets 10 unverified sends a day through, half of authgear's floor
+// of 20 per country; with history, 30 per 100 verified sends of its
+// baseline, authgear's daily ratio. An address may send to 3 countries
+// with no verified code, as in authgear.
+const (
+	guardFloor        = 10
+	guardRatio        = 30
+	guardHistoryDays  = 14
+	guardCountriesMax = 3
+)
+
+// A broad scope over its threshold keeps a door open (see the README):
+// a number refused by it that asks again from doorDelay to doorWindow later
+// (longer than any broad refusal's RetryAfter) is let through, while the sends let through the door in the last hour
+// and not verified stay under doorFloor (or a quarter of the scope's
+// verified sends in its last hour, when more). At most markRate refusals a
+// minute per scope are marked for that second try, so that a flood of
+// refusals costs a bounded amount of state. No broad refusal's RetryAfter
+// is over doorMaxWait.
+const (
+	doorDelay   = time.Minute
+	doorWindow  = 2 * time.Hour
+	doorFloor   = 6
+	markRate    = 30
+	doorMaxWait = time.Hour
+)
+
+// probationVerified is how many verified sends the service needs in its
+// last 15 days before it judges sends to countries nobody verified from: a
+// new deployment has only such countries.
+const probationVerified = 20
+
+// The slots of a recipient's marks.
+const (
+	markRemembered = iota // until when (ms) a send to it passes the guard
+	markCredited          // when (ms) a verified code last earned trust
+	markRefused           // when (ms) a broad scope refused a send to it
+)
+
+// How long the guard keeps what it counts, in ms.
+const (
+	keepAddress = ringHours * hourMs
+	keepScope   = (ringHours + 24*guardHistoryDays) * hourMs
+	keepLedger  = ringHours * hourMs
+)
+
+// sendFlags describe a send to the guard: kept in its code's Data and its
+// ledger entry, so that a verification, a report or a loop credits it as
+// it was counted.
+const (
+	flagNewCountry  = 1 << iota // counted in the service's new-countries scope
+	flagCountryDoor             // let through the country's open door
+	flagServiceDoor             // let through the new-countries scope's open door
+	flagNoTrust                 // its verification earns no trust: the number earned some in the last day
+)
+
+// guardSend is the guard's part of one send: what it reads, what it
+// decides and what it counts.
+type guardSend struct {
+	t      int64 // the send's time, Unix ms
+	e164   string
+	region string
+	client *client
+	keys   [scopeCount]string
+	marks  string // the recipient's marks' key
+	ledger string // the recipient's ledger's key
+
+	slots    [scopeCount][]storage.Slot
+	counts   [scopeCount]scopeCounts
+	marked   [3]int64 // the recipient's marks
+	entries  []storage.Slot
+	verdict  guardVerdict
+	eventKey int64 // the event's hash, in the ledger
+	place    int   // the ledger entry's place in the ring
+}
+
+// guardVerdict is the guard's answer to a send.
+type guardVerdict struct {
+	refused    bool
+	scope      int // the refusing scope, or the door's when door is set
+	retryAfter time.Duration
+	// unverified and threshold are the refusing scope's counts, rounded
+	// down, for the decision record.
+	unverified, threshold int
+	remembered, exempt    bool
+	door                  bool // let through a broad scope's open door
+	mark                  bool // the refusal marks the number for a second try
+	flags                 int64
+}
+
+// newGuardSend prepares the guard's part of a send to rc from cl at t.
+func (s *Service) newGuardSend(rc *recipient, recipientSubject string, cl *client, t time.Time) *guardSend {
+	g := &guardSend{t: t.UnixMilli(), e164: rc.e164, region: rc.regionOf(), client: cl,
+		marks: key(recipientSubject, "m"), ledger: key(recipientSubject, "l")}
+	g.keys[scopeRange] = key(rangeSubject(rc.e164), "g")
+	if cl.subject != "" {
+		g.keys[scopeAddress] = key(cl.subject, "g")
+		g.keys[scopeCountries] = key(cl.subject, "n")
+	}
+	g.keys[scopeCountry] = key(countrySubject(g.region), "g")
+	g.keys[scopeNewCountries] = key(serviceSubject, "g")
+	return g
+}
+
+// read is the guard's one round trip before a send: the recipient's marks
+// and ledger, and the send's scopes (the country's and the service's may
+// be a little stale).
+func (g *guardSend) read(ctx context.Context, store storage.Store, deadline time.Time) error {
+	keys := []string{g.marks, g.ledger, g.keys[scopeRange]}
+	if g.client.subject != "" {
+		keys = append(keys, g.keys[scopeAddress], g.keys[scopeCountries])
+	}
+	got, err := store.Read(ctx, storage.ReadRequest{Deadline: deadline, Keys: keys, Shared: []string{g.keys[scopeCountry], g.keys[scopeNewCountries]}})
+	if err != nil {
+		return err
+	}
+	if len(got) != len(keys)+2 {
+		return errStoreAnswer
+	}
+	for _, sl := range got[0] {
+		if sl.Index >= 0 && sl.Index < len(g.marked) {
+			g.marked[sl.Index] = sl.Value
+		}
+	}
+	g.entries = got[1]
+	g.slots[scopeRange] = got[2]
+	if g.client.subject != "" {
+		g.slots[scopeAddress], g.slots[scopeCountries] = got[3], got[4]
+	}
+	g.slots[scopeCountry], g.slots[scopeNewCountries] = got[len(got)-2], got[len(got)-1]
+	return nil
+}
+
+// decide judges the send: narrow scopes refuse outright, broad ones keep a
+// door open.
+func (g *guardSend) decide(cfg *guardConfig) {
+	t, v := g.t, &g.verdict
+	g.counts[scopeRange] = countScope(g.slots[scopeRange], t, guardHistoryDays)
+	g.counts[scopeAddress] = countScope(g.slots[scopeAddress], t, 0)
+	g.counts[scopeCountry] = countScope(g.slots[scopeCountry], t, guardHistoryDays)
+	g.counts[scopeNewCountries] = countScope(g.slots[scopeNewCountries], t, guardHistoryDays)
+	if !g.counts[scopeCountry].known() {
+		v.flags |= flagNewCountry
+	}
+	if g.marked[markCredited] > t-dayMs {
+		v.flags |= flagNoTrust
+	}
+	v.remembered = t < g.marked[markRemembered]
+	v.exempt = cfg.regions[g.region] || cfg.allowsNetwork(g.client.ip)
+	if v.remembered || v.exempt {
+		return
+	}
+	for _, i := range []int{scopeRange, scopeAddress} {
+		if g.keys[i] == "" || !g.counts[i].over(guardFloor) {
+			continue
+		}
+		days := guardHistoryDays
+		if i == scopeAddress {
+			days = 0
+		}
+		g.refuse(i, msDuration(reopens(g.slots[i], t, days, guardFloor)), g.counts[i])
+	}
+	if g.keys[scopeCountries] != "" {
+		g.judgeCountries()
+	}
+	if v.refused {
+		return
+	}
+	g.judgeBroad(scopeCountry)
+	if v.flags&flagNewCountry != 0 && g.counts[scopeNewCountries].allVerified >= probationVerified && !v.refused && !v.door {
+		g.judgeBroad(scopeNewCountries)
+	}
+}
+
+// refuse records a refusal by scope i; the first names it, and RetryAfter
+// is when every refusing scope lets the send through.
+func (g *guardSend) refuse(i int, retry time.Duration, c scopeCounts) {
+	v := &g.verdict
+	if !v.refused {
+		v.refused, v.scope = true, i
+		v.unverified, v.threshold = int(c.unverified/hourWeight), int(c.threshold(guardFloor)/(100*hourWeight))
+	}
+	v.retryAfter = max(v.retryAfter, retry)
+}
+
+// judgeCountries refuses a send to a country not yet counted when the
+// address already sent to guardCountriesMax countries with no verified
+// code in the last 24 hours.
+func (g *guardSend) judgeCountries() {
+	idx := regionIndex(g.region)
+	var sent []int64
+	seen := false
+	last := map[int]int64{}
+	for _, sl := range g.slots[scopeCountries] {
+		last[sl.Index] = sl.Value
+	}
+	for i, at := range last {
+		if i%2 != 0 || at <= g.t-dayMs || last[i+1] > g.t-dayMs {
+			continue
+		}
+		sent = append(sent, at)
+		seen = seen || i == 2*idx
+	}
+	if seen || len(sent) < guardCountriesMax {
+		return
+	}
+	slices.Sort(sent)
+	// Room comes when all but guardCountriesMax-1 countries have left the window.
+	retry := msDuration(sent[len(sent)-guardCountriesMax] + dayMs - g.t)
+	v := &g.verdict
+	if !v.refused {
+		v.refused, v.scope, v.unverified, v.threshold = true, scopeCountries, len(sent), guardCountriesMax
+	}
+	v.retryAfter = max(v.retryAfter, retry)
+}
+
+// judgeBroad judges a broad scope: over its threshold, it lets through an
+// address with verified codes of its own, and a number asking again after
+// a refusal while the door has room; else it refuses for at most
+// doorMaxWait, marking the number for its second try.
+func (g *guardSend) judgeBroad(i int) {
+	c, t, v := g.counts[i], g.t, &g.verdict
+	if !c.over(guardFloor) {
+		return
+	}
+	if g.keys[scopeAddress] != "" && g.counts[scopeAddress].known() {
+		return // an address whose own codes are being verified
+	}
+	budget := hourWeight*doorFloor + g.counts[i].lastHour/4
+	roomy := c.doorUnverified < budget
+	refusedAt := g.marked[markRefused]
+	if roomy && refusedAt <= t-doorDelay.Milliseconds() && refusedAt > t-doorWindow.Milliseconds() {
+		v.door, v.scope = true, i
+		if i == scopeCountry {
+			v.flags |= flagCountryDoor
+		} else {
+			v.flags |= flagServiceDoor
+		}
+		return
+	}
+	// The refusal marks the number for a second try, unless it is marked
+	// already: an impatient person does not push their own door out.
+	live := refusedAt > t-doorWindow.Milliseconds()
+	v.mark = !live && c.marks < markRate
+	wait := doorDelay
+	if live {
+		wait = msDuration(refusedAt + doorDelay.Milliseconds() - t)
+	}
+	if !roomy {
+		wait = max(wait, doorRoom(g.slots[i], t, budget))
+	}
+	g.refuse(i, min(msDuration(reopens(g.slots[i], t, guardHistoryDays, guardFloor)), wait, doorMaxWait), c)
+}
+
+// doorRoom returns how long until a door whose sends fill its budget at t
+// has room, if nothing else happens: to the minute, at most doorMaxWait.
+func doorRoom(slots []storage.Slot, t, budget int64) time.Duration {
+	for m := time.Minute; m < doorMaxWait; m += time.Minute {
+		if countScope(slots, t+m.Milliseconds(), 0).doorUnverified < budget {
+			return m
+		}
+	}
+	return doorMaxWait
+}
+
+// counting returns the operations that count the admitted send: those of
+// its recipient's, range's and address's keys (applied with the send, so
+// that the next send sees them), and those of the shared keys (the
+// country's and the service's, which may lag).
+func (g *guardSend) counting(eventID string, data *sendData) (ops, shared []storage.Op) {
+	v, t := &g.verdict, g.t
+	ops = countOps(g.keys[scopeRange], t, 1, false, false, keepScope)
+	if g.keys[scopeAddress] != "" {
+		ops = append(ops, countOps(g.keys[scopeAddress], t, 1, false, false, keepAddress)...)
+		ops = append(ops, storage.Op{Key: g.keys[scopeCountries], Index: 2 * regionIndex(g.region), Value: t, Kind: storage.OpMax, Keep: msDuration(keepAddress)})
+	}
+	g.eventKey = eventHash(eventID)
+	*data = sendData{sent: t, event: g.eventKey, flags: v.flags, address: g.client.id}
+	ops = append(ops, g.entry(data)...)
+	shared = countOps(g.keys[scopeCountry], t, 1, false, v.flags&flagCountryDoor != 0, keepScope)
+	if v.flags&flagNewCountry != 0 {
+		shared = append(shared, countOps(g.keys[scopeNewCountries], t, 1, false, v.flags&flagServiceDoor != 0, keepScope)...)
+	}
+	return ops, shared
+}
+
+// entry returns the operations that write the send's ledger entry, in the
+// free slot or the oldest.
+func (g *guardSend) entry(d *sendData) []storage.Op {
+	k := ledgerSlotFor(g.entries, g.t)
+	g.place = k
+	keep := msDuration(keepLedger)
+	return []storage.Op{
+		{Key: g.ledger, Index: k*entrySlots + entryEvent, Epoch: d.sent, Value: d.event, Keep: keep},
+		{Key: g.ledger, Index: k*entrySlots + entryFlags, Epoch: d.sent, Value: d.flags, Keep: keep},
+		{Key: g.ledger, Index: k*entrySlots + entryAddress, Epoch: d.sent, Value: d.address, Keep: keep},
+	}
+}
+
+// uncounting returns the operations that take back a send that certainly
+// did not go out: from its destination's scopes (its range, country and
+// the service's), and its ledger entry, but not from the address that
+// asked for it, against which a failed send still counts.
+func (g *guardSend) uncounting() (ops, shared []storage.Op) {
+	v, t := &g.verdict, g.t
+	ops = countOps(g.keys[scopeRange], t, -1, false, false, keepScope)
+	ops = append(ops, storage.Op{Key: g.ledger, Index: g.place*entrySlots + entryEvent, Epoch: t, Value: -g.eventKey, Keep: msDuration(keepLedger)})
+	shared = countOps(g.keys[scopeCountry], t, -1, false, v.flags&flagCountryDoor != 0, keepScope)
+	if v.flags&flagNewCountry != 0 {
+		shared = append(shared, countOps(g.keys[scopeNewCountries], t, -1, false, v.flags&flagServiceDoor != 0, keepScope)...)
+	}
+	return ops, shared
+}
+
+// messageOp notes Twilio's message SID in the send's ledger entry.
+func (g *guardSend) messageOp(sid string) storage.Op {
+	return storage.Op{Key: g.ledger, Index: g.place*entrySlots + entryMessage, Epoch: g.t, Value: messageHash(sid), Keep: msDuration(keepLedger)}
+}
+
+// marking returns the operations that mark a refused number for a second
+// try through the door.
+func (g *guardSend) marking() (ops, shared []storage.Op) {
+	v, t := &g.verdict, g.t
+	minute := t / minuteMs
+	ops = []storage.Op{{Key: g.marks, Index: markRefused, Value: t, Kind: storage.OpMax, Keep: doorWindow}}
+	shared = []storage.Op{{Key: g.keys[v.scope], Index: slotMarks, Epoch: minute, Value: 1, Keep: time.Minute}}
+	return ops, shared
+}
+
+// logDecision writes one decision record for a refusal, a would-be
+// refusal in GuardRecordOnly, or a send let through a door.
+func (s *Service) logDecision(ctx context.Context, g *guardSend, r Request) {
+	v := &g.verdict
+	decision, level := "refused", slog.LevelWarn
+	switch {
+	case v.door:
+		decision, level = "door", slog.LevelInfo
+	case s.guard.mode == GuardRecordOnly:
+		decision, level = "recorded", slog.LevelInfo
+	}
+	logger := s.guard.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	logger.LogAttrs(ctx, level, "passcode: fraud guard decision",
+		slog.String("decision", decision), slog.String("signal", guardSignals[v.scope]),
+		slog.String("scope", g.keys[v.scope]), slog.String("to", twiliosms.MaskPhone(g.e164)), slog.String("region", g.region),
+		slog.String("ip", r.IP), slog.String("usageType", string(r.UsageType)), slog.Int("unverified", v.unverified),
+		slog.Int("threshold", v.threshold), slog.Duration("retryAfter", v.retryAfter))
+}
+
+// regions are libphonenumber's regions, sorted, for the slots of an
+// address's countries.
+var regions = sync.OnceValue(func() map[string]int {
+	var all []string
+	for r := range phonenumbers.GetSupportedRegions() {
+		all = append(all, r)
+	}
+	slices.Sort(all)
+	idx := make(map[string]int, len(all)+1)
+	for i, r := range all {
+		idx[r] = i + 1
+	}
+	return idx
+})
+
+// regionIndex places a region among an address's countries: 0 for a
+// calling code without a region.
+func regionIndex(region string) int { return regions()[region] }
+
+// msDuration is ms milliseconds as a Duration.
+func msDuration(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }
