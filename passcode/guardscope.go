@@ -35,13 +35,13 @@ const (
 
 // The slots of a scope's key.
 const (
-	slotSends        = 0                          // sends, by hour
-	slotVerified     = slotSends + ringHours      // verified sends, by the hour they were sent
-	slotDays         = slotVerified + ringHours   // verified sends, by the day they were sent
-	slotDoor         = slotDays + ringDays        // sends let through the open door, by hour
-	slotDoorVerified = slotDoor + ringDoor        // of those, the verified ones, by the hour they were sent
+	slotSends        = 0                           // sends, by hour
+	slotVerified     = slotSends + ringHours       // verified sends, by the hour they were sent
+	slotDays         = slotVerified + ringHours    // verified sends, by the day they were sent
+	slotDoor         = slotDays + ringDays         // sends let through the open door, by hour
+	slotDoorVerified = slotDoor + ringDoor         // of those, the verified ones, by the hour they were sent
 	slotMarks        = slotDoorVerified + ringDoor // refusals marked for a second try, this minute
-	slotAllDays      = slotMarks + 1              // the service's key only: every verified send, by day
+	slotAllDays      = slotMarks + 1               // the service's key only: every verified send, by day
 	scopeSlots       = slotAllDays + ringDays
 )
 

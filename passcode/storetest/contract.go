@@ -306,10 +306,10 @@ func failedChecksAreExactUnderRaces(t *testing.T, s storage.Store) {
 func slotsFollowTheirEpochs(t *testing.T, s storage.Store) {
 	write(t, s,
 		storage.Op{Key: k("s"), Index: 0, Epoch: 10, Value: 5, Keep: time.Hour},
-		storage.Op{Key: k("s"), Index: 0, Epoch: 10, Value: 2, Keep: time.Hour},  // added
-		storage.Op{Key: k("s"), Index: 1, Epoch: 10, Value: 5, Keep: time.Hour},  //
-		storage.Op{Key: k("s"), Index: 1, Epoch: 11, Value: 3, Keep: time.Hour},  // newer: starts over
-		storage.Op{Key: k("s"), Index: 1, Epoch: 10, Value: 9, Keep: time.Hour},  // older: ignored
+		storage.Op{Key: k("s"), Index: 0, Epoch: 10, Value: 2, Keep: time.Hour}, // added
+		storage.Op{Key: k("s"), Index: 1, Epoch: 10, Value: 5, Keep: time.Hour}, //
+		storage.Op{Key: k("s"), Index: 1, Epoch: 11, Value: 3, Keep: time.Hour}, // newer: starts over
+		storage.Op{Key: k("s"), Index: 1, Epoch: 10, Value: 9, Keep: time.Hour}, // older: ignored
 		storage.Op{Key: k("s"), Index: 2, Epoch: 0, Value: 50, Kind: storage.OpMax, Keep: time.Hour},
 		storage.Op{Key: k("s"), Index: 2, Epoch: 0, Value: 40, Kind: storage.OpMax, Keep: time.Hour},
 		storage.Op{Key: k("s"), Index: 3, Epoch: 0, Value: -4, Keep: time.Hour},
