@@ -272,21 +272,7 @@ func (s *Store) apply(ops []storage.Op) {
 		if drop := clock.Add(op.Keep); drop.After(sl.dropAt) {
 			sl.dropAt = drop
 		}
-		i, found := slices.BinarySearchFunc(sl.s, op.Index, byIndex)
-		if !found {
-			sl.s = slices.Insert(sl.s, i, storage.Slot{Index: op.Index, Epoch: op.Epoch, Value: op.Value})
-			continue
-		}
-		slot := &sl.s[i]
-		switch {
-		case op.Epoch > slot.Epoch:
-			slot.Epoch, slot.Value = op.Epoch, op.Value
-		case op.Epoch < slot.Epoch:
-		case op.Kind == storage.OpMax:
-			slot.Value = max(slot.Value, op.Value)
-		default:
-			slot.Value += op.Value
-		}
+		sl.s = storage.Apply(sl.s, op)
 	}
 }
 
