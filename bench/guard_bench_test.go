@@ -20,6 +20,7 @@ import (
 	"github.com/connectorkit/twiliosms"
 	"github.com/connectorkit/twiliosms/internal/redistest"
 	"github.com/connectorkit/twiliosms/passcode"
+	"github.com/connectorkit/twiliosms/passcode/memstore"
 	"github.com/connectorkit/twiliosms/passcode/redisstore"
 )
 
@@ -128,8 +129,8 @@ func BenchmarkGuardSideBySide(b *testing.B) {
 	}
 	now := simStart
 	sender := &codeKeeper{Connector: conn, codes: map[string]string{}}
-	off := guardService(b, sender, false, passcode.NewMemoryStore(), &now)
-	on := guardService(b, sender, true, passcode.NewMemoryStore(), &now)
+	off := guardService(b, sender, false, memstore.New(), &now)
+	on := guardService(b, sender, true, memstore.New(), &now)
 	var sendOff, sendOn, checkOff, checkOn []time.Duration
 	i := 0
 	for b.Loop() {
@@ -204,7 +205,11 @@ func BenchmarkGuardRedis(b *testing.B) {
 			runs++ // each run on keys of its own
 			now := simStart
 			sender := &keeper{codes: map[string]string{}}
-			store := redisstore.New(client, redisstore.WithPrefix(fmt.Sprintf("bench-guard-%s-%d:", name, runs)))
+			store, err := redisstore.New(client, redisstore.WithPrefix(fmt.Sprintf("bench-guard-%s-%d:", name, runs)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer store.Close(ctx)
 			s := guardService(b, sender, on, store, &now)
 			for i := range 20 { // load the scripts
 				signIn(b, s, sender.codes, users[i], true)

@@ -13,6 +13,7 @@ import (
 	"github.com/connectorkit/twiliosms/internal/redistest"
 	"github.com/connectorkit/twiliosms/passcode"
 	"github.com/connectorkit/twiliosms/passcode/redisstore"
+	"github.com/connectorkit/twiliosms/passcode/storage"
 )
 
 // The Redis store's steps against one bare GET on the same client and the
@@ -28,7 +29,11 @@ func nextID() string { return strconv.FormatInt(eventIDs.Add(1), 36) }
 func storeBench(b *testing.B) (*redisstore.Store, func() error, func() error, func() error) {
 	client := redistest.Client(b)
 	ctx := context.Background()
-	store := redisstore.New(client, redisstore.WithPrefix("bench:"))
+	store, err := redisstore.New(client, redisstore.WithPrefix("bench:"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = store.Close(ctx) })
 	if err := client.Set(ctx, "bench:get", "value", 0).Err(); err != nil {
 		b.Fatal(err)
 	}
@@ -42,12 +47,13 @@ func storeBench(b *testing.B) (*redisstore.Store, func() error, func() error, fu
 	issue := func() error {
 		now := time.Now()
 		who := strconv.FormatInt(turn.Add(1)%1000, 10)
-		_, err := store.Issue(ctx, passcode.IssueRequest{
-			Now: now, EventID: nextID(), CodeKey: "code-" + who, MAC: mac, ExpiresAt: now.Add(10 * time.Minute), KeepUntil: now.Add(20 * time.Minute), MaxAttempts: 10,
-			Counters: []passcode.Counter{
-				{Key: "recipient-" + who, Max: 1 << 30, Window: time.Minute},
-				{Key: "recipient-" + who, Max: 1 << 30, Window: 10 * time.Minute},
-				{Key: "ip-" + who, Max: 1 << 30, Window: time.Hour},
+		_, err := store.Issue(ctx, storage.IssueRequest{
+			Now: now, EventID: nextID(),
+			Code: storage.Code{Key: "r" + who + ":c", MAC: mac, ExpiresAt: now.Add(10 * time.Minute), KeepUntil: now.Add(20 * time.Minute), MaxAttempts: 10},
+			Windows: []storage.Window{
+				{Key: "r" + who + ":s", Max: 1 << 30, Period: time.Minute},
+				{Key: "r" + who + ":s", Max: 1 << 30, Period: 10 * time.Minute},
+				{Key: "i" + who + ":s", Max: 1 << 30, Period: time.Hour},
 			},
 		})
 		return err
@@ -55,13 +61,13 @@ func storeBench(b *testing.B) (*redisstore.Store, func() error, func() error, fu
 	// A wrong code for a code whose tries never run out: the heaviest path,
 	// a try used and a failed check recorded.
 	now := time.Now()
-	if _, err := store.Issue(ctx, passcode.IssueRequest{Now: now, EventID: nextID(), CodeKey: "checked", MAC: mac,
-		ExpiresAt: now.Add(time.Hour), KeepUntil: now.Add(2 * time.Hour), MaxAttempts: 1 << 30}); err != nil {
+	if _, err := store.Issue(ctx, storage.IssueRequest{Now: now, EventID: nextID(),
+		Code: storage.Code{Key: "checked:c", MAC: mac, ExpiresAt: now.Add(time.Hour), KeepUntil: now.Add(2 * time.Hour), MaxAttempts: 1 << 30}}); err != nil {
 		b.Fatal(err)
 	}
 	check := func() error {
-		_, err := store.Check(ctx, passcode.CheckRequest{Now: time.Now(), CodeKey: "checked", MACs: wrong,
-			Counters: []passcode.Counter{{Key: "failed", Max: 1 << 30, Window: time.Second}}, EventID: nextID()})
+		_, err := store.Check(ctx, storage.CheckRequest{Now: time.Now(), Key: "checked:c", MACs: wrong,
+			Windows: []storage.Window{{Key: "checked:f", Max: 1 << 30, Period: time.Second}}, EventID: nextID()})
 		return err
 	}
 	get := func() error { return client.Get(ctx, "bench:get").Err() }
@@ -152,8 +158,12 @@ func BenchmarkVerify(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	store, err := redisstore.New(client, redisstore.WithPrefix("bench-verify:"))
+	if err != nil {
+		b.Fatal(err)
+	}
 	s, err := passcode.New(conn, passcode.WithSecret([]byte("bench secret, at least 32 bytes!!")),
-		passcode.WithStore(redisstore.New(client, redisstore.WithPrefix("bench-verify:"))), passcode.WithLimits(), passcode.WithMaxAttempts(100))
+		passcode.WithStore(store), passcode.WithLimits(), passcode.WithMaxAttempts(100))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func main() {
 	// The README's client options: a Redis that is down fails each request at once, without a log line each.
 	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR"), ContextTimeoutEnabled: true, MaxRetries: -1, DialerRetries: 1, DialTimeout: time.Second, PoolTimeout: time.Second})
 	redis.SetLogger(logging.NewBlacklistLogger([]string{"failed to dial"}))
-	codes := must(passcode.New(conn, passcode.WithSecret([]byte(os.Getenv("OTP_SECRET"))), passcode.WithStore(redisstore.New(rdb))))
+	codes := must(passcode.New(conn, passcode.WithSecret([]byte(os.Getenv("OTP_SECRET"))), passcode.WithStore(must(redisstore.New(rdb)))))
 	startSession := func(w http.ResponseWriter, r *http.Request, phone string) {
 		id := rand.Text() // 128 random bits
 		// A session keeps your user's ID; this one keeps the number masked, as no store keeps it in clear.

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -27,8 +28,9 @@ const InstallHint = "apt-get update && apt-get install -y --no-install-recommend
 // Server is a redis-server this package started, which a test may stop
 // and start again on the same port.
 type Server struct {
-	Addr string
-	dir  string
+	Addr    string
+	dir     string
+	cluster bool
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -72,13 +74,15 @@ func Client(t testing.TB) *redis.Client {
 
 // Start starts a redis-server of the test's own on a free loopback port,
 // with nothing saved to disk, and stops it when the test ends.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB) *Server { return start(t, false) }
+
+func start(t testing.TB, cluster bool) *Server {
 	t.Helper()
 	Need(t)
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Skipf("this test stops and starts its own redis-server, and there is none on PATH: install it (%s)", InstallHint)
 	}
-	s := &Server{dir: t.TempDir()}
+	s := &Server{dir: t.TempDir(), cluster: cluster}
 	var err error
 	for range 5 { // a free port can be taken between finding it and binding it
 		if s.Addr, err = freePort(); err == nil {
@@ -99,8 +103,12 @@ func (s *Server) StartAgain() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, port, _ := net.SplitHostPort(s.Addr)
-	cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log"))
+	args := []string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log")}
+	if s.cluster {
+		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(s.dir, "nodes.conf"), "--cluster-node-timeout", "2000")
+	}
+	cmd := exec.Command("redis-server", args...)
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -161,4 +169,75 @@ func freePort() (string, error) {
 	}
 	defer l.Close()
 	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
+}
+
+// Cluster is a Redis Cluster of three masters this package started.
+type Cluster struct {
+	Nodes []*Server
+}
+
+// Addrs are the masters' addresses.
+func (c *Cluster) Addrs() []string {
+	addrs := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		addrs[i] = n.Addr
+	}
+	return addrs
+}
+
+// StartCluster starts three redis-servers with cluster mode on, gives each
+// a third of the hash slots, introduces them, and waits until the cluster
+// is ok; they stop when the test ends.
+func StartCluster(t testing.TB) *Cluster {
+	t.Helper()
+	Need(t)
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Skipf("a Cluster test starts its own redis-servers, and there is none on PATH: install it (%s)", InstallHint)
+	}
+	c := &Cluster{}
+	for range 3 {
+		c.Nodes = append(c.Nodes, start(t, true))
+	}
+	ctx := context.Background()
+	const slots = 16384
+	for i, n := range c.Nodes {
+		admin := redis.NewClient(&redis.Options{Addr: n.Addr})
+		from, to := i*slots/3, (i+1)*slots/3-1
+		err := admin.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", from, to).Err()
+		if err == nil && i > 0 {
+			host, port, _ := net.SplitHostPort(c.Nodes[0].Addr)
+			err = admin.ClusterMeet(ctx, host, port).Err()
+		}
+		_ = admin.Close()
+		if err != nil {
+			t.Fatalf("setting up the cluster on %s: %v", n.Addr, err)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, n := range c.Nodes {
+		admin := redis.NewClient(&redis.Options{Addr: n.Addr})
+		for {
+			info, err := admin.ClusterInfo(ctx).Result()
+			if err == nil && strings.Contains(info, "cluster_state:ok") && strings.Contains(info, "cluster_known_nodes:3") {
+				break
+			}
+			if time.Now().After(deadline) {
+				_ = admin.Close()
+				t.Fatalf("the cluster did not come up on %s: %v\n%s", n.Addr, err, info)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		_ = admin.Close()
+	}
+	return c
+}
+
+// ClusterClient returns a client of a Cluster started for the test, with
+// the options the README recommends.
+func ClusterClient(t testing.TB) (*redis.ClusterClient, *Cluster) {
+	t.Helper()
+	c := StartCluster(t)
+	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = client.Close() })
+	return client, c
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/connectorkit/twiliosms"
 	"github.com/connectorkit/twiliosms/internal/doccheck"
 	"github.com/connectorkit/twiliosms/passcode"
+	"github.com/connectorkit/twiliosms/passcode/storage"
 	"github.com/connectorkit/twiliosms/passcode/otphttp"
 	"github.com/connectorkit/twiliosms/twiliosmstest"
 )
@@ -305,13 +306,17 @@ type downStore struct{}
 
 var errDown = errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
 
-func (downStore) Issue(context.Context, passcode.IssueRequest) (passcode.IssueResult, error) {
-	return passcode.IssueResult{}, errDown
+func (downStore) Issue(context.Context, storage.IssueRequest) (storage.IssueResult, error) {
+	return storage.IssueResult{}, errDown
 }
-func (downStore) Undo(context.Context, passcode.UndoRequest) error { return errDown }
-func (downStore) Check(context.Context, passcode.CheckRequest) (passcode.CheckResult, error) {
-	return passcode.CheckResult{}, errDown
+func (downStore) Undo(context.Context, storage.UndoRequest) error { return errDown }
+func (downStore) Check(context.Context, storage.CheckRequest) (storage.CheckResult, error) {
+	return storage.CheckResult{}, errDown
 }
+func (downStore) Read(context.Context, storage.ReadRequest) ([][]storage.Slot, error) {
+	return nil, errDown
+}
+func (downStore) Write(context.Context, storage.WriteRequest) error { return errDown }
 
 // refusingSender reads numbers as the connector does and refuses every
 // send with err.

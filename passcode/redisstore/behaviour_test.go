@@ -42,11 +42,36 @@ func (c *counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 }
 func (c *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
+		name := "flush" // held writes alone, sent by a timer
+		for _, cmd := range cmds {
+			if cmd.Name() == "client" {
+				name = "init" // a new connection's own
+				break
+			}
+			if !isWrite(cmd.Args()) {
+				name = "pipeline"
+			}
+		}
 		c.mu.Lock()
-		c.names = append(c.names, "pipeline")
+		c.names = append(c.names, name)
 		c.mu.Unlock()
 		return next(ctx, cmds)
 	}
+}
+
+// isWrite reports whether a pipelined command is the slot writes' script:
+// EVALSHA, the keys, then a count n of operations and their 6n arguments
+// (the other scripts start with a time or "take").
+func isWrite(args []any) bool {
+	if len(args) < 4 || args[0] != "evalsha" {
+		return false
+	}
+	keys, ok := args[2].(int)
+	if !ok || len(args) < 4+keys {
+		return false
+	}
+	n, ok := args[3+keys].(int)
+	return ok && len(args) == 4+keys+6*n
 }
 
 func (c *counter) take() []string {
@@ -57,39 +82,42 @@ func (c *counter) take() []string {
 	return names
 }
 
-func TestOneRoundTripPerStep(t *testing.T) {
+// roundTrips counts the commands and pipelines the steps sent, but for
+// the timer's flushes of held writes.
+func (c *counter) roundTrips() int {
+	n := 0
+	for _, name := range c.take() {
+		if name != "flush" && name != "init" {
+			n++
+		}
+	}
+	return n
+}
+
+func TestRoundTrips(t *testing.T) {
 	client := redistest.Client(t)
 	hook := &counter{}
 	client.AddHook(hook)
-	e := storetest.NewEnv(t, redisstore.New(client, redisstore.WithPrefix(prefix())), storetest.NewClock(), passcode.WithLimits(passcode.DefaultLimits()[1:]...))
-	// Load the scripts: the first EVALSHA of each gets NOSCRIPT, then EVAL.
-	e.Send(e.Service, storetest.Number)
-	_ = e.Verify(e.Service, storetest.Number, "000000")
-	_, _ = e.Service.Send(ctx, passcode.Request{To: "+15005550002", UsageType: twiliosms.UsageTypeSignIn})
-	loads := 0
-	for _, name := range hook.take() {
-		if name == "eval" {
-			loads++
-		}
-	}
-	assert.Equal(t, 3, loads, "each script is loaded once, by EVAL after a NOSCRIPT")
+	e := storetest.NewEnv(t, newStore(t, client, redisstore.WithLag(time.Minute)), storetest.NewClock(), passcode.WithLimits(passcode.DefaultLimits()[1:]...))
+	e.Send(e.Service, storetest.Number) // the scripts are loaded
+	hook.take()
 
-	e.Send(e.Service, storetest.Number)
-	assert.Equal(t, []string{"evalsha"}, hook.take(), "a send: one round trip, before Twilio")
-	require.NoError(t, e.Verify(e.Service, storetest.Number, e.LastCode(storetest.Number)))
-	assert.Equal(t, []string{"evalsha"}, hook.take(), "a verification: one round trip")
+	e.Send(e.Service, storetest.OtherNumber)
+	assert.Equal(t, 2, hook.roundTrips(), "a send: the guard's read, then the issue, before Twilio; its SID waits for the next step")
+	require.NoError(t, e.Verify(e.Service, storetest.OtherNumber, e.LastCode(storetest.OtherNumber)))
+	assert.Equal(t, 1, hook.roundTrips(), "a verification: one round trip; its credits wait for the next step")
 	_, err := e.Service.Send(ctx, passcode.Request{To: "+15005550002", UsageType: twiliosms.UsageTypeSignIn}) // 21612: certainly not sent
 	require.ErrorIs(t, err, twiliosms.ErrUnreachableRecipient)
-	assert.Equal(t, []string{"evalsha", "evalsha"}, hook.take(), "a failed send: one more, to take it back")
+	assert.Equal(t, 3, hook.roundTrips(), "a failed send: one more, to take it back")
 	e.Fake.FailNext(500, 20500, "Internal Server Error")
 	_, err = e.Service.Send(ctx, passcode.Request{To: "+15005550010", UsageType: twiliosms.UsageTypeSignIn})
 	require.ErrorIs(t, err, twiliosms.ErrUnavailable)
-	assert.Equal(t, []string{"evalsha"}, hook.take(), "a send that may have gone out is not taken back")
+	assert.Equal(t, 2, hook.roundTrips(), "a send that may have gone out is not taken back")
 }
 
 func TestScriptFlushIsSurvived(t *testing.T) {
 	client := redistest.Client(t)
-	e := storetest.NewEnv(t, redisstore.New(client, redisstore.WithPrefix(prefix())), storetest.NewClock())
+	e := storetest.NewEnv(t, newStore(t, client), storetest.NewClock())
 	e.Send(e.Service, storetest.Number)
 	require.NoError(t, client.ScriptFlush(ctx).Err())
 	require.NoError(t, e.Verify(e.Service, storetest.Number, e.LastCode(storetest.Number)))
@@ -114,9 +142,6 @@ func dump(t *testing.T, client *redis.Client, p string) (map[string]string, map[
 			for _, z := range client.ZRangeWithScores(ctx, key, 0, -1).Val() {
 				fmt.Fprintf(&b, "%v@%v ", z.Member, z.Score)
 			}
-		case "string": // a guard scope's counts (MessagePack), or a remembered number's time
-			v := client.Get(ctx, key).Val()
-			fmt.Fprintf(&b, "%q %x", v, v)
 		default:
 			t.Fatalf("%s is a %s", key, typ)
 		}
@@ -130,10 +155,12 @@ func dump(t *testing.T, client *redis.Client, p string) (map[string]string, map[
 func TestNothingInClearAndEveryKeyExpires(t *testing.T) {
 	client := redistest.Client(t)
 	p := prefix()
-	e := storetest.NewEnv(t, redisstore.New(client, redisstore.WithPrefix(p)), storetest.NewClock(), passcode.WithLimits(
+	s, err := redisstore.New(client, redisstore.WithPrefix(p))
+	require.NoError(t, err)
+	e := storetest.NewEnv(t, s, storetest.NewClock(), passcode.WithLimits(
 		append(passcode.DefaultLimits(), passcode.Limit{Scope: passcode.SendsToCountry, Max: 100, Window: time.Hour},
 			passcode.Limit{Scope: passcode.Sends, Max: 1000, Window: 24 * time.Hour})...))
-	_, err := e.Service.Send(ctx, passcode.Request{To: "1 (415) 555-2671", UsageType: twiliosms.UsageTypeSignIn, IP: "203.0.113.7"})
+	_, err = e.Service.Send(ctx, passcode.Request{To: "1 (415) 555-2671", UsageType: twiliosms.UsageTypeSignIn, IP: "203.0.113.7"})
 	require.NoError(t, err)
 	code := e.LastCode("+14155552671")
 	require.ErrorIs(t, e.Verify(e.Service, "14155552671", storetest.WrongCode(code)), passcode.ErrCodeMismatch)
@@ -142,6 +169,7 @@ func TestNothingInClearAndEveryKeyExpires(t *testing.T) {
 	registered := e.LastCode("+15005550006")
 	_, err = e.Service.Verify(ctx, passcode.VerifyRequest{To: "+15005550006", UsageType: twiliosms.UsageTypeRegister, Code: registered, IP: "2001:db8::1"})
 	require.NoError(t, err, "a verified code: the guard's credits and the remembered number")
+	require.NoError(t, s.Close(ctx), "the held writes are sent")
 
 	values, ttls := dump(t, client, p)
 	require.NotEmpty(t, values)
@@ -149,22 +177,25 @@ func TestNothingInClearAndEveryKeyExpires(t *testing.T) {
 	kinds := map[string]int{}
 	for key, value := range values {
 		all.WriteString(key + " " + value + "\n")
-		assert.Contains(t, key, "{otp}", "every key carries the one hash tag")
+		subject, name, ok := strings.Cut(strings.TrimPrefix(key, p), "}:")
+		require.True(t, ok && strings.HasPrefix(subject, "{"), "%s carries its subject as its hash tag", key)
 		assert.Greater(t, ttls[key], time.Duration(0), "%s has a TTL", key)
-		kind := strings.Split(strings.TrimPrefix(key, p+"{otp}:"), ":")[0]
+		kind := subject[1:2] + ":" + strings.Split(name, ":")[0]
 		kinds[kind]++
-		// Each lives no longer than its longest window: a day for limits and
-		// an address's countries, 25 hours for a recipient's sends, 25 hours
+		// Each lives no longer than its longest need: a day for windows and
+		// an address's counts, 25 hours for a recipient's ledger, 25 hours
 		// and 14 days of history for the guard's scopes, 90 days for a
-		// verified number.
-		longest := map[string]time.Duration{"code": 24 * time.Hour, "limit": 24 * time.Hour, "guardset": 24 * time.Hour,
-			"pending": 25 * time.Hour, "guard": (25 + 14*24) * time.Hour, "verified": passcode.DefaultRememberVerified}[kind]
-		assert.LessOrEqual(t, ttls[key], longest, "%s lives no longer than its longest window", key)
+		// verified number's marks.
+		longest := map[string]time.Duration{"r:c": 24 * time.Hour, "r:s": 24 * time.Hour, "r:f": 24 * time.Hour, "i:s": 24 * time.Hour,
+			"i:f": 24 * time.Hour, "n:s": 24 * time.Hour, "n:f": 24 * time.Hour, "c:s": 24 * time.Hour, "s:s": 24 * time.Hour,
+			"i:g": 25 * time.Hour, "i:n": 25 * time.Hour, "r:l": 25 * time.Hour, "g:g": (25 + 14*24) * time.Hour,
+			"c:g": (25 + 14*24) * time.Hour, "s:g": (25 + 14*24) * time.Hour, "r:m": passcode.DefaultRememberVerified}[kind]
+		assert.LessOrEqual(t, ttls[key], longest, "%s lives no longer than its longest need", key)
 	}
-	assert.Equal(t, map[string]int{"code": 1, "limit": 7, "verified": 1, "pending": 1, "guardset": 2, "guard": 6}, kinds,
-		"a code left; limits: 2 numbers, 2 addresses, the country, the service, a number's wrong codes; "+
-			"the guard: 2 ranges, 2 addresses, their country, the new countries; 2 addresses' countries; "+
-			"the unverified number's sends; the verified number")
+	assert.Equal(t, map[string]int{"r:c": 1, "r:s": 2, "r:f": 1, "r:l": 1, "r:m": 1, "i:s": 2, "i:g": 2, "i:n": 2, "n:s": 1,
+		"g:g": 2, "c:s": 1, "c:g": 1, "s:s": 1, "s:g": 1}, kinds,
+		"a code left; two numbers' windows, one's wrong codes, the unverified one's ledger, the verified one's marks; "+
+			"two addresses' windows, counts and countries, an IPv6 network's window; two ranges; the country's and the service's window and counts")
 	for _, clear := range []string{"4155552671", "+14155552671", "415-555-2671", "5005550006", code, registered,
 		"203.0.113.7", "2001:db8", string(storetest.Secret)} {
 		assert.NotContains(t, all.String(), clear)
@@ -177,7 +208,7 @@ func TestRedisStoppedAndRestarted(t *testing.T) {
 	server := redistest.Start(t)
 	client := redis.NewClient(&redis.Options{Addr: server.Addr, MaxRetries: -1, DialTimeout: time.Second})
 	defer client.Close()
-	e := storetest.NewEnv(t, redisstore.New(client), storetest.NewClock(), passcode.WithLimits())
+	e := storetest.NewEnv(t, newStore(t, client, redisstore.WithErrorHandler(nil)), storetest.NewClock(), passcode.WithLimits())
 	e.Send(e.Service, storetest.Number)
 	code := e.LastCode(storetest.Number)
 
@@ -202,7 +233,7 @@ func TestSlowRedisAndADeadline(t *testing.T) {
 	server := redistest.Start(t)
 	client := redis.NewClient(&redis.Options{Addr: server.Addr, MaxRetries: -1, ContextTimeoutEnabled: true})
 	defer client.Close()
-	e := storetest.NewEnv(t, redisstore.New(client), storetest.NewClock())
+	e := storetest.NewEnv(t, newStore(t, client), storetest.NewClock())
 	// Stopped, not paused for a while: a slow machine cannot see it answer
 	// before the calls give up.
 	require.NoError(t, server.Pause())
@@ -231,11 +262,15 @@ func TestSlowRedisAndADeadline(t *testing.T) {
 
 func TestKeysAndPrefix(t *testing.T) {
 	client := redistest.Client(t)
-	e := storetest.NewEnv(t, redisstore.New(client), storetest.NewClock())
-	e.Send(e.Service, storetest.Number)
-	keys, err := client.Keys(ctx, redisstore.DefaultPrefix+"{otp}:*").Result()
+	s, err := redisstore.New(client)
 	require.NoError(t, err)
-	assert.Len(t, keys, 6, "the code, the number's counter (its two limits share it), the guard's counts of its range, its country and the new countries, and the number's sends, under the default prefix")
+	e := storetest.NewEnv(t, s, storetest.NewClock())
+	e.Send(e.Service, storetest.Number)
+	require.NoError(t, s.Close(ctx))
+	keys, err := client.Keys(ctx, redisstore.DefaultPrefix+"{*}:*").Result()
+	require.NoError(t, err)
+	assert.Len(t, keys, 6, "the number's code, window (its two limits share it) and ledger, the guard's counts of its range, "+
+		"its country and the service, under the default prefix")
 	require.NoError(t, client.Del(ctx, keys...).Err())
 }
 
@@ -247,7 +282,7 @@ func TestUnreachableRedis(t *testing.T) {
 	require.NoError(t, l.Close())
 	client := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
 	defer client.Close()
-	e := storetest.NewEnv(t, redisstore.New(client), storetest.NewClock())
+	e := storetest.NewEnv(t, newStore(t, client), storetest.NewClock())
 	_, err = e.Service.Send(ctx, passcode.Request{To: storetest.Number, UsageType: twiliosms.UsageTypeSignIn})
 	require.ErrorIs(t, err, passcode.ErrStoreUnavailable)
 	var opErr *net.OpError
@@ -266,15 +301,20 @@ func TestAHungRedisAppliesNothingLate(t *testing.T) {
 	defer client.Close()
 	admin := redis.NewClient(&redis.Options{Addr: server.Addr})
 	defer admin.Close()
-	e := storetest.NewEnv(t, redisstore.New(client), storetest.NewClock(),
+	e := storetest.NewEnv(t, newStore(t, client), storetest.NewClock(),
 		passcode.WithLimits(passcode.Limit{Scope: passcode.SendsToRecipient, Max: 2, Window: time.Hour}))
 	e.Send(e.Service, storetest.Number)
 	code := e.LastCode(storetest.Number)
 	require.ErrorIs(t, e.Verify(e.Service, storetest.OtherNumber, "000000"), passcode.ErrCodeNotFound, "the check script is loaded")
+	// What Redis ran: the guard's reads and the steps' scripts.
 	scripts := func() int64 {
-		stats := admin.InfoMap(ctx, "commandstats").Item("Commandstats", "cmdstat_evalsha")
-		calls, _ := strconv.ParseInt(strings.TrimPrefix(strings.Split(stats, ",")[0], "calls="), 10, 64)
-		return calls
+		var total int64
+		for _, name := range []string{"cmdstat_evalsha", "cmdstat_hgetall"} {
+			stats := admin.InfoMap(ctx, "commandstats").Item("Commandstats", name)
+			calls, _ := strconv.ParseInt(strings.TrimPrefix(strings.Split(stats, ",")[0], "calls="), 10, 64)
+			total += calls
+		}
+		return total
 	}
 	before := scripts()
 	// Fill the pool with ready connections, so that every call below
@@ -327,8 +367,8 @@ func TestAHungRedisAppliesNothingLate(t *testing.T) {
 		}
 		return last - before
 	}()
-	require.GreaterOrEqual(t, ran, int64(client.Options().PoolSize), "Redis ran the late scripts once it was resumed")
-	t.Logf("Redis ran %d scripts late", ran)
+	require.GreaterOrEqual(t, ran, int64(client.Options().PoolSize), "Redis ran the late steps once it was resumed")
+	t.Logf("Redis ran %d reads and scripts late", ran)
 
 	require.NoError(t, e.Verify(e.Service, storetest.Number, code), "the code that was sent still verifies: no late Send replaced it, no late Verify used it")
 	e.Send(e.Service, storetest.Number) // the second send of two an hour: no late Send was charged

@@ -1,12 +1,7 @@
--- Check: KEYS[1] is the code, KEYS[2..] the failed-check counters. ARGV:
--- now (ms), event id, deadline (ms), n, n candidate MACs (each its key's
--- 8-byte fingerprint, then the 32-byte MAC, as the code's is kept), then
--- the limits
--- from ARGV[5+n] (see shared.lua), then the prefix of the guard's keys.
--- Answers {outcome, attempts left, limit, wait ms}, the outcomes numbered
--- as redisstore.outcomes says. A match credits the guard's scopes that the
--- code's send was counted in, named in the code's record (see guard.lua);
--- their keys carry the Store's hash tag, as KEYS do.
+-- Check: ARGV now, deadline, event id, the code's key index, the taken
+-- key's index (0 for none), n, n candidate MACs, n key ids, then the
+-- windows. Answers {outcome, tries left, window, wait ms, data, taken
+-- field, value...}, the outcomes numbered as passcode/storage's.
 
 -- equal compares two MACs in time that depends only on their length.
 local function equal(a, b)
@@ -20,58 +15,62 @@ local function equal(a, b)
   return diff == 0
 end
 
-local now = tonumber(ARGV[1])
-late(tonumber(ARGV[3]))
-local n = tonumber(ARGV[4])
-local list = limits(5 + n)
-local prefix = ARGV[6 + n + 3 * #list]
+local now, id = tonumber(ARGV[1]), ARGV[3]
+late(tonumber(ARGV[2]))
+local code, taken, n = KEYS[tonumber(ARGV[4])], tonumber(ARGV[5]), tonumber(ARGV[6])
+local list = windows(7 + 2 * n)
 local worst, wait, counts = full(list, now)
 if worst >= 0 then
-  return {1, 0, worst, wait}
+  return {1, 0, worst, wait, ''}
 end
-local code = KEYS[1]
-local r = redis.call('HMGET', code, 'mac', 'exp', 'keep', 'att', 'max', 'gt', 'gs', 'gr', 'gm')
-if not r[1] or tonumber(r[3]) <= now then
-  return {2, 0, 0, 0}
+local r = redis.call('HMGET', code, 'mac', 'kid', 'exp', 'keep', 'att', 'max', 'data')
+if not r[1] or tonumber(r[4]) <= now then
+  return {2, 0, 0, 0, ''}
 end
-if tonumber(r[2]) <= now then
-  return {3, 0, 0, 0}
+if tonumber(r[3]) <= now then
+  return {3, 0, 0, 0, ''}
 end
--- A code kept with its key's fingerprint, signed under a key none of the
--- candidates name, cannot be judged here: the instances' keys differ.
-if #r[1] > 32 then
+if r[2] ~= '' then
   local known = false
   for j = 1, n do
-    if string.sub(ARGV[4 + j], 1, #r[1] - 32) == string.sub(r[1], 1, #r[1] - 32) then
+    if ARGV[6 + n + j] == r[2] then
       known = true
     end
   end
   if not known then
-    return {7, 0, 0, 0}
+    return {4, 0, 0, 0, ''}
   end
 end
-local att, max = tonumber(r[4]), tonumber(r[5])
+local att, max = tonumber(r[5]), tonumber(r[6])
 if att >= max then
-  return {4, 0, 0, 0}
+  return {5, 0, 0, 0, ''}
 end
 local match = false
 for j = 1, n do
-  -- A code kept before fingerprints were is its MAC alone.
-  if equal(r[1], string.sub(ARGV[4 + j], -#r[1])) then
+  if equal(r[1], ARGV[6 + j]) then
     match = true
   end
 end
 if match then
   redis.call('DEL', code)
-  if r[6] then
-    guard_credit(prefix, r[7], tonumber(r[6]), now, r[8], r[9])
+  local out = {7, 0, 0, 0, r[7] or ''}
+  if taken > 0 then
+    for _, v in ipairs(take(KEYS[taken], {})) do
+      table.insert(out, v)
+    end
   end
-  return {6, 0, 0, 0}
+  return out
 end
 att = redis.call('HINCRBY', code, 'att', 1)
-record(list, now, ARGV[2])
-local left = remaining(list, counts, max - att)
+record(list, now, id)
+keep_all()
+local left = max - att
+for j, w in ipairs(list) do
+  if w.max - counts[j] - 1 < left then
+    left = w.max - counts[j] - 1
+  end
+end
 if left < 0 then
   left = 0
 end
-return {5, left, 0, 0}
+return {6, left, 0, 0, ''}

@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"context"
 	"bufio"
 	"errors"
 	"fmt"
@@ -44,7 +45,10 @@ func instanceService(t *testing.T, client redis.UniversalClient, p, fakeURL stri
 	t.Cleanup(transport.CloseIdleConnections)
 	conn, err := twiliosms.New(storetest.Config(), twiliosms.WithBaseURL(fakeURL), twiliosms.WithHTTPClient(&http.Client{Transport: transport}))
 	require.NoError(t, err)
-	s, err := passcode.New(conn, passcode.WithSecret(storetest.Secret), passcode.WithStore(redisstore.New(client, redisstore.WithPrefix(p))), sharedLimits)
+	store, err := redisstore.New(client, redisstore.WithPrefix(p))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close(context.Background()) })
+	s, err := passcode.New(conn, passcode.WithSecret(storetest.Secret), passcode.WithStore(store), sharedLimits)
 	require.NoError(t, err)
 	return s
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/connectorkit/twiliosms"
 	"github.com/connectorkit/twiliosms/internal/redistest"
 	"github.com/connectorkit/twiliosms/passcode"
-	"github.com/connectorkit/twiliosms/passcode/redisstore"
 	"github.com/connectorkit/twiliosms/passcode/storetest"
 )
 
@@ -49,7 +48,7 @@ func TestPing(t *testing.T) {
 	server := redistest.Start(t)
 	client := redis.NewClient(recommended(server.Addr))
 	defer client.Close()
-	store := redisstore.New(client)
+	store := newStore(t, client)
 	require.NoError(t, store.Ping(ctx))
 
 	server.Stop()
@@ -79,7 +78,7 @@ func TestPing(t *testing.T) {
 func TestARefusingRedisFailsFast(t *testing.T) {
 	addr := refusedAddr(t)
 	send := func(client *redis.Client) (time.Duration, error) {
-		e := storetest.NewEnv(t, redisstore.New(client), storetest.NewClock())
+		e := storetest.NewEnv(t, newStore(t, client), storetest.NewClock())
 		start := time.Now()
 		_, err := e.Service.Send(ctx, passcode.Request{To: storetest.Number, UsageType: twiliosms.UsageTypeSignIn})
 		return time.Since(start), err
@@ -115,7 +114,7 @@ func TestPoolMessagesFiltered(t *testing.T) {
 
 		client := redis.NewClient(recommended(refusedAddr(t)))
 		defer client.Close()
-		err = redisstore.New(client).Ping(ctx)
+		err = newStore(t, client).Ping(ctx)
 		require.ErrorIs(t, err, passcode.ErrStoreUnavailable)
 		logged, err := os.ReadFile(f.Name())
 		require.NoError(t, err)

@@ -1,176 +1,413 @@
-// Package redisstore is a passcode.Store in Redis, so that every instance
-// of a service shares its verification codes and its limits: any instance
-// may get the /otp/verify request, and ten sends per number must not
-// become ten per instance.
+// Package redisstore is a passcode store in Redis, a single node or a
+// Cluster, so that every instance of a service shares its verification
+// codes, its limits and the fraud guard's counts: any instance may get
+// the /otp/verify request, and ten sends per number must not become ten
+// per instance.
 //
 //	client := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
-//	codes, err := passcode.New(conn, passcode.WithSecret(secret), passcode.WithStore(redisstore.New(client)))
+//	store := redisstore.New(client)
+//	defer store.Close(ctx)
+//	codes, err := passcode.New(conn, passcode.WithSecret(secret), passcode.WithStore(store))
 //
-// Each Store method is one Lua script, run with EVALSHA (and EVAL once
-// after a NOSCRIPT), so it is atomic and one round trip: Send makes one
-// before Twilio is called, and one more only to take back a send that
-// certainly failed; Verify makes one. Every key carries a TTL, so Redis
-// keeps nothing past its use. Times come from the service's clock
-// (passcode.WithClock), not Redis's: the instances of a service need
-// synchronized clocks (NTP), as every sliding-window limiter does.
+// It keeps passcode/storage's three kinds of record: a window is a sorted
+// set of event ids scored by time, a code a hash, and a key's slots a hash
+// of epochs and values. Each step is a Lua script over the keys it is
+// passed, run with EVALSHA (EVAL once after a NOSCRIPT); the scripts only
+// keep records: every decision of the limits and the fraud guard is made
+// in Go, by passcode. Every key carries a TTL.
+//
+// # Round trips
+//
+// On one node, a Send makes two round trips before Twilio is called (the
+// guard's read, then the issue), and a Verify one: each step is one
+// pipeline. Writes that need no answer (the guard's credits after a
+// verification) ride the next step's pipeline, or a timer's within a
+// second; writes to keys every request shares (a country's, the
+// service's) are added up for a second (WithLag) and read from a cache as
+// old, so that those keys see about one write and one read a second per
+// instance however busy the service.
+//
+// # Cluster
+//
+// A key's hash tag is its subject: a number, an address, a range, a
+// country, or the service. A Cluster therefore spreads the numbers and the
+// addresses over its masters; every script touches the keys of one
+// subject, which share a slot. A step that spans subjects (a send counts
+// in the number's, the address's and maybe the country's windows) is one
+// script per subject, sent together in one pipeline that go-redis splits
+// by node. Each window stays exact, since its check and its count are one
+// script; what a Cluster gives up is that a send refused by one subject's
+// window was counted in another's for the moment it takes to take it back
+// (another round trip), so a request racing it may be refused for a
+// window that is, a millisecond later, not full. A check whose failed-
+// check windows are on another node than its code reserves its try there
+// first, then checks the code, and releases the try unless the code was
+// wrong: three round trips, and exact. Single-node and Sentinel clients
+// (*redis.Client) run each step as one script over all its keys.
+//
+// # Deadlines
 //
 // Each script first compares its caller's deadline with Redis's own clock
 // (TIME), and changes nothing when it has passed: a script that reaches
 // Redis late, queued behind a Redis that was stopped and resumed, is not
 // applied after its caller was told the store failed. The instances'
-// clocks and Redis's must agree within passcode.MaxClockSkew.
-//
-// The fraud guard's counts live beside the limits, in the same scripts: a
-// send's scope counts are small strings (a MessagePack array of hourly and
-// daily buckets), an address's countries a small hash, a verified number a
-// string holding when it stops passing; each has a TTL (a day for an
-// address's, 25 hours and 14 days of history for the others, 90 days by
-// default for a verified number), and each is named by a SHA-256. A code's
-// record names the scopes its send was counted in, so that the Check
-// script credits them when the code verifies.
-//
-// A single node, Sentinel and Cluster all work (any redis.UniversalClient).
-// In a Cluster, one script's keys must share a hash slot, and a send
-// touches the keys of a number, an IP address and the whole service, so
-// every key of a Store carries the same hash tag: one node holds them all,
-// including the guard's keys that Check finds in a code's record.
+// clocks and Redis's must agree within storage.MaxClockSkew.
 package redisstore
 
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/connectorkit/twiliosms/passcode"
+	"github.com/connectorkit/twiliosms"
+	"github.com/connectorkit/twiliosms/passcode/storage"
 )
 
 // DefaultPrefix starts every key unless WithPrefix says otherwise.
 const DefaultPrefix = "twiliosms:"
 
-// Store is a passcode.Store in Redis. It is safe for concurrent use.
+// DefaultLag is how long writes to shared keys are added up, and reads of
+// them cached, unless WithLag says otherwise.
+const DefaultLag = time.Second
+
+// Store is a storage.Store in Redis. It is safe for concurrent use.
 type Store struct {
 	client redis.UniversalClient
 	prefix string
+	// single is set for a client of one node: a step is one script.
+	single bool
+	lag    *storage.Lag
+	// onError receives a timed flush's failure.
+	onError func(error)
+	// loaded is set once the scripts are in Redis.
+	loaded atomic.Bool
 }
 
-// Option configures a Store in New. The one option, with its default:
+// Option configures a Store in New. The options, each with its default:
 //
-//   - [WithPrefix](prefix): what starts every key. Default: [DefaultPrefix],
-//     "twiliosms:".
+//   - [WithPrefix](prefix): what starts every key. Default:
+//     [DefaultPrefix], "twiliosms:".
+//   - [WithLag](d): how long writes to shared keys are added up and reads
+//     of them cached, 0 for none. Default: [DefaultLag], a second.
+//   - [WithErrorHandler](fn): what receives a failure to apply writes that
+//     waited for a timer, when no request was there to report it.
+//     Default: nil, dropped.
 //
 // The zero Option changes nothing.
 type Option struct {
-	apply func(*Store)
+	apply func(*Store) error
 }
 
 // WithPrefix starts every key with prefix instead of "twiliosms:", to share
 // a Redis between services or keep tests apart.
 func WithPrefix(prefix string) Option {
-	return Option{func(s *Store) { s.prefix = prefix }}
+	return Option{func(s *Store) error {
+		if strings.ContainsAny(prefix, "{}") {
+			return optionErrorf("WithPrefix(%q): a prefix may not hold { or }, which would change every key's hash tag", prefix)
+		}
+		s.prefix = prefix
+		return nil
+	}}
+}
+
+// WithLag sets how long writes to keys every request shares (a country's,
+// the whole service's) are added up before they are sent, and reads of
+// them cached: the fraud guard's broad counts may lag by as much per
+// instance. 0 sends every write with the next step.
+func WithLag(d time.Duration) Option {
+	return Option{func(s *Store) error {
+		if d < 0 || d > time.Minute {
+			return optionErrorf("WithLag(%v): give a lag from 0 to a minute", d)
+		}
+		s.lag = storage.NewLag(d, s.applyOps, func(err error) {
+			if s.onError != nil {
+				s.onError(err)
+			}
+		})
+		return nil
+	}}
+}
+
+// WithErrorHandler makes fn receive a failure to apply writes that a timer
+// sent, when no step came to carry them: fn may log it.
+func WithErrorHandler(fn func(error)) Option {
+	return Option{func(s *Store) error {
+		s.onError = fn
+		return nil
+	}}
 }
 
 // New returns a Store that keeps its keys in client's Redis. Create the
 // client with ContextTimeoutEnabled, so that a caller's deadline bounds a
 // slow Redis: without it, go-redis waits for its own ReadTimeout (5 s by
-// default, and longer while it retries) whatever the context says.
-func New(client redis.UniversalClient, opts ...Option) *Store {
+// default, and longer while it retries) whatever the context says. Call
+// Close when done, to send the writes it holds.
+func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
+	if client == nil {
+		return nil, optionErrorf("New: the client is nil; pass a *redis.Client, *redis.ClusterClient or another redis.UniversalClient")
+	}
 	s := &Store{client: client, prefix: DefaultPrefix}
+	_, s.single = client.(*redis.Client)
+	if err := WithLag(DefaultLag).apply(s); err != nil {
+		return nil, err
+	}
 	for _, opt := range opts {
-		if opt.apply != nil {
-			opt.apply(s)
+		if opt.apply == nil {
+			continue
+		}
+		if err := opt.apply(s); err != nil {
+			return nil, err
 		}
 	}
-	return s
+	return s, nil
 }
 
-// The scripts, each with the functions of shared.lua before it.
+// optionError is a bad argument of New. It matches
+// twiliosms.ErrInvalidConfig.
+type optionError struct{ problem string }
+
+func (e *optionError) Error() string        { return "redisstore: " + e.problem }
+func (e *optionError) Is(target error) bool { return target == twiliosms.ErrInvalidConfig }
+
+func optionErrorf(format string, args ...any) error {
+	return &optionError{fmt.Sprintf(format, args...)}
+}
+
+// Close sends the writes the Store holds, within ctx. It does not close the
+// client.
+func (s *Store) Close(ctx context.Context) error {
+	if err := s.lag.Close(ctx); err != nil {
+		return fmt.Errorf("redisstore: close: %w", err)
+	}
+	return nil
+}
+
+// The scripts, each with the primitives before it.
 var (
-	//go:embed shared.lua
-	sharedSource string
+	//go:embed prims.lua
+	primsSource string
 	//go:embed issue.lua
 	issueSource string
-	//go:embed undo.lua
-	undoSource string
 	//go:embed check.lua
 	checkSource string
-	//go:embed guard.lua
-	guardSource string
+	//go:embed reserve.lua
+	reserveSource string
+	//go:embed undo.lua
+	undoSource string
+	//go:embed slots.lua
+	slotsSource string
 
-	issueScript = redis.NewScript(sharedSource + guardSource + issueSource)
-	undoScript  = redis.NewScript(sharedSource + guardSource + undoSource)
-	checkScript = redis.NewScript(sharedSource + guardSource + checkSource)
+	issueScript   = redis.NewScript(primsSource + issueSource)
+	checkScript   = redis.NewScript(primsSource + checkSource)
+	reserveScript = redis.NewScript(primsSource + reserveSource)
+	undoScript    = redis.NewScript(primsSource + undoSource)
+	slotsScript   = redis.NewScript(primsSource + slotsSource)
+
+	// sources maps each script's SHA-1 to its source, for a NOSCRIPT.
+	sources = map[string]string{}
 )
 
-// key is the Redis key of a code or a counter: the prefix, the hash tag all
-// of a Store's keys share, and the hashed name the passcode package gave.
-func (s *Store) key(kind, name string) string {
-	return s.prefix + "{otp}:" + kind + ":" + name
+func init() {
+	for _, src := range []string{issueSource, checkSource, reserveSource, undoSource, slotsSource} {
+		script := primsSource + src
+		sources[redis.NewScript(script).Hash()] = script
+	}
 }
 
-// keys returns the Redis keys of a script, the code's first and then each
-// distinct counter key once, and the arguments of each list of limits:
-// how many, then each one's key index (1-based, into the keys), max and
-// window in ms.
-func (s *Store) keys(codeKey string, lists ...[]passcode.Counter) ([]string, []any) {
-	keys := []string{s.key("code", codeKey)}
-	index := map[string]int{}
-	var args []any
-	for _, counters := range lists {
-		args = append(args, len(counters))
-		for _, c := range counters {
-			i, ok := index[c.Key]
-			if !ok {
-				keys = append(keys, s.key("limit", c.Key))
-				i = len(keys)
-				index[c.Key] = i
+// rkey is the Redis key of a storage key: the prefix, its subject as the
+// hash tag, and its name.
+func (s *Store) rkey(key string) string {
+	subject, name, _ := strings.Cut(key, ":")
+	return s.prefix + "{" + subject + "}:" + name
+}
+
+// group is the part of a step one script runs: its keys, by index.
+type group struct {
+	keys  []string
+	index map[string]int
+}
+
+func newGroup() *group { return &group{index: map[string]int{}} }
+
+// at returns the 1-based index of key among the group's keys, adding it.
+func (g *group) at(s *Store, key string) int {
+	if i, ok := g.index[key]; ok {
+		return i
+	}
+	g.keys = append(g.keys, s.rkey(key))
+	g.index[key] = len(g.keys)
+	return len(g.keys)
+}
+
+// groups splits a step's parts by subject, or keeps them in one group on a
+// single node.
+type groups struct {
+	s      *Store
+	bySubj map[string]*group
+	order  []string
+}
+
+func (s *Store) newGroups() *groups { return &groups{s: s, bySubj: map[string]*group{}} }
+
+func (gs *groups) of(key string) (*group, string) {
+	subject := ""
+	if !gs.s.single {
+		subject = storage.Subject(key)
+	}
+	g, ok := gs.bySubj[subject]
+	if !ok {
+		g = newGroup()
+		gs.bySubj[subject] = g
+		gs.order = append(gs.order, subject)
+	}
+	return g, subject
+}
+
+// windowArgs appends the arguments of ws, whose keys are g's.
+func (s *Store) windowArgs(args []any, g *group, ws []storage.Window) []any {
+	args = append(args, len(ws))
+	for _, w := range ws {
+		args = append(args, g.at(s, w.Key), w.Max, w.Period.Milliseconds())
+	}
+	return args
+}
+
+// opArgs appends the arguments of ops, whose keys are g's.
+func (s *Store) opArgs(args []any, g *group, ops []storage.Op) []any {
+	args = append(args, len(ops))
+	for _, op := range ops {
+		kind := 0
+		if op.Kind == storage.OpMax {
+			kind = 1
+		}
+		args = append(args, g.at(s, op.Key), op.Index, op.Epoch, op.Value, kind, op.Keep.Milliseconds())
+	}
+	return args
+}
+
+// pendingCmds queues, on pipe, the held writes that go with this step;
+// none when ctx has ended, since the step will not be sent.
+func (s *Store) pendingCmds(ctx context.Context, pipe redis.Pipeliner) []storage.Op {
+	if ctx.Err() != nil {
+		return nil
+	}
+	ops := s.lag.Pending()
+	s.queueOps(ctx, pipe, ops)
+	return ops
+}
+
+// queueOps queues scripts that apply ops, one per subject.
+func (s *Store) queueOps(ctx context.Context, pipe redis.Pipeliner, ops []storage.Op) {
+	if len(ops) == 0 {
+		return
+	}
+	gs := s.newGroups()
+	per := map[string][]storage.Op{}
+	for _, op := range ops {
+		_, subj := gs.of(op.Key)
+		per[subj] = append(per[subj], op)
+	}
+	for _, subj := range gs.order {
+		g := gs.bySubj[subj]
+		args := s.opArgs(nil, g, per[subj])
+		slotsScript.Run(ctx, pipe, g.keys, args...)
+	}
+}
+
+// applyOps applies ops in one pipeline, for the Lag's timer and Close.
+func (s *Store) applyOps(ctx context.Context, ops []storage.Op) error {
+	pipe := s.client.Pipeline()
+	s.queueOps(ctx, pipe, ops)
+	_, err := s.exec(ctx, pipe, nil)
+	return err
+}
+
+// exec runs a pipeline. A script Redis did not have (after a restart or a
+// SCRIPT FLUSH) answers NOSCRIPT: those commands, and only those, are sent
+// again with their source, which Redis then keeps, followed by the
+// pipeline's reads again, so that they still read what the scripts wrote.
+// Held writes that went with a failed round trip are not sent again, unless
+// the connection could not be made: Redis may have applied them (a client
+// that gave up on a hung Redis does not know), and a count applied twice is
+// worse than one lost.
+func (s *Store) exec(ctx context.Context, pipe redis.Pipeliner, held []storage.Op) ([]redis.Cmder, error) {
+	s.load(ctx)
+	cmds, err := pipe.Exec(ctx)
+	if opErr := (*net.OpError)(nil); len(held) > 0 && errors.As(err, &opErr) && opErr.Op == "dial" {
+		s.lag.Requeue(held) // never sent
+	}
+	var again []*redis.Cmd
+	var reads []*redis.MapStringStringCmd
+	for _, c := range cmds {
+		switch cmd := c.(type) {
+		case *redis.Cmd:
+			if cmd.Err() != nil && strings.HasPrefix(cmd.Err().Error(), "NOSCRIPT") {
+				again = append(again, cmd)
 			}
-			args = append(args, i, c.Max, c.Window.Milliseconds())
+		case *redis.MapStringStringCmd:
+			reads = append(reads, cmd)
 		}
 	}
-	return keys, args
+	if len(again) == 0 {
+		return cmds, err
+	}
+	retry := s.client.Pipeline()
+	evals := make([]*redis.Cmd, len(again))
+	for i, cmd := range again {
+		args := cmd.Args()
+		sha, _ := args[1].(string)
+		evals[i] = retry.Do(ctx, append([]any{"eval", sources[sha]}, args[2:]...)...)
+	}
+	rereads := make([]*redis.MapStringStringCmd, len(reads))
+	for i, cmd := range reads {
+		key, _ := cmd.Args()[1].(string)
+		rereads[i] = retry.HGetAll(ctx, key)
+	}
+	_, _ = retry.Exec(ctx)
+	for i, cmd := range again {
+		cmd.SetVal(evals[i].Val())
+		cmd.SetErr(evals[i].Err())
+	}
+	for i, cmd := range reads {
+		cmd.SetVal(rereads[i].Val())
+		cmd.SetErr(rereads[i].Err())
+	}
+	return cmds, firstErr(cmds)
 }
 
-// guardArgs appends to keys the Redis keys of the guard's scopes and
-// remembered number, and returns the guard's arguments (see guard.lua's
-// guard_args): one 0 when there is no guard.
-func (s *Store) guardArgs(keys []string, g *passcode.GuardRequest) ([]string, []any) {
-	if g == nil {
-		return keys, []any{0}
+// load loads the scripts into Redis (every master of a Cluster) before the
+// Store's first pipeline, so that a pipeline rarely meets a NOSCRIPT: a
+// script sent again after one runs after the commands that followed it.
+func (s *Store) load(ctx context.Context) {
+	if s.loaded.Load() {
+		return
 	}
-	args := []any{len(g.Scopes)}
-	for _, sc := range g.Scopes {
-		index := 0
-		if sc.Key != "" {
-			kind := "guard"
-			if sc.Distinct != "" {
-				kind = "guardset"
-			}
-			keys = append(keys, s.key(kind, sc.Key))
-			index = len(keys)
+	for _, src := range sources {
+		if err := s.client.ScriptLoad(ctx, src).Err(); err != nil {
+			return // the pipeline will say what is wrong; the next one tries again
 		}
-		args = append(args, index, sc.Key, sc.Floor, sc.Ratio, sc.Days, boolArg(sc.Destination), sc.NewTo, sc.Distinct)
 	}
-	pending, verified := 0, 0
-	if g.Recipient != "" {
-		keys = append(keys, s.key("pending", g.Recipient), s.key("verified", g.Recipient))
-		pending, verified = len(keys)-1, len(keys)
-	}
-	return keys, append(args, pending, verified, g.Recipient, g.RememberFor.Milliseconds(), boolArg(g.Exempt), boolArg(g.RecordOnly))
+	s.loaded.Store(true)
 }
 
-func boolArg(b bool) int {
-	if b {
-		return 1
+// withDeadline bounds ctx by a step's deadline.
+func withDeadline(ctx context.Context, deadline time.Time) (context.Context, context.CancelFunc) {
+	if deadline.IsZero() {
+		return ctx, func() {}
 	}
-	return 0
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, deadline)
 }
-
-// guardPrefix starts the keys a script finds in a code's record.
-func (s *Store) guardPrefix() string { return s.prefix + "{otp}:" }
 
 // unixMilli is t in Unix milliseconds, 0 for the zero time.
 func unixMilli(t time.Time) int64 {
@@ -180,7 +417,10 @@ func unixMilli(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
-// stepError reports a failed script. A step refused because its caller's
+// late reports whether err is a script's refusal of a late step.
+func late(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "LATE ") }
+
+// stepError reports a failed step. A step refused because its caller's
 // deadline had passed matches context.DeadlineExceeded.
 func stepError(step string, err error) error {
 	if msg, ok := strings.CutPrefix(err.Error(), "LATE "); ok {
@@ -189,85 +429,64 @@ func stepError(step string, err error) error {
 	return fmt.Errorf("redisstore: %s: %w", step, err)
 }
 
-// Issue implements passcode.Store.
-func (s *Store) Issue(ctx context.Context, req passcode.IssueRequest) (passcode.IssueResult, error) {
-	keys, limits := s.keys(req.CodeKey, req.Counters, req.Locks)
-	keys, guard := s.guardArgs(keys, req.Guard)
-	once := 0
-	if req.Once {
-		once = 1
-	}
-	args := append([]any{req.Now.UnixMilli(), req.EventID, signed(req.KeyID, req.MAC), req.ExpiresAt.UnixMilli(), req.KeepUntil.UnixMilli(),
-		req.MaxAttempts, unixMilli(req.Deadline), once}, limits...)
-	res, err := issueScript.Run(ctx, s.client, keys, append(args, guard...)...).Int64Slice()
-	if err != nil {
-		return passcode.IssueResult{}, stepError("issue", err)
-	}
-	switch {
-	case len(res) == 1 && res[0] == -2:
-		return passcode.IssueResult{Exceeded: -1, Duplicate: true}, nil
-	case len(res) == 3 && res[0] >= 0:
-		return passcode.IssueResult{Exceeded: int(res[0]), RetryAfter: time.Duration(res[1]) * time.Millisecond, Locked: res[2] == 1}, nil
-	case len(res) != 9:
-		return passcode.IssueResult{}, fmt.Errorf("redisstore: issue: the script answered %d values", len(res))
-	}
-	return passcode.IssueResult{Exceeded: -1, NextAfter: time.Duration(res[1]) * time.Millisecond, Guard: passcode.GuardResult{
-		Refused: res[3] == 1, Scope: int(res[4]), RetryAfter: time.Duration(res[5]) * time.Millisecond,
-		Unverified: int(res[6]), Threshold: int(res[7]), Remembered: res[8] == 1,
-	}}, nil
-}
-
-// Undo implements passcode.Store.
-func (s *Store) Undo(ctx context.Context, req passcode.UndoRequest) error {
-	keys, _ := s.keys(req.CodeKey, req.Counters)
-	err := undoScript.Run(ctx, s.client, keys, req.Now.UnixMilli(), req.EventID, unixMilli(req.Deadline), s.guardPrefix()).Err()
-	if err != nil {
-		return stepError("undo", err)
+// firstErr returns the first command's error of cmds, ignoring redis.Nil.
+func firstErr(cmds []redis.Cmder) error {
+	for _, c := range cmds {
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
 	}
 	return nil
 }
 
-// signed is a MAC as the scripts keep and compare it: its key's
-// fingerprint (of a fixed size, or none) and then the MAC, so that a check
-// can tell a code signed under a key it lacks from a wrong one.
-func signed(keyID string, mac []byte) []byte {
-	return append([]byte(keyID), mac...)
-}
-
-// outcomes maps the check script's answers to passcode's outcomes.
-var outcomes = map[int64]passcode.Outcome{
-	1: passcode.OutcomeLimited,
-	2: passcode.OutcomeNotFound,
-	3: passcode.OutcomeExpired,
-	4: passcode.OutcomeTooManyAttempts,
-	5: passcode.OutcomeMismatch,
-	6: passcode.OutcomeMatch,
-	7: passcode.OutcomeUnknownKey,
-}
-
-// Check implements passcode.Store.
-func (s *Store) Check(ctx context.Context, req passcode.CheckRequest) (passcode.CheckResult, error) {
-	keys, limits := s.keys(req.CodeKey, req.Counters)
-	args := []any{req.Now.UnixMilli(), req.EventID, unixMilli(req.Deadline), len(req.MACs)}
-	for i, mac := range req.MACs {
-		var id string
-		if i < len(req.KeyIDs) {
-			id = req.KeyIDs[i]
-		}
-		args = append(args, signed(id, mac))
-	}
-	args = append(append(args, limits...), s.guardPrefix())
-	res, err := checkScript.Run(ctx, s.client, keys, args...).Int64Slice()
-	if err != nil {
-		return passcode.CheckResult{}, stepError("check", err)
-	}
-	if len(res) != 4 {
-		return passcode.CheckResult{}, fmt.Errorf("redisstore: check: the script answered %d values", len(res))
-	}
-	outcome, ok := outcomes[res[0]]
+// ints reads a script's answer of integers.
+func ints(v any) ([]int64, error) {
+	list, ok := v.([]any)
 	if !ok {
-		return passcode.CheckResult{}, fmt.Errorf("redisstore: check: unknown outcome %d", res[0])
+		return nil, fmt.Errorf("an answer of %T", v)
 	}
-	return passcode.CheckResult{Outcome: outcome, AttemptsLeft: int(res[1]), Exceeded: int(res[2]),
-		RetryAfter: time.Duration(res[3]) * time.Millisecond}, nil
+	out := make([]int64, 0, len(list))
+	for _, x := range list {
+		n, ok := x.(int64)
+		if !ok {
+			return nil, fmt.Errorf("an answer holding %T", x)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// slotsOf reads a hash of slot fields (e<index>, v<index>) as slots.
+func slotsOf(fields map[string]string) []storage.Slot {
+	var out []storage.Slot
+	for f, ev := range fields {
+		if len(f) < 2 || f[0] != 'e' {
+			continue
+		}
+		idx, err := strconv.Atoi(f[1:])
+		if err != nil {
+			continue
+		}
+		vv, ok := fields["v"+f[1:]]
+		if !ok {
+			continue
+		}
+		e, err1 := strconv.ParseInt(ev, 10, 64)
+		v, err2 := strconv.ParseInt(vv, 10, 64)
+		if err1 == nil && err2 == nil {
+			out = append(out, storage.Slot{Index: idx, Epoch: e, Value: v})
+		}
+	}
+	return out
+}
+
+// pairs reads a script's field, value pairs as a map.
+func pairs(list []any) map[string]string {
+	m := make(map[string]string, len(list)/2)
+	for i := 0; i+1 < len(list); i += 2 {
+		f, _ := list[i].(string)
+		v, _ := list[i+1].(string)
+		m[f] = v
+	}
+	return m
 }

@@ -56,8 +56,10 @@ type Lag struct {
 	cache  map[string]cachedRead
 	timer  *time.Timer
 	closed bool
-	// flushing counts the timed flushes under way, for Close to wait on.
-	flushing sync.WaitGroup
+	// inflight counts the timed flushes under way: a step waits for them,
+	// so that it reads what they write.
+	inflight int
+	done     *sync.Cond
 }
 
 type cachedRead struct {
@@ -71,7 +73,9 @@ const maxCached = 4096
 // NewLag returns a Lag of lag, which applies what a timer flushes with
 // apply, and reports a failed timed flush to onError (nil drops it).
 func NewLag(lag time.Duration, apply func(context.Context, []Op) error, onError func(error)) *Lag {
-	return &Lag{lag: lag, apply: apply, onError: onError, cache: map[string]cachedRead{}}
+	l := &Lag{lag: lag, apply: apply, onError: onError, cache: map[string]cachedRead{}}
+	l.done = sync.NewCond(&l.mu)
+	return l
 }
 
 // Write holds r's operations, and starts the timer that applies them.
@@ -123,6 +127,9 @@ func merge(ops []Op, op Op) []Op {
 func (l *Lag) Pending() []Op {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	for l.inflight > 0 {
+		l.done.Wait()
+	}
 	return l.pending(false)
 }
 
@@ -149,8 +156,9 @@ func (l *Lag) Cached(key string) ([]Slot, bool) {
 }
 
 // Remember caches the slots of a shared key, as read from the database
-// before this store's pending writes to it, which it adds in.
-func (l *Lag) Remember(key string, slots []Slot) {
+// before this store's pending writes to it, and returns them with those
+// writes added in.
+func (l *Lag) Remember(key string, slots []Slot) []Slot {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.cache) >= maxCached {
@@ -164,10 +172,13 @@ func (l *Lag) Remember(key string, slots []Slot) {
 		}
 	}
 	l.cache[key] = cachedRead{slots: slots, at: time.Now()}
+	return slices.Clone(slots)
 }
 
-// Requeue puts back operations a round trip failed to apply: the next one
-// tries them again.
+// Requeue puts back operations that a round trip certainly did not apply
+// (a transaction that rolled back): the next one tries them again. A store
+// that cannot know, as when a client gave up on a hung server, drops them:
+// a count applied twice is worse than one lost.
 func (l *Lag) Requeue(ops []Op) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -181,20 +192,25 @@ func (l *Lag) flushTimed() {
 		l.mu.Unlock()
 		return // Close applies what is left
 	}
-	l.flushing.Add(1)
-	defer l.flushing.Done()
 	l.timer = nil
 	ops := l.pending(false)
-	if len(l.shared) > 0 && !l.closed {
+	if len(l.shared) > 0 {
 		l.timer = time.AfterFunc(max(l.lag-time.Since(l.since), time.Millisecond), l.flushTimed)
 	}
-	l.mu.Unlock()
 	if len(ops) == 0 {
+		l.mu.Unlock()
 		return
 	}
+	l.inflight++
+	l.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := l.apply(ctx, ops); err != nil && l.onError != nil {
+	err := l.apply(ctx, ops)
+	cancel()
+	l.mu.Lock()
+	l.inflight--
+	l.done.Broadcast()
+	l.mu.Unlock()
+	if err != nil && l.onError != nil {
 		l.onError(err)
 	}
 }
@@ -208,9 +224,11 @@ func (l *Lag) Close(ctx context.Context) error {
 		l.timer.Stop()
 		l.timer = nil
 	}
+	for l.inflight > 0 {
+		l.done.Wait()
+	}
 	ops := l.pending(true)
 	l.mu.Unlock()
-	l.flushing.Wait()
 	if len(ops) == 0 {
 		return nil
 	}

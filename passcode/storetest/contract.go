@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,6 +60,7 @@ func issue(t *testing.T, s storage.Store, r storage.IssueRequest) storage.IssueR
 func checkCode(t *testing.T, s storage.Store, r storage.CheckRequest) storage.CheckResult {
 	t.Helper()
 	r.Deadline = soon()
+	r.EventID = "check-" + itoa(int(checks.Add(1))) // each check an event of its own
 	res, err := s.Check(ctx, r)
 	require.NoError(t, err)
 	return res
@@ -184,8 +186,11 @@ func code(name string, mac byte, maxAttempts int) storage.Code {
 		KeepUntil: at.Add(20 * time.Minute), MaxAttempts: maxAttempts, Data: []byte{mac, 'd'}}
 }
 
+// checks numbers the checks' events: each names its own.
+var checks atomic.Int64
+
 func guess(name string, mac byte) storage.CheckRequest {
-	return storage.CheckRequest{Now: at, EventID: "check", Key: k(name), MACs: [][]byte{{9, 9, 9, 9}, {mac, 1, 2, 3}}, KeyIDs: []string{"key-b", "key-a"}}
+	return storage.CheckRequest{Now: at, EventID: "check-" + itoa(int(checks.Add(1))), Key: k(name), MACs: [][]byte{{9, 9, 9, 9}, {mac, 1, 2, 3}}, KeyIDs: []string{"key-b", "key-a"}}
 }
 
 func codesReplaceAndUndo(t *testing.T, s storage.Store) {

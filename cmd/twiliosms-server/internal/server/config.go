@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/connectorkit/twiliosms"
 	"github.com/connectorkit/twiliosms/cmd/twiliosms-server/internal/hooks"
 	"github.com/connectorkit/twiliosms/passcode"
@@ -167,8 +165,8 @@ func Load(s Settings) (*Config, error) {
 		c.Limits = append(c.Limits, limit)
 	}
 	if c.RedisURL != "" {
-		if _, err := redis.ParseURL(c.RedisURL); err != nil {
-			problem("%s is not a Redis URL: write it as redis://[user:password@]host:port/db, or rediss:// for TLS", EnvRedisURL)
+		if _, _, err := redisOptions(c.RedisURL); err != nil {
+			problem("%s is not a Redis URL: write it as redis://[user:password@]host:port/db, rediss:// for TLS, or for a Cluster redis://host:port?addr=host2:port&addr=host3:port", EnvRedisURL)
 		}
 	}
 	c.loadSecrets(s.Getenv, problem)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/connectorkit/twiliosms/cmd/twiliosms-server/internal/hooks"
 	"github.com/connectorkit/twiliosms/cmd/twiliosms-server/internal/verify"
 	"github.com/connectorkit/twiliosms/passcode"
+	"github.com/connectorkit/twiliosms/passcode/memstore"
 	"github.com/connectorkit/twiliosms/passcode/redisstore"
 	"github.com/connectorkit/twiliosms/twiliosmstest"
 )
@@ -65,7 +67,10 @@ func (s *Server) build() error {
 	if err != nil {
 		return fmt.Errorf("twiliosms-server: -twilio-url %s: %w", cfg.TwilioURL, err)
 	}
-	codeStore, verifyStore, ready := s.stores(logger)
+	codeStore, verifyStore, ready, err := s.stores(logger)
+	if err != nil {
+		return fmt.Errorf("twiliosms-server: %s: %w", EnvRedisURL, err)
+	}
 	limits := append(slices.Clone(verify.Limits), cfg.Limits...)
 	codes, err := passcode.New(conn, passcode.WithSecret(cfg.Secrets...), passcode.WithStore(codeStore),
 		passcode.WithTTL(verify.CodeTTL), passcode.WithMaxAttempts(verify.MaxChecks), passcode.WithLimits(limits...))
@@ -118,24 +123,71 @@ func (s *Server) hooks(rt *Router, codes *passcode.Service, conn *twiliosms.Conn
 }
 
 // stores are the code store and the verification store, and what /readyz
-// asks: in Redis when REDIS_URL is set (both on one client, so one ping
-// answers for both), else in this process's memory, which is always ready.
-func (s *Server) stores(logger *slog.Logger) (passcode.Store, verify.Store, func(context.Context) error) {
+// asks: in Redis when REDIS_URL is set (a single node, or a Cluster when
+// the URL names more than one node; both stores on one client, so one
+// ping answers for both), else in this process's memory, which is always
+// ready.
+func (s *Server) stores(logger *slog.Logger) (passcode.Store, verify.Store, func(context.Context) error, error) {
 	if s.cfg.RedisURL == "" {
-		return passcode.NewMemoryStore(), verify.NewMemoryStore(), func(context.Context) error { return nil }
+		return memstore.New(), verify.NewMemoryStore(), func(context.Context) error { return nil }, nil
 	}
-	opts, _ := redis.ParseURL(s.cfg.RedisURL) // Load checked it
-	// The README's recommended options: a caller's deadline bounds every
-	// call, a failed call is not sent again, and a Redis that refuses
-	// connections fails a request at once.
-	opts.ContextTimeoutEnabled = true
-	opts.MaxRetries, opts.DialerRetries = -1, 1
-	opts.DialTimeout, opts.PoolTimeout = time.Second, time.Second
+	client, err := redisClient(s.cfg.RedisURL) // Load checked the URL
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	redis.SetLogger(redisLog{logger})
-	client := redis.NewClient(opts)
-	s.closers = append(s.closers, func() { _ = client.Close() })
-	codes := redisstore.New(client)
-	return codes, verify.NewRedisStore(client, redisstore.DefaultPrefix), codes.Ping
+	codes, err := redisstore.New(client, redisstore.WithErrorHandler(func(err error) {
+		logger.Warn("twiliosms-server: the fraud guard's held counts could not be written", slog.String("error", err.Error()))
+	}))
+	if err != nil {
+		_ = client.Close()
+		return nil, nil, nil, err
+	}
+	s.closers = append(s.closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = codes.Close(ctx)
+		_ = client.Close()
+	})
+	return codes, verify.NewRedisStore(client, redisstore.DefaultPrefix), codes.Ping, nil
+}
+
+// redisClient is a client of REDIS_URL, with the README's recommended
+// options: a caller's deadline bounds every call, a failed call is not
+// sent again, and a Redis that refuses connections fails a request at
+// once. A URL with addr= parameters names the nodes of a Cluster.
+func redisClient(rawURL string) (redis.UniversalClient, error) {
+	single, cluster, err := redisOptions(rawURL)
+	switch {
+	case err != nil:
+		return nil, err
+	case cluster != nil:
+		cluster.ContextTimeoutEnabled = true
+		cluster.MaxRetries, cluster.DialerRetries = -1, 1
+		cluster.DialTimeout, cluster.PoolTimeout = time.Second, time.Second
+		return redis.NewClusterClient(cluster), nil
+	}
+	single.ContextTimeoutEnabled = true
+	single.MaxRetries, single.DialerRetries = -1, 1
+	single.DialTimeout, single.PoolTimeout = time.Second, time.Second
+	return redis.NewClient(single), nil
+}
+
+// redisOptions reads REDIS_URL: a single node's options, or a Cluster's.
+func redisOptions(rawURL string) (*redis.Options, *redis.ClusterOptions, error) {
+	if isClusterURL(rawURL) {
+		opts, err := redis.ParseClusterURL(rawURL)
+		return nil, opts, err
+	}
+	opts, err := redis.ParseURL(rawURL)
+	return opts, nil, err
+}
+
+// isClusterURL reports whether a Redis URL names a Cluster's nodes with
+// addr= parameters, as go-redis's ParseClusterURL reads them.
+func isClusterURL(rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	return err == nil && u.Query().Has("addr")
 }
 
 // redisLog puts go-redis's own messages into the server's JSON log. Its

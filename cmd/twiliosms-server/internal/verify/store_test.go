@@ -16,9 +16,11 @@ import (
 // stores are the Stores under test: each behaves alike.
 func stores(t *testing.T) map[string]Store {
 	t.Helper()
+	cluster, _ := redistest.ClusterClient(t)
 	return map[string]Store{
-		"memory": NewMemoryStore(),
-		"redis":  NewRedisStore(redistest.Client(t), "verifytest:"+strings.ToLower(t.Name())+":"),
+		"memory":        NewMemoryStore(),
+		"redis":         NewRedisStore(redistest.Client(t), "verifytest:"+strings.ToLower(t.Name())+":"),
+		"redis cluster": NewRedisStore(cluster, "verifytest:"+strings.ToLower(t.Name())+":"),
 	}
 }
 
@@ -89,7 +91,7 @@ func TestStoresExpireEntries(t *testing.T) {
 	rs := NewRedisStore(client, "verifytest:expire:")
 	_, _, err = rs.Create(ctx, Entry{SID: "VE1", Index: "i", Data: []byte("x")}, time.Minute)
 	require.NoError(t, err)
-	for _, key := range []string{"verifytest:expire:{verify}:ve:VE1", "verifytest:expire:{verify}:to:i"} {
+	for _, key := range []string{"verifytest:expire:{sVE1}:ve:VE1", "verifytest:expire:{vi}:to:i"} {
 		ttl, err := client.PTTL(ctx, key).Result()
 		require.NoError(t, err)
 		assert.InDelta(t, time.Minute.Milliseconds(), ttl.Milliseconds(), 2000, key)

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -114,8 +115,13 @@ func Setup(s Settings) (*Instance, error) {
 		ropts.DialTimeout, ropts.PoolTimeout = time.Second, time.Second
 		client := redis.NewClient(ropts)
 		shared = client
-		inst.closer = append(inst.closer, func() { _ = client.Close() })
-		codeOpts = append(codeOpts, passcode.WithStore(redisstore.New(client)))
+		store, err := redisstore.New(client)
+		if err != nil {
+			_ = client.Close()
+			return nil, err
+		}
+		inst.closer = append(inst.closer, func() { _ = store.Close(context.Background()); _ = client.Close() })
+		codeOpts = append(codeOpts, passcode.WithStore(store))
 		inst.Store = "redis"
 	}
 	codes, err := passcode.New(conn, codeOpts...)
