@@ -123,12 +123,35 @@ func (h *Hooks) systems() []*system {
 func (h *Hooks) handler(sys *system) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, a, err := h.relay(r, w, sys)
-		h.log(r, sys, req, a, err)
+		sent := &statusWriter{ResponseWriter: w}
+		sys.write(sent, a)
+		h.log(r, sys, req, a, sent.status, err)
 		if h.OnAnswer != nil {
 			h.OnAnswer(sys.name, a.outcome)
 		}
-		sys.write(w, a)
 	})
+}
+
+// statusWriter remembers the status written, so the log says what the
+// client received (204 for Logto's success, 200 for Supabase's refusals),
+// not what the answer meant.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
 }
 
 // relay does the request's work and says what to answer, and the error
@@ -162,15 +185,19 @@ func (h *Hooks) relay(r *http.Request, w http.ResponseWriter, sys *system) (Rela
 	return req, answer{status: http.StatusOK, outcome: outcomeSent}, nil
 }
 
-// log logs a hook request: its system, outcome and flow, the number
-// masked, and the error, with anything like a number masked; never the
-// code or a secret.
-func (h *Hooks) log(r *http.Request, sys *system, req RelayRequest, a answer, err error) {
+// log logs a hook request: its system, outcome and flow, the status the
+// client received (and the code its body carries, when that differs, as
+// in Supabase's error object), the number masked, and the error, with
+// anything like a number masked; never the code or a secret.
+func (h *Hooks) log(r *http.Request, sys *system, req RelayRequest, a answer, status int, err error) {
 	level := slog.LevelInfo
 	if a.status == http.StatusUnauthorized || a.status >= 500 {
 		level = slog.LevelWarn
 	}
-	attrs := []slog.Attr{slog.String("system", sys.name), slog.String("outcome", a.outcome), slog.Int("status", a.status)}
+	attrs := []slog.Attr{slog.String("system", sys.name), slog.String("outcome", a.outcome), slog.Int("status", status)}
+	if !a.ok() && a.status != status {
+		attrs = append(attrs, slog.Int("http_code", a.status))
+	}
 	if req.To != "" {
 		attrs = append(attrs, slog.String("to", twiliosms.MaskPhone(req.To)), slog.String("usage_type", string(req.UsageType)),
 			slog.String("locale", req.Locale), slog.Bool("ip", req.IP != ""))

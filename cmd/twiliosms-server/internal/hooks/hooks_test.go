@@ -3,6 +3,7 @@ package hooks
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -190,4 +191,44 @@ func TestLogsMaskTheNumberAndNeverHoldACodeOrSecret(t *testing.T) {
 		assert.NotContains(t, logs, secret)
 	}
 	assert.Equal(t, []string{"logto unreachable_recipient", "logto unauthorized"}, e.outcomes)
+}
+
+// logRecords are the hooks' JSON log records, in order.
+func (e *env) logRecords() []map[string]any {
+	e.t.Helper()
+	var records []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(e.logs.String()), "\n") {
+		var rec map[string]any
+		require.NoError(e.t, json.Unmarshal([]byte(line), &rec), line)
+		records = append(records, rec)
+	}
+	return records
+}
+
+func TestLogsTheStatusTheClientReceived(t *testing.T) {
+	e := newEnv(t, allSecrets)
+	same := func(s string) string { return s }
+	for _, system := range []string{"logto", "supabase", "kratos", "zitadel"} {
+		h, body := systemRequest(t, system, same, false)
+		e.post("/hooks/"+system, h, body)
+	}
+	e.relay.err = relayErrors[2].err // a limit: 429, in Supabase's body
+	h, body := systemRequest(t, "supabase", same, false)
+	require.Equal(t, http.StatusOK, e.post("/hooks/supabase", h, body).status)
+	h, body = systemRequest(t, "kratos", same, false)
+	require.Equal(t, http.StatusTooManyRequests, e.post("/hooks/kratos", h, body).status)
+
+	type logged struct {
+		System   string
+		Status   float64
+		HTTPCode any
+	}
+	var got []logged
+	for _, rec := range e.logRecords() {
+		got = append(got, logged{rec["system"].(string), rec["status"].(float64), rec["http_code"]})
+	}
+	assert.Equal(t, []logged{
+		{"logto", 204, nil}, {"supabase", 200, nil}, {"kratos", 204, nil}, {"zitadel", 204, nil},
+		{"supabase", 200, float64(429)}, {"kratos", 429, nil},
+	}, got)
 }
