@@ -250,7 +250,7 @@ func TestCredentialsInHeadersAreCheckedBeforeTheBodyIsRead(t *testing.T) {
 
 func TestLogsMaskTheNumberAndNeverHoldACodeOrSecret(t *testing.T) {
 	e := newEnv(t, allSecrets)
-	e.relay.err = fmt.Errorf("%w: +1 415 555 2671 is a landline", twiliosms.ErrUnreachableRecipient)
+	e.relay.err = fmt.Errorf("%w: +1 415 555 2671 is not a valid mobile number (21614)", twiliosms.ErrUnreachableRecipient)
 	e.post("/hooks/logto", http.Header{"Authorization": {logtoAuth}}, []byte(`{"to":"14155552671","type":"SignIn","payload":{"code":"918273"}}`))
 	e.post("/hooks/logto", http.Header{"Authorization": {"Bearer wrong-" + logtoAuth}}, []byte(`{}`))
 	logs := e.logs.String()
