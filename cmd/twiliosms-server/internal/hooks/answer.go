@@ -53,9 +53,10 @@ func (a answer) ok() bool { return a.outcome == outcomeSent || a.outcome == outc
 
 // writeStatus answers with the status alone, as Logto, Kratos and Zitadel
 // read answers: 204 on success, else the failure's status and its words
-// as plain text (Logto shows them to the end user inside its own error;
-// Kratos logs them). No Retry-After: Kratos up to v25 would wait that
-// long inside its courier worker.
+// as plain text, with no line break after them: Logto shows the body to
+// the end user as a JSON string inside its own error, where a newline
+// would show as "\n", and Kratos v25.4 and later log it. No Retry-After:
+// Kratos up to v25 would wait that long inside its courier worker.
 func writeStatus(w http.ResponseWriter, a answer) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
@@ -66,16 +67,17 @@ func writeStatus(w http.ResponseWriter, a answer) {
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(a.status)
-	_, _ = w.Write([]byte(a.message + "\n"))
+	_, _ = w.Write([]byte(a.message))
 }
 
 // writeSupabase answers as Supabase Auth reads answers: 200 with a JSON
 // body, {} on success, else {"error": {"http_code", "message"}}, which
 // Supabase answers its client with. Supabase reads an error only in a 200
 // or 202 JSON answer, so the failures of a request it signed are 200s
-// too; a request it did not sign, or one over 64 KiB, gets its real
-// status (Supabase then says only "Hook requires authorization token" or
-// "Unexpected status code").
+// too; a request it did not sign, or one over MaxSupabaseBody, gets its
+// real status, which Supabase turns into a 500 for its client
+// ("Hook requires authorization token", "Unexpected status code returned
+// from hook: 413").
 func writeSupabase(w http.ResponseWriter, a answer) {
 	var body any = struct{}{}
 	status := http.StatusOK

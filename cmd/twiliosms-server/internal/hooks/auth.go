@@ -24,8 +24,8 @@ var (
 
 // headerAuth authenticates by the Authorization header: equal, in
 // constant time, to one of values as prefix+value.
-func headerAuth(prefix string, values []string) func(http.Header, []byte, time.Time) error {
-	return func(header http.Header, _ []byte, _ time.Time) error {
+func headerAuth(prefix string, values []string) func(http.Header) error {
+	return func(header http.Header) error {
 		got := header.Get("Authorization")
 		if got == "" {
 			return errNoCredentials
@@ -50,6 +50,21 @@ func checkTimestamp(header string, signed, now time.Time) error {
 	return nil
 }
 
+// errNoStandardWebhooksHeaders is a request that is not signed as
+// Standard Webhooks says.
+var errNoStandardWebhooksHeaders = errors.New("no webhook-id, webhook-timestamp and webhook-signature headers")
+
+// standardWebhooksHeaders admits a request that carries the headers of
+// a Standard Webhooks signature, for standardWebhooksAuth to check.
+func standardWebhooksHeaders(header http.Header) error {
+	for _, name := range []string{standardwebhooks.HeaderWebhookID, standardwebhooks.HeaderWebhookTimestamp, standardwebhooks.HeaderWebhookSignature} {
+		if header.Get(name) == "" {
+			return errNoStandardWebhooksHeaders
+		}
+	}
+	return nil
+}
+
 // standardWebhooksAuth checks a Standard Webhooks signature, as Supabase
 // signs its hooks, against each key in turn, with the library; then the
 // timestamp, against Tolerance (the library's own is fixed).
@@ -63,7 +78,7 @@ func standardWebhooksAuth(keys []*standardwebhooks.Webhook) func(http.Header, []
 		}
 		switch {
 		case errors.Is(err, standardwebhooks.ErrRequiredHeaders):
-			return errors.New("no webhook-id, webhook-timestamp and webhook-signature headers")
+			return errNoStandardWebhooksHeaders
 		case errors.Is(err, standardwebhooks.ErrInvalidHeaders):
 			return errors.New("webhook-timestamp is not Unix seconds")
 		case err != nil:
@@ -79,13 +94,25 @@ func standardWebhooksAuth(keys []*standardwebhooks.Webhook) func(http.Header, []
 // per key.
 const zitadelHeader = "ZITADEL-Signature"
 
+// errNoZitadelHeader is a request of a provider without a signing key.
+var errNoZitadelHeader = errors.New("no " + zitadelHeader + " header: set a signing key on the SMS provider")
+
+// zitadelHeaderPresent admits a request that carries Zitadel's signature
+// header, for zitadelAuth to check.
+func zitadelHeaderPresent(header http.Header) error {
+	if header.Get(zitadelHeader) == "" {
+		return errNoZitadelHeader
+	}
+	return nil
+}
+
 // zitadelAuth checks Zitadel's signature against each key, then its
 // timestamp against Tolerance.
 func zitadelAuth(keys []string) func(http.Header, []byte, time.Time) error {
 	return func(header http.Header, body []byte, now time.Time) error {
 		value := header.Get(zitadelHeader)
 		if value == "" {
-			return errors.New("no " + zitadelHeader + " header: set a signing key on the SMS provider")
+			return errNoZitadelHeader
 		}
 		ts, sigs, ok := parseZitadelSignature(value)
 		if !ok {

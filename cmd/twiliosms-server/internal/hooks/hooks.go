@@ -8,13 +8,14 @@
 package hooks
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,9 +26,24 @@ import (
 	"github.com/connectorkit/twiliosms/passcode"
 )
 
-// MaxBody is the largest request body a hook reads: the four systems
-// send a few kilobytes.
-const MaxBody = 64 << 10
+// The largest request bodies the hooks read, sized from what each system
+// sends. Logto and Kratos are authenticated by a header before any of the
+// body is read, so only they can make the server read theirs; Supabase
+// and Zitadel sign the body, so theirs is read, up to its limit, before
+// the signature can tell them from anyone else.
+const (
+	// MaxBody is Logto's, Kratos's and Zitadel's: a few KiB each (Logto's
+	// code, languages and the user's, app's and organization's names and
+	// branding; the six short fields of Kratos's Jsonnet; Zitadel's
+	// translated template texts and the user's names).
+	MaxBody = 64 << 10
+	// MaxSupabaseBody is Supabase's. Its body holds the user's
+	// user_metadata twice (in user and in identities[].identity_data),
+	// so it is about twice the metadata plus 1 KiB (40 KB of metadata
+	// made 81 KB), and Supabase Auth takes up to 1 MiB in one request
+	// that sets metadata: 4 MiB holds that, merged over a few updates.
+	MaxSupabaseBody = 4 << 20
+)
 
 // Tolerance is how far a signed timestamp (Supabase's webhook-timestamp,
 // Zitadel's t=) may be from this server's clock, either way: a captured
@@ -81,8 +97,15 @@ type system struct {
 	// timeout bounds the relay, under the caller's own timeout, so that
 	// the caller reads our answer rather than giving up on us.
 	timeout time.Duration
-	// authenticate says whether the request is the system's.
-	authenticate func(header http.Header, body []byte, now time.Time) error
+	// maxBody is the largest body read.
+	maxBody int64
+	// admit checks what the headers alone tell, before any of the body
+	// is read: the credentials of a system that sends them in a header;
+	// for one that signs the body, that the signature's headers are there.
+	admit func(header http.Header) error
+	// verify checks the signature over the body of a system that signs
+	// it; nil for the others.
+	verify func(header http.Header, body []byte, now time.Time) error
 	// parse reads the body into a relay request.
 	parse func(body []byte) (RelayRequest, error)
 	// write answers a as the system reads answers.
@@ -123,27 +146,55 @@ func (h *Hooks) systems() []*system {
 func (h *Hooks) handler(sys *system) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, a, err := h.relay(r, w, sys)
-		h.log(r, sys, req, a, err)
+		sent := &statusWriter{ResponseWriter: w}
+		sys.write(sent, a)
+		h.log(r, sys, req, a, sent.status, err)
 		if h.OnAnswer != nil {
 			h.OnAnswer(sys.name, a.outcome)
 		}
-		sys.write(w, a)
 	})
+}
+
+// statusWriter remembers the status written, so the log says what the
+// client received (204 for Logto's success, 200 for Supabase's refusals),
+// not what the answer meant.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
 }
 
 // relay does the request's work and says what to answer, and the error
 // behind a failure, for the log.
 func (h *Hooks) relay(r *http.Request, w http.ResponseWriter, sys *system) (RelayRequest, answer, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err := sys.admit(r.Header); err != nil {
+		return RelayRequest{}, failed(http.StatusUnauthorized, outcomeUnauthorized, "not authenticated: "+err.Error()), err
+	}
+	body, err := readBody(w, r, sys.maxBody)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return RelayRequest{}, failed(http.StatusRequestEntityTooLarge, outcomeTooLarge, "the body is over 64 KiB"), err
+			return RelayRequest{}, failed(http.StatusRequestEntityTooLarge, outcomeTooLarge, "the body is over "+sizeOf(sys.maxBody)), err
 		}
 		return RelayRequest{}, failed(http.StatusBadRequest, outcomeBadRequest, "the body could not be read"), err
 	}
-	if err := sys.authenticate(r.Header, body, h.now()); err != nil {
-		return RelayRequest{}, failed(http.StatusUnauthorized, outcomeUnauthorized, "not authenticated: "+err.Error()), err
+	if sys.verify != nil {
+		if err := sys.verify(r.Header, body, h.now()); err != nil {
+			return RelayRequest{}, failed(http.StatusUnauthorized, outcomeUnauthorized, "not authenticated: "+err.Error()), err
+		}
 	}
 	req, err := sys.parse(body)
 	if err != nil {
@@ -162,15 +213,38 @@ func (h *Hooks) relay(r *http.Request, w http.ResponseWriter, sys *system) (Rela
 	return req, answer{status: http.StatusOK, outcome: outcomeSent}, nil
 }
 
-// log logs a hook request: its system, outcome and flow, the number
-// masked, and the error, with anything like a number masked; never the
-// code or a secret.
-func (h *Hooks) log(r *http.Request, sys *system, req RelayRequest, a answer, err error) {
+// readBody reads r's body, up to max bytes, into a buffer sized from
+// Content-Length when the client sent one within max.
+func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if r.ContentLength > 0 && r.ContentLength <= max {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, max))
+	return buf.Bytes(), err
+}
+
+// sizeOf writes a body limit as the README does: "64 KiB", "4 MiB".
+func sizeOf(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	}
+	return strconv.FormatInt(n>>10, 10) + " KiB"
+}
+
+// log logs a hook request: its system, outcome and flow, the status the
+// client received (and the code its body carries, when that differs, as
+// in Supabase's error object), the number masked, and the error, with
+// anything like a number masked; never the code or a secret.
+func (h *Hooks) log(r *http.Request, sys *system, req RelayRequest, a answer, status int, err error) {
 	level := slog.LevelInfo
 	if a.status == http.StatusUnauthorized || a.status >= 500 {
 		level = slog.LevelWarn
 	}
-	attrs := []slog.Attr{slog.String("system", sys.name), slog.String("outcome", a.outcome), slog.Int("status", a.status)}
+	attrs := []slog.Attr{slog.String("system", sys.name), slog.String("outcome", a.outcome), slog.Int("status", status)}
+	if !a.ok() && a.status != status {
+		attrs = append(attrs, slog.Int("http_code", a.status))
+	}
 	if req.To != "" {
 		attrs = append(attrs, slog.String("to", twiliosms.MaskPhone(req.To)), slog.String("usage_type", string(req.UsageType)),
 			slog.String("locale", req.Locale), slog.Bool("ip", req.IP != ""))

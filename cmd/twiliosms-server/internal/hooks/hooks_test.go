@@ -3,6 +3,7 @@ package hooks
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -166,20 +167,90 @@ func TestEndpointsAreOffWithoutTheirSecrets(t *testing.T) {
 	assert.Empty(t, e.relay.requests())
 }
 
-func TestBodiesOver64KiBAreRefusedUnread(t *testing.T) {
+// padTo is a JSON object body padded with spaces before its closing
+// brace to n bytes.
+func padTo(t *testing.T, body string, n int) string {
+	t.Helper()
+	require.True(t, strings.HasSuffix(body, "}") && len(body) <= n)
+	return body[:len(body)-1] + strings.Repeat(" ", n-len(body)) + "}"
+}
+
+func TestBodiesAreReadUpToTheirSystemsLimits(t *testing.T) {
 	e := newEnv(t, allSecrets)
-	big := []byte(`{"to":"14155552671","pad":"` + strings.Repeat("x", MaxBody) + `"}`)
-	for _, path := range []string{"/hooks/logto", "/hooks/supabase", "/hooks/kratos", "/hooks/zitadel"} {
-		r := e.post(path, http.Header{"Authorization": {logtoAuth}}, big)
-		assert.Equal(t, http.StatusRequestEntityTooLarge, r.status, path)
-		assert.Contains(t, r.body, "over 64 KiB", path)
+	limits := []struct {
+		system string
+		max    int
+		words  string
+	}{{"logto", MaxBody, "over 64 KiB"}, {"supabase", MaxSupabaseBody, "over 4 MiB"}, {"kratos", MaxBody, "over 64 KiB"}, {"zitadel", MaxBody, "over 64 KiB"}}
+	for _, l := range limits {
+		h, body := systemRequest(t, l.system, func(s string) string { return padTo(t, s, l.max+1) }, false)
+		r := e.post("/hooks/"+l.system, h, body)
+		assert.Equal(t, http.StatusRequestEntityTooLarge, r.status, l.system)
+		assert.Contains(t, r.body, l.words, l.system)
+
+		h, body = systemRequest(t, l.system, func(s string) string { return padTo(t, s, l.max) }, false)
+		r = e.post("/hooks/"+l.system, h, body)
+		assert.Less(t, r.status, 300, "%s: a body of exactly %d bytes is read: %s", l.system, l.max, r.body)
 	}
-	assert.Empty(t, e.relay.requests())
+	assert.Len(t, e.relay.requests(), len(limits), "only the bodies within the limits were relayed")
+}
+
+// countingBody is a request body that counts what the handler reads.
+type countingBody struct {
+	r    io.Reader
+	read int
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.read += n
+	return n, err
+}
+
+func (c *countingBody) Close() error { return nil }
+
+func TestCredentialsInHeadersAreCheckedBeforeTheBodyIsRead(t *testing.T) {
+	secrets, problems := LoadSecrets(func(k string) string { return allSecrets[k] })
+	require.Empty(t, problems)
+	relay := &recorder{}
+	routes := New(relay, secrets, slog.New(slog.DiscardHandler)).Routes()
+	signed := func(system string) http.Header {
+		h, _ := systemRequest(t, system, func(s string) string { return s }, true)
+		return h
+	}
+	for _, c := range []struct {
+		name, system string
+		header       http.Header
+		read         bool
+	}{
+		{"Logto, a wrong Authorization", "logto", http.Header{"Authorization": {"Bearer wrong-" + logtoAuth}}, false},
+		{"Kratos, no Authorization", "kratos", http.Header{}, false},
+		{"Supabase, no signature headers", "supabase", http.Header{"Content-Type": {"application/json"}}, false},
+		{"Zitadel, no signature header", "zitadel", http.Header{"Content-Type": {"application/json"}}, false},
+		// The signature covers the body: the body is read, within the
+		// system's limit, to check it.
+		{"Supabase, signed with another secret", "supabase", signed("supabase"), true},
+		{"Zitadel, signed with another key", "zitadel", signed("zitadel"), true},
+	} {
+		body := &countingBody{r: strings.NewReader(padTo(t, `{"to":"14155552671"}`, MaxBody))}
+		req := httptest.NewRequest(http.MethodPost, "/hooks/"+c.system, body)
+		req.Header = c.header
+		rec := httptest.NewRecorder()
+		routes["POST /hooks/"+c.system].ServeHTTP(rec, req)
+		assert.Contains(t, []int{http.StatusUnauthorized, http.StatusOK}, rec.Code, c.name)
+		assert.Contains(t, rec.Body.String(), "not authenticated", c.name)
+		if c.read {
+			assert.Equal(t, MaxBody, body.read, c.name)
+		} else {
+			assert.Zero(t, body.read, c.name)
+		}
+	}
+	assert.Empty(t, relay.requests())
 }
 
 func TestLogsMaskTheNumberAndNeverHoldACodeOrSecret(t *testing.T) {
 	e := newEnv(t, allSecrets)
-	e.relay.err = fmt.Errorf("%w: +1 415 555 2671 is a landline", twiliosms.ErrUnreachableRecipient)
+	e.relay.err = fmt.Errorf("%w: +1 415 555 2671 is not a valid mobile number (21614)", twiliosms.ErrUnreachableRecipient)
 	e.post("/hooks/logto", http.Header{"Authorization": {logtoAuth}}, []byte(`{"to":"14155552671","type":"SignIn","payload":{"code":"918273"}}`))
 	e.post("/hooks/logto", http.Header{"Authorization": {"Bearer wrong-" + logtoAuth}}, []byte(`{}`))
 	logs := e.logs.String()
@@ -190,4 +261,44 @@ func TestLogsMaskTheNumberAndNeverHoldACodeOrSecret(t *testing.T) {
 		assert.NotContains(t, logs, secret)
 	}
 	assert.Equal(t, []string{"logto unreachable_recipient", "logto unauthorized"}, e.outcomes)
+}
+
+// logRecords are the hooks' JSON log records, in order.
+func (e *env) logRecords() []map[string]any {
+	e.t.Helper()
+	var records []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(e.logs.String()), "\n") {
+		var rec map[string]any
+		require.NoError(e.t, json.Unmarshal([]byte(line), &rec), line)
+		records = append(records, rec)
+	}
+	return records
+}
+
+func TestLogsTheStatusTheClientReceived(t *testing.T) {
+	e := newEnv(t, allSecrets)
+	same := func(s string) string { return s }
+	for _, system := range []string{"logto", "supabase", "kratos", "zitadel"} {
+		h, body := systemRequest(t, system, same, false)
+		e.post("/hooks/"+system, h, body)
+	}
+	e.relay.err = relayErrors[2].err // a limit: 429, in Supabase's body
+	h, body := systemRequest(t, "supabase", same, false)
+	require.Equal(t, http.StatusOK, e.post("/hooks/supabase", h, body).status)
+	h, body = systemRequest(t, "kratos", same, false)
+	require.Equal(t, http.StatusTooManyRequests, e.post("/hooks/kratos", h, body).status)
+
+	type logged struct {
+		System   string
+		Status   float64
+		HTTPCode any
+	}
+	var got []logged
+	for _, rec := range e.logRecords() {
+		got = append(got, logged{rec["system"].(string), rec["status"].(float64), rec["http_code"]})
+	}
+	assert.Equal(t, []logged{
+		{"logto", 204, nil}, {"supabase", 200, nil}, {"kratos", 204, nil}, {"zitadel", 204, nil},
+		{"supabase", 200, float64(429)}, {"kratos", 429, nil},
+	}, got)
 }

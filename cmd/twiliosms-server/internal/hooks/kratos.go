@@ -11,9 +11,10 @@ import (
 // makes {to, template_type, code, locale, accept_language, ip}. The API
 // key comes as request_config.auth's api_key header. Kratos redelivers a
 // message after any failure (5 more times by default), the same bytes
-// each time, and logs up to 1 KiB of a failure's body.
+// each time. Its log of a failure has the status; v25.4 and later add up
+// to 1 KiB of the body (http_response_body), v1.3 only the status.
 func kratosSystem(keys []string) *system {
-	return &system{name: kratos, timeout: 9 * time.Second, authenticate: headerAuth("Bearer ", keys),
+	return &system{name: kratos, timeout: 9 * time.Second, maxBody: MaxBody, admit: headerAuth("Bearer ", keys),
 		parse: parseKratos, write: writeStatus}
 }
 

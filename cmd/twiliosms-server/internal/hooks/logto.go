@@ -15,7 +15,7 @@ import (
 // header. It does not retry, sets no timeout, and shows a failure's body,
 // whatever its status, inside its own 400 "connector.general" error.
 func logtoSystem(values []string) *system {
-	return &system{name: logto, timeout: 20 * time.Second, authenticate: headerAuth("", values),
+	return &system{name: logto, timeout: 20 * time.Second, maxBody: MaxBody, admit: headerAuth("", values),
 		parse: parseLogto, write: writeStatus, toReader: true}
 }
 

@@ -128,9 +128,9 @@ func TestLogtoShowsOurWordsInTheReadersLanguage(t *testing.T) {
 	e := newEnv(t, allSecrets)
 	e.relay.err = relayErrors[0].err
 	h, body := logtoRequest(logtoAuth, "14155552671", "SignIn", map[string]any{"code": "123456", "locale": "de"}, "")
-	assert.Equal(t, "Diese Nummer kann keine SMS empfangen. Versuchen Sie eine andere.\n", e.post("/hooks/logto", h, body).body)
+	assert.Equal(t, "Diese Nummer kann keine SMS empfangen. Versuchen Sie eine andere.", e.post("/hooks/logto", h, body).body)
 	h, body = logtoRequest(logtoAuth, "14155552671", "SignIn", map[string]any{"code": "123456"}, "")
-	assert.Equal(t, "That number can't receive text messages. Try another.\n", e.post("/hooks/logto", h, body).body)
+	assert.Equal(t, "That number can't receive text messages. Try another.", e.post("/hooks/logto", h, body).body)
 }
 
 func TestLogtoDuplicateIsASuccess(t *testing.T) {

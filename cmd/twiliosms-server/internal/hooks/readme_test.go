@@ -76,7 +76,7 @@ func TestREADMEAnswerTableIsWhatTheHooksAnswer(t *testing.T) {
 		{"a limit", relayErrors[2].err, same, false, false},
 		{"Twilio or Redis unavailable", relayErrors[4].err, same, false, false},
 		{"without the number or the code", nil, func(s string) string { return strings.ReplaceAll(s, "123456", "") }, false, false},
-		{"over 64 KiB", nil, func(s string) string { return s + strings.Repeat(" ", MaxBody) }, false, false},
+		{"over its system's limit", nil, func(s string) string { return s + strings.Repeat(" ", MaxSupabaseBody) }, false, false},
 		{"no or wrong credentials", nil, same, true, false},
 		{"setup is broken", relayErrors[6].err, same, false, false},
 	}

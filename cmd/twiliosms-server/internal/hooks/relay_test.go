@@ -131,3 +131,21 @@ func TestEveryHookRelaysThroughPasscode(t *testing.T) {
 		})
 	}
 }
+
+// TestALandlineIsTwiliosToRefuse: libphonenumber's fixed-line numbers are
+// not refused before sending, as the README says; a premium-rate number is.
+func TestALandlineIsTwiliosToRefuse(t *testing.T) {
+	e, fake := relayEnv(t)
+	landline := func(s string) string { return strings.ReplaceAll(s, "14155552671", "442079460000") }
+	h, body := systemRequest(t, "logto", landline, false)
+	r := e.post("/hooks/logto", h, body)
+	assert.Equal(t, http.StatusNoContent, r.status, r.body)
+	msgs := fake.Messages()
+	require.Len(t, msgs, 1, "a London landline goes to Twilio")
+	assert.Equal(t, "+442079460000", msgs[0].To)
+
+	premium := func(s string) string { return strings.ReplaceAll(s, "14155552671", "19002345678") }
+	h, body = systemRequest(t, "logto", premium, false)
+	refused(t, "logto", e.post("/hooks/logto", h, body), http.StatusBadRequest)
+	assert.Len(t, fake.Messages(), 1, "a premium-rate number is refused before sending")
+}

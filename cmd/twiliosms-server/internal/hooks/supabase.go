@@ -16,7 +16,8 @@ import (
 // with Retry-After (with a new webhook-id each time, the same body), and
 // reads an error only from a 200 or 202 JSON answer.
 func supabaseSystem(keys []*standardwebhooks.Webhook) *system {
-	return &system{name: supabase, timeout: 4 * time.Second, authenticate: standardWebhooksAuth(keys),
+	return &system{name: supabase, timeout: 4 * time.Second, maxBody: MaxSupabaseBody,
+		admit: standardWebhooksHeaders, verify: standardWebhooksAuth(keys),
 		parse: parseSupabase, write: writeSupabase, toReader: true}
 }
 

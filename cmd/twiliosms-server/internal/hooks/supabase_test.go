@@ -79,8 +79,8 @@ func TestStandardWebhooksPublishedVector(t *testing.T) {
 
 func TestSupabaseRelaysTheOTP(t *testing.T) {
 	e := newEnv(t, allSecrets)
-	// The request of the research notes, byte for byte, signed with
-	// Python's hmac by hand.
+	// A request as Supabase Auth v2.187 marshals one, byte for byte,
+	// signed with HMAC-SHA256 outside the library.
 	body := `{"metadata":{"uuid":"0b7f8c2e-5d3a-4f61-9a0e-2c4d6e8f1a3b","time":"2026-08-20T10:00:00.123456Z","name":"send-sms","ip_address":"203.0.113.7"},"user":{"id":"6481a5c1-3d37-4a56-9f6a-bee08c554965","aud":"authenticated","role":"authenticated","email":"","phone":"4915112345678","app_metadata":{"provider":"phone","providers":["phone"]},"user_metadata":{"locale":"de-DE"},"identities":null,"created_at":"2026-08-20T09:59:59.9Z","updated_at":"2026-08-20T10:00:00.1Z","is_anonymous":false},"sms":{"otp":"123456","phone":"4915112345678"}}`
 	e.now = time.Unix(1787220000, 0)
 	r := e.post("/hooks/supabase", http.Header{"Content-Type": {"application/json"}, "Webhook-Id": {"6f1d2c3b-4a59-4e8f-8d7c-1b2a3c4d5e6f"},
@@ -221,4 +221,31 @@ func TestSupabaseDuplicateIsASuccess(t *testing.T) {
 	r := e.post("/hooks/supabase", supabaseSigned(t, time.Now(), body, supabaseSecret), body)
 	assert.Equal(t, http.StatusOK, r.status)
 	assert.Equal(t, `{}`, r.body)
+}
+
+// largeMetadata is user_metadata of about size bytes of JSON, and the
+// reader's language.
+func largeMetadata(size int) map[string]any {
+	md := map[string]any{"locale": "de"}
+	for i := 0; size > 0; i++ {
+		md[fmt.Sprintf("field%03d", i)] = strings.Repeat("x", min(size, 1000))
+		size -= 1000 + 13 // the value, its key, quotes, colon and comma
+	}
+	return md
+}
+
+func TestSupabaseLargeUserMetadataSends(t *testing.T) {
+	e := newEnv(t, allSecrets)
+	md := largeMetadata(40_000)
+	identity := map[string]any{"identity_id": "b2f7c6a1-8e3d-4f5a-9c0b-1d2e3f4a5b6c", "id": "6481a5c1-3d37-4a56-9f6a-bee08c554965",
+		"user_id": "6481a5c1-3d37-4a56-9f6a-bee08c554965", "provider": "phone", "identity_data": md}
+	body := supabaseBodyFor(map[string]any{"phone": "4915112345678", "user_metadata": md, "identities": []any{identity}},
+		map[string]any{"otp": "123456", "phone": "4915112345678"})
+	assert.Greater(t, len(body), 80_000, "the metadata is in the body twice")
+	assert.Greater(t, len(body), MaxBody, "over the other systems' limit")
+
+	r := e.post("/hooks/supabase", supabaseSigned(t, time.Now(), body, supabaseSecret), body)
+	assert.Equal(t, http.StatusOK, r.status)
+	assert.Equal(t, `{}`, r.body)
+	assert.Equal(t, "de", e.last().Locale)
 }

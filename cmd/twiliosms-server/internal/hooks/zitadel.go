@@ -11,7 +11,8 @@ import (
 // key. It waits 5 s, reads only the status, and retries a failure as a
 // queued job, with the same code.
 func zitadelSystem(keys []string) *system {
-	return &system{name: zitadel, timeout: 4 * time.Second, authenticate: zitadelAuth(keys),
+	return &system{name: zitadel, timeout: 4 * time.Second, maxBody: MaxBody,
+		admit: zitadelHeaderPresent, verify: zitadelAuth(keys),
 		parse: parseZitadel, write: writeStatus}
 }
 

@@ -45,7 +45,8 @@ func zitadelBodyFor(eventType, phone, code string) []byte {
 }
 
 func TestZitadelDocumentedExample(t *testing.T) {
-	// The research notes' request, signed by hand with Python's hmac.
+	// A request as Zitadel marshals one, signed with HMAC-SHA256 outside
+	// the server's code.
 	body := `{"contextInfo":{"eventType":"user.human.mfa.otp.sms.code.added","provider":{"id":"285181292935381355","description":"twiliosms"},"recipientPhoneNumber":"+41791234567"},"templateData":{"title":"ZITADEL - Verify One-Time Password","preHeader":"Verify One-Time Password","subject":"Verify One-Time Password","greeting":"Hello GivenName FamilyName,","text":"Your one-time password is 12345678","buttonText":"","primaryColor":"#5469d4","backgroundColor":"#fafafa","fontColor":"#000000","fontFamily":"-apple-system, BlinkMacSystemFont, Segoe UI, Lato, Arial, Helvetica, sans-serif"},"args":{"code":"12345678","domain":"example.zitadel.cloud","expiry":300000000000,"oTP":"12345678","origin":"https://example.zitadel.cloud","preferredLoginName":"alice@example.com","userID":"285181014567813483"}}`
 	h := http.Header{"Content-Type": {"application/json"}, "Zitadel-Signature": {"t=1787220000,v1=3b080fbb1024e3bcb418b4763606e7fc29c1c0a0a4bcd072ab682d915b0c4dff"}}
 	assert.Equal(t, h, zitadelSign(time.Unix(1787220000, 0), []byte(body), zitadelKey), "our signer agrees with Python's")
