@@ -25,8 +25,8 @@ import (
 	"github.com/connectorkit/twiliosms"
 	"github.com/connectorkit/twiliosms/internal/doccheck"
 	"github.com/connectorkit/twiliosms/passcode"
-	"github.com/connectorkit/twiliosms/passcode/storage"
 	"github.com/connectorkit/twiliosms/passcode/otphttp"
+	"github.com/connectorkit/twiliosms/passcode/storage"
 	"github.com/connectorkit/twiliosms/twiliosmstest"
 )
 

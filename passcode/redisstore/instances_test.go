@@ -1,8 +1,8 @@
 package redisstore_test
 
 import (
-	"context"
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
