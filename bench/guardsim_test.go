@@ -92,21 +92,27 @@ type simSession struct {
 	comeBack  int64 // ms before a user who could not sign in tries once more
 }
 
-// simAttack is one request of an attacker.
+// simAttack is one request of an attacker. A laundering one asks for a
+// code to a number the attacker holds, and verifies it from the same
+// address: its SMS are not counted as the pump's.
 type simAttack struct {
 	at             int64
 	number, ip, re string
+	launder        bool
 }
 
-// simGoal is which of issue 18's targets a scenario must meet.
+// simGoal is the target a scenario must meet.
 type simGoal int
 
 const (
-	goalAtMost100   simGoal = iota + 1 // at most 100 SMS in 24 h, and no more than authgear's formula
-	goalUnder1                         // no more than authgear's formula, and under 1% of no guard
-	goalNoneRefused                    // no legitimate user refused
-	goalOutage                         // fewer users refused than authgear's formula, and none who verified before
-	goalNone                           // shown for what it is
+	goalAtMost100     simGoal = iota + 1 // at most 100 SMS in 24 h, and no more than authgear's formula
+	goalUnder1                           // no more than authgear's formula, and under 1% of no guard
+	goalNoneRefused                      // no legitimate user refused
+	goalOutage                           // at most half the users authgear's formula refuses, and none who verified before
+	goalOutageReports                    // at most 5 of the country's users refused
+	goalGriefer                          // at most 10% of the country's users fail, and the griefer gets at most 20% of no guard
+	goalLaundering                       // at most 10% more SMS to the country than the same pump without laundering
+	goalNone                             // shown for what it is
 )
 
 // simScenario is a day-15 variation of the traffic.
@@ -120,9 +126,17 @@ type simScenario struct {
 	// requests.
 	extra  func(w *simWorld, rng *rand.Rand) []*simSession
 	attack func(w *simWorld, rng *rand.Rand) []simAttack
-	// outage is the region whose SMS mostly fail, from and to when.
+	// outage is the region whose SMS mostly fail, from and to when; with
+	// reports, each lost SMS is reported undelivered (30008) 30 s after it
+	// was sent, as Twilio's status callback would.
 	outage           string
 	outageFrom, upTo int64
+	reports          bool
+	// fresh is a new deployment: no history, only day 15's traffic.
+	fresh bool
+	// region is the country whose users a goal counts; baseline names the
+	// scenario a laundering one is compared with.
+	region, baseline string
 }
 
 // simWorld is what every run shares: numbers and users, generated once.
@@ -208,6 +222,14 @@ func newSimWorld() *simWorld {
 		}
 	}
 	w.numbers["UZ"] = mobile(rng, "UZ", 1, 3000)
+	// Pools of random mobiles of countries with users, for attackers who
+	// pick from a country's whole numbering plan.
+	for _, r := range []string{"GB", "DE"} {
+		w.numbers[r+"wide"] = mobile(rng, r, 1, 50000)
+	}
+	for _, c := range simCountries {
+		w.numbers[c.region+"bots"] = mobile(rng, c.region, 2, 10)
+	}
 	used := map[string]bool{"JP": true, "UZ": true}
 	for _, c := range simCountries {
 		used[c.region] = true
@@ -247,6 +269,9 @@ func (w *simWorld) sessions(sc *simScenario) []*simSession {
 		known := 3 * c.daily // users at the start
 		for d := 1; d <= simDays; d++ {
 			rng := rand.New(rand.NewPCG(simSeed, uint64(1000*d+ci)))
+			if sc.fresh && d != scenarioDay {
+				continue
+			}
 			n := c.daily
 			if d == scenarioDay && sc.factor != nil {
 				n = int(float64(n) * sc.factor(c.region))
@@ -356,8 +381,48 @@ func simScenarios() []*simScenario {
 		{name: "3× spike in every country", goal: goalNoneRefused, target: "no user refused",
 			factor: func(string) float64 { return 3 }},
 		{name: "IN carrier outage: 80% of SMS lost for 3 h at peak", goal: goalOutage,
-			target: "fewer refused than authgear, none who verified before",
-			outage: "IN", outageFrom: d + 13*msHour, upTo: d + 16*msHour},
+			target: "≤ half of authgear's refused, none who verified before",
+			outage: "IN", outageFrom: d + 13*msHour, upTo: d + 16*msHour, region: "IN"},
+		{name: "the same, each lost SMS reported undelivered (30008) 30 s after it was sent", goal: goalOutageReports,
+			target: "≤ 5 of IN's users refused",
+			outage: "IN", outageFrom: d + 13*msHour, upTo: d + 16*msHour, reports: true, region: "IN"},
+		{name: "a new deployment's first day: ordinary traffic, no history", goal: goalNoneRefused, target: "no user refused", fresh: true},
+		{name: "the same, after 30 bot sends in its first hour to 20 countries (8 with users)", goal: goalNoneRefused,
+			target: "no user refused", fresh: true,
+			attack: func(w *simWorld, rng *rand.Rand) []simAttack {
+				var regions []string
+				for _, c := range simCountries[:8] {
+					regions = append(regions, c.region)
+				}
+				regions = append(regions, w.regions[:12]...)
+				return every(d, 120000, 30, func(i int, at int64) simAttack {
+					r := regions[i%len(regions)]
+					pool := w.numbers[r+"bots"]
+					if pool == nil {
+						pool = w.numbers[r]
+					}
+					return simAttack{at: at, number: pool[rng.IntN(len(pool))], ip: rotatingIP(300000 + i), re: r}
+				})
+			}},
+		{name: "a griefer: a send every 2 min all day to random GB mobiles, each from a new address", goal: goalGriefer,
+			target: "≤ 10% of GB's users fail; the griefer ≤ 20% of off", region: "GB",
+			attack: func(w *simWorld, rng *rand.Rand) []simAttack {
+				pool := w.numbers["GBwide"]
+				return every(d, 120000, 720, func(i int, at int64) simAttack {
+					return simAttack{at: at, number: pool[rng.IntN(len(pool))], ip: rotatingIP(400000 + i), re: "GB"}
+				})
+			}},
+		{name: "rotating IPs pump DE's mobiles, which has users", goal: goalNone, target: "none: the next row's baseline", region: "DE",
+			attack: pump("DE", func(w *simWorld) []string { return w.numbers["DEwide"] })},
+		{name: "the same, and one DE number the attacker holds verified every minute from one address", goal: goalLaundering,
+			target: "≤ 110% of the row before", region: "DE", baseline: "rotating IPs pump DE's mobiles, which has users",
+			attack: func(w *simWorld, rng *rand.Rand) []simAttack {
+				attacks := pump("DE", func(w *simWorld) []string { return w.numbers["DEwide"] })(w, rng)
+				held := w.numbers["DEbots"][0]
+				return append(attacks, every(d, 60000, 1440, func(_ int, at int64) simAttack {
+					return simAttack{at: at, number: held, ip: "198.51.100.200", re: "DE", launder: true}
+				})...)
+			}},
 	}
 }
 
@@ -407,6 +472,9 @@ type simResult struct {
 	refusedReturning  int // of those, users whose code verified before day 15
 	failedUsers       int // legitimate users with no sign-in all day
 	sessions, signins int
+	// Of the scenario's region's users: who tried, who could not sign in,
+	// who was refused.
+	regionTried, regionFailed, regionRefused int
 }
 
 // simRun is one scenario under one guard.
@@ -491,27 +559,39 @@ const (
 	outLimited
 )
 
-// ask asks for a code to number from ip, as Send's caller would.
-func (r *simRun) ask(number, ip, region string) (outcome, time.Duration) {
+// ask asks for a code to number from ip, as Send's caller would, and
+// returns the SMS's SID when it went out.
+func (r *simRun) ask(number, ip, region string) (outcome, time.Duration, string) {
 	t := r.now.UnixMilli()
 	if r.authgear != nil && !r.authgear.allows(ip, region, t) && !r.exempt[number] {
-		return outRefused, 0
+		return outRefused, 0, ""
 	}
-	_, err := r.service.Send(context.Background(), passcode.Request{To: number, UsageType: twiliosms.UsageTypeSignIn, IP: ip})
+	sent, err := r.service.Send(context.Background(), passcode.Request{To: number, UsageType: twiliosms.UsageTypeSignIn, IP: ip})
 	var limit *passcode.LimitError
 	switch {
 	case err == nil:
 		if r.authgear != nil {
 			r.otps[number] = r.authgear.sent(ip, region, t)
 		}
-		return outSent, 0
+		return outSent, 0, sent.SID
 	case errors.Is(err, passcode.ErrSuspectedFraud):
-		return outRefused, 0
+		return outRefused, 0, ""
 	case errors.As(err, &limit):
-		return outLimited, limit.RetryAfter
+		return outLimited, limit.RetryAfter, ""
 	}
 	r.unhandled = fmt.Errorf("%w: send: %v", errSimUnexpected, err)
-	return outLimited, time.Hour
+	return outLimited, time.Hour, ""
+}
+
+// report tells the service, 30 s after a lost SMS went out, that it was
+// undelivered, as Twilio's status callback would.
+func (r *simRun) report(sid, number string) {
+	r.at(r.now.UnixMilli()+30000, func() {
+		err := r.service.ReportDelivery(context.Background(), twiliosms.StatusCallback{MessageSID: sid, To: number, Status: "undelivered", ErrorCode: 30008})
+		if err != nil {
+			r.unhandled = fmt.Errorf("%w: report: %v", errSimUnexpected, err)
+		}
+	})
 }
 
 // check types code for number from ip.
@@ -569,7 +649,7 @@ func (r *simRun) attempt(s *simSession, first bool) {
 	}
 	var askFn func()
 	askFn = func() {
-		out, wait := r.ask(s.user.number, s.user.ip, s.user.region)
+		out, wait, sid := r.ask(s.user.number, s.user.ip, s.user.region)
 		t := r.now.UnixMilli()
 		switch out {
 		case outRefused:
@@ -591,6 +671,9 @@ func (r *simRun) attempt(s *simSession, first bool) {
 		}
 		st.asks++
 		if !r.delivered(s, first, st.asks) {
+			if r.sc.reports && r.guard == guardOurs {
+				r.report(sid, s.user.number)
+			}
 			if st.asks < maxAsks {
 				r.at(t+s.askAgain, askFn)
 			} else {
@@ -653,7 +736,12 @@ func (r *simRun) run(sessions []*simSession, attacks []simAttack) simResult {
 	}
 	for _, a := range attacks {
 		r.at(a.at, func() {
-			if out, _ := r.ask(a.number, a.ip, a.re); out == outSent && onScenarioDay(a.at) {
+			out, _, _ := r.ask(a.number, a.ip, a.re)
+			switch {
+			case out == outSent && a.launder:
+				code := r.sender.codes[a.number]
+				r.at(a.at+10000, func() { _ = r.check(a.number, a.ip, a.re, code) })
+			case out == outSent && onScenarioDay(a.at):
 				r.res.attackerSMS++
 			}
 		})
@@ -668,11 +756,20 @@ func (r *simRun) run(sessions []*simSession, attacks []simAttack) simResult {
 		if r.verified[u] {
 			r.res.refusedReturning++
 		}
+		if u.region == r.sc.region {
+			r.res.regionRefused++
+		}
 	}
 	for u := range r.tried {
 		r.res.sessions++
+		if u.region == r.sc.region {
+			r.res.regionTried++
+		}
 		if !r.signedIn[u] {
 			r.res.failedUsers++
+			if u.region == r.sc.region {
+				r.res.regionFailed++
+			}
 		}
 	}
 	r.res.signins = len(r.signedIn)

@@ -30,18 +30,17 @@ const (
 	hourWeight = int64(3600) // an hour in seconds: a whole hour's weight
 	ringHours  = 25          // the current hour and the 24 before it
 	ringDays   = 15          // today and the 14 days before it
-	ringDoor   = 2           // the current hour and the one before it
 )
 
 // The slots of a scope's key.
 const (
-	slotSends        = 0                           // sends, by hour
-	slotVerified     = slotSends + ringHours       // verified sends, by the hour they were sent
-	slotDays         = slotVerified + ringHours    // verified sends, by the day they were sent
-	slotDoor         = slotDays + ringDays         // sends let through the open door, by hour
-	slotDoorVerified = slotDoor + ringDoor         // of those, the verified ones, by the hour they were sent
-	slotMarks        = slotDoorVerified + ringDoor // refusals marked for a second try, this minute
-	slotAllDays      = slotMarks + 1               // the service's key only: every verified send, by day
+	slotSends        = 0                            // sends, by hour
+	slotVerified     = slotSends + ringHours        // verified sends, by the hour they were sent
+	slotDays         = slotVerified + ringHours     // verified sends, by the day they were sent
+	slotDoor         = slotDays + ringDays          // sends let through the open door, by hour
+	slotDoorVerified = slotDoor + ringHours         // of those, the verified ones, by the hour they were sent
+	slotMarks        = slotDoorVerified + ringHours // refusals marked for a second try, this minute
+	slotAllDays      = slotMarks + 1                // the service's key only: every verified send, by day
 	scopeSlots       = slotAllDays + ringDays
 )
 
@@ -52,9 +51,9 @@ func ring(base int, n int, epoch int64) int { return base + int(epoch%int64(n)) 
 type scopeCounts struct {
 	unverified, verified, lastHour int64
 	busiest                        int64 // verified sends on the busiest past day
-	doorUnverified                 int64 // door sends in the last hour not verified
+	doorUnverified                 int64 // door sends in the last 24 hours not verified
 	marks                          int64 // refusals marked this minute
-	allVerified                    int64 // the service's verified sends in its 15 days
+	pastVerified                   int64 // the service's verified sends on its 14 days before today
 }
 
 // countScope sums a scope's slots at t, with days whole days of history.
@@ -98,16 +97,16 @@ func countScope(slots []storage.Slot, t int64, days int) scopeCounts {
 				c.busiest = max(c.busiest, s.Value)
 			}
 		case i < slotDoorVerified:
-			c.doorUnverified += recent(s.Epoch) * s.Value
+			c.doorUnverified += weight(s.Epoch) * s.Value
 		case i < slotMarks:
-			c.doorUnverified -= recent(s.Epoch) * s.Value
+			c.doorUnverified -= weight(s.Epoch) * s.Value
 		case i == slotMarks:
 			if s.Epoch >= t/minuteMs {
 				c.marks = s.Value
 			}
 		case i < scopeSlots:
-			if age := today - s.Epoch; age >= 0 && age < ringDays {
-				c.allVerified += s.Value
+			if age := today - s.Epoch; age >= 1 && age < ringDays {
+				c.pastVerified += s.Value
 			}
 		}
 	}
@@ -164,7 +163,7 @@ func countOps(k string, sent int64, n int64, verified, door bool, keep int64) []
 	if !verified {
 		ops := []storage.Op{{Key: k, Index: ring(slotSends, ringHours, h), Epoch: h, Value: n, Keep: keepFor}}
 		if door {
-			ops = append(ops, storage.Op{Key: k, Index: ring(slotDoor, ringDoor, h), Epoch: h, Value: n, Keep: keepFor})
+			ops = append(ops, storage.Op{Key: k, Index: ring(slotDoor, ringHours, h), Epoch: h, Value: n, Keep: keepFor})
 		}
 		return ops
 	}
@@ -173,7 +172,7 @@ func countOps(k string, sent int64, n int64, verified, door bool, keep int64) []
 		{Key: k, Index: ring(slotDays, ringDays, d), Epoch: d, Value: n, Keep: keepFor},
 	}
 	if door {
-		ops = append(ops, storage.Op{Key: k, Index: ring(slotDoorVerified, ringDoor, h), Epoch: h, Value: n, Keep: keepFor})
+		ops = append(ops, storage.Op{Key: k, Index: ring(slotDoorVerified, ringHours, h), Epoch: h, Value: n, Keep: keepFor})
 	}
 	return ops
 }

@@ -50,25 +50,28 @@ const (
 	guardCountriesMax = 3
 )
 
-// A broad scope over its threshold keeps a door open (see the README):
-// a number refused by it that asks again from doorDelay to doorWindow later
-// (longer than any broad refusal's RetryAfter) is let through, while the sends let through the door in the last hour
-// and not verified stay under doorFloor (or a quarter of the scope's
-// verified sends in its last hour, when more). At most markRate refusals a
-// minute per scope are marked for that second try, so that a flood of
-// refusals costs a bounded amount of state. No broad refusal's RetryAfter
-// is over doorMaxWait.
+// A broad scope over its threshold keeps a door open (see the README): a
+// number refused by it that asks again from doorDelay to doorWindow later
+// (longer than any broad refusal's RetryAfter) is let through, while the
+// sends let through the door in the last 24 hours and not verified stay
+// under doorFloor, or one in doorShare of the scope's verified sends in
+// them when more: a person let through verifies, a pump does not. At most
+// markRate refusals a minute per scope are marked for that second try, so
+// that a flood of refusals costs a bounded amount of state. No broad
+// refusal's RetryAfter is over doorMaxWait.
 const (
 	doorDelay   = time.Minute
 	doorWindow  = 2 * time.Hour
-	doorFloor   = 6
+	doorFloor   = 4
+	doorShare   = 20
 	markRate    = 30
 	doorMaxWait = time.Hour
 )
 
-// probationVerified is how many verified sends the service needs in its
-// last 15 days before it judges sends to countries nobody verified from: a
-// new deployment has only such countries.
+// probationVerified is how many verified sends the service needs on the 14
+// days before today before it judges sends to countries nobody verified
+// from: a new deployment has only such countries, and on its first day
+// each is judged by its own country's scope alone.
 const probationVerified = 20
 
 // The slots of a recipient's marks.
@@ -208,7 +211,7 @@ func (g *guardSend) decide(cfg *guardConfig) {
 		return
 	}
 	g.judgeBroad(scopeCountry)
-	if v.flags&flagNewCountry != 0 && g.counts[scopeNewCountries].allVerified >= probationVerified && !v.refused && !v.door {
+	if v.flags&flagNewCountry != 0 && g.counts[scopeNewCountries].pastVerified >= probationVerified && !v.refused && !v.door {
 		g.judgeBroad(scopeNewCountries)
 	}
 }
@@ -267,7 +270,7 @@ func (g *guardSend) judgeBroad(i int) {
 	if g.keys[scopeAddress] != "" && g.counts[scopeAddress].known() {
 		return // an address whose own codes are being verified
 	}
-	budget := hourWeight*doorFloor + g.counts[i].lastHour/4
+	budget := max(hourWeight*doorFloor, c.verified/doorShare)
 	roomy := c.doorUnverified < budget
 	refusedAt := g.marked[markRefused]
 	if roomy && refusedAt <= t-doorDelay.Milliseconds() && refusedAt > t-doorWindow.Milliseconds() {
