@@ -226,8 +226,8 @@ func guardCountriesFromOneAddress(t *testing.T, newStore func(*testing.T) passco
 func guardNewCountriesShareABudget(t *testing.T, newStore func(*testing.T) passcode.Store) {
 	e := NewEnv(t, newStore(t), NewClock(), quiet)
 	known := numbers(t, e, "US", 21, true)
-	e.history(known[:20])          // a service with history: its sends to new countries are judged
-	e.Clock.Advance(2 * time.Hour) // past the hour whose verified codes raise the floor
+	e.history(known[:20])           // a service with a day of history: its sends to new countries are judged
+	e.Clock.Advance(24 * time.Hour) // the next day, past the hour whose verified codes raise the floor
 	regions := []string{"GB", "DE", "FR", "IT", "ES", "NL", "SE", "PL", "BR", "MX", "IN"}
 	var first []string
 	for _, r := range regions {
