@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"hash"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/connectorkit/twiliosms"
@@ -72,16 +74,21 @@ func keyID(key []byte) string {
 }
 
 func newKeyring(keys [][]byte) keyring {
-	own := make([][]byte, len(keys))
+	pools := make([]*sync.Pool, len(keys))
 	ids := make([]string, len(keys))
 	for i, k := range keys {
-		own[i] = slices.Clone(k)
+		own := slices.Clone(k)
+		// An HMAC's state is reused: making one hashes its key twice.
+		pools[i] = &sync.Pool{New: func() any { return hmac.New(sha256.New, own) }}
 		ids[i] = keyID(k)
 	}
-	return keyring{count: len(own), ids: ids, mac: func(i int, msg []byte) []byte {
-		h := hmac.New(sha256.New, own[i])
+	return keyring{count: len(keys), ids: ids, mac: func(i int, msg []byte) []byte {
+		h := pools[i].Get().(hash.Hash)
+		h.Reset()
 		h.Write(msg)
-		return h.Sum(nil)
+		sum := h.Sum(make([]byte, 0, sha256.Size))
+		pools[i].Put(h)
+		return sum
 	}}
 }
 

@@ -21,8 +21,8 @@ type guardBook struct {
 
 func newGuardBook(rc *recipient) *guardBook {
 	region := rc.regionOf()
-	return &guardBook{e164: rc.e164, region: region, rangeKey: key(rangeSubject(rc.e164), "g"),
-		countryKey: key(countrySubject(region), "g")}
+	return &guardBook{e164: rc.e164, region: region, rangeKey: rangeGuardKey(rc.e164),
+		countryKey: countryGuardKey(region), ops: make([]storage.Op, 0, 7), shared: make([]storage.Op, 0, 6)}
 }
 
 // count adds n sends (verified ones when verified) made at d.sent to the
@@ -30,13 +30,13 @@ func newGuardBook(rc *recipient) *guardBook {
 // back, as for a carrier's failure; an address keeps its sends when
 // withAddress is false.
 func (b *guardBook) count(d sendData, n int64, verified, withAddress bool) {
-	b.ops = append(b.ops, countOps(b.rangeKey, d.sent, n, verified, false, keepScope)...)
+	b.ops = appendCount(b.ops, b.rangeKey, d.sent, n, verified, false, keepScope)
 	if d.address != 0 && withAddress {
-		b.ops = append(b.ops, countOps(key(addressSubject('i', d.address), "g"), d.sent, n, verified, false, keepAddress)...)
+		b.ops = appendCount(b.ops, addressKeys(d.address).guard, d.sent, n, verified, false, keepAddress)
 	}
-	b.shared = append(b.shared, countOps(b.countryKey, d.sent, n, verified, d.flags&flagCountryDoor != 0, keepScope)...)
+	b.shared = appendCount(b.shared, b.countryKey, d.sent, n, verified, d.flags&flagCountryDoor != 0, keepScope)
 	if d.flags&flagNewCountry != 0 {
-		b.shared = append(b.shared, countOps(key(serviceSubject, "g"), d.sent, n, verified, d.flags&flagServiceDoor != 0, keepScope)...)
+		b.shared = appendCount(b.shared, serviceGuardKey, d.sent, n, verified, d.flags&flagServiceDoor != 0, keepScope)
 	}
 }
 
@@ -51,18 +51,18 @@ func (b *guardBook) verified(d sendData, t int64) {
 	}
 	b.count(d, 1, true, true)
 	if d.address != 0 {
-		b.ops = append(b.ops, storage.Op{Key: key(addressSubject('i', d.address), "n"), Index: 2*regionIndex(b.region) + 1,
+		b.ops = append(b.ops, storage.Op{Key: addressKeys(d.address).guard, Index: slotCountries + 2*regionIndex(b.region) + 1,
 			Value: t, Kind: storage.OpMax, Keep: msDuration(keepAddress)})
 	}
 	day := t / dayMs
-	b.shared = append(b.shared, storage.Op{Key: key(serviceSubject, "g"), Index: ring(slotAllDays, ringDays, day), Epoch: day, Value: 1,
+	b.shared = append(b.shared, storage.Op{Key: serviceGuardKey, Index: ring(slotAllDays, ringDays, day), Epoch: day, Value: 1,
 		Keep: msDuration(keepScope)})
 }
 
 // credit counts a verified code, at t: its send (d, from its Data) is
 // verified, the recipient's other recent sends (the ledger a match took)
 // are forgiven, and the recipient is remembered for RememberVerified.
-func (s *Service) credit(ctx context.Context, rc *recipient, recipient string, data []byte, taken []storage.Slot, now time.Time) {
+func (s *Service) credit(ctx context.Context, rc *recipient, data []byte, taken []storage.Slot, now time.Time) {
 	d, ok := decodeSendData(data)
 	if !ok {
 		return // issued with the guard off
@@ -75,10 +75,24 @@ func (s *Service) credit(ctx context.Context, rc *recipient, recipient string, d
 			b.count(e.sendData, -1, false, true)
 		}
 	}
-	marks := key(recipient, "m")
-	b.ops = append(b.ops, storage.Op{Key: marks, Index: markRemembered, Value: t + s.guard.remember.Milliseconds(), Kind: storage.OpMax, Keep: s.guard.remember})
+	// The match took the ledger's key, marks and all: the marks that
+	// outlive the verification are written back, the newer ones with it.
+	marks := rc.keys().ledger
+	remember, credited := t+s.guard.remember.Milliseconds(), int64(0)
 	if d.flags&flagNoTrust == 0 {
-		b.ops = append(b.ops, storage.Op{Key: marks, Index: markCredited, Value: t, Kind: storage.OpMax, Keep: 25 * time.Hour})
+		credited = t
+	}
+	for _, sl := range taken {
+		switch sl.Index {
+		case markRemembered:
+			remember = max(remember, sl.Value)
+		case markCredited:
+			credited = max(credited, sl.Value)
+		}
+	}
+	b.ops = append(b.ops, storage.Op{Key: marks, Index: markRemembered, Value: remember, Kind: storage.OpMax, Keep: msDuration(remember - t)})
+	if credited > t-dayMs {
+		b.ops = append(b.ops, storage.Op{Key: marks, Index: markCredited, Value: credited, Kind: storage.OpMax, Keep: msDuration(credited + dayMs - t)})
 	}
 	s.write(ctx, "credit a verified code", b.ops, b.shared)
 }
@@ -116,7 +130,7 @@ func (s *Service) ReportDelivery(ctx context.Context, cb twiliosms.StatusCallbac
 	if err != nil {
 		return nil // not a number this service could have texted
 	}
-	ledger := key(recipientSubject(rc.e164), "l")
+	ledger := rc.keys().ledger
 	now := s.clock()
 	deadline := s.deadline(ctx)
 	got, err := s.store.Read(ctx, storage.ReadRequest{Deadline: deadline, Keys: []string{ledger}})

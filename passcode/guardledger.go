@@ -1,8 +1,8 @@
 package passcode
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 
 	"github.com/connectorkit/twiliosms/passcode/storage"
@@ -32,10 +32,9 @@ type sendData struct {
 	sent, event, flags, address int64
 }
 
-// encode writes d as a code's Data.
-func (d sendData) encode() []byte {
-	b := make([]byte, 0, 4*binary.MaxVarintLen64)
-	for _, v := range []int64{d.sent, d.event, d.flags, d.address} {
+// encode appends d to b, as a code's Data.
+func (d sendData) encode(b []byte) []byte {
+	for _, v := range [...]int64{d.sent, d.event, d.flags, d.address} {
 		b = binary.AppendVarint(b, v)
 	}
 	return b
@@ -55,14 +54,24 @@ func decodeSendData(b []byte) (d sendData, ok bool) {
 	return sendData{sent: vs[0], event: vs[1], flags: vs[2], address: vs[3]}, true
 }
 
-// eventHash names an event in the ledger: 63 bits of its ID, never 0.
-func eventHash(id string) int64 { return hash63("event", id) }
+// eventHash names an event in the ledger: 63 bits of its ID, which is
+// random (newID), never 0.
+func eventHash(id string) int64 {
+	var b [8]byte
+	if len(id) < 16 {
+		return hash63("event", id)
+	}
+	if _, err := hex.Decode(b[:], []byte(id[:16])); err != nil {
+		return hash63("event", id)
+	}
+	return int64(binary.BigEndian.Uint64(b[:])>>1) | 1
+}
 
 // messageHash names a Twilio message in the ledger.
 func messageHash(sid string) int64 { return hash63("message", sid) }
 
 func hash63(kind, s string) int64 {
-	sum := sha256.Sum256(append([]byte(kind+"\x00"), s...))
+	sum := digest(kind, s)
 	return int64(binary.BigEndian.Uint64(sum[:8])>>1) | 1
 }
 

@@ -154,23 +154,21 @@ func reopens(slots []storage.Slot, t int64, days, floor int) int64 {
 	return ((t/hourMs+ringHours+1)*hourMs - t + 999) / 1000 * 1000
 }
 
-// countOps are the operations that count one send, made at sent, in a
-// scope's key: n sends (-1 to take one back) and, when verified, n
-// verified ones.
-func countOps(k string, sent int64, n int64, verified, door bool, keep int64) []storage.Op {
+// appendCount appends to ops the operations that count n sends made at
+// sent in a scope's key (-1 to take one back), verified ones when
+// verified, and let through its door when door.
+func appendCount(ops []storage.Op, k string, sent int64, n int64, verified, door bool, keep int64) []storage.Op {
 	h, d := sent/hourMs, sent/dayMs
 	keepFor := msDuration(keep)
 	if !verified {
-		ops := []storage.Op{{Key: k, Index: ring(slotSends, ringHours, h), Epoch: h, Value: n, Keep: keepFor}}
+		ops = append(ops, storage.Op{Key: k, Index: ring(slotSends, ringHours, h), Epoch: h, Value: n, Keep: keepFor})
 		if door {
 			ops = append(ops, storage.Op{Key: k, Index: ring(slotDoor, ringHours, h), Epoch: h, Value: n, Keep: keepFor})
 		}
 		return ops
 	}
-	ops := []storage.Op{
-		{Key: k, Index: ring(slotVerified, ringHours, h), Epoch: h, Value: n, Keep: keepFor},
-		{Key: k, Index: ring(slotDays, ringDays, d), Epoch: d, Value: n, Keep: keepFor},
-	}
+	ops = append(ops, storage.Op{Key: k, Index: ring(slotVerified, ringHours, h), Epoch: h, Value: n, Keep: keepFor},
+		storage.Op{Key: k, Index: ring(slotDays, ringDays, d), Epoch: d, Value: n, Keep: keepFor})
 	if door {
 		ops = append(ops, storage.Op{Key: k, Index: ring(slotDoorVerified, ringHours, h), Epoch: h, Value: n, Keep: keepFor})
 	}

@@ -2,6 +2,7 @@ package passcode
 
 import (
 	"context"
+	"encoding/binary"
 	"log/slog"
 	"slices"
 	"sync"
@@ -74,12 +75,19 @@ const (
 // each is judged by its own country's scope alone.
 const probationVerified = 20
 
-// The slots of a recipient's marks.
+// The slots of a recipient's marks, in its ledger's key after its entries:
+// a verification takes the whole key, and writes back the marks that
+// outlive it.
 const (
-	markRemembered = iota // until when (ms) a send to it passes the guard
-	markCredited          // when (ms) a verified code last earned trust
-	markRefused           // when (ms) a broad scope refused a send to it
+	markRemembered = ledgerEntries*entrySlots + iota // until when (ms) a send to it passes the guard
+	markCredited                                     // when (ms) a verified code last earned trust
+	markRefused                                      // when (ms) a broad scope refused a send to it
 )
+
+// slotCountries starts an address's countries in its guard key's slots:
+// a region's last send to it at slotCountries+2i, its last verified send
+// at slotCountries+2i+1 (i is regionIndex's).
+const slotCountries = 1000
 
 // How long the guard keeps what it counts, in ms.
 const (
@@ -106,16 +114,37 @@ type guardSend struct {
 	region string
 	client *client
 	keys   [scopeCount]string
-	marks  string // the recipient's marks' key
-	ledger string // the recipient's ledger's key
+	ledger string // the recipient's ledger's key, which holds its marks
 
-	slots    [scopeCount][]storage.Slot
-	counts   [scopeCount]scopeCounts
-	marked   [3]int64 // the recipient's marks
+	slots  [scopeCount][]storage.Slot
+	counts [scopeCount]scopeCounts
+	// cached are the shared scopes counted from the Service's cache; their
+	// slots are copied from it only for a refusal.
+	cached   [scopeCount]bool
+	cache    *sharedScopes
+	marked   [3]int64 // the recipient's marks, from markRemembered on
 	entries  []storage.Slot
 	verdict  guardVerdict
 	eventKey int64 // the event's hash, in the ledger
 	place    int   // the ledger entry's place in the ring
+
+	// Buffers of the operations and the Data of one send, which the store
+	// copies: a guardSend is reused (guardSends).
+	ops, shared []storage.Op
+	opsBuf      [8]storage.Op
+	sharedBuf   [4]storage.Op
+	data        [4 * binary.MaxVarintLen64]byte
+}
+
+// guardSends are guardSends for reuse: a send's are many small buffers.
+var guardSends = sync.Pool{New: func() any { return new(guardSend) }}
+
+// release returns g for reuse once its send is done with it.
+func (g *guardSend) release() {
+	if g != nil {
+		*g = guardSend{}
+		guardSends.Put(g)
+	}
 }
 
 // guardVerdict is the guard's answer to a send.
@@ -133,45 +162,64 @@ type guardVerdict struct {
 }
 
 // newGuardSend prepares the guard's part of a send to rc from cl at t.
-func (s *Service) newGuardSend(rc *recipient, recipientSubject string, cl *client, t time.Time) *guardSend {
-	g := &guardSend{t: t.UnixMilli(), e164: rc.e164, region: rc.regionOf(), client: cl,
-		marks: key(recipientSubject, "m"), ledger: key(recipientSubject, "l")}
-	g.keys[scopeRange] = key(rangeSubject(rc.e164), "g")
+func (s *Service) newGuardSend(rc *recipient, cl *client, t time.Time) *guardSend {
+	rk := rc.keys()
+	g := guardSends.Get().(*guardSend)
+	g.t, g.e164, g.region, g.client, g.ledger = t.UnixMilli(), rc.e164, rc.regionOf(), cl, rk.ledger
+	g.keys[scopeRange] = rangeGuardKey(rc.e164)
 	if cl.subject != "" {
-		g.keys[scopeAddress] = key(cl.subject, "g")
-		g.keys[scopeCountries] = key(cl.subject, "n")
+		g.keys[scopeAddress] = cl.keys.guard
+		g.keys[scopeCountries] = cl.keys.guard // the same key, from slotCountries
 	}
-	g.keys[scopeCountry] = key(countrySubject(g.region), "g")
-	g.keys[scopeNewCountries] = key(serviceSubject, "g")
+	g.keys[scopeCountry] = countryGuardKey(g.region)
+	g.keys[scopeNewCountries] = serviceGuardKey
 	return g
 }
 
 // read is the guard's one round trip before a send: the recipient's marks
-// and ledger, and the send's scopes (the country's and the service's may
-// be a little stale).
-func (g *guardSend) read(ctx context.Context, store storage.Store, deadline time.Time) error {
-	keys := []string{g.marks, g.ledger, g.keys[scopeRange]}
+// and ledger, the number's range and the address's scopes; the country's
+// and the service's come from the Service's cache of shared keys when it
+// read them within a second.
+func (g *guardSend) read(ctx context.Context, store storage.Store, cache *sharedScopes, deadline time.Time) error {
+	keys := append(make([]string, 0, 3), g.ledger, g.keys[scopeRange])
 	if g.client.subject != "" {
-		keys = append(keys, g.keys[scopeAddress], g.keys[scopeCountries])
+		keys = append(keys, g.keys[scopeAddress])
 	}
-	got, err := store.Read(ctx, storage.ReadRequest{Deadline: deadline, Keys: keys, Shared: []string{g.keys[scopeCountry], g.keys[scopeNewCountries]}})
+	g.cache = cache
+	var shared []string
+	for _, i := range []int{scopeCountry, scopeNewCountries} {
+		days := guardHistoryDays
+		if g.counts[i], g.cached[i] = cache.count(g.keys[i], g.t, days); !g.cached[i] {
+			shared = append(shared, g.keys[i])
+		}
+	}
+	got, err := store.Read(ctx, storage.ReadRequest{Deadline: deadline, Keys: keys, Shared: shared})
 	if err != nil {
 		return err
 	}
-	if len(got) != len(keys)+2 {
+	if len(got) != len(keys)+len(shared) {
 		return errStoreAnswer
 	}
+	g.entries = got[0]
 	for _, sl := range got[0] {
-		if sl.Index >= 0 && sl.Index < len(g.marked) {
-			g.marked[sl.Index] = sl.Value
+		if i := sl.Index - markRemembered; i >= 0 && i < len(g.marked) {
+			g.marked[i] = sl.Value
 		}
 	}
-	g.entries = got[1]
-	g.slots[scopeRange] = got[2]
+	g.slots[scopeRange] = got[1]
 	if g.client.subject != "" {
-		g.slots[scopeAddress], g.slots[scopeCountries] = got[3], got[4]
+		g.slots[scopeAddress] = got[2] // its countries too, from slotCountries
+		g.slots[scopeCountries] = got[2]
 	}
-	g.slots[scopeCountry], g.slots[scopeNewCountries] = got[len(got)-2], got[len(got)-1]
+	for j, k := range shared {
+		slots := got[len(keys)+j]
+		cache.put(k, slots)
+		for _, i := range []int{scopeCountry, scopeNewCountries} {
+			if g.keys[i] == k {
+				g.slots[i] = slots
+			}
+		}
+	}
 	return nil
 }
 
@@ -181,15 +229,18 @@ func (g *guardSend) decide(cfg *guardConfig) {
 	t, v := g.t, &g.verdict
 	g.counts[scopeRange] = countScope(g.slots[scopeRange], t, guardHistoryDays)
 	g.counts[scopeAddress] = countScope(g.slots[scopeAddress], t, 0)
-	g.counts[scopeCountry] = countScope(g.slots[scopeCountry], t, guardHistoryDays)
-	g.counts[scopeNewCountries] = countScope(g.slots[scopeNewCountries], t, guardHistoryDays)
+	for _, i := range []int{scopeCountry, scopeNewCountries} {
+		if !g.cached[i] {
+			g.counts[i] = countScope(g.slots[i], t, guardHistoryDays)
+		}
+	}
 	if !g.counts[scopeCountry].known() {
 		v.flags |= flagNewCountry
 	}
-	if g.marked[markCredited] > t-dayMs {
+	if g.marked[markCredited-markRemembered] > t-dayMs {
 		v.flags |= flagNoTrust
 	}
-	v.remembered = t < g.marked[markRemembered]
+	v.remembered = t < g.marked[0]
 	v.exempt = cfg.regions[g.region] || cfg.allowsNetwork(g.client.ip)
 	if v.remembered || v.exempt {
 		return
@@ -231,29 +282,36 @@ func (g *guardSend) refuse(i int, retry time.Duration, c scopeCounts) {
 // address already sent to guardCountriesMax countries with no verified
 // code in the last 24 hours.
 func (g *guardSend) judgeCountries() {
-	idx := regionIndex(g.region)
-	var sent []int64
-	seen := false
-	last := map[int]int64{}
+	member := slotCountries + 2*regionIndex(g.region)
+	var sentAt, verifiedAt [16]storage.Slot // an address sends to few countries
+	sent, verified := sentAt[:0], verifiedAt[:0]
 	for _, sl := range g.slots[scopeCountries] {
-		last[sl.Index] = sl.Value
+		switch {
+		case sl.Index < slotCountries:
+		case (sl.Index-slotCountries)%2 == 0:
+			sent = append(sent, sl)
+		default:
+			verified = append(verified, sl)
+		}
 	}
-	for i, at := range last {
-		if i%2 != 0 || at <= g.t-dayMs || last[i+1] > g.t-dayMs {
+	var times []int64
+	seen := false
+	for _, s := range sent {
+		if s.Value <= g.t-dayMs || slices.ContainsFunc(verified, func(v storage.Slot) bool { return v.Index == s.Index+1 && v.Value > g.t-dayMs }) {
 			continue
 		}
-		sent = append(sent, at)
-		seen = seen || i == 2*idx
+		times = append(times, s.Value)
+		seen = seen || s.Index == member
 	}
-	if seen || len(sent) < guardCountriesMax {
+	if seen || len(times) < guardCountriesMax {
 		return
 	}
-	slices.Sort(sent)
+	slices.Sort(times)
 	// Room comes when all but guardCountriesMax-1 countries have left the window.
-	retry := msDuration(sent[len(sent)-guardCountriesMax] + dayMs - g.t)
+	retry := msDuration(times[len(times)-guardCountriesMax] + dayMs - g.t)
 	v := &g.verdict
 	if !v.refused {
-		v.refused, v.scope, v.unverified, v.threshold = true, scopeCountries, len(sent), guardCountriesMax
+		v.refused, v.scope, v.unverified, v.threshold = true, scopeCountries, len(times), guardCountriesMax
 	}
 	v.retryAfter = max(v.retryAfter, retry)
 }
@@ -272,7 +330,7 @@ func (g *guardSend) judgeBroad(i int) {
 	}
 	budget := max(hourWeight*doorFloor, c.verified/doorShare)
 	roomy := c.doorUnverified < budget
-	refusedAt := g.marked[markRefused]
+	refusedAt := g.marked[markRefused-markRemembered]
 	if roomy && refusedAt <= t-doorDelay.Milliseconds() && refusedAt > t-doorWindow.Milliseconds() {
 		v.door, v.scope = true, i
 		if i == scopeCountry {
@@ -290,10 +348,14 @@ func (g *guardSend) judgeBroad(i int) {
 	if live {
 		wait = msDuration(refusedAt + doorDelay.Milliseconds() - t)
 	}
-	if !roomy {
-		wait = max(wait, doorRoom(g.slots[i], t, budget))
+	slots := g.slots[i]
+	if g.cached[i] {
+		slots = g.cache.slots(g.keys[i])
 	}
-	g.refuse(i, min(msDuration(reopens(g.slots[i], t, guardHistoryDays, guardFloor)), wait, doorMaxWait), c)
+	if !roomy {
+		wait = max(wait, doorRoom(slots, t, budget))
+	}
+	g.refuse(i, min(msDuration(reopens(slots, t, guardHistoryDays, guardFloor)), wait, doorMaxWait), c)
 }
 
 // doorRoom returns how long until a door whose sends fill its budget at t
@@ -313,32 +375,31 @@ func doorRoom(slots []storage.Slot, t, budget int64) time.Duration {
 // country's and the service's, which may lag).
 func (g *guardSend) counting(eventID string, data *sendData) (ops, shared []storage.Op) {
 	v, t := &g.verdict, g.t
-	ops = countOps(g.keys[scopeRange], t, 1, false, false, keepScope)
+	ops = appendCount(g.opsBuf[:0], g.keys[scopeRange], t, 1, false, false, keepScope)
 	if g.keys[scopeAddress] != "" {
-		ops = append(ops, countOps(g.keys[scopeAddress], t, 1, false, false, keepAddress)...)
-		ops = append(ops, storage.Op{Key: g.keys[scopeCountries], Index: 2 * regionIndex(g.region), Value: t, Kind: storage.OpMax, Keep: msDuration(keepAddress)})
+		ops = appendCount(ops, g.keys[scopeAddress], t, 1, false, false, keepAddress)
+		ops = append(ops, storage.Op{Key: g.keys[scopeCountries], Index: slotCountries + 2*regionIndex(g.region), Value: t, Kind: storage.OpMax, Keep: msDuration(keepAddress)})
 	}
 	g.eventKey = eventHash(eventID)
 	*data = sendData{sent: t, event: g.eventKey, flags: v.flags, address: g.client.id}
-	ops = append(ops, g.entry(data)...)
-	shared = countOps(g.keys[scopeCountry], t, 1, false, v.flags&flagCountryDoor != 0, keepScope)
+	ops = g.entry(ops, data)
+	shared = appendCount(g.sharedBuf[:0], g.keys[scopeCountry], t, 1, false, v.flags&flagCountryDoor != 0, keepScope)
 	if v.flags&flagNewCountry != 0 {
-		shared = append(shared, countOps(g.keys[scopeNewCountries], t, 1, false, v.flags&flagServiceDoor != 0, keepScope)...)
+		shared = appendCount(shared, g.keys[scopeNewCountries], t, 1, false, v.flags&flagServiceDoor != 0, keepScope)
 	}
 	return ops, shared
 }
 
-// entry returns the operations that write the send's ledger entry, in the
-// free slot or the oldest.
-func (g *guardSend) entry(d *sendData) []storage.Op {
+// entry appends to ops the operations that write the send's ledger entry,
+// in the free slot or the oldest.
+func (g *guardSend) entry(ops []storage.Op, d *sendData) []storage.Op {
 	k := ledgerSlotFor(g.entries, g.t)
 	g.place = k
 	keep := msDuration(keepLedger)
-	return []storage.Op{
-		{Key: g.ledger, Index: k*entrySlots + entryEvent, Epoch: d.sent, Value: d.event, Keep: keep},
-		{Key: g.ledger, Index: k*entrySlots + entryFlags, Epoch: d.sent, Value: d.flags, Keep: keep},
-		{Key: g.ledger, Index: k*entrySlots + entryAddress, Epoch: d.sent, Value: d.address, Keep: keep},
-	}
+	return append(ops,
+		storage.Op{Key: g.ledger, Index: k*entrySlots + entryEvent, Epoch: d.sent, Value: d.event, Keep: keep},
+		storage.Op{Key: g.ledger, Index: k*entrySlots + entryFlags, Epoch: d.sent, Value: d.flags, Keep: keep},
+		storage.Op{Key: g.ledger, Index: k*entrySlots + entryAddress, Epoch: d.sent, Value: d.address, Keep: keep})
 }
 
 // uncounting returns the operations that take back a send that certainly
@@ -347,11 +408,11 @@ func (g *guardSend) entry(d *sendData) []storage.Op {
 // asked for it, against which a failed send still counts.
 func (g *guardSend) uncounting() (ops, shared []storage.Op) {
 	v, t := &g.verdict, g.t
-	ops = countOps(g.keys[scopeRange], t, -1, false, false, keepScope)
+	ops = appendCount(nil, g.keys[scopeRange], t, -1, false, false, keepScope)
 	ops = append(ops, storage.Op{Key: g.ledger, Index: g.place*entrySlots + entryEvent, Epoch: t, Value: -g.eventKey, Keep: msDuration(keepLedger)})
-	shared = countOps(g.keys[scopeCountry], t, -1, false, v.flags&flagCountryDoor != 0, keepScope)
+	shared = appendCount(nil, g.keys[scopeCountry], t, -1, false, v.flags&flagCountryDoor != 0, keepScope)
 	if v.flags&flagNewCountry != 0 {
-		shared = append(shared, countOps(g.keys[scopeNewCountries], t, -1, false, v.flags&flagServiceDoor != 0, keepScope)...)
+		shared = appendCount(shared, g.keys[scopeNewCountries], t, -1, false, v.flags&flagServiceDoor != 0, keepScope)
 	}
 	return ops, shared
 }
@@ -366,7 +427,7 @@ func (g *guardSend) messageOp(sid string) storage.Op {
 func (g *guardSend) marking() (ops, shared []storage.Op) {
 	v, t := &g.verdict, g.t
 	minute := t / minuteMs
-	ops = []storage.Op{{Key: g.marks, Index: markRefused, Value: t, Kind: storage.OpMax, Keep: doorWindow}}
+	ops = []storage.Op{{Key: g.ledger, Index: markRefused, Value: t, Kind: storage.OpMax, Keep: doorWindow}}
 	shared = []storage.Op{{Key: g.keys[v.scope], Index: slotMarks, Epoch: minute, Value: 1, Keep: time.Minute}}
 	return ops, shared
 }

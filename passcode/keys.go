@@ -20,9 +20,9 @@ import (
 //	recipient  r<128-bit hash of the E.164 number>
 //	           :c:<usage type> its codes, :o:<hash> relays' duplicate keys,
 //	           :s and :f its send and failed-check windows,
-//	           :l the guard's ledger of its recent sends, :m its marks
+//	           :l the guard's ledger of its recent sends, and its marks
 //	address    i<64-bit hash of the IPv4 address or IPv6 /64>
-//	           :s and :f its windows, :g its guard counts, :n its countries
+//	           :s and :f its windows, :g its guard counts and countries
 //	network    n<64-bit hash of the IPv6 /48>: :s and :f its windows
 //	range      g<128-bit hash of the number's range>: :g its guard counts
 //	country    c<region>: :s its window, :g its guard counts
@@ -72,15 +72,85 @@ func addressSubject(prefix byte, id int64) string {
 // recipientSubject is the subject of an E.164 number.
 func recipientSubject(e164 string) string { return subject128('r', "recipient", e164) }
 
+// recipientKeys are the keys of a number's records.
+type recipientKeys struct {
+	subject, sends, fails, ledger string
+}
+
+// newRecipientKeys names the records of the number e164, in one string.
+func newRecipientKeys(e164 string) recipientKeys {
+	subject := recipientSubject(e164)
+	all := subject + ":s" + subject + ":f" + subject + ":l"
+	n := len(subject) + 2
+	return recipientKeys{subject: subject, sends: all[:n], fails: all[n : 2*n], ledger: all[2*n:]}
+}
+
 // rangeSubject is the subject of a number's range.
 func rangeSubject(e164 string) string { return subject128('g', "range", numberRange(e164)) }
+
+// rangeKeys caches the guard keys of recent ranges: a range's numbers come
+// in runs, and a key costs a hash.
+var rangeKeys = struct {
+	sync.Mutex
+	m map[string]string
+}{m: map[string]string{}}
+
+// rangeGuardKey is the guard counts' key of the range of e164.
+func rangeGuardKey(e164 string) string {
+	r := numberRange(e164)
+	rangeKeys.Lock()
+	k, ok := rangeKeys.m[r]
+	rangeKeys.Unlock()
+	if ok {
+		return k
+	}
+	k = key(rangeSubject(e164), "g")
+	rangeKeys.Lock()
+	if len(rangeKeys.m) >= maxCachedClients {
+		clear(rangeKeys.m)
+	}
+	rangeKeys.m[r] = k
+	rangeKeys.Unlock()
+	return k
+}
 
 // countrySubject is the subject of a destination region; regions are not
 // secret, and a few hundred of them are named.
 func countrySubject(region string) string { return "c" + region }
 
-// serviceSubject is the subject of the whole service.
-const serviceSubject = "s"
+// serviceSubject is the subject of the whole service, and serviceGuardKey
+// its guard counts' key.
+const (
+	serviceSubject  = "s"
+	serviceGuardKey = serviceSubject + ":g"
+)
+
+// countryKeys caches each region's guard key: there are a few hundred.
+var countryKeys sync.Map
+
+// countryGuardKey is a destination region's guard counts' key.
+func countryGuardKey(region string) string {
+	if k, ok := countryKeys.Load(region); ok {
+		return k.(string)
+	}
+	k := key(countrySubject(region), "g")
+	countryKeys.Store(region, k)
+	return k
+}
+
+// subjectKeys are the keys of an address's (or a network's) records.
+type subjectKeys struct {
+	sends, fails, guard string
+}
+
+func newSubjectKeys(subject string) subjectKeys {
+	all := subject + ":s" + subject + ":f" + subject + ":g"
+	n := len(subject) + 2
+	return subjectKeys{sends: all[:n], fails: all[n : 2*n], guard: all[2*n:]}
+}
+
+// addressKeys are the keys of the address named by id.
+func addressKeys(id int64) subjectKeys { return newSubjectKeys(addressSubject('i', id)) }
 
 // key joins a subject and a record's name.
 func key(subject, name string) string { return subject + ":" + name }
@@ -100,6 +170,8 @@ type client struct {
 	subject string
 	// network names an IPv6 address's /48, "" for IPv4.
 	network string
+	// keys and networkKeys are their records' keys.
+	keys, networkKeys subjectKeys
 }
 
 // clients caches the reading of recent addresses: a client's requests
@@ -138,6 +210,10 @@ func readClient(ip string) *client {
 	}
 	c.id = addressID("address", subject)
 	c.subject = addressSubject('i', c.id)
+	c.keys = newSubjectKeys(c.subject)
+	if c.network != "" {
+		c.networkKeys = newSubjectKeys(c.network)
+	}
 	clients.Lock()
 	if len(clients.m) >= maxCachedClients {
 		clear(clients.m)

@@ -92,11 +92,12 @@ func DefaultLimits() []Limit {
 	}
 }
 
-// subjects are what the limits of one request count.
+// subjects are what the limits of one request count: the recipient's
+// windows' keys, the client's address, and the destination region.
 type subjects struct {
-	recipient string
-	client    *client
-	region    string
+	recipientSends, recipientFails string
+	client                         *client
+	region                         string
 }
 
 // windows returns the window of each limit in limits whose scope is one of
@@ -111,31 +112,34 @@ func windows(limits []Limit, s subjects, scopes ...Scope) (ws []storage.Window, 
 		if !slices.Contains(scopes, l.Scope) {
 			continue
 		}
-		add := func(subject, name string) {
-			ws = append(ws, storage.Window{Key: key(subject, name), Max: l.Max, Period: l.Window})
+		add := func(k string) {
+			ws = append(ws, storage.Window{Key: k, Max: l.Max, Period: l.Window})
 			applied = append(applied, l)
 		}
 		switch l.Scope {
 		case SendsToRecipient:
-			add(s.recipient, "s")
+			add(s.recipientSends)
 		case FailedChecksForRecipient:
-			add(s.recipient, "f")
+			add(s.recipientFails)
 		case SendsToCountry:
 			if s.region != "" {
-				add(countrySubject(s.region), "s")
+				add(key(countrySubject(s.region), "s"))
 			}
 		case Sends:
-			add(serviceSubject, "s")
-		case SendsFromIP, FailedChecksFromIP:
-			name := "s"
-			if l.Scope == FailedChecksFromIP {
-				name = "f"
-			}
+			add(serviceSubject + ":s")
+		case SendsFromIP:
 			if s.client.subject != "" {
-				add(s.client.subject, name)
+				add(s.client.keys.sends)
 			}
 			if s.client.network != "" {
-				add(s.client.network, name)
+				add(s.client.networkKeys.sends)
+			}
+		case FailedChecksFromIP:
+			if s.client.subject != "" {
+				add(s.client.keys.fails)
+			}
+			if s.client.network != "" {
+				add(s.client.networkKeys.fails)
 			}
 		}
 	}

@@ -72,6 +72,8 @@ type Service struct {
 	// logger receives what the service cannot report to its caller; nil is
 	// off.
 	logger *slog.Logger
+	// shared caches the guard's shared keys.
+	shared *sharedScopes
 }
 
 // Option configures a Service in New. The options, each with its default:
@@ -223,7 +225,7 @@ func New(sender Sender, opts ...Option) (*Service, error) {
 		return nil, optionErrorf("New", "sender is nil")
 	}
 	s := &Service{sender: sender, length: 6, ttl: 10 * time.Minute, maxAttempts: 10, limits: DefaultLimits(), now: time.Now,
-		guard: guardConfig{mode: GuardDeny, remember: DefaultRememberVerified}}
+		guard: guardConfig{mode: GuardDeny, remember: DefaultRememberVerified}, shared: newSharedScopes()}
 	for _, opt := range opts {
 		if opt.apply == nil {
 			continue
@@ -321,22 +323,22 @@ func (s *Service) Send(ctx context.Context, r Request) (*Sent, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl, rs := readClient(r.IP), recipientSubject(rc.e164)
-	sub := s.subjects(rc, rs, cl)
+	cl, rk := readClient(r.IP), rc.keys()
+	sub := s.subjects(rc, cl)
 	ws, applied := windows(s.limits, sub, SendsToRecipient, SendsFromIP, SendsToCountry, Sends)
 	locks, locking := windows(s.limits, sub, FailedChecksForRecipient)
 	now := s.clock()
 	req := storage.IssueRequest{
 		Now: now, Deadline: s.deadline(ctx), EventID: newID(), Windows: ws, Locks: locks,
-		Code: storage.Code{Key: codeKey(rs, r.UsageType), MAC: s.keys.sign(macMessage(r.UsageType, rc.e164, code)), KeyID: s.keys.ids[0],
+		Code: storage.Code{Key: codeKey(rk.subject, r.UsageType), MAC: s.keys.sign(macMessage(r.UsageType, rc.e164, code)), KeyID: s.keys.ids[0],
 			ExpiresAt: now.Add(s.ttl), KeepUntil: now.Add(2 * s.ttl), MaxAttempts: s.maxAttempts},
 	}
 	var g *guardSend
-	var shared []storage.Op
 	if s.guard.mode != GuardOff {
-		if g, shared, err = s.judge(ctx, rc, rs, cl, &req); err != nil {
+		if g, err = s.judge(ctx, rc, cl, &req); err != nil {
 			return nil, err
 		}
+		defer g.release()
 	}
 	res, err := s.issue(ctx, &req)
 	if err != nil {
@@ -348,7 +350,7 @@ func (s *Service) Send(ctx context.Context, r Request) (*Sent, error) {
 	case res.Full >= 0:
 		return nil, &LimitError{Limit: applied[res.Full], RetryAfter: res.RetryAfter, send: true}
 	}
-	if err := s.afterJudging(ctx, g, r, shared); err != nil {
+	if err := s.afterJudging(ctx, g, r, req.Shared); err != nil {
 		return nil, err
 	}
 	result, err := s.deliver(ctx, rc.message(twiliosms.Message{UsageType: r.UsageType, Code: code, Locale: r.Locale, Payload: r.Payload}), req, applied, g)
@@ -359,29 +361,28 @@ func (s *Service) Send(ctx context.Context, r Request) (*Sent, error) {
 }
 
 // judge reads the guard's counts and judges a send, setting req's Data,
-// Writes and DryRun; it returns the guard's part and the shared counts to
-// write once the send is issued.
-func (s *Service) judge(ctx context.Context, rc *recipient, rs string, cl *client, req *storage.IssueRequest) (*guardSend, []storage.Op, error) {
-	g := s.newGuardSend(rc, rs, cl, req.Now)
-	if err := g.read(ctx, s.store, req.Deadline); err != nil {
-		return nil, nil, storeError(req.Deadline, err)
+// Writes, Shared and DryRun; it returns the guard's part.
+func (s *Service) judge(ctx context.Context, rc *recipient, cl *client, req *storage.IssueRequest) (*guardSend, error) {
+	g := s.newGuardSend(rc, cl, req.Now)
+	if err := g.read(ctx, s.store, s.shared, req.Deadline); err != nil {
+		g.release()
+		return nil, storeError(req.Deadline, err)
 	}
 	g.decide(&s.guard)
 	if g.verdict.refused && s.guard.mode == GuardDeny {
 		req.DryRun = true
-		return g, nil, nil
+		return g, nil
 	}
 	var data sendData
-	var shared []storage.Op
-	req.Writes, shared = g.counting(req.EventID, &data)
-	req.Code.Data = data.encode()
-	return g, shared, nil
+	req.Writes, req.Shared = g.counting(req.EventID, &data)
+	req.Code.Data = data.encode(g.data[:0])
+	return g, nil
 }
 
 // afterJudging acts on the guard's verdict once the limits let the send
 // through: it logs the decision, and returns the refusal, marking the
-// number for a second try; a send let through has its shared counts
-// written.
+// number for a second try; a send let through has its shared counts, which
+// the issue wrote, added to the Service's cache.
 func (s *Service) afterJudging(ctx context.Context, g *guardSend, r Request, shared []storage.Op) error {
 	if g == nil {
 		return nil
@@ -397,7 +398,7 @@ func (s *Service) afterJudging(ctx context.Context, g *guardSend, r Request, sha
 		}
 		return &FraudError{Signal: guardSignals[v.scope], RetryAfter: v.retryAfter}
 	}
-	s.write(ctx, "count a send", nil, shared)
+	s.shared.apply(shared)
 	return nil
 }
 
@@ -530,13 +531,13 @@ func (s *Service) Verify(ctx context.Context, r VerifyRequest) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("%w: VerifyRequest.Code is not %d digits (spaces and dashes aside); ask the user to type the code from the SMS again", ErrMalformedCode, s.length)
 	}
-	cl, rs := readClient(r.IP), recipientSubject(e164)
-	ws, applied := windows(s.limits, subjects{recipient: rs, client: cl}, FailedChecksForRecipient, FailedChecksFromIP)
+	cl, rk := readClient(r.IP), rc.keys()
+	ws, applied := windows(s.limits, subjects{recipientFails: rk.fails, client: cl}, FailedChecksForRecipient, FailedChecksFromIP)
 	now := s.clock()
-	req := storage.CheckRequest{Now: now, Deadline: s.deadline(ctx), EventID: newID(), Windows: ws, Key: codeKey(rs, r.UsageType),
+	req := storage.CheckRequest{Now: now, Deadline: s.deadline(ctx), EventID: newID(), Windows: ws, Key: codeKey(rk.subject, r.UsageType),
 		MACs: s.keys.macs(macMessage(r.UsageType, e164, code)), KeyIDs: s.keys.ids}
 	if s.guard.mode != GuardOff {
-		req.Take = key(rs, "l")
+		req.Take = rk.ledger
 	}
 	res, err := s.store.Check(ctx, req)
 	if err != nil {
@@ -545,7 +546,7 @@ func (s *Service) Verify(ctx context.Context, r VerifyRequest) (string, error) {
 	switch res.Outcome {
 	case storage.OutcomeMatch:
 		if s.guard.mode != GuardOff {
-			s.credit(ctx, rc, rs, res.Data, res.Taken, now)
+			s.credit(ctx, rc, res.Data, res.Taken, now)
 		}
 		return e164, nil
 	case storage.OutcomeLimited:
@@ -585,6 +586,7 @@ func (s *Service) write(ctx context.Context, what string, ops, shared []storage.
 	if len(ops)+len(shared) == 0 {
 		return
 	}
+	s.shared.apply(shared)
 	if err := s.store.Write(ctx, storage.WriteRequest{Ops: ops, Shared: shared}); err != nil {
 		s.logError(ctx, what, err)
 	}

@@ -16,6 +16,17 @@ type recipient struct {
 	phone twiliosms.Phone
 	// region is found on demand (see region), then kept.
 	region string
+	// names are its records' keys, found on demand.
+	names *recipientKeys
+}
+
+// keys returns the keys of the number's records.
+func (r *recipient) keys() *recipientKeys {
+	if r.names == nil {
+		k := newRecipientKeys(r.e164)
+		r.names = &k
+	}
+	return r.names
 }
 
 // read reads number, the To of the caller's request ("Request"), once:
@@ -67,10 +78,10 @@ func (r *recipient) message(msg twiliosms.Message) twiliosms.Message {
 	return msg
 }
 
-// subjects are what the limits of a request from cl to r, whose subject
-// is rs, count.
-func (s *Service) subjects(r *recipient, rs string, cl *client) subjects {
-	sub := subjects{recipient: rs, client: cl}
+// subjects are what the limits of a request from cl to r count.
+func (s *Service) subjects(r *recipient, cl *client) subjects {
+	k := r.keys()
+	sub := subjects{recipientSends: k.sends, recipientFails: k.fails, client: cl}
 	if s.needRegion {
 		sub.region = r.regionOf()
 	}

@@ -93,8 +93,8 @@ func (s *Service) Relay(ctx context.Context, r RelayRequest) (*Relayed, error) {
 	if err != nil {
 		return nil, err
 	}
-	rs := recipientSubject(rc.e164)
-	ws, applied := windows(s.limits, s.subjects(rc, rs, readClient(r.IP)), SendsToRecipient, SendsFromIP, SendsToCountry, Sends)
+	rs := rc.keys().subject
+	ws, applied := windows(s.limits, s.subjects(rc, readClient(r.IP)), SendsToRecipient, SendsFromIP, SendsToCountry, Sends)
 	mac := s.keys.sign(macMessage(r.UsageType, rc.e164, r.Code))
 	content := digest("relay", r.Source, string(mac))
 	now := s.clock()

@@ -34,9 +34,11 @@ type Store struct {
 	windows   map[string]*window
 	slots     map[string]*slots
 	lastSweep time.Time
-	// clock is the store's own clock for sweeping; tests replace it.
-	// Deadlines are compared with time.Now, as the service set them.
+	// clock is the store's own clock for sweeping, time.Now unless a test
+	// sets it; deadlines are compared with time.Now, as the service set
+	// them. now is its reading for the step under way.
 	clock func() time.Time
+	now   time.Time
 }
 
 type code struct {
@@ -64,7 +66,7 @@ type slots struct {
 
 // New returns an empty Store.
 func New() *Store {
-	return &Store{codes: map[string]*code{}, windows: map[string]*window{}, slots: map[string]*slots{}, clock: time.Now}
+	return &Store{codes: map[string]*code{}, windows: map[string]*window{}, slots: map[string]*slots{}}
 }
 
 // begin takes the lock for a step, or refuses a step whose caller no
@@ -72,9 +74,14 @@ func New() *Store {
 // shared store keeps it, so that every store answers alike.
 func (s *Store) begin(step string, now, deadline time.Time) (time.Time, error) {
 	s.mu.Lock()
-	if !deadline.IsZero() && !time.Now().Before(deadline) {
+	wall := time.Now()
+	if !deadline.IsZero() && !wall.Before(deadline) {
 		s.mu.Unlock()
 		return time.Time{}, fmt.Errorf("memstore: %s after its caller's deadline; nothing was changed: %w", step, context.DeadlineExceeded)
+	}
+	s.now = wall
+	if s.clock != nil {
+		s.now = s.clock()
 	}
 	s.sweep()
 	return now.Truncate(time.Millisecond), nil
@@ -105,6 +112,7 @@ func (s *Store) Issue(_ context.Context, r storage.IssueRequest) (storage.IssueR
 		s.put(r.Code, now, r.EventID)
 	}
 	s.apply(r.Writes)
+	s.apply(r.Shared)
 	_, next := s.full(r.Windows, now)
 	return storage.IssueResult{Full: -1, NextAfter: next}, nil
 }
@@ -118,7 +126,7 @@ func (s *Store) put(c storage.Code, now time.Time, id string) {
 	c.MAC = slices.Clone(c.MAC)
 	c.Data = slices.Clone(c.Data)
 	c.ExpiresAt, c.KeepUntil = c.ExpiresAt.Truncate(time.Millisecond), c.KeepUntil.Truncate(time.Millisecond)
-	n := &code{Code: c, eventID: id, dropAt: s.clock().Add(c.KeepUntil.Sub(now)), prev: prev}
+	n := &code{Code: c, eventID: id, dropAt: s.now.Add(c.KeepUntil.Sub(now)), prev: prev}
 	if prev != nil {
 		if hmac.Equal(prev.MAC, c.MAC) {
 			n.attempts = prev.attempts // a resend of the same code keeps its tries
@@ -212,17 +220,49 @@ func (s *Store) Read(_ context.Context, r storage.ReadRequest) ([][]storage.Slot
 	}
 	defer s.mu.Unlock()
 	out := make([][]storage.Slot, 0, len(r.Keys)+len(r.Shared))
+	if r.Indexes == nil {
+		// One array holds every key's copy.
+		n := 0
+		for _, k := range r.Keys {
+			if sl, ok := s.slots[k]; ok {
+				n += len(sl.s)
+			}
+		}
+		for _, k := range r.Shared {
+			if sl, ok := s.slots[k]; ok {
+				n += len(sl.s)
+			}
+		}
+		buf := make([]storage.Slot, 0, n)
+		for _, k := range r.Keys {
+			sl, ok := s.slots[k]
+			if !ok {
+				out = append(out, nil)
+				continue
+			}
+			start := len(buf)
+			buf = append(buf, sl.s...)
+			out = append(out, buf[start:len(buf):len(buf)])
+			if r.Take {
+				delete(s.slots, k)
+			}
+		}
+		for _, k := range r.Shared {
+			sl, ok := s.slots[k]
+			if !ok {
+				out = append(out, nil)
+				continue
+			}
+			start := len(buf)
+			buf = append(buf, sl.s...)
+			out = append(out, buf[start:len(buf):len(buf)])
+		}
+		return out, nil
+	}
 	for _, k := range r.Keys {
 		sl, ok := s.slots[k]
 		if !ok {
 			out = append(out, nil)
-			continue
-		}
-		if r.Indexes == nil {
-			out = append(out, slices.Clone(sl.s))
-			if r.Take {
-				delete(s.slots, k)
-			}
 			continue
 		}
 		var got []storage.Slot
@@ -248,7 +288,9 @@ func (s *Store) Read(_ context.Context, r storage.ReadRequest) ([][]storage.Slot
 
 // Write implements storage.Store: it applies every operation at once.
 func (s *Store) Write(_ context.Context, r storage.WriteRequest) error {
-	s.mu.Lock()
+	if _, err := s.begin("write", time.Time{}, time.Time{}); err != nil {
+		return err
+	}
 	defer s.mu.Unlock()
 	s.apply(r.Ops)
 	s.apply(r.Shared)
@@ -262,12 +304,15 @@ func (s *Store) apply(ops []storage.Op) {
 	if len(ops) == 0 {
 		return
 	}
-	clock := s.clock()
-	for _, op := range ops {
-		sl, ok := s.slots[op.Key]
-		if !ok {
-			sl = &slots{}
-			s.slots[op.Key] = sl
+	clock := s.now
+	var sl *slots // the last op's key's: ops on one key come together
+	for i, op := range ops {
+		if i == 0 || op.Key != ops[i-1].Key {
+			var ok bool
+			if sl, ok = s.slots[op.Key]; !ok {
+				sl = &slots{}
+				s.slots[op.Key] = sl
+			}
 		}
 		if drop := clock.Add(op.Keep); drop.After(sl.dropAt) {
 			sl.dropAt = drop
@@ -338,14 +383,14 @@ func (s *Store) count(windows []storage.Window, now time.Time, id string) {
 		}
 		win.events = slices.Insert(win.events, j, event{now, id})
 		// As Redis's PEXPIRE does, each event restarts the key's lifetime.
-		win.dropAt = s.clock().Add(period)
+		win.dropAt = s.now.Add(period)
 	}
 }
 
 // sweep drops the codes, windows and slots whose lifetime has passed by
 // the store's own clock, at most once per sweepEvery of it.
 func (s *Store) sweep() {
-	now := s.clock()
+	now := s.now
 	if now.Sub(s.lastSweep) < sweepEvery {
 		return
 	}

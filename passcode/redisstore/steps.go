@@ -68,9 +68,16 @@ func (s *Store) Issue(ctx context.Context, r storage.IssueRequest) (storage.Issu
 			s.compensate(ctx, r, gs, parts, []string{codeSubject})
 		}
 		res2.NextAfter = max(res2.NextAfter, res.NextAfter)
+		if err == nil && res2.Full < 0 && len(r.Shared) > 0 {
+			s.lag.Write(storage.WriteRequest{Shared: r.Shared})
+		}
 		return res2, err
 	}
-	return s.issueParts(ctx, r, gs, parts, gs.order)
+	res, err := s.issueParts(ctx, r, gs, parts, gs.order)
+	if err == nil && res.Full < 0 && !res.Duplicate && !r.DryRun && len(r.Shared) > 0 {
+		s.lag.Write(storage.WriteRequest{Shared: r.Shared})
+	}
+	return res, err
 }
 
 // issueParts runs the Issue scripts of subjects in one pipeline, and takes

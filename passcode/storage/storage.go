@@ -142,8 +142,9 @@ type IssueRequest struct {
 	// check: while a record is kept under it, the Issue is a Duplicate
 	// and nothing is checked or changed.
 	Once bool
-	// Writes are applied with the send, and not when it is refused.
-	Writes []Op
+	// Writes are applied with the send, and not when it is refused; Shared
+	// too, but a store may hold them as it holds WriteRequest.Shared.
+	Writes, Shared []Op
 	// DryRun checks the windows and changes nothing, as for a send its
 	// caller refuses anyway: the result still names a full window.
 	DryRun bool
