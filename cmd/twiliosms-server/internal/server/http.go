@@ -55,19 +55,44 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	rt.mux.ServeHTTP(rec, r)
-	route := r.Pattern // set by the mux on the request it was given
+	// Every label takes one of a fixed set of values, whatever a client
+	// sends: a label value per made-up method or path would be a series
+	// each, kept for the life of the process.
+	route := r.Pattern // set by the mux on the request it was given: one of the patterns registered
 	if route == "" {
-		route = "unmatched"
+		route = other
 	}
+	method := methodLabel(r.Method)
 	d := time.Since(start)
-	rt.metrics.Requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Observe(d.Seconds())
+	rt.metrics.Requests.WithLabelValues(route, method, statusLabel(rec.status)).Observe(d.Seconds())
 	level := slog.LevelInfo
 	if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
 		level = slog.LevelDebug
 	}
-	rt.logger.LogAttrs(r.Context(), level, "http request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+	rt.logger.LogAttrs(r.Context(), level, "http request", slog.String("method", method), slog.String("path", r.URL.Path),
 		slog.String("route", route), slog.Int("status", rec.status), slog.Duration("duration", d),
 		slog.String("remote", r.RemoteAddr))
+}
+
+// other is the label value of whatever is not one of a label's values.
+const other = "other"
+
+// methodLabel is the method as a label: one of HTTP's, else "other".
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return other
+}
+
+// statusLabel is a status code as a label: 100 to 599, else "other".
+func statusLabel(code int) string {
+	if code < 100 || code > 599 {
+		return other
+	}
+	return strconv.Itoa(code)
 }
 
 // statusRecorder remembers the status a handler wrote.
