@@ -69,7 +69,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
 		level = slog.LevelDebug
 	}
-	rt.logger.LogAttrs(r.Context(), level, "http request", slog.String("method", method), slog.String("path", r.URL.Path),
+	rt.logger.LogAttrs(r.Context(), level, "http request", slog.String("method", method), slog.String("path", verify.RedactPath(r.URL.Path)),
 		slog.String("route", route), slog.Int("status", rec.status), slog.Duration("duration", d),
 		slog.String("remote", r.RemoteAddr))
 }
