@@ -128,3 +128,35 @@ func TestOversizedHeadersLeaveMemoryAlone(t *testing.T) {
 	t.Logf("%d of %d oversized headers answered 431", answered, conns)
 	assert.Equal(t, "ok\n", p.do("GET", "/healthz", nil).text)
 }
+
+// TestPasswordGuessingIsRefusedButNotTheRealClient: one address sends
+// 2,000 wrong passwords, and the real client, from the same address (as
+// behind a proxy), a request every 100 of them: the guesses get 401 for a
+// few, then 429, and the real client's every request passes.
+func TestPasswordGuessingIsRefusedButNotTheRealClient(t *testing.T) {
+	p := productionServer(t)
+	p.login()
+	attacker := *p
+	attacker.t = t
+	statuses := map[int]int{}
+	realClient := 0
+	start := time.Now()
+	for i := range 2000 {
+		attacker.pass = fmt.Sprintf("guess%027d", i)
+		r := attacker.do("GET", attacker.verifications()+"/VE00000000000000000000000000000000", nil)
+		statuses[r.status]++
+		if i%100 == 99 {
+			r := p.do("GET", p.verifications()+"/VE00000000000000000000000000000000", nil)
+			if assert.Equal(t, http.StatusNotFound, r.status, "the real client's request passes authentication: %s", r.text) {
+				realClient++
+			}
+		}
+	}
+	t.Logf("2,000 wrong passwords in %v: %d answered 401, %d refused 429; the real client's %d requests passed",
+		time.Since(start).Round(time.Millisecond), statuses[401], statuses[429], realClient)
+	assert.LessOrEqual(t, statuses[http.StatusUnauthorized], 20, "a budget of 10, and one more every 6 s")
+	assert.Equal(t, 2000, statuses[http.StatusUnauthorized]+statuses[http.StatusTooManyRequests])
+	metrics := p.do("GET", "/metrics", nil).text
+	assert.True(t, strings.Contains(metrics, fmt.Sprintf(`twiliosms_auth_failures_total{outcome="throttled"} %d`, statuses[429])),
+		"the refusals are counted")
+}

@@ -110,16 +110,26 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 
 // BasicAuth lets through the requests that carry one of creds in HTTP
 // Basic authentication, as Twilio's SDKs send their account SID and auth
-// token, comparing in constant time; others get Twilio's 401 (20003).
-func BasicAuth(creds []Credential, next http.Handler) http.Handler {
+// token, comparing in constant time; others get Twilio's 401 (20003), or,
+// once their address has failed too often (see AuthThrottle), Twilio's
+// 429 (20429) with Retry-After.
+func BasicAuth(creds []Credential, throttle *AuthThrottle, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user, password, ok := r.BasicAuth()
-		if !ok || !authorized(creds, user, password) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="twiliosms-server"`)
-			verify.Unauthenticated().Write(w)
+		if ok && authorized(creds, user, password) {
+			next.ServeHTTP(w, r)
 			return
 		}
-		next.ServeHTTP(w, r)
+		if wait := throttle.fail(r.RemoteAddr); wait > 0 {
+			throttle.failed("throttled")
+			e := &verify.APIError{Status: http.StatusTooManyRequests, Code: 20429, RetryAfter: wait, Kind: "auth_throttled",
+				Message: "Too many requests: too many failed authentications from this address; check the credentials (TWILIOSMS_API_CREDENTIALS) and retry after Retry-After"}
+			e.Write(w)
+			return
+		}
+		throttle.failed("unauthorized")
+		w.Header().Set("WWW-Authenticate", `Basic realm="twiliosms-server"`)
+		verify.Unauthenticated().Write(w)
 	})
 }
 

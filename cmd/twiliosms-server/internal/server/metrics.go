@@ -46,6 +46,10 @@ type Metrics struct {
 	// "duplicate", "unauthorized", "bad_request", "body_too_large", or
 	// the kind of error, as in Sends).
 	HookRequests *prometheus.CounterVec
+	// AuthFailures counts failed Basic authentications on the Verify API
+	// by outcome: "unauthorized" (401), or "throttled" (429) once the
+	// client's address has failed too often.
+	AuthFailures *prometheus.CounterVec
 	// Requests observes request latency by route (the pattern that
 	// matched, or "other"), method (HTTP's, or "other") and status.
 	Requests *prometheus.HistogramVec
@@ -90,6 +94,8 @@ func NewMetrics() *Metrics {
 			Help: "Auth servers' SMS hook requests by system and outcome."}, []string{"system", "outcome"}),
 		GuardDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twiliosms_guard_decisions_total",
 			Help: "Fraud guard decisions by decision and signal."}, []string{"decision", "signal"}),
+		AuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twiliosms_auth_failures_total",
+			Help: "Failed Basic authentications on the Verify API: unauthorized, or throttled once the address failed too often."}, []string{"outcome"}),
 		Requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "twiliosms_http_request_duration_seconds",
 			Help: "HTTP request latency by route, method and status code.", Buckets: prometheus.DefBuckets},
 			[]string{"route", "method", "code"}),
@@ -98,7 +104,7 @@ func NewMetrics() *Metrics {
 		twilioCodes: newLabelValues(100),
 		signals:     newLabelValues(20),
 	}
-	m.Registry.MustRegister(m.Sends, m.TwilioErrors, m.Checks, m.GuardDecisions, m.HookRequests, m.Requests,
+	m.Registry.MustRegister(m.Sends, m.TwilioErrors, m.Checks, m.GuardDecisions, m.HookRequests, m.AuthFailures, m.Requests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -89,8 +89,10 @@ func (s *Server) build() error {
 	rt := NewRouter(metrics, logger, ready)
 	api := &verify.API{Service: svc, ServiceSID: cfg.ServiceSID, AccountSID: cfg.Connector.AccountSID, Logger: logger,
 		OnCheck: func(outcome string) { metrics.Checks.WithLabelValues(outcome).Inc() }}
+	throttle := NewAuthThrottle() // one for every route: an address's failures add up
+	throttle.OnFailure = func(outcome string) { metrics.AuthFailures.WithLabelValues(outcome).Inc() }
 	for pattern, h := range api.Routes() {
-		rt.Handle(pattern, BasicAuth(cfg.Credentials, h))
+		rt.Handle(pattern, BasicAuth(cfg.Credentials, throttle, h))
 	}
 	s.hooks(rt, relays, conn, metrics)
 	if s.fake != nil {
