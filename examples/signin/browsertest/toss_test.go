@@ -2,6 +2,7 @@ package browsertest
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,11 +11,16 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/connectorkit/twiliosms"
 	"github.com/connectorkit/twiliosms/examples/signin/internal/app"
+	"github.com/connectorkit/twiliosms/passcode"
+	"github.com/connectorkit/twiliosms/twiliosmstest"
 )
 
 // The attacks of a page on another port of the app's host: cookies do not
@@ -223,5 +229,51 @@ func TestAPlantedPendingSignInSignsNobodyIn(t *testing.T) {
 	do(t, ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("main")))
 	if n := get(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll('#code').length`)); n != 0 {
 		t.Error("a GET shows the planted sign-in's code form")
+	}
+}
+
+// TestForwardedForWithPortsIsOneAddress: behind a proxy (-trust-proxy)
+// that writes X-Forwarded-For with the client's port, each connection's
+// port does not make a new address: the per-IP limit (two sends an hour
+// here) counts them together, for IPv4 and IPv6.
+func TestForwardedForWithPortsIsOneAddress(t *testing.T) {
+	ctx := browser(t)
+	secret := []byte(rand.Text() + rand.Text())
+	fake := twiliosmstest.NewServer(twiliosmstest.WithCredentials("AC00000000000000000000000000000000", "token"))
+	t.Cleanup(fake.Close)
+	conn, err := twiliosms.New(twiliosms.Config{AccountSID: "AC00000000000000000000000000000000", AuthToken: twiliosms.NewSecret("token"),
+		FromMessagingServiceSID: "MG00000000000000000000000000000000", Templates: []twiliosms.Template{
+			{UsageType: twiliosms.UsageTypeSignIn, Content: "Your sign-in code is {{code}}."},
+			{UsageType: twiliosms.UsageTypeRegister, Content: "Your code is {{code}}."},
+			{UsageType: twiliosms.UsageTypeForgotPassword, Content: "Your code is {{code}}."},
+			{UsageType: twiliosms.UsageTypeGeneric, Content: "Your code is {{code}}."},
+		}}, twiliosms.WithBaseURL(fake.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes, err := passcode.New(conn, passcode.WithSecret(secret), passcode.WithLimits(passcode.Limit{Scope: passcode.SendsFromIP, Max: 2, Window: time.Hour}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler, err := app.NewServer(app.Config{Codes: codes, Inbox: fake, Secret: secret, TrustProxy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(handler)
+	t.Cleanup(srv.Close)
+
+	call(t, ctx, network.Enable, network.EnableParams{})
+	for i, hop := range []string{"203.0.113.7:1001", "203.0.113.7:1002", "203.0.113.7:1003",
+		"[2001:db8::7]:1001", "[2001:db8::7]:1002", "2001:db8::7"} {
+		call(t, ctx, network.ClearBrowserCookies, cdp.Empty{}) // each send starts on the number's form
+		call(t, ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"X-Forwarded-For": "198.51.100.1, " + hop}})
+		do(t, ctx, chromedp.Navigate(srv.URL), sendNumber(fmt.Sprintf("+1415555%04d", 2600+i)), chromedp.WaitVisible(chromedp.CSS("main")))
+		refused := get(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll('#phone-error').length`)) == 1
+		if want := i%3 == 2; refused != want {
+			t.Errorf("send %d, from %s: refused %v, want %v", i+1, hop, refused, want)
+		}
+	}
+	if n := len(fake.Messages()); n != 4 {
+		t.Errorf("%d codes went out, want two from each address", n)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -285,20 +286,35 @@ func (s *Server) crossOrigin(w http.ResponseWriter, r *http.Request) {
 // behind a proxy the operator trusts (-trust-proxy), the last address in
 // X-Forwarded-For, the one that proxy saw. Anyone can write an
 // X-Forwarded-For, so without a proxy that sets it it is never read.
+// The address is read as one, without a port (some proxies write
+// 1.2.3.4:5678 or [2001:db8::1]:443, and a port per connection would give
+// each its own count); an entry that is no address counts as the peer.
 func (s *Server) clientIP(r *http.Request) string {
 	if s.trustProxy {
 		if hops := r.Header.Values("X-Forwarded-For"); len(hops) > 0 {
 			all := strings.Split(strings.Join(hops, ","), ",")
-			if last := strings.TrimSpace(all[len(all)-1]); last != "" {
-				return last
+			if ip, ok := readIP(strings.TrimSpace(all[len(all)-1])); ok {
+				return ip
 			}
 		}
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+	if ip, ok := readIP(r.RemoteAddr); ok {
+		return ip
 	}
-	return host
+	return r.RemoteAddr
+}
+
+// readIP reads an address, with or without a port, as its IP's text:
+// "203.0.113.9", "203.0.113.9:5678", "2001:db8::1", "[2001:db8::1]:443"
+// and "[2001:db8::1]". An IPv4-mapped IPv6 address is its IPv4 one.
+func readIP(s string) (string, bool) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap().WithZone("").String(), true
+	}
+	if ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")); err == nil {
+		return ip.Unmap().WithZone("").String(), true
+	}
+	return "", false
 }
 
 // Serve serves s on l until ctx ends, then shuts down gracefully.

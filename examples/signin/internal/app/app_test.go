@@ -401,6 +401,18 @@ func TestClientIP(t *testing.T) {
 	req.Header.Add("X-Forwarded-For", "203.0.113.9, 198.51.100.7")
 	assert.Equal(t, "192.0.2.1", (&Server{}).clientIP(req), "X-Forwarded-For is not read by default")
 	assert.Equal(t, "198.51.100.7", (&Server{trustProxy: true}).clientIP(req), "the last hop, the one the proxy saw")
+	for hop, want := range map[string]string{
+		"198.51.100.7:5678":         "198.51.100.7",
+		"[2001:db8::1]:443":         "2001:db8::1",
+		"2001:db8::1":               "2001:db8::1",
+		"[2001:db8::1]":             "2001:db8::1",
+		"[::ffff:198.51.100.7]:443": "198.51.100.7",
+		"not an address":            "192.0.2.1", // the peer, not a count per string
+		"":                          "192.0.2.1",
+	} {
+		req.Header.Set("X-Forwarded-For", "203.0.113.9, "+hop)
+		assert.Equal(t, want, (&Server{trustProxy: true}).clientIP(req), hop)
+	}
 }
 
 func TestSetupErrors(t *testing.T) {
