@@ -26,6 +26,7 @@
 //	-usage-type TYPE   the templates verifications use (default SignIn)
 //	-country-limit N/DURATION  at most N sends to one country in any DURATION (500/1h); off by default
 //	-service-limit N/DURATION  at most N sends by the whole service in any DURATION (5000/24h); off by default
+//	-max-connections N         at most N connections open at once (default 1024); at the cap, idle ones are closed
 //	-fake              serve only twiliosmstest, the fake Twilio, for other processes
 //	REDIS_URL                  codes, limits and verifications in Redis, shared by every instance; without it, in memory
 //	TWILIOSMS_SECRET           keys, comma-separated, hex or base64, 32 bytes or more each; the first signs and seals
@@ -89,6 +90,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&s.UsageType, "usage-type", "SignIn", "the usage `type` whose templates verifications use")
 	fs.StringVar(&s.CountryLimit, "country-limit", "", "at most N sends to one country in any DURATION, written `N/DURATION` (500/1h); the Verify API's and the hooks' together")
 	fs.StringVar(&s.ServiceLimit, "service-limit", "", "at most N sends by the whole service in any DURATION, written `N/DURATION` (5000/24h)")
+	fs.StringVar(&s.MaxConnections, "max-connections", "", "at most `N` connections open at once (default 1024); at the cap, further ones wait and idle ones are closed")
 	fake := fs.Bool("fake", false, "serve only twiliosmstest, a fake Twilio, for other processes")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: twiliosms-server [flags]\n\nA Twilio Verify v2 (SMS) server on your Twilio account and Redis; without -config, dev mode on a fake Twilio.\nEnvironment: REDIS_URL, TWILIOSMS_SECRET, TWILIOSMS_API_CREDENTIALS, TWILIOSMS_SERVICE_SID, and the hooks' TWILIOSMS_LOGTO_AUTHORIZATION, TWILIOSMS_SUPABASE_SECRET, TWILIOSMS_KRATOS_API_KEY, TWILIOSMS_ZITADEL_SIGNING_KEY (go doc ./cmd/twiliosms-server says more).\n\nFlags:\n")
@@ -138,6 +140,11 @@ func runFake(ctx context.Context, s server.Settings, stdout, stderr io.Writer, l
 		fmt.Fprintln(stderr, "twiliosms-server: -fake serves only the fake Twilio: drop -config and -twilio-url, and run a second twiliosms-server with -twilio-url pointing at this one")
 		return 2
 	}
+	maxConns, err := server.ParseMaxConnections(s.MaxConnections)
+	if err != nil {
+		fmt.Fprintf(stderr, "twiliosms-server: -max-connections %q: %v\n", s.MaxConnections, err)
+		return 2
+	}
 	addr := s.Addr
 	if addr == "" {
 		addr = server.DefaultFakeAddr
@@ -147,7 +154,7 @@ func runFake(ctx context.Context, s server.Settings, stdout, stderr io.Writer, l
 		fmt.Fprintf(stderr, "twiliosms-server: -addr %s: %v\n", addr, err)
 		return 2
 	}
-	if err := server.ServeFake(ctx, l, stdout, logger); err != nil {
+	if err := server.ServeFake(ctx, l, stdout, logger, maxConns); err != nil {
 		logger.Error("fake: stopped", slog.String("error", err.Error()))
 		return 1
 	}

@@ -1,4 +1,4 @@
-// Command otpserver is a phone sign-in API in 40 lines: POST /otp/send
+// Command otpserver is a phone sign-in API in 44 lines: POST /otp/send
 // texts a code, POST /otp/verify checks it and starts a session. Codes,
 // limits and sessions live in Redis, so any number of instances behind a
 // load balancer are one service: a code sent by one verifies on another.
@@ -15,6 +15,8 @@ package main
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
 	"log"
 	"net/http"
 	"os"
@@ -41,15 +43,19 @@ func main() {
 	codes := must(passcode.New(conn, passcode.WithSecret([]byte(os.Getenv("OTP_SECRET"))), passcode.WithStore(must(redisstore.New(rdb)))))
 	startSession := func(w http.ResponseWriter, r *http.Request, phone string) {
 		id := rand.Text() // 128 random bits
+		// The cookie holds the ID, Redis its hash: what Redis holds signs nobody in.
+		key := fmt.Sprintf("session:%x", sha256.Sum256([]byte(id)))
 		// A session keeps your user's ID; this one keeps the number masked, as no store keeps it in clear.
-		if err := rdb.Set(r.Context(), "session:"+id, twiliosms.MaskPhone(phone), 12*time.Hour).Err(); err != nil {
+		if err := rdb.Set(r.Context(), key, twiliosms.MaskPhone(phone), 12*time.Hour).Err(); err != nil {
 			otphttp.Error(w, r, err)
 			return
 		}
 		http.SetCookie(w, &http.Cookie{Name: "session", Value: id, Path: "/", MaxAge: 12 * 3600, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
 	}
 	http.Handle("/otp/", http.StripPrefix("/otp", otphttp.New(codes, startSession)))
-	log.Fatal((&http.Server{Addr: os.Getenv("ADDR"), ReadHeaderTimeout: 10 * time.Second}).ListenAndServe())
+	// Every timeout, and a header of 32 KB at most: a slow or oversized client holds nothing for long.
+	log.Fatal((&http.Server{Addr: os.Getenv("ADDR"), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 32 << 10}).ListenAndServe())
 }
 
 func must[T any](v T, err error) T {

@@ -9,7 +9,10 @@
 //
 //	export REDIS_URL=redis://localhost:6379/0 SIGNIN_SECRET=a-secret-of-32-characters-or-more
 //	go run ./examples/signin -addr 127.0.0.1:8080 &
-//	go run ./examples/signin -addr 127.0.0.1:8081 # send on one, sign in on the other
+//	go run ./examples/signin -addr 127.0.0.1:8081 # behind one load balancer, a code sent by one signs in on the other
+//
+// Its cookies are __Host- ones, which browsers keep over https, or over
+// plain http on loopback only: elsewhere, serve it behind https.
 package main
 
 import (
@@ -18,6 +21,7 @@ import (
 	"fmt"
 	"log"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -55,6 +59,9 @@ func main() {
 		mode = "twiliosmstest, a fake Twilio in this process: no SMS leaves the machine"
 	}
 	fmt.Printf("Serving on http://%s (codes in %s; %s)\n", l.Addr(), inst.Store, mode)
+	if ap, err := netip.ParseAddrPort(l.Addr().String()); err != nil || !ap.Addr().IsLoopback() {
+		fmt.Println("Browsers keep this page's cookies (__Host-, Secure) over https, or over http on localhost only: serve it behind https.")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := app.Serve(ctx, l, inst.Handler); err != nil {

@@ -35,6 +35,9 @@ type Settings struct {
 	// "N/DURATION" ("500/1h"), at most N sends in any DURATION to one
 	// country, or by the whole service; "" for none.
 	CountryLimit, ServiceLimit string
+	// MaxConnections is -max-connections: how many connections may be
+	// open at once; "" for DefaultMaxConnections.
+	MaxConnections string
 	// Getenv reads REDIS_URL, TWILIOSMS_SECRET, TWILIOSMS_API_CREDENTIALS,
 	// TWILIOSMS_SERVICE_SID and the hooks' secrets.
 	Getenv func(string) string
@@ -82,6 +85,8 @@ type Config struct {
 	// Generated are the settings dev mode made up, as export lines to
 	// print; they hold secrets, so only dev mode has any.
 	Generated []string
+	// MaxConnections is how many connections may be open at once.
+	MaxConnections int
 }
 
 // Credential is a user and password a client authenticates with.
@@ -164,6 +169,11 @@ func Load(s Settings) (*Config, error) {
 		}
 		c.Limits = append(c.Limits, limit)
 	}
+	if n, err := ParseMaxConnections(s.MaxConnections); err != nil {
+		problem("-max-connections %q: %v", s.MaxConnections, err)
+	} else {
+		c.MaxConnections = n
+	}
 	if c.RedisURL != "" {
 		if _, _, err := redisOptions(c.RedisURL); err != nil {
 			problem("%s is not a Redis URL: write it as redis://[user:password@]host:port/db, rediss:// for TLS, or for a Cluster redis://host:port?addr=host2:port&addr=host3:port", EnvRedisURL)
@@ -192,6 +202,19 @@ func parseLimit(value string, scope passcode.Scope) (passcode.Limit, error) {
 		return passcode.Limit{}, errors.New("the duration after the slash is Go's, of at least 1s, such as 1h or 24h")
 	}
 	return passcode.Limit{Scope: scope, Max: n, Window: d}, nil
+}
+
+// ParseMaxConnections reads -max-connections: a count of at least 1, or
+// "" for DefaultMaxConnections.
+func ParseMaxConnections(value string) (int, error) {
+	if value == "" {
+		return DefaultMaxConnections, nil
+	}
+	n, err := strconv.Atoi(value)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("write a count of connections of at least 1, such as %d", DefaultMaxConnections)
+	}
+	return n, nil
 }
 
 // logtoUsageTypes are Logto's nine usage types: a connector without a

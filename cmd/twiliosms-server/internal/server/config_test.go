@@ -152,7 +152,7 @@ func TestSecretsReadAsHexOrBase64(t *testing.T) {
 func TestBasicAuthTakesEveryPairAndAnswersTwilios401(t *testing.T) {
 	creds, err := parseCredentials("old:" + password + ",new:" + strings.ToUpper(password))
 	require.NoError(t, err)
-	h := BasicAuth(creds, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(299) }))
+	h := BasicAuth(creds, NewAuthThrottle(), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(299) }))
 	cases := []struct {
 		user, pass string
 		set        bool

@@ -55,19 +55,44 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	rt.mux.ServeHTTP(rec, r)
-	route := r.Pattern // set by the mux on the request it was given
+	// Every label takes one of a fixed set of values, whatever a client
+	// sends: a label value per made-up method or path would be a series
+	// each, kept for the life of the process.
+	route := r.Pattern // set by the mux on the request it was given: one of the patterns registered
 	if route == "" {
-		route = "unmatched"
+		route = other
 	}
+	method := methodLabel(r.Method)
 	d := time.Since(start)
-	rt.metrics.Requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Observe(d.Seconds())
+	rt.metrics.Requests.WithLabelValues(route, method, statusLabel(rec.status)).Observe(d.Seconds())
 	level := slog.LevelInfo
 	if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
 		level = slog.LevelDebug
 	}
-	rt.logger.LogAttrs(r.Context(), level, "http request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+	rt.logger.LogAttrs(r.Context(), level, "http request", slog.String("method", method), slog.String("path", verify.RedactPath(r.URL.Path)),
 		slog.String("route", route), slog.Int("status", rec.status), slog.Duration("duration", d),
 		slog.String("remote", r.RemoteAddr))
+}
+
+// other is the label value of whatever is not one of a label's values.
+const other = "other"
+
+// methodLabel is the method as a label: one of HTTP's, else "other".
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return other
+}
+
+// statusLabel is a status code as a label: 100 to 599, else "other".
+func statusLabel(code int) string {
+	if code < 100 || code > 599 {
+		return other
+	}
+	return strconv.Itoa(code)
 }
 
 // statusRecorder remembers the status a handler wrote.
@@ -85,16 +110,26 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 
 // BasicAuth lets through the requests that carry one of creds in HTTP
 // Basic authentication, as Twilio's SDKs send their account SID and auth
-// token, comparing in constant time; others get Twilio's 401 (20003).
-func BasicAuth(creds []Credential, next http.Handler) http.Handler {
+// token, comparing in constant time; others get Twilio's 401 (20003), or,
+// once their address has failed too often (see AuthThrottle), Twilio's
+// 429 (20429) with Retry-After.
+func BasicAuth(creds []Credential, throttle *AuthThrottle, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user, password, ok := r.BasicAuth()
-		if !ok || !authorized(creds, user, password) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="twiliosms-server"`)
-			verify.Unauthenticated().Write(w)
+		if ok && authorized(creds, user, password) {
+			next.ServeHTTP(w, r)
 			return
 		}
-		next.ServeHTTP(w, r)
+		if wait := throttle.fail(r.RemoteAddr); wait > 0 {
+			throttle.failed("throttled")
+			e := &verify.APIError{Status: http.StatusTooManyRequests, Code: 20429, RetryAfter: wait, Kind: "auth_throttled",
+				Message: "Too many requests: too many failed authentications from this address; check the credentials (TWILIOSMS_API_CREDENTIALS) and retry after Retry-After"}
+			e.Write(w)
+			return
+		}
+		throttle.failed("unauthorized")
+		w.Header().Set("WWW-Authenticate", `Basic realm="twiliosms-server"`)
+		verify.Unauthenticated().Write(w)
 	})
 }
 

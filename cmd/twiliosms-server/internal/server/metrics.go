@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -17,6 +18,13 @@ import (
 // Metrics are the server's Prometheus metrics, on a registry of its own
 // (with the Go and process collectors): whatever sends or checks a code,
 // the Verify API or the auth servers' hooks, counts here.
+//
+// Each label takes a bounded set of values, since each value is a series
+// kept for the life of the process: the server's own words (outcomes,
+// kinds, systems, routes), HTTP's methods and statuses, libphonenumber's
+// regions, and "other" for the rest; values that come from elsewhere
+// (Twilio's error codes, the guard's signals) count their first few
+// distinct ones and then "other".
 type Metrics struct {
 	Registry *prometheus.Registry
 	// Sends counts code sends by outcome ("sent"; "duplicate" for a
@@ -38,8 +46,38 @@ type Metrics struct {
 	// "duplicate", "unauthorized", "bad_request", "body_too_large", or
 	// the kind of error, as in Sends).
 	HookRequests *prometheus.CounterVec
-	// Requests observes request latency by route, method and status.
+	// AuthFailures counts failed Basic authentications on the Verify API
+	// by outcome: "unauthorized" (401), or "throttled" (429) once the
+	// client's address has failed too often.
+	AuthFailures *prometheus.CounterVec
+	// Requests observes request latency by route (the pattern that
+	// matched, or "other"), method (HTTP's, or "other") and status.
 	Requests *prometheus.HistogramVec
+
+	twilioCodes, signals *labelValues
+}
+
+// labelValues lets a label take the first max distinct values it is
+// given, and "other" after them.
+type labelValues struct {
+	mu   sync.Mutex
+	seen map[string]bool
+	max  int
+}
+
+func newLabelValues(max int) *labelValues { return &labelValues{seen: map[string]bool{}, max: max} }
+
+// of is v, if v is one of the first max values, else "other".
+func (l *labelValues) of(v string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.seen[v] {
+		if len(l.seen) >= l.max {
+			return other
+		}
+		l.seen[v] = true
+	}
+	return v
 }
 
 // NewMetrics registers the server's metrics on a new registry.
@@ -56,11 +94,17 @@ func NewMetrics() *Metrics {
 			Help: "Auth servers' SMS hook requests by system and outcome."}, []string{"system", "outcome"}),
 		GuardDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twiliosms_guard_decisions_total",
 			Help: "Fraud guard decisions by decision and signal."}, []string{"decision", "signal"}),
+		AuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twiliosms_auth_failures_total",
+			Help: "Failed Basic authentications on the Verify API: unauthorized, or throttled once the address failed too often."}, []string{"outcome"}),
 		Requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "twiliosms_http_request_duration_seconds",
 			Help: "HTTP request latency by route, method and status code.", Buckets: prometheus.DefBuckets},
 			[]string{"route", "method", "code"}),
+		// Twilio answers a few dozen error codes in all, and the guard
+		// has a handful of signals: these bounds are never met in use.
+		twilioCodes: newLabelValues(100),
+		signals:     newLabelValues(20),
 	}
-	m.Registry.MustRegister(m.Sends, m.TwilioErrors, m.Checks, m.GuardDecisions, m.HookRequests, m.Requests,
+	m.Registry.MustRegister(m.Sends, m.TwilioErrors, m.Checks, m.GuardDecisions, m.HookRequests, m.AuthFailures, m.Requests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -119,10 +163,10 @@ func (m *Metrics) countSend(region, outcome string, err error) {
 	m.Sends.WithLabelValues(outcome, region).Inc()
 	var apiErr *twiliosms.APIError
 	if errors.As(err, &apiErr) && apiErr.Code != 0 {
-		m.TwilioErrors.WithLabelValues(strconv.Itoa(apiErr.Code)).Inc()
+		m.TwilioErrors.WithLabelValues(m.twilioCodes.of(strconv.Itoa(apiErr.Code))).Inc()
 	}
 	var fraud *passcode.FraudError
 	if errors.As(err, &fraud) {
-		m.GuardDecisions.WithLabelValues("refused", fraud.Signal).Inc()
+		m.GuardDecisions.WithLabelValues("refused", m.signals.of(fraud.Signal)).Inc()
 	}
 }

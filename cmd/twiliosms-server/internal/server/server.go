@@ -94,8 +94,10 @@ func (s *Server) build() error {
 	rt := NewRouter(metrics, logger, ready)
 	api := &verify.API{Service: svc, ServiceSID: cfg.ServiceSID, AccountSID: cfg.Connector.AccountSID, Logger: logger,
 		OnCheck: func(outcome string) { metrics.Checks.WithLabelValues(outcome).Inc() }}
+	throttle := NewAuthThrottle() // one for every route: an address's failures add up
+	throttle.OnFailure = func(outcome string) { metrics.AuthFailures.WithLabelValues(outcome).Inc() }
 	for pattern, h := range api.Routes() {
-		rt.Handle(pattern, BasicAuth(cfg.Credentials, h))
+		rt.Handle(pattern, BasicAuth(cfg.Credentials, throttle, h))
 	}
 	s.hooks(rt, relays, conn, metrics)
 	if s.fake != nil {
@@ -222,16 +224,25 @@ func (s *Server) Close() {
 // codes are, and in dev mode the inbox and the generated settings.
 func (s *Server) Serve(ctx context.Context, l net.Listener, out io.Writer) error {
 	s.announce(out, l.Addr().String())
-	return serve(ctx, l, s.handler, s.logger)
+	return serve(ctx, l, s.handler, s.logger, s.cfg.MaxConnections)
 }
 
-// serve serves h on l until ctx ends, then shuts down gracefully.
-func serve(ctx context.Context, l net.Listener, h http.Handler, logger *slog.Logger) error {
+// serve serves h on l until ctx ends, then shuts down gracefully. It keeps
+// at most maxConns connections open, and reads at most MaxHeaderBytes of a
+// request's header, so that what strangers can make it hold is bounded.
+func serve(ctx context.Context, l net.Listener, h http.Handler, logger *slog.Logger, maxConns int) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: MaxHeaderBytes,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	limited := newLimitListener(l, maxConns, func(full bool) {
+		if full {
+			logger.Warn("server: every connection is taken: idle ones are closed, and none is kept open after its answer, until a quarter are free",
+				slog.Int("max_connections", maxConns))
+		}
+		srv.SetKeepAlivesEnabled(!full)
+	})
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
+	go func() { done <- srv.Serve(limited) }()
 	select {
 	case err := <-done:
 		return err
@@ -252,11 +263,11 @@ func serve(ctx context.Context, l net.Listener, h http.Handler, logger *slog.Log
 // DefaultFakeAddr is where -fake listens unless -addr says otherwise.
 const DefaultFakeAddr = "127.0.0.1:8025"
 
-// ServeFake serves twiliosmstest on its own on l until ctx ends: Twilio's
-// Messages API (create, list, fetch) at Twilio's paths, for any
-// well-formed credentials, and the inbox page at /, so that several
-// processes share one fake and its inbox.
-func ServeFake(ctx context.Context, l net.Listener, out io.Writer, logger *slog.Logger) error {
+// ServeFake serves twiliosmstest on its own on l, with at most maxConns
+// connections open, until ctx ends: Twilio's Messages API (create, list,
+// fetch) at Twilio's paths, for any well-formed credentials, and the inbox
+// page at /, so that several processes share one fake and its inbox.
+func ServeFake(ctx context.Context, l net.Listener, out io.Writer, logger *slog.Logger, maxConns int) error {
 	fake := twiliosmstest.NewUnstartedServer()
 	base := "http://" + l.Addr().String()
 	fake.URL = base
@@ -265,7 +276,7 @@ func ServeFake(ctx context.Context, l net.Listener, out io.Writer, logger *slog.
 	fmt.Fprintf(out, "twiliosms-server: twiliosmstest, a fake Twilio, at %s (any AC... account SID and token pass)\n", base)
 	fmt.Fprintf(out, "twiliosms-server: its inbox: %s/\n", base)
 	fmt.Fprintf(out, "twiliosms-server: send through it with -twilio-url %s, twiliosms.WithBaseURL(%q), or twilio-go with twiliosmstest.NewClient(%q)\n", base, base, base)
-	return serve(ctx, l, fake, logger)
+	return serve(ctx, l, fake, logger, maxConns)
 }
 
 // announce says where the server is and what it runs on.

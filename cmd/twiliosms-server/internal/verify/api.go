@@ -234,7 +234,7 @@ func (a *API) logFailure(r *http.Request, err error, e *APIError, to string) {
 	if e.Status >= 500 {
 		level = slog.LevelWarn
 	}
-	a.Logger.LogAttrs(r.Context(), level, "verify: request failed", slog.String("path", r.URL.Path),
+	a.Logger.LogAttrs(r.Context(), level, "verify: request failed", slog.String("path", RedactPath(r.URL.Path)),
 		slog.String("kind", e.Kind), slog.Int("code", e.Code), slog.String("to", twiliosms.MaskPhone(to)),
 		slog.String("error", RedactNumber(err, to)))
 }
@@ -319,4 +319,27 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// sidLike is a Twilio SID: two capitals and 32 hex digits, whose runs of
+// digits are no phone number.
+var sidLike = regexp.MustCompile(`^[A-Z]{2}[0-9a-fA-F]{32}$`)
+
+// pathNumber is a phone number as a path segment may hold one: digits in
+// any script (libphonenumber reads them all), with separators.
+var pathNumber = regexp.MustCompile(`\+?\p{Nd}[\p{Nd} ().-]{5,}\p{Nd}`)
+
+// RedactPath is a request's path as a log line may write it: in each
+// segment but a SID, what looks like a phone number is masked. A client
+// may put a number in the path (Verify fetches a verification by its
+// number), and anyone may send any path; pass the decoded path (URL.Path),
+// so that %2B447400123456 is read as the number it is.
+func RedactPath(path string) string {
+	segments := strings.Split(path, "/")
+	for i, seg := range segments {
+		if !sidLike.MatchString(seg) {
+			segments[i] = pathNumber.ReplaceAllStringFunc(seg, twiliosms.MaskPhone)
+		}
+	}
+	return strings.Join(segments, "/")
 }

@@ -5,12 +5,15 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
 	_ "embed"
 	"fmt"
 	"html/template"
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -64,8 +67,8 @@ type Config struct {
 	// Redis keeps the sessions, shared by every instance; nil keeps them
 	// in this process's memory.
 	Redis redis.UniversalClient
-	// TrustProxy reads the client's address from X-Forwarded-For, and TLS
-	// from X-Forwarded-Proto, as a proxy in front sets them.
+	// TrustProxy reads the client's address from X-Forwarded-For, as a
+	// proxy in front sets it.
 	TrustProxy bool
 }
 
@@ -110,6 +113,8 @@ type page struct {
 	W                                        map[string]string
 	Fake                                     bool
 	Inbox                                    []inboxMessage
+	// Flow is the pending sign-in's flow, which the code form posts back.
+	Flow string
 }
 
 type inboxMessage struct{ To, At, Body string }
@@ -119,10 +124,37 @@ func (s *Server) newPage(r *http.Request) *page {
 	p := &page{Lang: lang, W: words[lang], Step: "phone", Fake: s.inbox != nil}
 	if masked, _ := s.session(r); masked != "" {
 		p.Step, p.Masked = "signedin", masked
-	} else if number, ok := s.cookies.read(r, pendingCookie); ok {
-		p.Step, p.Masked = "code", twiliosms.MaskPhone(number)
 	}
 	return p
+}
+
+// A pending sign-in is bound to its flow: a random value that the code
+// page, the answer to the browser's own POST /send, holds in its form.
+// The cookie alone does not count, since a page on another port of the
+// host may set it: an attacker who planted the cookie of a sign-in to
+// their own number, and got the victim to type their code, would sign the
+// victim in as them. A page that no other origin can make the browser
+// load holds the flow: the answer to a same-origin POST (a GET / with a
+// link's query could be the attacker's). So a reload of the code page
+// asks to post the number again, and GET / shows the number's form.
+
+// pendingValue is what the pending cookie seals: the flow and the number.
+func pendingValue(flow, number string) string { return flow + "|" + number }
+
+// pending returns the number of the pending sign-in whose flow is flow,
+// among the pending cookies r carries.
+func (s *Server) pending(r *http.Request, flow string) (string, bool) {
+	if flow == "" {
+		return "", false
+	}
+	for _, c := range r.CookiesNamed(pendingCookie) {
+		v, ok := s.cookies.open(pendingCookie, c.Value)
+		got, number, _ := strings.Cut(v, "|")
+		if ok && subtle.ConstantTimeCompare([]byte(got), []byte(flow)) == 1 {
+			return number, true
+		}
+	}
+	return "", false
 }
 
 // session returns the signed-in session's masked number and ID, or "".
@@ -187,19 +219,21 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, p, err)
 		return
 	}
-	s.cookies.write(w, pendingCookie, sent.To, pendingFor, s.secure(r)) // E.164, as Twilio got it
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	p.Step, p.Phone, p.Masked, p.Flow = "code", "", twiliosms.MaskPhone(sent.To), rand.Text()
+	s.cookies.write(w, pendingCookie, pendingValue(p.Flow, sent.To), pendingFor) // E.164, as Twilio got it
+	// The code page is this answer, not a redirect: it holds the flow (see pending).
+	s.render(w, p, http.StatusOK)
 }
 
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(r)
-	number, ok := s.cookies.read(r, pendingCookie)
+	number, ok := s.pending(r, r.PostFormValue("flow"))
 	if !ok {
 		p.Step = "phone"
 		s.fail(w, p, passcode.ErrCodeNotFound)
 		return
 	}
-	p.Step = "code"
+	p.Step, p.Masked, p.Flow = "code", twiliosms.MaskPhone(number), r.PostFormValue("flow")
 	phone, err := s.codes.Verify(r.Context(), passcode.VerifyRequest{To: number, UsageType: twiliosms.UsageTypeSignIn, Code: r.PostFormValue("code"), IP: s.clientIP(r)})
 	if err != nil {
 		s.fail(w, p, err)
@@ -210,29 +244,33 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, p, fmt.Errorf("signin: starting a session: %w", err))
 		return
 	}
-	s.cookies.clear(w, pendingCookie, s.secure(r))
+	s.cookies.clear(w, pendingCookie)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", MaxAge: int(sessionFor.Seconds()),
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure(r)})
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: true})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
 func (s *Server) restart(w http.ResponseWriter, r *http.Request) {
-	s.cookies.clear(w, pendingCookie, s.secure(r))
+	s.cookies.clear(w, pendingCookie)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
-// signOut ends the session on the server: a saved copy of the cookie no
-// longer signs in.
+// signOut ends on the server every session whose cookie the browser sent:
+// a saved copy of the cookie no longer signs in, and a decoy cookie sent
+// beside the real one does not leave the real one alive.
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
-	if _, id := s.session(r); id != "" {
-		if err := s.sessions.end(r.Context(), id); err != nil {
+	for _, c := range r.CookiesNamed(sessionCookie) {
+		if c.Value == "" {
+			continue
+		}
+		if err := s.sessions.end(r.Context(), c.Value); err != nil {
 			p := s.newPage(r)
 			s.fail(w, p, fmt.Errorf("signin: ending a session: %w", err))
 			return
 		}
 	}
-	s.cookies.clear(w, sessionCookie, s.secure(r))
-	s.cookies.clear(w, pendingCookie, s.secure(r))
+	s.cookies.clear(w, sessionCookie)
+	s.cookies.clear(w, pendingCookie)
 	http.Redirect(w, r, "/?done=signedout", http.StatusSeeOther)
 }
 
@@ -248,26 +286,35 @@ func (s *Server) crossOrigin(w http.ResponseWriter, r *http.Request) {
 // behind a proxy the operator trusts (-trust-proxy), the last address in
 // X-Forwarded-For, the one that proxy saw. Anyone can write an
 // X-Forwarded-For, so without a proxy that sets it it is never read.
+// The address is read as one, without a port (some proxies write
+// 1.2.3.4:5678 or [2001:db8::1]:443, and a port per connection would give
+// each its own count); an entry that is no address counts as the peer.
 func (s *Server) clientIP(r *http.Request) string {
 	if s.trustProxy {
 		if hops := r.Header.Values("X-Forwarded-For"); len(hops) > 0 {
 			all := strings.Split(strings.Join(hops, ","), ",")
-			if last := strings.TrimSpace(all[len(all)-1]); last != "" {
-				return last
+			if ip, ok := readIP(strings.TrimSpace(all[len(all)-1])); ok {
+				return ip
 			}
 		}
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+	if ip, ok := readIP(r.RemoteAddr); ok {
+		return ip
 	}
-	return host
+	return r.RemoteAddr
 }
 
-// secure reports whether the request came over TLS, or through a trusted
-// proxy that says it did: then the cookies are Secure.
-func (s *Server) secure(r *http.Request) bool {
-	return r.TLS != nil || (s.trustProxy && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"))
+// readIP reads an address, with or without a port, as its IP's text:
+// "203.0.113.9", "203.0.113.9:5678", "2001:db8::1", "[2001:db8::1]:443"
+// and "[2001:db8::1]". An IPv4-mapped IPv6 address is its IPv4 one.
+func readIP(s string) (string, bool) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap().WithZone("").String(), true
+	}
+	if ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")); err == nil {
+		return ip.Unmap().WithZone("").String(), true
+	}
+	return "", false
 }
 
 // Serve serves s on l until ctx ends, then shuts down gracefully.

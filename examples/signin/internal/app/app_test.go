@@ -36,14 +36,17 @@ type client struct {
 	lang string
 	page string
 	code int
+	flow string // the flow the last code page's form holds
 }
+
+var flowInput = regexp.MustCompile(`<input type="hidden" name="flow" value="([^"]*)">`)
 
 func newClient(t *testing.T, srv *httptest.Server) *client {
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
-	c := srv.Client()
+	c := *srv.Client() // a copy: srv.Client() is one client, and each client has its own jar
 	c.Jar = jar
-	return &client{t: t, http: c, base: srv.URL}
+	return &client{t: t, http: &c, base: srv.URL}
 }
 
 func (c *client) do(req *http.Request) {
@@ -57,6 +60,9 @@ func (c *client) do(req *http.Request) {
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(c.t, err)
 	c.page, c.code = string(body), resp.StatusCode
+	if m := flowInput.FindStringSubmatch(c.page); m != nil {
+		c.flow = m[1]
+	}
 }
 
 func (c *client) get(path string) {
@@ -66,9 +72,13 @@ func (c *client) get(path string) {
 	c.do(req)
 }
 
-// post submits a form, as a page of the same origin does.
+// post submits a form, as a page of the same origin does: the code form
+// with the flow of the last code page.
 func (c *client) post(path string, form url.Values, header ...string) {
 	c.t.Helper()
+	if path == "/verify" && !form.Has("flow") {
+		form.Set("flow", c.flow)
+	}
 	req, err := http.NewRequest(http.MethodPost, c.base+path, strings.NewReader(form.Encode()))
 	require.NoError(c.t, err)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -265,38 +275,100 @@ func TestCookiesAreSealed(t *testing.T) {
 	assert.NotContains(t, c.page, "signed in as", "a pending cookie does not pass for a session")
 }
 
-func TestSecureCookiesOverTLS(t *testing.T) {
+// TestCookiesAreHostPrefixed: over TLS and over plain http (which browsers
+// accept for Secure cookies on loopback only), both cookies are __Host-
+// ones: Secure, Path=/, no Domain, HttpOnly, SameSite=Lax.
+func TestCookiesAreHostPrefixed(t *testing.T) {
 	inst, err := Setup(Settings{Getenv: func(string) string { return "" }})
 	require.NoError(t, err)
 	defer inst.Close()
-	srv := httptest.NewTLSServer(inst.Handler)
-	defer srv.Close()
-	client := srv.Client()
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	post := func(path string, form url.Values, cookies ...*http.Cookie) *http.Cookie {
-		req, err := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(form.Encode()))
+	for _, srv := range []*httptest.Server{httptest.NewTLSServer(inst.Handler), httptest.NewServer(inst.Handler)} {
+		defer srv.Close()
+		c := newClient(t, srv)
+		c.get("/")
+		var set []*http.Cookie
+		c.http.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+			set = append(set, req.Response.Cookies()...)
+			return http.ErrUseLastResponse
+		}
+		number := fmt.Sprintf("+1500555%04d", len(inst.Fake.Messages())+6)
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/send", strings.NewReader(url.Values{"phone": {number}}.Encode()))
 		require.NoError(t, err)
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		for _, ck := range cookies {
-			req.AddCookie(ck)
-		}
-		resp, err := client.Do(req)
+		resp, err := c.http.Do(req)
 		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
-		for _, ck := range resp.Cookies() {
-			if ck.MaxAge >= 0 {
-				assert.True(t, ck.Secure && ck.HttpOnly && ck.SameSite == http.SameSiteLaxMode, "%s: %+v", ck.Name, ck)
-				return ck
-			}
+		set = append(set, resp.Cookies()...)
+		msgs := inst.Fake.Messages()
+		c.post("/verify", url.Values{"code": {codeInInbox.FindStringSubmatch(msgs[len(msgs)-1].Body)[1]},
+			"flow": {flowInput.FindStringSubmatch(string(body))[1]}})
+		require.NotNil(t, set)
+		names := map[string]bool{}
+		for _, ck := range set {
+			names[ck.Name] = true
+			assert.True(t, ck.Secure && ck.HttpOnly && ck.SameSite == http.SameSiteLaxMode && ck.Path == "/" && ck.Domain == "",
+				"%s over %s: %+v", ck.Name, srv.URL, ck)
 		}
-		t.Fatalf("%s set no cookie", path)
-		return nil
+		assert.Equal(t, map[string]bool{"__Host-signin_pending": true, "__Host-signin_session": true}, names, srv.URL)
 	}
-	pending := post("/send", url.Values{"phone": {"+15005550006"}})
-	assert.Equal(t, pendingCookie, pending.Name)
+}
+
+// TestAPlantedPendingSignInSignsNobodyIn: a pending sign-in's cookie,
+// planted in another browser (by a page on another port of the host),
+// does not count there: the victim's code form holds its own flow, and a
+// GET shows no code form for the planted one.
+func TestAPlantedPendingSignInSignsNobodyIn(t *testing.T) {
+	inst, srv := serve(t, nil)
+	attacker, victim := newClient(t, srv), newClient(t, srv)
+	attacker.post("/send", url.Values{"phone": {"+15005550006"}})
+	require.Equal(t, http.StatusOK, attacker.code)
 	code := codeInInbox.FindStringSubmatch(inst.Fake.Messages()[0].Body)[1]
-	assert.Equal(t, sessionCookie, post("/verify", url.Values{"code": {code}}, pending).Name)
+
+	victim.post("/send", url.Values{"phone": {"+15005550010"}})
+	require.Equal(t, http.StatusOK, victim.code)
+	u, _ := url.Parse(srv.URL)
+	for _, ck := range attacker.http.Jar.Cookies(u) { // tossed over the victim's own
+		victim.http.Jar.SetCookies(u, []*http.Cookie{{Name: ck.Name, Value: ck.Value, Path: "/", Secure: true, HttpOnly: true}})
+	}
+	victim.get("/")
+	assert.NotContains(t, victim.page, `name="code"`, "a GET shows no code form for a pending sign-in")
+	victim.post("/verify", url.Values{"code": {code}})
+	assert.Equal(t, http.StatusBadRequest, victim.code)
+	assert.NotContains(t, victim.page, "signed in as", "the attacker's code in the victim's form signs nobody in")
+	victim.post("/verify", url.Values{"code": {code}, "flow": {attacker.flow}})
+	assert.Contains(t, victim.page, "You are signed in as &#43;1500***0006.", "the flow is what binds: the attacker's own page's would")
+
+	// The attacker's cookie and flow together are the attacker's sign-in;
+	// without its flow no cookie counts.
+	attacker.post("/verify", url.Values{"code": {code}, "flow": {""}})
+	assert.NotContains(t, attacker.page, "signed in as")
+}
+
+// TestSignOutEndsEverySessionItIsSent: a decoy session cookie sent beside
+// the real one does not keep the real one alive.
+func TestSignOutEndsEverySessionItIsSent(t *testing.T) {
+	inst, srv := serve(t, nil)
+	c := newClient(t, srv)
+	signIn(c, inst, "+15005550006")
+	u, _ := url.Parse(srv.URL)
+	real := c.http.Jar.Cookies(u)[0]
+	require.Equal(t, sessionCookie, real.Name)
+	decoy := newClient(t, srv)
+	signIn(decoy, inst, "+15005550010")
+	decoyID := decoy.http.Jar.Cookies(u)[0].Value
+
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/signout", nil)
+	require.NoError(t, err)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("Cookie", sessionCookie+"="+decoyID+"; "+sessionCookie+"="+real.Value) // the decoy first
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	c.get("/")
+	assert.NotContains(t, c.page, "signed in as", "the real session ended too")
+	decoy.get("/")
+	assert.NotContains(t, decoy.page, "signed in as")
 }
 
 func TestPageLanguage(t *testing.T) {
@@ -329,6 +401,18 @@ func TestClientIP(t *testing.T) {
 	req.Header.Add("X-Forwarded-For", "203.0.113.9, 198.51.100.7")
 	assert.Equal(t, "192.0.2.1", (&Server{}).clientIP(req), "X-Forwarded-For is not read by default")
 	assert.Equal(t, "198.51.100.7", (&Server{trustProxy: true}).clientIP(req), "the last hop, the one the proxy saw")
+	for hop, want := range map[string]string{
+		"198.51.100.7:5678":         "198.51.100.7",
+		"[2001:db8::1]:443":         "2001:db8::1",
+		"2001:db8::1":               "2001:db8::1",
+		"[2001:db8::1]":             "2001:db8::1",
+		"[::ffff:198.51.100.7]:443": "198.51.100.7",
+		"not an address":            "192.0.2.1", // the peer, not a count per string
+		"":                          "192.0.2.1",
+	} {
+		req.Header.Set("X-Forwarded-For", "203.0.113.9, "+hop)
+		assert.Equal(t, want, (&Server{trustProxy: true}).clientIP(req), hop)
+	}
 }
 
 func TestSetupErrors(t *testing.T) {

@@ -17,9 +17,18 @@ import (
 // The cookies: a signed-in session, which holds a random ID the server
 // keeps (see sessions), and a sign-in waiting for its code, which holds
 // the number, sealed.
+//
+// Their names start with __Host-, so that a browser takes them only with
+// Secure and Path=/ and from the host itself, over https (or on loopback,
+// which browsers count as secure): a page on a subdomain cannot set them,
+// nor one served over plain http on another port of the host, nor can
+// any page add one under a narrower path to be sent first. A page on
+// another port of the host that is itself secure still can (cookies do not
+// tell ports apart): so sign-out ends every session cookie it is sent, and
+// a pending sign-in only counts with the page that started it (see flow).
 const (
-	sessionCookie = "signin_session"
-	pendingCookie = "signin_pending"
+	sessionCookie = "__Host-signin_session"
+	pendingCookie = "__Host-signin_pending"
 )
 
 // cookieJar seals cookie values with AES-GCM, so that the number they hold
@@ -41,7 +50,7 @@ func newCookieJar(secret []byte) (cookieJar, error) {
 }
 
 // write sets cookie name to value until ttl from now.
-func (j cookieJar) write(w http.ResponseWriter, name, value string, ttl time.Duration, secure bool) {
+func (j cookieJar) write(w http.ResponseWriter, name, value string, ttl time.Duration) {
 	expires := time.Now().Add(ttl)
 	nonce := make([]byte, j.aead.NonceSize())
 	_, _ = rand.Read(nonce)
@@ -49,17 +58,14 @@ func (j cookieJar) write(w http.ResponseWriter, name, value string, ttl time.Dur
 	sealed := j.aead.Seal(nonce, nonce, []byte(plain), []byte(name))
 	http.SetCookie(w, &http.Cookie{
 		Name: name, Value: base64.RawURLEncoding.EncodeToString(sealed), Path: "/",
-		Expires: expires, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure,
+		Expires: expires, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: true,
 	})
 }
 
-// read returns cookie name's value, if it is ours and has not expired.
-func (j cookieJar) read(r *http.Request, name string) (string, bool) {
-	c, err := r.Cookie(name)
-	if err != nil {
-		return "", false
-	}
-	sealed, err := base64.RawURLEncoding.DecodeString(c.Value)
+// open returns the value a cookie named name holds, if write sealed it and
+// it has not expired.
+func (j cookieJar) open(name, cookieValue string) (string, bool) {
+	sealed, err := base64.RawURLEncoding.DecodeString(cookieValue)
 	if err != nil || len(sealed) < j.aead.NonceSize() {
 		return "", false
 	}
@@ -76,6 +82,6 @@ func (j cookieJar) read(r *http.Request, name string) (string, bool) {
 	return value, true
 }
 
-func (j cookieJar) clear(w http.ResponseWriter, name string, secure bool) {
-	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure})
+func (j cookieJar) clear(w http.ResponseWriter, name string) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: true})
 }
