@@ -1,6 +1,7 @@
 package passcode
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -66,8 +67,25 @@ type FraudGuard struct {
 	RememberVerified time.Duration
 	// Logger receives one decision record per refusal, per would-be
 	// refusal in GuardRecordOnly, and per send let through a broad scope's
-	// open door, with the number masked; nil means slog.Default().
+	// open door, with the number masked; nil (the default) logs nothing.
 	Logger *slog.Logger
+	// OnDecision, when set, is called with each decision the Logger is
+	// given, for metrics.
+	OnDecision func(context.Context, GuardDecision)
+}
+
+// GuardDecision is one of the fraud guard's decisions, as
+// FraudGuard.OnDecision receives it.
+type GuardDecision struct {
+	// Decision is "refused", "recorded" (a refusal that GuardRecordOnly let
+	// through) or "door" (a send let through a broad scope's open door).
+	Decision string
+	// Signal names the scope and the rule, such as "unverified_to_country".
+	Signal string
+	// Region is the destination's ISO 3166-1 region.
+	Region string
+	// RetryAfter is, for a refusal, when to try again.
+	RetryAfter time.Duration
 }
 
 // DefaultRememberVerified is how long a verified number passes the guard
@@ -95,15 +113,16 @@ func WithFraudGuard(g FraudGuard) Option {
 
 // guardConfig is a FraudGuard checked and ready to use.
 type guardConfig struct {
-	mode     GuardMode
-	regions  map[string]bool
-	networks []netip.Prefix
-	remember time.Duration
-	logger   *slog.Logger
+	mode       GuardMode
+	regions    map[string]bool
+	networks   []netip.Prefix
+	remember   time.Duration
+	logger     *slog.Logger
+	onDecision func(context.Context, GuardDecision)
 }
 
 func newGuardConfig(g FraudGuard) (guardConfig, error) {
-	cfg := guardConfig{mode: g.Mode, remember: g.RememberVerified, logger: g.Logger}
+	cfg := guardConfig{mode: g.Mode, remember: g.RememberVerified, logger: g.Logger, onDecision: g.OnDecision}
 	if _, ok := guardModeNames[g.Mode]; !ok {
 		return cfg, optionErrorf("WithFraudGuard", "Mode %d is not GuardDeny, GuardRecordOnly or GuardOff", int(g.Mode))
 	}

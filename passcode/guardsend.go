@@ -436,22 +436,24 @@ func (g *guardSend) marking() (ops, shared []storage.Op) {
 // refusal in GuardRecordOnly, or a send let through a door.
 func (s *Service) logDecision(ctx context.Context, g *guardSend, r Request) {
 	v := &g.verdict
-	decision, level := "refused", slog.LevelWarn
+	d := GuardDecision{Decision: "refused", Signal: guardSignals[v.scope], Region: g.region, RetryAfter: v.retryAfter}
+	level := slog.LevelWarn
 	switch {
 	case v.door:
-		decision, level = "door", slog.LevelInfo
+		d.Decision, d.RetryAfter, level = "door", 0, slog.LevelInfo
 	case s.guard.mode == GuardRecordOnly:
-		decision, level = "recorded", slog.LevelInfo
+		d.Decision, level = "recorded", slog.LevelInfo
 	}
-	logger := s.guard.logger
-	if logger == nil {
-		logger = slog.Default()
+	if logger := s.guard.logger; logger != nil {
+		logger.LogAttrs(ctx, level, "passcode: fraud guard decision",
+			slog.String("decision", d.Decision), slog.String("signal", d.Signal),
+			slog.String("scope", g.keys[v.scope]), slog.String("to", twiliosms.MaskPhone(g.e164)), slog.String("region", g.region),
+			slog.String("ip", r.IP), slog.String("usage_type", string(r.UsageType)), slog.Int("unverified", v.unverified),
+			slog.Int("threshold", v.threshold), slog.Duration("retry_after", d.RetryAfter))
 	}
-	logger.LogAttrs(ctx, level, "passcode: fraud guard decision",
-		slog.String("decision", decision), slog.String("signal", guardSignals[v.scope]),
-		slog.String("scope", g.keys[v.scope]), slog.String("to", twiliosms.MaskPhone(g.e164)), slog.String("region", g.region),
-		slog.String("ip", r.IP), slog.String("usageType", string(r.UsageType)), slog.Int("unverified", v.unverified),
-		slog.Int("threshold", v.threshold), slog.Duration("retryAfter", v.retryAfter))
+	if s.guard.onDecision != nil {
+		s.guard.onDecision(ctx, d)
+	}
 }
 
 // regions are libphonenumber's regions, sorted, for the slots of an

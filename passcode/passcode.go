@@ -263,12 +263,18 @@ type Request struct {
 	IP string
 	// Payload holds the values of placeholders other than {{code}}.
 	Payload map[string]any
+	// Code, when set, is texted instead of a new code: an earlier Sent's
+	// Code, for a resend that repeats the code the user may already have,
+	// as Twilio Verify's resends do. Both SMS then verify, and a resend
+	// of the number's pending code keeps the tries it has used. It must be
+	// WithLength digits.
+	Code twiliosms.Secret
 }
 
 // Format prints r with To masked, as a log line would show it, in every
 // fmt verb.
 func (r Request) Format(f fmt.State, _ rune) {
-	fmt.Fprintf(f, "{To:%s Phone:%s UsageType:%s Locale:%s IP:%s Payload:%d keys}", twiliosms.MaskPhone(r.To), r.Phone, r.UsageType, r.Locale, r.IP, len(r.Payload))
+	fmt.Fprintf(f, "{To:%s Phone:%s UsageType:%s Locale:%s IP:%s Payload:%d keys Code:%s}", twiliosms.MaskPhone(r.To), r.Phone, r.UsageType, r.Locale, r.IP, len(r.Payload), r.Code)
 }
 
 // LogValue presents r to log/slog with To masked.
@@ -319,7 +325,7 @@ func (s *Service) Send(ctx context.Context, r Request) (*Sent, error) {
 	if err != nil {
 		return nil, err
 	}
-	code, err := s.newCode()
+	code, err := s.sendCode(r.Code)
 	if err != nil {
 		return nil, err
 	}
@@ -357,7 +363,20 @@ func (s *Service) Send(ctx context.Context, r Request) (*Sent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sent{SendResult: result, ResendAfter: res.NextAfter}, nil
+	return &Sent{SendResult: result, ResendAfter: res.NextAfter, Code: twiliosms.NewSecret(code)}, nil
+}
+
+// sendCode is the code a Send texts: the caller's, for a resend, or a new
+// one.
+func (s *Service) sendCode(resend twiliosms.Secret) (string, error) {
+	if resend.IsZero() {
+		return s.newCode()
+	}
+	code, ok := readCode(resend.Reveal(), s.length)
+	if !ok || code != resend.Reveal() {
+		return "", fmt.Errorf("passcode: Request.Code is not %d ASCII digits; pass an earlier Sent's Code to text it again, or none for a new code: %w", s.length, twiliosms.ErrInvalidMessage)
+	}
+	return code, nil
 }
 
 // judge reads the guard's counts and judges a send, setting req's Data,
@@ -441,6 +460,10 @@ type Sent struct {
 	// "send again". It is exact for the limits; the fraud guard may still
 	// refuse.
 	ResendAfter time.Duration
+	// Code is the code that went out, kept as a Secret, which prints as
+	// "[redacted]": for a caller that texts it again (Request.Code). Keep it
+	// only sealed, never in clear.
+	Code twiliosms.Secret
 }
 
 // undo takes back a send that certainly did not go out, but for its per-IP

@@ -466,3 +466,47 @@ func TestDefaultsAreAsDocumented(t *testing.T) {
 	assert.Equal(t, 10, s.maxAttempts)
 	assert.Equal(t, GuardDeny, s.guard.mode)
 }
+
+func TestAResendOfTheSameCodeVerifiesEitherSMSAndKeepsItsTries(t *testing.T) {
+	conn, fake := fakeConnector(t)
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	s, err := New(conn, WithSecret(testSecret), WithMaxAttempts(3), WithClock(func() time.Time { return now }))
+	require.NoError(t, err)
+	first, err := s.Send(background, Request{To: "+15005550006", UsageType: twiliosms.UsageTypeSignIn})
+	require.NoError(t, err)
+	assert.Equal(t, "[redacted]", fmt.Sprint(first.Code), "the code is kept sealed")
+	code := first.Code.Reveal()
+	_, err = s.Verify(background, VerifyRequest{To: "+15005550006", UsageType: twiliosms.UsageTypeSignIn, Code: WrongCodeOf(code)})
+	require.ErrorIs(t, err, ErrCodeMismatch)
+	now = now.Add(time.Minute)
+	again, err := s.Send(background, Request{To: "+15005550006", UsageType: twiliosms.UsageTypeSignIn, Code: first.Code})
+	require.NoError(t, err)
+	assert.Equal(t, code, again.Code.Reveal())
+	msgs := fake.Messages()
+	require.Len(t, msgs, 2)
+	assert.Equal(t, msgs[0].Body, msgs[1].Body, "the same code, texted again")
+	var mismatch *MismatchError
+	_, err = s.Verify(background, VerifyRequest{To: "+15005550006", UsageType: twiliosms.UsageTypeSignIn, Code: WrongCodeOf(code)})
+	require.ErrorAs(t, err, &mismatch)
+	assert.Equal(t, 1, mismatch.AttemptsLeft, "the resend kept the try the first SMS's code had used")
+	phone, err := s.Verify(background, VerifyRequest{To: "+15005550006", UsageType: twiliosms.UsageTypeSignIn, Code: code})
+	require.NoError(t, err, "the code both SMS carry verifies")
+	assert.Equal(t, "+15005550006", phone)
+
+	_, err = s.Send(background, Request{To: "+14155552671", UsageType: twiliosms.UsageTypeSignIn, Code: twiliosms.NewSecret("12 34 56")})
+	require.ErrorIs(t, err, twiliosms.ErrInvalidMessage)
+	assert.Contains(t, err.Error(), "Request.Code is not 6 ASCII digits")
+	assert.NotContains(t, err.Error(), "12 34 56")
+	assert.Len(t, fake.Messages(), 2, "nothing sent")
+}
+
+// WrongCodeOf is a well-formed code other than code.
+func WrongCodeOf(code string) string { return fmt.Sprintf("%06d", (atoiCode(code)+1)%1000000) }
+
+func atoiCode(s string) int {
+	n := 0
+	for _, c := range s {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
