@@ -127,6 +127,11 @@ type MismatchError struct {
 	// AttemptsLeft is how many more wrong codes Verify takes before it
 	// answers ErrTooManyAttempts.
 	AttemptsLeft int
+	// Sender reports that the check came from the address that asked for
+	// the code (both VerifyRequest.IP and Request.IP, or neither): only
+	// that client should be told AttemptsLeft, since anyone else learns
+	// from it that the number has a code pending.
+	Sender bool
 }
 
 // Error says the code is wrong and how many tries are left; it never

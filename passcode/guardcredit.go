@@ -64,7 +64,7 @@ func (b *guardBook) verified(d sendData, t int64) {
 // are forgiven, and the recipient is remembered for RememberVerified.
 func (s *Service) credit(ctx context.Context, rc *recipient, data []byte, taken []storage.Slot, now time.Time) {
 	d, ok := decodeSendData(data)
-	if !ok {
+	if !ok || d.flags&flagCounted == 0 {
 		return // issued with the guard off
 	}
 	t := now.UnixMilli()

@@ -104,6 +104,7 @@ const (
 	flagCountryDoor             // let through the country's open door
 	flagServiceDoor             // let through the new-countries scope's open door
 	flagNoTrust                 // its verification earns no trust: the number earned some in the last day
+	flagCounted                 // the guard counted it (not so with the guard off)
 )
 
 // guardSend is the guard's part of one send: what it reads, what it
@@ -381,7 +382,7 @@ func (g *guardSend) counting(eventID string, data *sendData) (ops, shared []stor
 		ops = append(ops, storage.Op{Key: g.keys[scopeCountries], Index: slotCountries + 2*regionIndex(g.region), Value: t, Kind: storage.OpMax, Keep: msDuration(keepAddress)})
 	}
 	g.eventKey = eventHash(eventID)
-	*data = sendData{sent: t, event: g.eventKey, flags: v.flags, address: g.client.id}
+	*data = sendData{sent: t, event: g.eventKey, flags: v.flags | flagCounted, address: g.client.id}
 	ops = g.entry(ops, data)
 	shared = appendCount(g.sharedBuf[:0], g.keys[scopeCountry], t, 1, false, v.flags&flagCountryDoor != 0, keepScope)
 	if v.flags&flagNewCountry != 0 {

@@ -30,7 +30,11 @@ const (
 	// FailedChecksForRecipient counts wrong codes given for one phone number,
 	// across its codes, so that asking for new codes cannot multiply the
 	// guesses. When it is exhausted, Verify refuses even the right code,
-	// and Send refuses to text the number a code that could not verify.
+	// and Send refuses to text the number a code that could not verify. So
+	// that one client cannot lock a number by itself, a client address
+	// (VerifyRequest.IP) counts toward it at most half its Max: past that,
+	// that address alone is refused for that number, for the same window,
+	// and its further guesses count for nothing.
 	FailedChecksForRecipient
 	// FailedChecksFromIP counts wrong codes given from one client address
 	// (VerifyRequest.IP; an IPv6 address by its /64 and its /48), across
@@ -95,7 +99,7 @@ func DefaultLimits() []Limit {
 // subjects are what the limits of one request count: the recipient's
 // windows' keys, the client's address, and the destination region.
 type subjects struct {
-	recipientSends, recipientFails string
+	recipient, recipientSends, recipientFails string
 	client                         *client
 	region                         string
 }
@@ -121,6 +125,11 @@ func windows(limits []Limit, s subjects, scopes ...Scope) (ws []storage.Window, 
 			add(s.recipientSends)
 		case FailedChecksForRecipient:
 			add(s.recipientFails)
+			if s.client.subject != "" {
+				pair := Limit{Scope: FailedChecksForRecipient, Max: max(1, l.Max/2), Window: l.Window}
+				ws = append(ws, storage.Window{Key: s.recipient + ":p" + s.client.subject, Max: pair.Max, Period: l.Window})
+				applied = append(applied, pair)
+			}
 		case SendsToCountry:
 			if s.region != "" {
 				add(key(countrySubject(s.region), "s"))

@@ -242,6 +242,9 @@ func New(sender Sender, opts ...Option) (*Service, error) {
 	if s.store == nil {
 		s.store = memstore.New()
 	}
+	if _, slotless := s.store.(storage.Slotless); slotless && s.guard.mode != GuardOff {
+		return nil, optionErrorf("WithStore", "the store keeps no slots (it is a storage.Slotless), and the fraud guard keeps its counts in them, in %s mode as in every other: use a store that keeps them (passcode/memstore, redisstore or pgstore), or turn the guard off with WithFraudGuard(FraudGuard{Mode: GuardOff}) and stop SMS pumping another way", s.guard.mode)
+	}
 	return s, nil
 }
 
@@ -345,6 +348,10 @@ func (s *Service) Send(ctx context.Context, r Request) (*Sent, error) {
 			return nil, err
 		}
 		defer g.release()
+	} else {
+		// The code keeps who asked for it, so that Verify tells only that
+		// client how many tries are left.
+		req.Code.Data = sendData{sent: now.UnixMilli(), address: cl.id}.encode(nil)
 	}
 	res, err := s.issue(ctx, &req)
 	if err != nil {
@@ -555,7 +562,7 @@ func (s *Service) Verify(ctx context.Context, r VerifyRequest) (string, error) {
 		return "", fmt.Errorf("%w: VerifyRequest.Code is not %d digits (spaces and dashes aside); ask the user to type the code from the SMS again", ErrMalformedCode, s.length)
 	}
 	cl, rk := readClient(r.IP), rc.keys()
-	ws, applied := windows(s.limits, subjects{recipientFails: rk.fails, client: cl}, FailedChecksForRecipient, FailedChecksFromIP)
+	ws, applied := windows(s.limits, subjects{recipient: rk.subject, recipientFails: rk.fails, client: cl}, FailedChecksForRecipient, FailedChecksFromIP)
 	now := s.clock()
 	req := storage.CheckRequest{Now: now, Deadline: s.deadline(ctx), EventID: newID(), Windows: ws, Key: codeKey(rk.subject, r.UsageType),
 		MACs: s.keys.macs(macMessage(r.UsageType, e164, code)), KeyIDs: s.keys.ids}
@@ -583,7 +590,8 @@ func (s *Service) Verify(ctx context.Context, r VerifyRequest) (string, error) {
 	case storage.OutcomeUnknownKey:
 		return "", fmt.Errorf("%w: the code was signed under a WithSecret key this instance lacks: the instances' WithSecret keys differ; give every instance the same keys (the new one first during a rotation)", ErrUnknownSecret)
 	case storage.OutcomeMismatch:
-		return "", &MismatchError{AttemptsLeft: res.AttemptsLeft}
+		d, _ := decodeSendData(res.Data)
+		return "", &MismatchError{AttemptsLeft: res.AttemptsLeft, Sender: d.address == cl.id}
 	}
 	return "", fmt.Errorf("%w: the store answered an unknown outcome %d", ErrStoreUnavailable, res.Outcome)
 }

@@ -510,3 +510,25 @@ func atoiCode(s string) int {
 	}
 	return n
 }
+
+// slotless is a Store that keeps no slots.
+type slotless struct{ Store }
+
+func (slotless) KeepsNoSlots() {}
+
+func TestAStoreWithoutSlotsNeedsTheGuardOff(t *testing.T) {
+	conn, fake := fakeConnector(t)
+	store := slotless{memstore.New()}
+	for _, mode := range []GuardMode{GuardDeny, GuardRecordOnly} {
+		s, err := New(conn, WithSecret(testSecret), WithStore(store), WithFraudGuard(FraudGuard{Mode: mode}))
+		assert.Nil(t, s)
+		require.ErrorIs(t, err, twiliosms.ErrInvalidConfig)
+		assert.Contains(t, err.Error(), "passcode: WithStore: the store keeps no slots (it is a storage.Slotless)")
+		assert.Contains(t, err.Error(), "in "+mode.String()+" mode")
+	}
+	s, err := New(conn, WithSecret(testSecret), WithStore(store), WithFraudGuard(FraudGuard{Mode: GuardOff}))
+	require.NoError(t, err, "the guard off, said so")
+	_, err = s.Send(background, Request{To: "+15005550006", UsageType: twiliosms.UsageTypeSignIn})
+	require.NoError(t, err)
+	assert.Len(t, fake.Messages(), 1)
+}

@@ -81,7 +81,7 @@ func (r *recipient) message(msg twiliosms.Message) twiliosms.Message {
 // subjects are what the limits of a request from cl to r count.
 func (s *Service) subjects(r *recipient, cl *client) subjects {
 	k := r.keys()
-	sub := subjects{recipientSends: k.sends, recipientFails: k.fails, client: cl}
+	sub := subjects{recipient: k.subject, recipientSends: k.sends, recipientFails: k.fails, client: cl}
 	if s.needRegion {
 		sub.region = r.regionOf()
 	}

@@ -197,7 +197,7 @@ func (s *Store) Check(_ context.Context, r storage.CheckRequest) (storage.CheckR
 	for _, w := range r.Windows {
 		left = min(left, w.Max-len(s.events(w, now)))
 	}
-	return storage.CheckResult{Outcome: storage.OutcomeMismatch, AttemptsLeft: max(left, 0)}, nil
+	return storage.CheckResult{Outcome: storage.OutcomeMismatch, AttemptsLeft: max(left, 0), Data: c.Data}, nil
 }
 
 // matchesAny compares stored with every candidate in constant time, without

@@ -73,7 +73,7 @@ func ExampleNew() {
 // A page rendered on the server says what the handler would, in the
 // reader's language.
 func ExampleProblem() {
-	p := otphttp.Problem(&passcode.MismatchError{AttemptsLeft: 1}, "fr-CH, fr;q=0.9, en;q=0.8")
+	p := otphttp.Problem(&passcode.MismatchError{AttemptsLeft: 1, Sender: true}, "fr-CH, fr;q=0.9, en;q=0.8")
 	fmt.Println(p.Status, p.Code, p.AttemptsLeft)
 	fmt.Println(p.Message)
 	// Output:

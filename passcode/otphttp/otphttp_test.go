@@ -204,7 +204,9 @@ func TestSendThenVerify(t *testing.T) {
 	assert.Equal(t, "session=s1; HttpOnly", a.header.Get("Set-Cookie"))
 	assert.Equal(t, []string{"+15005550006"}, h.signedIn(), "the VerifiedFunc gets the number in E.164")
 
-	failure(t, h.verify("+15005550006", code), http.StatusBadRequest, passcode.LogtoCodeNotFound)
+	a = failure(t, h.verify("+15005550006", code), http.StatusBadRequest, passcode.LogtoCodeMismatch)
+	assert.Equal(t, "That code is not right.", a.Error.Message, "a used code is answered as a wrong one")
+	assert.Nil(t, a.Error.AttemptsLeft)
 	assert.Len(t, h.signedIn(), 1, "a code verifies once")
 }
 
@@ -263,10 +265,15 @@ func TestServiceFailures(t *testing.T) {
 		a := failure(t, h.verify("+15005550006", h.lastCode()), http.StatusBadRequest, passcode.LogtoCodeExpired)
 		assert.Equal(t, "That code has expired. Ask for a new one.", a.Error.Message)
 	})
-	t.Run("never sent", func(t *testing.T) {
-		h := newHarness(t, setup{})
-		a := failure(t, h.verify("+15005550006", "123456"), http.StatusBadRequest, passcode.LogtoCodeNotFound)
-		assert.Equal(t, "That code is no longer valid. Ask for a new one.", a.Error.Message)
+	t.Run("never sent, and pending for another client, answer alike", func(t *testing.T) {
+		h := newHarness(t, setup{opts: []otphttp.Option{otphttp.WithTrustedProxies(netip.MustParsePrefix("127.0.0.0/8"))}})
+		never := failure(t, h.verify("+15005550006", "123456", "X-Forwarded-For", "198.51.100.9"), http.StatusBadRequest, passcode.LogtoCodeMismatch)
+		h.send("+15005550010", "X-Forwarded-For", "203.0.113.1")
+		stranger := failure(t, h.verify("+15005550010", wrong(h.lastCode()), "X-Forwarded-For", "198.51.100.9"), http.StatusBadRequest, passcode.LogtoCodeMismatch)
+		assert.Equal(t, never.raw, stranger.raw, "a stranger cannot tell a number signing in from one that is not")
+		assert.Equal(t, "That code is not right.", stranger.Error.Message)
+		own := failure(t, h.verify("+15005550010", wrong(h.lastCode()), "X-Forwarded-For", "203.0.113.1"), http.StatusBadRequest, passcode.LogtoCodeMismatch)
+		assert.Equal(t, 8, *own.Error.AttemptsLeft, "the client that asked for the code is told its tries")
 	})
 	t.Run("Twilio down", func(t *testing.T) {
 		h := newHarness(t, setup{})
@@ -351,20 +358,37 @@ func TestLimits(t *testing.T) {
 	})
 	t.Run("wrong codes lock the number", func(t *testing.T) {
 		h := newHarness(t, setup{codeOpts: []passcode.Option{passcode.WithLimits(
-			passcode.Limit{Scope: passcode.FailedChecksForRecipient, Max: 2, Window: time.Hour})}})
-		h.send("+15005550006")
+			passcode.Limit{Scope: passcode.FailedChecksForRecipient, Max: 4, Window: time.Hour})},
+			opts: []otphttp.Option{otphttp.WithTrustedProxies(netip.MustParsePrefix("127.0.0.0/8"))}})
+		h.send("+15005550006", "X-Forwarded-For", "203.0.113.1")
 		code := h.lastCode()
-		failure(t, h.verify("+15005550006", wrong(code)), http.StatusBadRequest, passcode.LogtoCodeMismatch)
-		failure(t, h.verify("+15005550006", wrong(code)), http.StatusBadRequest, passcode.LogtoCodeMismatch)
+		for _, ip := range []string{"203.0.113.1", "203.0.113.1", "198.51.100.1", "198.51.100.1"} {
+			failure(t, h.verify("+15005550006", wrong(code), "X-Forwarded-For", ip), http.StatusBadRequest, passcode.LogtoCodeMismatch)
+		}
 		h.advance(10 * time.Second)
-		a := failure(t, h.verify("+15005550006", code), http.StatusTooManyRequests, passcode.LogtoCodeExceedMaxTry)
+		a := failure(t, h.verify("+15005550006", code, "X-Forwarded-For", "203.0.113.1"), http.StatusTooManyRequests, passcode.LogtoCodeExceedMaxTry)
 		assert.Equal(t, 3590, *a.Error.RetryAfter)
 		assert.Equal(t, "Too many wrong codes. Try again in 3,590 s.", a.Error.Message)
 		assert.Nil(t, a.Error.AttemptsLeft)
 
-		a = failure(t, h.send("+15005550006"), http.StatusTooManyRequests, passcode.LogtoMessageRateLimited)
+		a = failure(t, h.send("+15005550006", "X-Forwarded-For", "203.0.113.1"), http.StatusTooManyRequests, passcode.LogtoMessageRateLimited)
 		assert.Equal(t, "Too many wrong codes. Try again in 3,590 s.", a.Error.Message, "a locked number is not texted, and the user learns why")
 		assert.Len(t, h.fake.Messages(), 1)
+	})
+	t.Run("one address cannot lock a number", func(t *testing.T) {
+		h := newHarness(t, setup{codeOpts: []passcode.Option{passcode.WithLimits(
+			passcode.Limit{Scope: passcode.FailedChecksForRecipient, Max: 4, Window: time.Hour})},
+			opts: []otphttp.Option{otphttp.WithTrustedProxies(netip.MustParsePrefix("127.0.0.0/8"))}})
+		h.send("+15005550006", "X-Forwarded-For", "203.0.113.1")
+		code := h.lastCode()
+		for range 2 {
+			failure(t, h.verify("+15005550006", wrong(code), "X-Forwarded-For", "198.51.100.66"), http.StatusBadRequest, passcode.LogtoCodeMismatch)
+		}
+		for range 5 {
+			failure(t, h.verify("+15005550006", wrong(code), "X-Forwarded-For", "198.51.100.66"), http.StatusTooManyRequests, passcode.LogtoCodeExceedMaxTry)
+		}
+		a := h.verify("+15005550006", code, "X-Forwarded-For", "203.0.113.1")
+		assert.Equal(t, http.StatusNoContent, a.status, "the number's own user still signs in: %s", a.raw)
 	})
 	t.Run("per address", func(t *testing.T) {
 		h := newHarness(t, setup{codeOpts: []passcode.Option{passcode.WithLimits(passcode.Limit{Scope: passcode.SendsFromIP, Max: 1, Window: time.Hour})}})

@@ -122,14 +122,16 @@ type rule struct {
 // ErrTooManyAttempts, and says "too many wrong codes".
 var rules = []rule{
 	{is(passcode.ErrSuspectedFraud), http.StatusTooManyRequests, CodeSuspectedFraud, wordFraud},
-	{isMismatch, http.StatusBadRequest, passcode.LogtoCodeMismatch, wordMismatch},
-	{is(passcode.ErrCodeMismatch), http.StatusBadRequest, passcode.LogtoCodeMismatch, wordWrong},
+	{isMismatchToSender, http.StatusBadRequest, passcode.LogtoCodeMismatch, wordMismatch},
+	// No pending code is answered as a wrong one, without the tries left
+	// that only the client that asked for the code is told: a stranger
+	// cannot tell a number signing in from one that is not.
+	{is(passcode.ErrCodeMismatch, passcode.ErrCodeNotFound), http.StatusBadRequest, passcode.LogtoCodeMismatch, wordWrong},
 	{is(passcode.ErrMalformedCode), http.StatusBadRequest, passcode.LogtoCodeMismatch, wordMalformed},
 	{isLimit(passcode.ErrTooManyAttempts), http.StatusTooManyRequests, passcode.LogtoCodeExceedMaxTry, wordChecksLimited},
 	{isLimit(passcode.ErrTooManySends), http.StatusTooManyRequests, passcode.LogtoMessageRateLimited, wordWait},
 	{is(passcode.ErrCodeExpired), http.StatusBadRequest, passcode.LogtoCodeExpired, wordExpired},
 	{is(passcode.ErrTooManyAttempts), http.StatusBadRequest, passcode.LogtoCodeExceedMaxTry, wordTooManyTries},
-	{is(passcode.ErrCodeNotFound), http.StatusBadRequest, passcode.LogtoCodeNotFound, wordNotFound},
 	{is(passcode.ErrStoreUnavailable), http.StatusServiceUnavailable, CodeUnavailable, wordGeneric},
 	{is(twiliosms.ErrInvalidPhoneNumber), http.StatusBadRequest, CodeInvalidPhone, wordInvalidNumber},
 	{is(twiliosms.ErrUnreachableRecipient), http.StatusBadRequest, CodeUnreachablePhone, wordUnreachable},
@@ -147,9 +149,11 @@ func is(targets ...error) func(error) bool {
 	}
 }
 
-func isMismatch(err error) bool {
+// isMismatchToSender matches a wrong code checked by the client that asked
+// for it, which may be told the tries left.
+func isMismatchToSender(err error) bool {
 	var mismatch *passcode.MismatchError
-	return errors.As(err, &mismatch)
+	return errors.As(err, &mismatch) && mismatch.Sender
 }
 
 func isLimit(target error) func(error) bool {
@@ -180,7 +184,7 @@ func Problem(err error, acceptLanguage string) *ProblemDetails {
 		r = rule{status: req.status, code: req.code, word: wordBadRequest}
 	} else if i := slices.IndexFunc(rules, func(r rule) bool { return r.matches(err) }); i >= 0 {
 		r = rules[i]
-		if r.code != CodeSuspectedFraud {
+		if r.code != CodeSuspectedFraud && r.word != wordWrong {
 			r.code = cmp.Or(passcode.LogtoErrorCode(err), r.code)
 		}
 	}

@@ -46,7 +46,7 @@ func TestProblemPlurals(t *testing.T) {
 	}
 	for lang, messages := range want {
 		for i, left := range []int{0, 1, 2, 11} {
-			p := otphttp.Problem(&passcode.MismatchError{AttemptsLeft: left}, lang)
+			p := otphttp.Problem(&passcode.MismatchError{AttemptsLeft: left, Sender: true}, lang)
 			assert.Equal(t, messages[i], p.Message)
 			assert.Equal(t, left, p.AttemptsLeft)
 		}
@@ -67,7 +67,7 @@ func TestProblemStatuses(t *testing.T) {
 		{passcode.ErrMalformedCode, 400, passcode.LogtoCodeMismatch},
 		{passcode.ErrCodeExpired, 400, passcode.LogtoCodeExpired},
 		{passcode.ErrTooManyAttempts, 400, passcode.LogtoCodeExceedMaxTry},
-		{passcode.ErrCodeNotFound, 400, passcode.LogtoCodeNotFound},
+		{passcode.ErrCodeNotFound, 400, passcode.LogtoCodeMismatch},
 		{&passcode.LimitError{Limit: passcode.Limit{Scope: passcode.SendsToRecipient, Max: 1, Window: time.Minute}, RetryAfter: time.Second}, 429, passcode.LogtoMessageRateLimited},
 		{&passcode.LimitError{Limit: passcode.Limit{Scope: passcode.FailedChecksFromIP, Max: 1, Window: time.Minute}, RetryAfter: time.Second}, 429, passcode.LogtoCodeExceedMaxTry},
 		{passcode.ErrStoreUnavailable, 503, otphttp.CodeUnavailable},
@@ -109,7 +109,7 @@ func TestProblemJSON(t *testing.T) {
 		err  error
 		want string
 	}{
-		{&passcode.MismatchError{AttemptsLeft: 0}, `{"code": "verification_code.code_mismatch", "message": "That code is not right: no tries left. Ask for a new code.", "attemptsLeft": 0}`},
+		{&passcode.MismatchError{AttemptsLeft: 0, Sender: true}, `{"code": "verification_code.code_mismatch", "message": "That code is not right: no tries left. Ask for a new code.", "attemptsLeft": 0}`},
 		{passcode.ErrMalformedCode, `{"code": "verification_code.code_mismatch", "message": "Type all the digits of the code from the text message."}`},
 		{&passcode.LimitError{Limit: passcode.Limit{Scope: passcode.SendsToRecipient, Max: 1, Window: time.Minute}, RetryAfter: 41200 * time.Millisecond},
 			`{"code": "request.message_rate_limited", "message": "Too soon: try again in 42 s.", "retryAfter": 42}`},

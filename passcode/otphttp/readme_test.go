@@ -26,7 +26,7 @@ func TestREADMEWordsAreProblems(t *testing.T) {
 	said := map[string][]error{
 		"ErrCodeNotFound":     {passcode.ErrCodeNotFound},
 		"ErrCodeExpired":      {passcode.ErrCodeExpired},
-		"ErrCodeMismatch":     {&passcode.MismatchError{AttemptsLeft: 9}},
+		"ErrCodeMismatch":     {&passcode.MismatchError{AttemptsLeft: 9, Sender: true}, &passcode.MismatchError{AttemptsLeft: 9}},
 		"ErrMalformedCode":    {passcode.ErrMalformedCode},
 		"ErrTooManyAttempts":  {passcode.ErrTooManyAttempts, limit(passcode.FailedChecksForRecipient)},
 		"ErrTooManySends":     {limit(passcode.SendsToRecipient), limit(passcode.FailedChecksForRecipient)},

@@ -73,4 +73,4 @@ end
 if left < 0 then
   left = 0
 end
-return {6, left, 0, 0, ''}
+return {6, left, 0, 0, r[7] or ''}

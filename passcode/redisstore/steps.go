@@ -384,11 +384,10 @@ func (s *Store) checkCode(ctx context.Context, r storage.CheckRequest, own []int
 	if res.Outcome == storage.OutcomeLimited {
 		res.Full = pickIndex(own, int(head[2]))
 	}
+	if data, _ := list[4].(string); data != "" && (res.Outcome == storage.OutcomeMatch || res.Outcome == storage.OutcomeMismatch) {
+		res.Data = []byte(data)
+	}
 	if res.Outcome == storage.OutcomeMatch {
-		data, _ := list[4].(string)
-		if data != "" {
-			res.Data = []byte(data)
-		}
 		res.Taken = slotsOf(pairs(list[5:]))
 	}
 	return res, nil

@@ -74,6 +74,16 @@ type Store interface {
 	Write(ctx context.Context, r WriteRequest) error
 }
 
+// Slotless is a Store that keeps no slots: its Read and Write fail. The
+// fraud guard keeps its counts in slots, so a Service refuses a Slotless
+// store unless its guard is off: a store may start without slots, but the
+// guard is never off without its operator saying so.
+type Slotless interface {
+	Store
+	// KeepsNoSlots marks the store; it is never called.
+	KeepsNoSlots()
+}
+
 // MaxClockSkew is how far the clocks of a service's instances and of a
 // shared Store may disagree. Keep them synchronized with NTP, which holds
 // them within milliseconds: a step may still be applied up to the skew
@@ -215,7 +225,7 @@ type CheckResult struct {
 	// Full and RetryAfter are, for OutcomeLimited, as in IssueResult.
 	Full       int
 	RetryAfter time.Duration
-	// Data is the matched code's Data, and Taken the slots of
+	// Data is the code's Data, on a match or a mismatch; Taken the slots of
 	// CheckRequest.Take, on a match.
 	Data  []byte
 	Taken []Slot

@@ -251,6 +251,7 @@ func codesCheckInOrder(t *testing.T, s storage.Store) {
 	res := checkCode(t, s, wrong)
 	assert.Equal(t, storage.OutcomeMismatch, res.Outcome)
 	assert.Equal(t, 2, res.AttemptsLeft, "the code's tries and the windows' room, the least")
+	assert.Equal(t, []byte{1, 'd'}, res.Data, "a mismatch returns the code's Data too")
 	res = checkCode(t, s, wrong)
 	assert.Equal(t, 1, res.AttemptsLeft)
 	res = checkCode(t, s, wrong)

@@ -109,6 +109,9 @@ func Config() twiliosms.Config {
 func (e *Env) NewService(opts ...passcode.Option) *passcode.Service {
 	e.T.Helper()
 	all := append([]passcode.Option{passcode.WithSecret(Secret), passcode.WithStore(e.Store), passcode.WithClock(e.Clock.Now)}, opts...)
+	if _, slotless := e.Store.(storage.Slotless); slotless {
+		all = append(all, passcode.WithFraudGuard(passcode.FraudGuard{Mode: passcode.GuardOff}))
+	}
 	s, err := passcode.New(e.Conn, all...)
 	require.NoError(e.T, err)
 	return s
@@ -168,9 +171,15 @@ const (
 
 var ctx = context.Background()
 
-// Run runs the suite, each test on a new store from newStore.
+// Run runs the suite, each test on a new store from newStore. A
+// storage.Slotless store runs the parts that need no slots, with the fraud
+// guard off.
 func Run(t *testing.T, newStore func(t *testing.T) passcode.Store) {
+	_, slotless := newStore(t).(storage.Slotless)
 	for _, tc := range contractCases {
+		if slotless && strings.Contains(tc.name, "Slots") {
+			continue
+		}
 		t.Run("Contract/"+tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
 	for _, tc := range []struct {
@@ -206,8 +215,13 @@ func Run(t *testing.T, newStore func(t *testing.T) passcode.Store) {
 		{"RelaysCountInEveryLimit", relaysCountInEveryLimit},
 		{"TheGuardLeavesRelaysAlone", theGuardLeavesRelaysAlone},
 		{"NothingInClearCrossesTheSeam", nothingInClearCrossesTheSeam},
+		{"OneAddressCannotLockANumber", oneAddressCannotLockANumber},
+		{"OnlyTheSenderIsToldTheTriesLeft", onlyTheSenderIsToldTheTriesLeft},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
+	}
+	if slotless {
+		return
 	}
 	for _, tc := range guardCases {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
@@ -847,4 +861,56 @@ func nothingInClearCrossesTheSeam(t *testing.T, newStore func(*testing.T) passco
 			t.Errorf("%q crossed the seam in clear: …%s…", clear, dump[max(i-80, 0):min(i+80, len(dump))])
 		}
 	}
+}
+
+// oneAddressCannotLockANumber: an address counts toward a number's
+// failed-check lock at most half its Max; past that, that address alone is
+// refused for that number, in Verify and in Send.
+func oneAddressCannotLockANumber(t *testing.T, newStore func(*testing.T) passcode.Store) {
+	e := NewEnv(t, newStore(t), NewClock(), quiet, passcode.WithMaxAttempts(100), passcode.WithLimits(
+		passcode.Limit{Scope: passcode.FailedChecksForRecipient, Max: 6, Window: time.Hour}))
+	const user, attacker, other = "203.0.113.1", "198.51.100.66", "198.51.100.67"
+	require.NoError(t, e.sendFrom(Number, user))
+	code := e.LastCode(Number)
+	for range 3 {
+		_, err := checkFrom(e.Service, Number, WrongCode(code), attacker)
+		require.ErrorIs(t, err, passcode.ErrCodeMismatch)
+	}
+	_, err := checkFrom(e.Service, Number, code, attacker)
+	requireLimit(t, err, passcode.FailedChecksForRecipient, time.Hour)
+	assert.ErrorIs(t, err, passcode.ErrTooManyAttempts, "the attacker's address is refused for the number, even with the right code")
+	requireLimit(t, e.sendFrom(Number, attacker), passcode.FailedChecksForRecipient, time.Hour)
+	phone, err := checkFrom(e.Service, Number, code, user)
+	require.NoError(t, err, "the number's user still signs in from elsewhere")
+	assert.Equal(t, Number, phone)
+
+	// Two addresses together reach the number's lock.
+	e.Clock.Advance(time.Minute)
+	require.NoError(t, e.sendFrom(Number, user))
+	code = e.LastCode(Number)
+	for range 3 {
+		_, err := checkFrom(e.Service, Number, WrongCode(code), other)
+		require.ErrorIs(t, err, passcode.ErrCodeMismatch)
+	}
+	_, err = checkFrom(e.Service, Number, code, user)
+	requireLimit(t, err, passcode.FailedChecksForRecipient, time.Hour-time.Minute)
+}
+
+// onlyTheSenderIsToldTheTriesLeft: a mismatch says whether the check came
+// from the address that asked for the code.
+func onlyTheSenderIsToldTheTriesLeft(t *testing.T, newStore func(*testing.T) passcode.Store) {
+	e := NewEnv(t, newStore(t), NewClock())
+	require.NoError(t, e.sendFrom(Number, "203.0.113.1"))
+	wrong := WrongCode(e.LastCode(Number))
+	for ip, sender := range map[string]bool{"203.0.113.1": true, "203.0.113.2": false, "": false} {
+		_, err := checkFrom(e.Service, Number, wrong, ip)
+		var mismatch *passcode.MismatchError
+		require.ErrorAs(t, err, &mismatch)
+		assert.Equal(t, sender, mismatch.Sender, "from %q", ip)
+	}
+	require.NoError(t, e.sendFrom(OtherNumber, ""))
+	_, err := checkFrom(e.Service, OtherNumber, WrongCode(e.LastCode(OtherNumber)), "")
+	var mismatch *passcode.MismatchError
+	require.ErrorAs(t, err, &mismatch)
+	assert.True(t, mismatch.Sender, "neither asked from an address")
 }
