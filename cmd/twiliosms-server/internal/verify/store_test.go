@@ -17,8 +17,9 @@ import (
 func stores(t *testing.T) map[string]Store {
 	t.Helper()
 	return map[string]Store{
-		"memory": NewMemoryStore(),
-		"redis":  NewRedisStore(redistest.Client(t), "verifytest:"+strings.ToLower(t.Name())+":"),
+		"memory":   NewMemoryStore(),
+		"redis":    NewRedisStore(redistest.Client(t), "verifytest:"+strings.ToLower(t.Name())+":"),
+		"postgres": newPostgresStore(t),
 	}
 }
 
