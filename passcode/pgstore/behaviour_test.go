@@ -624,3 +624,35 @@ func TestExpiredRowsAreSwept(t *testing.T) {
 	}
 	assert.Equal(t, [4]int{3, 3, 3, 6}, count(), "the sweeper deleted the expired rows")
 }
+
+// TestARoleThatMayNotCreate: once the schema is in place, an instance
+// whose role may only use it starts and serves.
+func TestARoleThatMayNotCreate(t *testing.T) {
+	admin := pgtest.Pool(t)
+	role := "pgtest_user_" + strings.TrimPrefix(pgtest.Schema(t, admin), "pgtest_")
+	if _, err := admin.Exec(ctx, "CREATE ROLE "+role+" LOGIN"); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42501" {
+			t.Skipf("the tests' database user may not create a role: %v", err)
+		}
+		require.NoError(t, err)
+	}
+	// Dropped after the schema, whose cleanup comes first.
+	t.Cleanup(func() { _, err := admin.Exec(ctx, "DROP ROLE "+role); assert.NoError(t, err) })
+	schema := pgtest.Schema(t, admin)
+	storeOn(t, admin, schema)
+	_, err := admin.Exec(ctx, "GRANT USAGE ON SCHEMA "+schema+" TO "+role+"; "+
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "+schema+" TO "+role+"; "+
+		"GRANT USAGE ON ALL SEQUENCES IN SCHEMA "+schema+" TO "+role)
+	require.NoError(t, err)
+
+	pool := pgtest.Pool(t, func(cfg *pgxpool.Config) { cfg.ConnConfig.User = role })
+	for _, ddl := range []string{"CREATE TABLE " + schema + ".mine (x int)", "CREATE SCHEMA " + role} {
+		_, err = pool.Exec(ctx, ddl)
+		require.Error(t, err, "the role may not create: %s", ddl)
+	}
+	s := storeOn(t, pool, schema)
+	e := storetest.NewEnv(t, s, storetest.NewClock())
+	e.Send(e.Service, storetest.Number)
+	require.NoError(t, e.Verify(e.Service, storetest.Number, e.LastCode(storetest.Number)))
+}

@@ -1,7 +1,7 @@
-// Package pgstore is a passcode.Store in PostgreSQL, so that every
-// instance of a service shares its codes, its limits and the fraud guard's
-// counts: any instance may get the /otp/verify request, and ten sends per
-// number must not become ten per instance.
+// Package pgstore is a passcode.Store in PostgreSQL (11 or later), so
+// that every instance of a service shares its codes, its limits and the
+// fraud guard's counts: any instance may get the /otp/verify request, and
+// ten sends per number must not become ten per instance.
 //
 //	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 //	store, err := pgstore.New(ctx, pool)
@@ -10,17 +10,19 @@
 //
 // # What it keeps
 //
-// New creates, when they are missing, four tables in one schema
-// ("twiliosms" unless WithSchema says otherwise), and the functions that
-// run the steps; it never drops or alters anything else, and several
-// instances may run it at once (an advisory lock takes them in turn):
+// New creates, when any is missing, four tables in one schema
+// ("twiliosms" unless WithSchema says otherwise) and the functions that
+// run the steps; it never drops or alters anything else, and instances
+// starting at once take turns on an advisory lock. The first New needs the
+// right to create the schema; once everything is in place, New creates
+// nothing, and needs only the right to use it.
 //
 //   - passcode_events: the events of the sliding windows (sends to a
 //     number, wrong codes from an address), one row per event and key:
 //     the key, the request's time in ms and a random event ID;
 //   - passcode_codes: one row per code key, holding the code's HMAC, the
-//     fingerprint of the key it is signed under, its expiry, tries and
-//     the service's data (the guard's scopes, as hashes), and the code it
+//     fingerprint of the key it is signed under, its expiry and tries, the
+//     service's data (the guard's scopes, as hashes), and the code it
 //     replaced, for Undo;
 //   - passcode_slots and passcode_slot_keys: the fraud guard's counters,
 //     one row per counter, and each key's lifetime.
@@ -32,44 +34,56 @@
 // # How a step runs
 //
 // Each step (Issue, Check, Undo, Read, Write) is one call of a PL/pgSQL
-// function, so it is one statement, one transaction and one round trip.
-// The function first compares its caller's deadline with PostgreSQL's
-// clock and changes nothing when it has passed: a step queued behind a
-// PostgreSQL that was paused, or behind a connection that the caller gave
-// up on, is not applied after its caller was told it failed. It then takes
-// a transaction-level advisory lock on each key it changes, in one order,
-// waiting no longer than the caller's deadline, and compares the deadline
-// again. The locks make the windows exact and a code match at most once
-// under any race, across connections and instances: a step that reads a
-// window and counts in it holds the window's key throughout, which row
-// locks could not do for a key with no rows yet, and SERIALIZABLE would
-// do by failing and retrying the racers instead of queueing them. A late
-// step fails with an error matching context.DeadlineExceeded; passcode
-// reports it as passcode.ErrStoreUnavailable. The instances' clocks and
-// PostgreSQL's must agree within storage.MaxClockSkew.
+// function, so it is one statement, one transaction and one round trip
+// (sent with pgx.QueryExecModeExec, so no connection needs a statement
+// prepared first, and a pooler that keeps none works). The function first
+// compares its caller's deadline with PostgreSQL's clock and changes
+// nothing when it has passed: a step queued behind a PostgreSQL that was
+// paused, or on a connection its caller gave up on, is not applied after
+// the caller was told it failed. It then takes a transaction-level
+// advisory lock on each key it changes, in one order (so no two steps
+// deadlock), waiting no longer than the caller's deadline, and compares
+// the deadline again before it changes anything. The locks make the
+// windows exact and a code match at most once under any race, across
+// connections and instances: a step that reads a window and counts in it
+// holds the window's key throughout, which row locks could not do for a
+// key with no rows yet, and which SERIALIZABLE would do by failing the
+// racers and retrying them rather than queueing them. A late step fails
+// with an error matching context.DeadlineExceeded; passcode reports it as
+// passcode.ErrStoreUnavailable. A step that passed its last check in the
+// moments before the deadline may still commit just after it, as the
+// contract allows within storage.MaxClockSkew; the instances' clocks and
+// PostgreSQL's must agree within it.
+//
+// The locks live in the database's advisory-lock space, as 64-bit hashes
+// of the keys (seeded by the schema's name): an application that takes
+// advisory locks of its own in the same database could, rarely, wait on
+// one of these for the length of a step.
 //
 // # Lag
 //
-// Slot writes (storage.WriteRequest) are held for the store's next step,
+// Slot writes (storage.WriteRequest) are held for the Store's next step,
 // which applies them before its own work, so that the writes after a
-// Verify cost no round trip; writes to shared keys (a country's, the
-// service's) are added up for up to a second (WithLag) and shared reads
-// are cached as long, so that each instance writes such a key about once
-// a second rather than once a request. What is held goes within 100 ms
-// when no step comes, and Close applies what is left. A step that fails
-// with what it carried puts it back for the next, unless the step may have
-// been applied (its connection broke after sending it): then the writes
-// are dropped rather than applied twice, as the guard's counts may be
-// approximate.
+// Verify cost no round trip, or are written within 100 ms when no step
+// comes. Writes to shared keys (a country's, the service's) are added up
+// for up to a second (WithLag), and shared reads are cached as long, so
+// that each instance writes such a key about once a second rather than
+// once a request. Close applies what is left. A step that certainly
+// changed nothing (it was never sent, or PostgreSQL answered with an
+// error) puts back the writes it carried, for the next; one whose outcome
+// is unknown (its connection broke, or its caller gave up, after it was
+// sent) drops them rather than risk applying them twice, as the guard's
+// counts may be approximate.
 //
 // # Expiry
 //
 // Counting in a window drops that key's events older than its longest
 // period. Each row also carries when it may be deleted, by PostgreSQL's
-// clock, and a sweeper that every Store runs (once a minute by default,
+// clock (so a service clock that jumps deletes nothing early), and a
+// sweeper that every Store runs (once a minute by default,
 // WithSweepEvery) deletes the expired rows in batches of 500 per table,
-// skipping the rows a step holds, so that instances sweeping at once do
-// not contend; Sweep runs it by hand.
+// skipping the rows a step or another instance's sweeper holds; Sweep runs
+// it by hand.
 //
 // # Failures
 //
@@ -81,10 +95,13 @@
 // # Cost
 //
 // A Send makes two round trips (the guard's Read, then Issue) and a Verify
-// one (Check). A step takes a few row writes and index lookups, about a
-// millisecond on a local server (see BenchmarkSteps). Hot keys serialize:
-// every send to one number, and every send counted in a service-wide
-// window (a Sends limit), runs one at a time, as exactness demands.
+// one (Check); each step writes a few rows. On a two-core machine with
+// PostgreSQL on loopback (BenchmarkSteps, BenchmarkSignIns), a Send's
+// steps take about 2 ms and a Verify's about 1 ms, and 16 clients sign in
+// about 500 times a second. Steps on one key take turns: every send to one
+// number, to one number range while the guard counts it, or counted in a
+// service-wide window (a Sends limit) runs one at a time, as exactness
+// demands.
 package pgstore
 
 import (
@@ -138,8 +155,8 @@ type Store struct {
 //   - [WithSchema](name): the schema of its tables and functions, created
 //     when missing. Default: [DefaultSchema], "twiliosms".
 //   - [WithLag](d): how long writes to shared keys are added up and shared
-//     reads cached; 0 writes every write at once. Default: [DefaultLag],
-//     1 s.
+//     reads cached; 0 writes every write at once, in a round trip of its
+//     own. Default: [DefaultLag], 1 s.
 //   - [WithSweepEvery](d): how often the Store deletes expired rows; 0
 //     never (call Sweep yourself). Default: [DefaultSweepEvery], 1 min.
 //   - [WithLogger](logger): where it logs what it cannot report to a
