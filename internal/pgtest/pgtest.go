@@ -235,7 +235,8 @@ func start() (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "twiliosms-pgtest-")
+	removeStale()
+	dir, err := os.MkdirTemp("", dirPattern)
 	if err != nil {
 		return nil, err
 	}
@@ -254,6 +255,31 @@ func start() (*Cluster, error) {
 	}
 	_ = os.RemoveAll(dir)
 	return nil, err
+}
+
+// dirPattern names the clusters' directories.
+const dirPattern = "twiliosms-pgtest-"
+
+// removeStale removes the directories of clusters whose test binaries died
+// without stopping them (a test binary that times out panics past
+// TestMain's end): their postgres quit with them, as it is told to, but
+// the directory stays. One touched within the hour, or whose postmaster
+// still runs, is left alone.
+func removeStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPattern+"*"))
+	for _, dir := range dirs {
+		info, err := os.Stat(dir)
+		if err != nil || time.Since(info.ModTime()) < time.Hour {
+			continue
+		}
+		if pidFile, err := os.ReadFile(filepath.Join(dir, "data", "postmaster.pid")); err == nil {
+			pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(pidFile), "\n", 2)[0]))
+			if pid > 0 && syscall.Kill(pid, 0) == nil {
+				continue
+			}
+		}
+		_ = os.RemoveAll(dir)
+	}
 }
 
 // create runs initdb in c.dir, as cred.
@@ -286,7 +312,10 @@ func (c *Cluster) run(bin string, cred *syscall.Credential, port int) error {
 		"-c", "synchronous_commit=off")
 	cmd.Dir = c.dir
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// Quit at once should this test binary die without stopping it.
+	// Quit at once should this test binary die without stopping it. The
+	// kernel sends this when the thread that started postgres ends, which
+	// in Go is when the process does: nothing here locks a goroutine to its
+	// thread and lets the thread end.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
 	if err := cmd.Start(); err != nil {
 		return err

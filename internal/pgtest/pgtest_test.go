@@ -141,3 +141,35 @@ func TestSchemaIsDroppedWhenItsTestEnds(t *testing.T) {
 		t.Errorf("schema %s outlived its test", name)
 	}
 }
+
+func TestStaleDirectoriesAreRemoved(t *testing.T) {
+	old := time.Now().Add(-2 * time.Hour)
+	mk := func(pid string) string {
+		dir, err := os.MkdirTemp("", dirPattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		if pid != "" {
+			if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "data", "postmaster.pid"), []byte(pid+"\n/data\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	dead, live, fresh := mk("2147483000"), mk(strconv.Itoa(os.Getpid())), mk("")
+	for _, dir := range []string{dead, live} {
+		if err := os.Chtimes(dir, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removeStale()
+	for dir, want := range map[string]bool{dead: false, live: true, fresh: true} {
+		if _, err := os.Stat(dir); (err == nil) != want {
+			t.Errorf("%s: kept %v, want %v", dir, err == nil, want)
+		}
+	}
+}
