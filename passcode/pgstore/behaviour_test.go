@@ -656,3 +656,24 @@ func TestARoleThatMayNotCreate(t *testing.T) {
 	e.Send(e.Service, storetest.Number)
 	require.NoError(t, e.Verify(e.Service, storetest.Number, e.LastCode(storetest.Number)))
 }
+
+// TestOnlyAtReadCommitted: at a higher isolation a step's snapshot comes
+// before it waits for its keys, and windows would not stay exact: New
+// refuses such a pool, and a step refuses to run at such a level.
+func TestOnlyAtReadCommitted(t *testing.T) {
+	pool := pgtest.Pool(t)
+	schema := pgtest.Schema(t, pool)
+	storeOn(t, pool, schema)
+	for _, level := range []string{"repeatable read", "serializable"} {
+		strict := pgtest.Pool(t, func(cfg *pgxpool.Config) { cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = level })
+		_, err := pgstore.New(ctx, strict, pgstore.WithSchema(schema))
+		require.Error(t, err, level)
+		assert.ErrorIs(t, err, twiliosms.ErrInvalidConfig)
+		assert.Contains(t, err.Error(), "pgstore: New: the pool's connections default to "+level+" isolation")
+		_, err = strict.Exec(ctx, "SELECT * FROM "+schema+".passcode_check_v1(NULL, '{}', '{\"now\": 0, \"key\": \"k:c\"}')")
+		var pgErr *pgconn.PgError
+		require.ErrorAs(t, err, &pgErr)
+		assert.Equal(t, "TWISO", pgErr.Code)
+		assert.Contains(t, pgErr.Message, "pgstore: check runs at "+level+" isolation")
+	}
+}

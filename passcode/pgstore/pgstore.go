@@ -48,7 +48,11 @@
 // connections and instances: a step that reads a window and counts in it
 // holds the window's key throughout, which row locks could not do for a
 // key with no rows yet, and which SERIALIZABLE would do by failing the
-// racers and retrying them rather than queueing them. A late step fails
+// racers and retrying them rather than queueing them. Steps run at READ
+// COMMITTED, PostgreSQL's default isolation, whose every statement sees
+// what the step before it on a key committed: New refuses a pool whose
+// connections default to another, and a step refuses to run at one. A late
+// step fails
 // with an error matching context.DeadlineExceeded; passcode reports it as
 // passcode.ErrStoreUnavailable. A step that passed its last check in the
 // moments before the deadline may still commit just after it, as the
@@ -242,6 +246,15 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 	}
 	if err := migrate(ctx, pool, s.schema); err != nil {
 		return nil, fmt.Errorf("pgstore: creating the tables and functions in schema %s: %w", s.schema, err)
+	}
+	// A transaction at a higher isolation takes its snapshot before a step
+	// waits for its keys (see schema.sql's passcode_begin_v1).
+	var isolation string
+	if err := pool.QueryRow(ctx, "SELECT current_setting('default_transaction_isolation')").Scan(&isolation); err != nil {
+		return nil, fmt.Errorf("pgstore: New: %w", err)
+	}
+	if isolation != "read committed" {
+		return nil, fmt.Errorf("pgstore: New: the pool's connections default to %s isolation, and the steps' locks keep windows exact only at read committed, PostgreSQL's default: set default_transaction_isolation to read committed for them (in the pool's RuntimeParams, or with ALTER ROLE): %w", isolation, twiliosms.ErrInvalidConfig)
 	}
 	s.sql = newStatements(s.schema)
 	if s.lagFor > 0 {

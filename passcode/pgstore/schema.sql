@@ -70,12 +70,22 @@ CREATE INDEX IF NOT EXISTS passcode_slot_keys_drop_at ON @schema@.passcode_slot_
 -- commits. It waits for them no longer than the caller does, and refuses
 -- the step if the deadline passed meanwhile. SQLSTATE TWLAT is a late
 -- step: it rolls back, so nothing changes.
+--
+-- The step's reads must see what the step before it on the same key
+-- wrote, once it has the key's lock: only READ COMMITTED takes a snapshot
+-- per statement, after the lock; a higher isolation took the step's
+-- snapshot before it waited, so a step refuses to run under one (TWISO).
 CREATE OR REPLACE FUNCTION @schema@.passcode_begin_v1(p_step text, p_deadline timestamptz, p_keys text[])
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
 	v_left double precision;
 	v_lock bigint;
 BEGIN
+	IF current_setting('transaction_isolation') <> 'read committed' THEN
+		RAISE EXCEPTION USING ERRCODE = 'TWISO', MESSAGE = format(
+			'pgstore: %s runs at %s isolation, and its locks keep windows exact only at read committed, PostgreSQL''s default: '
+			'set default_transaction_isolation to read committed for the pool''s connections', p_step, current_setting('transaction_isolation'));
+	END IF;
 	IF p_deadline IS NOT NULL THEN
 		v_left := extract(epoch FROM p_deadline - clock_timestamp()) * 1000;
 		IF v_left <= 0 THEN

@@ -62,6 +62,12 @@ LANGUAGE plpgsql AS $$
 DECLARE
 	v_expires timestamptz;
 BEGIN
+	-- Above READ COMMITTED, the snapshot would come before the lock, and
+	-- miss the entry a racing Create made.
+	IF current_setting('transaction_isolation') <> 'read committed' THEN
+		RAISE EXCEPTION 'verify: create runs at % isolation; it needs read committed, PostgreSQL''s default',
+			current_setting('transaction_isolation');
+	END IF;
 	PERFORM pg_advisory_xact_lock(hashtextextended(p_idx, @seed@));
 	SELECT e.sid, e.rev, e.idx, e.data INTO o_sid, o_rev, o_idx, o_data
 		FROM @schema@.verify_index i JOIN @schema@.verify_entries e ON e.sid = i.sid
@@ -109,6 +115,13 @@ func NewPostgresStore(ctx context.Context, pool *pgxpool.Pool, schema string) (*
 	}
 	if err := postgresMigrate(ctx, pool, schema); err != nil {
 		return nil, fmt.Errorf("verify: postgres: creating the tables in schema %s: %w", schema, err)
+	}
+	var isolation string
+	if err := pool.QueryRow(ctx, "SELECT current_setting('default_transaction_isolation')").Scan(&isolation); err != nil {
+		return nil, fmt.Errorf("verify: postgres: %w", err)
+	}
+	if isolation != "read committed" {
+		return nil, fmt.Errorf("verify: postgres: the pool's connections default to %s isolation; Create needs read committed, PostgreSQL's default, to make one verification per number: set default_transaction_isolation to read committed for them", isolation)
 	}
 	q := pgx.Identifier{schema}.Sanitize() + "."
 	return &PostgresStore{pool: pool, sql: postgresStatements{

@@ -163,3 +163,11 @@ func racingUpdates(t *testing.T, s Store, hold func(racing func())) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), got.Rev)
 }
+
+func TestPostgresStoreOnlyAtReadCommitted(t *testing.T) {
+	pool := pgtest.Pool(t, func(cfg *pgxpool.Config) {
+		cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "repeatable read"
+	})
+	_, err := NewPostgresStore(context.Background(), pool, pgtest.Schema(t, pool))
+	assert.ErrorContains(t, err, "verify: postgres: the pool's connections default to repeatable read isolation")
+}
