@@ -84,7 +84,19 @@ func URL(t testing.TB) string {
 // ends. configure, when given, changes the pool's config first.
 func Pool(t testing.TB, configure ...func(*pgxpool.Config)) *pgxpool.Pool {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(URL(t))
+	return poolOn(t, URL(t), configure)
+}
+
+// Pool returns a pool on the cluster, closed when t ends, as the package's
+// Pool does.
+func (c *Cluster) Pool(t testing.TB, configure ...func(*pgxpool.Config)) *pgxpool.Pool {
+	t.Helper()
+	return poolOn(t, c.URL, configure)
+}
+
+func poolOn(t testing.TB, url string, configure []func(*pgxpool.Config)) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		t.Fatalf("%s: %v", EnvURL, err)
 	}

@@ -90,7 +90,7 @@ func TestPoolSchemaPauseResume(t *testing.T) {
 			t.Errorf("the cluster's files belong to root: PostgreSQL must run as another user")
 		}
 	}
-	pool := Pool(t, func(cfg *pgxpool.Config) { cfg.MaxConns = 2 })
+	pool := c.Pool(t, func(cfg *pgxpool.Config) { cfg.MaxConns = 2 })
 	schema := Schema(t, pool)
 	ctx := context.Background()
 	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+schema+"; CREATE TABLE "+schema+".t (x int)"); err != nil {

@@ -124,6 +124,9 @@ func poolVia(t *testing.T, p *proxy) *pgxpool.Pool {
 		host, port, _ := net.SplitHostPort(p.l.Addr().String())
 		cfg.ConnConfig.Host = host
 		fmt.Sscan(port, &cfg.ConnConfig.Port)
+		for _, fb := range cfg.ConnConfig.Fallbacks { // such as sslmode=prefer's, without TLS
+			fb.Host, fb.Port = cfg.ConnConfig.Host, cfg.ConnConfig.Port
+		}
 		cfg.ConnConfig.Password = "s3cret-password"
 	})
 }
@@ -195,8 +198,7 @@ func TestAPostgreSQLThatIsDown(t *testing.T) {
 func TestAHungPostgreSQLAppliesNothingLate(t *testing.T) {
 	cluster := pgtest.Local(t)
 	const conns = 4
-	pool := pgtest.Pool(t, func(cfg *pgxpool.Config) {
-		cfg.ConnConfig, _ = pgx.ParseConfig(cluster.URL)
+	pool := cluster.Pool(t, func(cfg *pgxpool.Config) {
 		cfg.MaxConns = conns
 		// An idle connection is used as it is, not pinged (a ping would
 		// hang, and the step would never be sent).
