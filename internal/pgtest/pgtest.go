@@ -176,6 +176,7 @@ func Tests(m *testing.M) interface{ Run() int } { return tests{m} }
 
 type tests struct{ m *testing.M }
 
+// Run runs the tests, then stops the cluster they started.
 func (t tests) Run() int {
 	defer func() {
 		if shared != nil {

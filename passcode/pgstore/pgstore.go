@@ -244,9 +244,6 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 			return nil, err
 		}
 	}
-	if err := migrate(ctx, pool, s.schema); err != nil {
-		return nil, fmt.Errorf("pgstore: creating the tables and functions in schema %s: %w", s.schema, err)
-	}
 	// A transaction at a higher isolation takes its snapshot before a step
 	// waits for its keys (see schema.sql's passcode_begin_v1).
 	var isolation string
@@ -255,6 +252,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 	}
 	if isolation != "read committed" {
 		return nil, fmt.Errorf("pgstore: New: the pool's connections default to %s isolation, and the steps' locks keep windows exact only at read committed, PostgreSQL's default: set default_transaction_isolation to read committed for them (in the pool's RuntimeParams, or with ALTER ROLE): %w", isolation, twiliosms.ErrInvalidConfig)
+	}
+	if err := migrate(ctx, pool, s.schema); err != nil {
+		return nil, fmt.Errorf("pgstore: creating the tables and functions in schema %s: %w", s.schema, err)
 	}
 	s.sql = newStatements(s.schema)
 	if s.lagFor > 0 {

@@ -113,15 +113,15 @@ func NewPostgresStore(ctx context.Context, pool *pgxpool.Pool, schema string) (*
 	if !postgresSchemaName.MatchString(schema) {
 		return nil, fmt.Errorf("verify: postgres: schema %q is not a name it can use; give lowercase letters, digits and underscores, not starting with a digit, 63 at most, such as \"twiliosms\"", schema)
 	}
-	if err := postgresMigrate(ctx, pool, schema); err != nil {
-		return nil, fmt.Errorf("verify: postgres: creating the tables in schema %s: %w", schema, err)
-	}
 	var isolation string
 	if err := pool.QueryRow(ctx, "SELECT current_setting('default_transaction_isolation')").Scan(&isolation); err != nil {
 		return nil, fmt.Errorf("verify: postgres: %w", err)
 	}
 	if isolation != "read committed" {
 		return nil, fmt.Errorf("verify: postgres: the pool's connections default to %s isolation; Create needs read committed, PostgreSQL's default, to make one verification per number: set default_transaction_isolation to read committed for them", isolation)
+	}
+	if err := postgresMigrate(ctx, pool, schema); err != nil {
+		return nil, fmt.Errorf("verify: postgres: creating the tables in schema %s: %w", schema, err)
 	}
 	q := pgx.Identifier{schema}.Sanitize() + "."
 	return &PostgresStore{pool: pool, sql: postgresStatements{

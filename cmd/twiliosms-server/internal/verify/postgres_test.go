@@ -37,7 +37,7 @@ func TestPostgresStoreBadInput(t *testing.T) {
 	}
 	_, err = NewPostgresStore(ctx, pool, "twiliosms")
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "verify: postgres: creating the tables in schema twiliosms")
+	assert.Contains(t, err.Error(), "verify: postgres: failed to connect")
 	assert.NotContains(t, err.Error(), "s3cret")
 }
 
