@@ -8,10 +8,12 @@
 // tested.
 //
 // One cluster serves a whole test binary, since creating one takes
-// seconds: it starts with the first test that asks for it, and Main stops
-// it and removes its directory when the tests end (it is also told to quit
-// if the test binary dies). Each test keeps to a schema of its own
-// (Schema), dropped when it ends.
+// seconds: it starts with the first test that asks for it, and Main (or
+// Tests, for a TestMain that hands its testing.M on) stops it and removes
+// its directory when the tests end; it is also told to quit if the test
+// binary dies. Each test keeps to a schema of its own (Schema), dropped
+// when it ends. A test that pauses the server (Cluster.Pause) uses the
+// throwaway cluster (Local) even when TWILIOSMS_DATABASE_URL is set.
 //
 // PostgreSQL refuses to run as root: a test binary running as root runs
 // the cluster as the "postgres" user that Debian's package creates.
