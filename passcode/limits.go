@@ -100,8 +100,8 @@ func DefaultLimits() []Limit {
 // windows' keys, the client's address, and the destination region.
 type subjects struct {
 	recipient, recipientSends, recipientFails string
-	client                         *client
-	region                         string
+	client                                    *client
+	region                                    string
 }
 
 // windows returns the window of each limit in limits whose scope is one of

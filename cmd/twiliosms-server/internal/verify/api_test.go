@@ -22,12 +22,14 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/connectorkit/twiliosms"
+	"github.com/connectorkit/twiliosms/internal/pgtest"
 	"github.com/connectorkit/twiliosms/passcode"
 	"github.com/connectorkit/twiliosms/twiliosmstest"
 )
 
-// TestMain fails the run if any test leaves a goroutine behind.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain fails the run if any test leaves a goroutine behind, and stops
+// the PostgreSQL the tests started.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(pgtest.Tests(m)) }
 
 const (
 	testAccount = "AC0123456789abcdef0123456789abcdef"

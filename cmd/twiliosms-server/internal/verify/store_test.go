@@ -21,6 +21,7 @@ func stores(t *testing.T) map[string]Store {
 		"memory":        NewMemoryStore(),
 		"redis":         NewRedisStore(redistest.Client(t), "verifytest:"+strings.ToLower(t.Name())+":"),
 		"redis cluster": NewRedisStore(cluster, "verifytest:"+strings.ToLower(t.Name())+":"),
+		"postgres":      newPostgresStore(t),
 	}
 }
 
