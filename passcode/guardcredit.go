@@ -75,11 +75,18 @@ func (s *Service) credit(ctx context.Context, rc *recipient, data []byte, taken 
 			b.count(e.sendData, -1, false, true)
 		}
 	}
-	// The match took the ledger's key, marks and all: the marks that
-	// outlive the verification are written back, the newer ones with it.
-	marks := rc.keys().ledger
+	b.ops = append(b.ops, s.keepMarks(rc, taken, now, d.flags&flagNoTrust == 0)...)
+	s.write(ctx, "credit a verified code", b.ops, b.shared)
+}
+
+// keepMarks returns the operations that write back the recipient's marks
+// that outlive the ledger a verification took: the number remembered for
+// RememberVerified from now, and, when the verification earned trust
+// (trusted), credited now.
+func (s *Service) keepMarks(rc *recipient, taken []storage.Slot, now time.Time, trusted bool) []storage.Op {
+	t := now.UnixMilli()
 	remember, credited := t+s.guard.remember.Milliseconds(), int64(0)
-	if d.flags&flagNoTrust == 0 {
+	if trusted {
 		credited = t
 	}
 	for _, sl := range taken {
@@ -90,11 +97,12 @@ func (s *Service) credit(ctx context.Context, rc *recipient, data []byte, taken 
 			credited = max(credited, sl.Value)
 		}
 	}
-	b.ops = append(b.ops, storage.Op{Key: marks, Index: markRemembered, Value: remember, Kind: storage.OpMax, Keep: msDuration(remember - t)})
+	marks := rc.keys().ledger
+	ops := []storage.Op{{Key: marks, Index: markRemembered, Value: remember, Kind: storage.OpMax, Keep: msDuration(remember - t)}}
 	if credited > t-dayMs {
-		b.ops = append(b.ops, storage.Op{Key: marks, Index: markCredited, Value: credited, Kind: storage.OpMax, Keep: msDuration(credited + dayMs - t)})
+		ops = append(ops, storage.Op{Key: marks, Index: markCredited, Value: credited, Kind: storage.OpMax, Keep: msDuration(credited + dayMs - t)})
 	}
-	s.write(ctx, "credit a verified code", b.ops, b.shared)
+	return ops
 }
 
 // carrierFailures are Twilio's error codes, on an undelivered or failed

@@ -41,7 +41,9 @@ const (
 	slotDoorVerified = slotDoor + ringHours         // of those, the verified ones, by the hour they were sent
 	slotMarks        = slotDoorVerified + ringHours // refusals marked for a second try, this minute
 	slotAllDays      = slotMarks + 1                // the service's key only: every verified send, by day
-	scopeSlots       = slotAllDays + ringDays
+	slotRelays       = slotAllDays + ringDays       // codes relayed without a loop, by hour
+	slotRelayDays    = slotRelays + ringHours       // and by day
+	scopeSlots       = slotRelayDays + ringDays
 )
 
 // ring is where a ring of n slots from base keeps epoch.
@@ -54,6 +56,8 @@ type scopeCounts struct {
 	doorUnverified                 int64 // door sends in the last 24 hours not verified
 	marks                          int64 // refusals marked this minute
 	pastVerified                   int64 // the service's verified sends on its 14 days before today
+	relays                         int64 // codes relayed without a loop in the last 24 hours
+	relayBusiest                   int64 // on the busiest of the days of history
 }
 
 // countScope sums a scope's slots at t, with days whole days of history.
@@ -104,9 +108,15 @@ func countScope(slots []storage.Slot, t int64, days int) scopeCounts {
 			if s.Epoch >= t/minuteMs {
 				c.marks = s.Value
 			}
-		case i < scopeSlots:
+		case i < slotRelays:
 			if age := today - s.Epoch; age >= 1 && age < ringDays {
 				c.pastVerified += s.Value
+			}
+		case i < slotRelayDays:
+			c.relays += weight(s.Epoch) * s.Value
+		case i < scopeSlots:
+			if age := today - s.Epoch; age >= 1 && age <= int64(days) {
+				c.relayBusiest = max(c.relayBusiest, s.Value)
 			}
 		}
 	}
@@ -152,6 +162,22 @@ func reopens(slots []storage.Slot, t int64, days, floor int) int64 {
 		return 1000 * hi
 	}
 	return ((t/hourMs+ringHours+1)*hourMs - t + 999) / 1000 * 1000
+}
+
+// relayThreshold is, in sends × seconds, how many codes relayed without a
+// loop a scope lets through in 24 hours: relayFactor times its busiest day
+// of them, and never fewer than floor.
+func (c scopeCounts) relayThreshold(floor int) int64 {
+	return hourWeight * max(int64(floor), relayFactor*c.relayBusiest)
+}
+
+// appendRelay appends to ops the operations that count n codes relayed
+// without a loop at sent in a scope's key.
+func appendRelay(ops []storage.Op, k string, sent int64, n int64, keep int64) []storage.Op {
+	h, d := sent/hourMs, sent/dayMs
+	keepFor := msDuration(keep)
+	return append(ops, storage.Op{Key: k, Index: ring(slotRelays, ringHours, h), Epoch: h, Value: n, Keep: keepFor},
+		storage.Op{Key: k, Index: ring(slotRelayDays, ringDays, d), Epoch: d, Value: n, Keep: keepFor})
 }
 
 // appendCount appends to ops the operations that count n sends made at

@@ -24,13 +24,30 @@ const (
 	scopeCount
 )
 
-// guardSignals name the scope and the rule of each refusal.
-var guardSignals = [scopeCount]string{
-	scopeRange:        "unverified_to_range",
-	scopeAddress:      "unverified_from_ip",
-	scopeCountries:    "unverified_countries_from_ip",
-	scopeCountry:      "unverified_to_country",
-	scopeNewCountries: "unverified_to_new_countries",
+// guardSignals name the scope and the rule of each refusal, and
+// relaySignals those of a code relayed without a loop.
+var (
+	guardSignals = [scopeCount]string{
+		scopeRange:        "unverified_to_range",
+		scopeAddress:      "unverified_from_ip",
+		scopeCountries:    "unverified_countries_from_ip",
+		scopeCountry:      "unverified_to_country",
+		scopeNewCountries: "unverified_to_new_countries",
+	}
+	relaySignals = [scopeCount]string{
+		scopeRange:     "relays_to_range",
+		scopeAddress:   "relays_from_ip",
+		scopeCountries: "relays_countries_from_ip",
+		scopeCountry:   "relays_to_country",
+	}
+)
+
+// signal names the verdict's scope and rule.
+func (v *guardVerdict) signal() string {
+	if v.flags&flagNoLoop != 0 {
+		return relaySignals[v.scope]
+	}
+	return guardSignals[v.scope]
 }
 
 // rangeDigits is how many of a number's last digits its range leaves out:
@@ -69,6 +86,21 @@ const (
 	doorMaxWait = time.Hour
 )
 
+// Codes relayed from a system that tells this service of no sign-in
+// (RelayRequest.Loop false) never verify here, so they are counted apart
+// and judged against their own history: a scope refuses them past
+// relayFactor times its busiest day of them in its history, and never
+// before relayRangeFloor a day for a range, relayAddressFloor for an
+// address, relayCountryFloor for a country, or relayCountries countries
+// from one address.
+const (
+	relayFactor       = 3
+	relayRangeFloor   = 10
+	relayAddressFloor = 30
+	relayCountryFloor = 50
+	relayCountries    = 10
+)
+
 // probationVerified is how many verified sends the service needs on the 14
 // days before today before it judges sends to countries nobody verified
 // from: a new deployment has only such countries, and on its first day
@@ -105,6 +137,8 @@ const (
 	flagServiceDoor             // let through the new-countries scope's open door
 	flagNoTrust                 // its verification earns no trust: the number earned some in the last day
 	flagCounted                 // the guard counted it (not so with the guard off)
+	flagRelay                   // another system's code, relayed: Confirm credits it
+	flagNoLoop                  // relayed from a system that confirms no sign-in: counted apart
 )
 
 // guardSend is the guard's part of one send: what it reads, what it
@@ -268,6 +302,62 @@ func (g *guardSend) decide(cfg *guardConfig) {
 	}
 }
 
+// decideRelay judges a code relayed from a system that confirms no
+// sign-in, by what needs no verification: a range, an address, or an
+// address's countries far above the relays' own history; a country's, as
+// a broad scope, with its door.
+func (g *guardSend) decideRelay(cfg *guardConfig) {
+	t, v := g.t, &g.verdict
+	v.flags |= flagRelay | flagNoLoop
+	for i, days := range map[int]int{scopeRange: guardHistoryDays, scopeAddress: 0, scopeCountry: guardHistoryDays} {
+		if !g.cached[i] {
+			g.counts[i] = countScope(g.slots[i], t, days)
+		}
+	}
+	v.remembered = t < g.marked[0]
+	v.exempt = cfg.regions[g.region] || cfg.allowsNetwork(g.client.ip)
+	if v.remembered || v.exempt {
+		return
+	}
+	for _, j := range []struct{ scope, floor int }{{scopeRange, relayRangeFloor}, {scopeAddress, relayAddressFloor}} {
+		c := g.counts[j.scope]
+		if g.keys[j.scope] == "" || c.relays < c.relayThreshold(j.floor) {
+			continue
+		}
+		g.refuse(j.scope, g.relaysReopen(j.scope, j.floor), c)
+	}
+	if g.keys[scopeCountries] != "" {
+		g.judgeCountriesMax(relayCountries)
+	}
+	if v.refused {
+		return
+	}
+	if c := g.counts[scopeCountry]; c.relays >= c.relayThreshold(relayCountryFloor) {
+		g.judgeDoor(scopeCountry, min(g.relaysReopen(scopeCountry, relayCountryFloor), doorMaxWait))
+	}
+}
+
+// relaysReopen is how long until scope i's relays are under their
+// threshold, if nothing else happens.
+func (g *guardSend) relaysReopen(i, floor int) time.Duration {
+	slots := g.slotsOf(i)
+	for m := time.Hour; m <= 25*time.Hour; m += time.Hour {
+		if c := countScope(slots, g.t+m.Milliseconds(), guardHistoryDays); c.relays < c.relayThreshold(floor) {
+			return m
+		}
+	}
+	return 25 * time.Hour
+}
+
+// slotsOf returns scope i's slots, copied from the Service's cache when
+// they were counted there.
+func (g *guardSend) slotsOf(i int) []storage.Slot {
+	if g.cached[i] {
+		return g.cache.slots(g.keys[i])
+	}
+	return g.slots[i]
+}
+
 // refuse records a refusal by scope i; the first names it, and RetryAfter
 // is when every refusing scope lets the send through.
 func (g *guardSend) refuse(i int, retry time.Duration, c scopeCounts) {
@@ -282,7 +372,12 @@ func (g *guardSend) refuse(i int, retry time.Duration, c scopeCounts) {
 // judgeCountries refuses a send to a country not yet counted when the
 // address already sent to guardCountriesMax countries with no verified
 // code in the last 24 hours.
-func (g *guardSend) judgeCountries() {
+func (g *guardSend) judgeCountries() { g.judgeCountriesMax(guardCountriesMax) }
+
+// judgeCountriesMax refuses a send to a country not yet counted when the
+// address already sent to limit countries with no verified code in the
+// last 24 hours.
+func (g *guardSend) judgeCountriesMax(limit int) {
 	member := slotCountries + 2*regionIndex(g.region)
 	var sentAt, verifiedAt [16]storage.Slot // an address sends to few countries
 	sent, verified := sentAt[:0], verifiedAt[:0]
@@ -304,15 +399,15 @@ func (g *guardSend) judgeCountries() {
 		times = append(times, s.Value)
 		seen = seen || s.Index == member
 	}
-	if seen || len(times) < guardCountriesMax {
+	if seen || len(times) < limit {
 		return
 	}
 	slices.Sort(times)
-	// Room comes when all but guardCountriesMax-1 countries have left the window.
-	retry := msDuration(times[len(times)-guardCountriesMax] + dayMs - g.t)
+	// Room comes when all but limit-1 countries have left the window.
+	retry := msDuration(times[len(times)-limit] + dayMs - g.t)
 	v := &g.verdict
 	if !v.refused {
-		v.refused, v.scope, v.unverified, v.threshold = true, scopeCountries, len(times), guardCountriesMax
+		v.refused, v.scope, v.unverified, v.threshold = true, scopeCountries, len(times), limit
 	}
 	v.retryAfter = max(v.retryAfter, retry)
 }
@@ -322,10 +417,18 @@ func (g *guardSend) judgeCountries() {
 // a refusal while the door has room; else it refuses for at most
 // doorMaxWait, marking the number for its second try.
 func (g *guardSend) judgeBroad(i int) {
-	c, t, v := g.counts[i], g.t, &g.verdict
-	if !c.over(guardFloor) {
-		return
+	if g.counts[i].over(guardFloor) {
+		g.judgeDoor(i, msDuration(reopens(g.slotsOf(i), g.t, guardHistoryDays, guardFloor)))
 	}
+}
+
+// judgeDoor judges a send that broad scope i, over its threshold until
+// reopen from now, would refuse: it lets through an address with verified
+// codes of its own, and a number asking again after a refusal while the
+// door has room; else it refuses for at most doorMaxWait, marking the
+// number for its second try.
+func (g *guardSend) judgeDoor(i int, reopen time.Duration) {
+	c, t, v := g.counts[i], g.t, &g.verdict
 	if g.keys[scopeAddress] != "" && g.counts[scopeAddress].known() {
 		return // an address whose own codes are being verified
 	}
@@ -349,14 +452,10 @@ func (g *guardSend) judgeBroad(i int) {
 	if live {
 		wait = msDuration(refusedAt + doorDelay.Milliseconds() - t)
 	}
-	slots := g.slots[i]
-	if g.cached[i] {
-		slots = g.cache.slots(g.keys[i])
-	}
 	if !roomy {
-		wait = max(wait, doorRoom(slots, t, budget))
+		wait = max(wait, doorRoom(g.slotsOf(i), t, budget))
 	}
-	g.refuse(i, min(msDuration(reopens(slots, t, guardHistoryDays, guardFloor)), wait, doorMaxWait), c)
+	g.refuse(i, min(reopen, wait, doorMaxWait), c)
 }
 
 // doorRoom returns how long until a door whose sends fill its budget at t
@@ -376,6 +475,9 @@ func doorRoom(slots []storage.Slot, t, budget int64) time.Duration {
 // country's and the service's, which may lag).
 func (g *guardSend) counting(eventID string, data *sendData) (ops, shared []storage.Op) {
 	v, t := &g.verdict, g.t
+	if v.flags&flagNoLoop != 0 {
+		return g.countingRelay(eventID, data)
+	}
 	ops = appendCount(g.opsBuf[:0], g.keys[scopeRange], t, 1, false, false, keepScope)
 	if g.keys[scopeAddress] != "" {
 		ops = appendCount(ops, g.keys[scopeAddress], t, 1, false, false, keepAddress)
@@ -387,6 +489,27 @@ func (g *guardSend) counting(eventID string, data *sendData) (ops, shared []stor
 	shared = appendCount(g.sharedBuf[:0], g.keys[scopeCountry], t, 1, false, v.flags&flagCountryDoor != 0, keepScope)
 	if v.flags&flagNewCountry != 0 {
 		shared = appendCount(shared, g.keys[scopeNewCountries], t, 1, false, v.flags&flagServiceDoor != 0, keepScope)
+	}
+	return ops, shared
+}
+
+// countingRelay is counting for a code relayed without a loop: in the
+// relays' own counts of its range, address and country, the address's
+// countries, and the recipient's ledger.
+func (g *guardSend) countingRelay(eventID string, data *sendData) (ops, shared []storage.Op) {
+	v, t := &g.verdict, g.t
+	ops = appendRelay(g.opsBuf[:0], g.keys[scopeRange], t, 1, keepScope)
+	if g.keys[scopeAddress] != "" {
+		ops = appendRelay(ops, g.keys[scopeAddress], t, 1, keepAddress)
+		ops = append(ops, storage.Op{Key: g.keys[scopeCountries], Index: slotCountries + 2*regionIndex(g.region), Value: t, Kind: storage.OpMax, Keep: msDuration(keepAddress)})
+	}
+	g.eventKey = eventHash(eventID)
+	*data = sendData{sent: t, event: g.eventKey, flags: v.flags | flagCounted, address: g.client.id}
+	ops = g.entry(ops, data)
+	shared = appendRelay(g.sharedBuf[:0], g.keys[scopeCountry], t, 1, keepScope)
+	if v.flags&flagCountryDoor != 0 {
+		h := t / hourMs
+		shared = append(shared, storage.Op{Key: g.keys[scopeCountry], Index: ring(slotDoor, ringHours, h), Epoch: h, Value: 1, Keep: msDuration(keepScope)})
 	}
 	return ops, shared
 }
@@ -409,8 +532,12 @@ func (g *guardSend) entry(ops []storage.Op, d *sendData) []storage.Op {
 // asked for it, against which a failed send still counts.
 func (g *guardSend) uncounting() (ops, shared []storage.Op) {
 	v, t := &g.verdict, g.t
-	ops = appendCount(nil, g.keys[scopeRange], t, -1, false, false, keepScope)
 	ops = append(ops, storage.Op{Key: g.ledger, Index: g.place*entrySlots + entryEvent, Epoch: t, Value: -g.eventKey, Keep: msDuration(keepLedger)})
+	if v.flags&flagNoLoop != 0 {
+		ops = appendRelay(ops, g.keys[scopeRange], t, -1, keepScope)
+		return ops, appendRelay(nil, g.keys[scopeCountry], t, -1, keepScope)
+	}
+	ops = appendCount(ops, g.keys[scopeRange], t, -1, false, false, keepScope)
 	shared = appendCount(nil, g.keys[scopeCountry], t, -1, false, v.flags&flagCountryDoor != 0, keepScope)
 	if v.flags&flagNewCountry != 0 {
 		shared = appendCount(shared, g.keys[scopeNewCountries], t, -1, false, v.flags&flagServiceDoor != 0, keepScope)
@@ -435,9 +562,9 @@ func (g *guardSend) marking() (ops, shared []storage.Op) {
 
 // logDecision writes one decision record for a refusal, a would-be
 // refusal in GuardRecordOnly, or a send let through a door.
-func (s *Service) logDecision(ctx context.Context, g *guardSend, r Request) {
+func (s *Service) logDecision(ctx context.Context, g *guardSend, ip string, usage twiliosms.UsageType) {
 	v := &g.verdict
-	d := GuardDecision{Decision: "refused", Signal: guardSignals[v.scope], Region: g.region, RetryAfter: v.retryAfter}
+	d := GuardDecision{Decision: "refused", Signal: v.signal(), Region: g.region, RetryAfter: v.retryAfter}
 	level := slog.LevelWarn
 	switch {
 	case v.door:
@@ -449,7 +576,7 @@ func (s *Service) logDecision(ctx context.Context, g *guardSend, r Request) {
 		logger.LogAttrs(ctx, level, "passcode: fraud guard decision",
 			slog.String("decision", d.Decision), slog.String("signal", d.Signal),
 			slog.String("scope", g.keys[v.scope]), slog.String("to", twiliosms.MaskPhone(g.e164)), slog.String("region", g.region),
-			slog.String("ip", r.IP), slog.String("usage_type", string(r.UsageType)), slog.Int("unverified", v.unverified),
+			slog.String("ip", ip), slog.String("usage_type", string(usage)), slog.Int("unverified", v.unverified),
 			slog.Int("threshold", v.threshold), slog.Duration("retry_after", d.RetryAfter))
 	}
 	if s.guard.onDecision != nil {

@@ -344,7 +344,7 @@ func (s *Service) Send(ctx context.Context, r Request) (*Sent, error) {
 	}
 	var g *guardSend
 	if s.guard.mode != GuardOff {
-		if g, err = s.judge(ctx, rc, cl, &req); err != nil {
+		if g, err = s.judge(ctx, rc, cl, &req, false, false); err != nil {
 			return nil, err
 		}
 		defer g.release()
@@ -363,7 +363,7 @@ func (s *Service) Send(ctx context.Context, r Request) (*Sent, error) {
 	case res.Full >= 0:
 		return nil, &LimitError{Limit: applied[res.Full], RetryAfter: res.RetryAfter, send: true}
 	}
-	if err := s.afterJudging(ctx, g, r, req.Shared); err != nil {
+	if err := s.afterJudging(ctx, g, r.IP, r.UsageType, req.Shared); err != nil {
 		return nil, err
 	}
 	result, err := s.deliver(ctx, rc.message(twiliosms.Message{UsageType: r.UsageType, Code: code, Locale: r.Locale, Payload: r.Payload}), req, applied, g)
@@ -387,14 +387,24 @@ func (s *Service) sendCode(resend twiliosms.Secret) (string, error) {
 }
 
 // judge reads the guard's counts and judges a send, setting req's Data,
-// Writes, Shared and DryRun; it returns the guard's part.
-func (s *Service) judge(ctx context.Context, rc *recipient, cl *client, req *storage.IssueRequest) (*guardSend, error) {
+// Writes, Shared and DryRun; it returns the guard's part. A relayed code
+// is judged as a send when its system confirms sign-ins (loop), and
+// against the relays' own history otherwise.
+func (s *Service) judge(ctx context.Context, rc *recipient, cl *client, req *storage.IssueRequest, relay, loop bool) (*guardSend, error) {
 	g := s.newGuardSend(rc, cl, req.Now)
 	if err := g.read(ctx, s.store, s.shared, req.Deadline); err != nil {
 		g.release()
 		return nil, storeError(req.Deadline, err)
 	}
-	g.decide(&s.guard)
+	switch {
+	case relay && !loop:
+		g.decideRelay(&s.guard)
+	case relay:
+		g.decide(&s.guard)
+		g.verdict.flags |= flagRelay
+	default:
+		g.decide(&s.guard)
+	}
 	if g.verdict.refused && s.guard.mode == GuardDeny {
 		req.DryRun = true
 		return g, nil
@@ -409,20 +419,20 @@ func (s *Service) judge(ctx context.Context, rc *recipient, cl *client, req *sto
 // through: it logs the decision, and returns the refusal, marking the
 // number for a second try; a send let through has its shared counts, which
 // the issue wrote, added to the Service's cache.
-func (s *Service) afterJudging(ctx context.Context, g *guardSend, r Request, shared []storage.Op) error {
+func (s *Service) afterJudging(ctx context.Context, g *guardSend, ip string, usage twiliosms.UsageType, shared []storage.Op) error {
 	if g == nil {
 		return nil
 	}
 	v := &g.verdict
 	if v.refused || v.door {
-		s.logDecision(ctx, g, r)
+		s.logDecision(ctx, g, ip, usage)
 	}
 	if v.refused && s.guard.mode == GuardDeny {
 		if v.mark {
 			ops, marks := g.marking()
 			s.write(ctx, "mark a refused number", ops, marks)
 		}
-		return &FraudError{Signal: guardSignals[v.scope], RetryAfter: v.retryAfter}
+		return &FraudError{Signal: v.signal(), RetryAfter: v.retryAfter}
 	}
 	s.shared.apply(shared)
 	return nil

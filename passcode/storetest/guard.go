@@ -41,6 +41,8 @@ var guardCases = []struct {
 	{"GuardAddressesWithVerifiedCodesPassBroadScopes", guardAddressesWithVerifiedCodesPassBroadScopes},
 	{"GuardDeliveryReportsTakeBackCarrierFailures", guardDeliveryReportsTakeBackCarrierFailures},
 	{"GuardANumberEarnsTrustOnceADay", guardANumberEarnsTrustOnceADay},
+	{"RelaysWithoutALoopAreJudgedByTheirOwnHistory", relaysWithoutALoopAreJudgedByTheirOwnHistory},
+	{"RelaysWithALoopAreJudgedAsSendsAndConfirmed", relaysWithALoopAreJudgedAsSendsAndConfirmed},
 }
 
 // numbers returns n valid numbers of region, each in a range of its own
