@@ -49,7 +49,22 @@ func (b *guardBook) verified(d sendData, t int64) {
 		b.count(d, -1, false, true)
 		return
 	}
-	b.count(d, 1, true, true)
+	if d.flags&flagSuspectAddress != 0 {
+		// Asked for from an address sending many codes nobody verifies: the
+		// verification takes the send off its scopes' unverified counts, and
+		// earns trust for the number and its range, not for the country a
+		// pump could open with a few numbers it holds.
+		b.ops = appendCount(b.ops, b.rangeKey, d.sent, 1, true, false, keepScope)
+		if d.address != 0 {
+			b.ops = appendCount(b.ops, addressKeys(d.address).guard, d.sent, 1, true, false, keepAddress)
+		}
+		b.shared = appendCount(b.shared, b.countryKey, d.sent, -1, false, d.flags&flagCountryDoor != 0, keepScope)
+		if d.flags&flagNewCountry != 0 {
+			b.shared = appendCount(b.shared, serviceGuardKey, d.sent, -1, false, d.flags&flagServiceDoor != 0, keepScope)
+		}
+	} else {
+		b.count(d, 1, true, true)
+	}
 	if d.address != 0 {
 		b.ops = append(b.ops, storage.Op{Key: addressKeys(d.address).guard, Index: slotCountries + 2*regionIndex(b.region) + 1,
 			Value: t, Kind: storage.OpMax, Keep: msDuration(keepAddress)})

@@ -139,6 +139,7 @@ const (
 	flagCounted                 // the guard counted it (not so with the guard off)
 	flagRelay                   // another system's code, relayed: Confirm credits it
 	flagNoLoop                  // relayed from a system that confirms no sign-in: counted apart
+	flagSuspectAddress          // asked for from an address with many unverified codes: its verification earns its country nothing
 )
 
 // guardSend is the guard's part of one send: what it reads, what it
@@ -274,6 +275,9 @@ func (g *guardSend) decide(cfg *guardConfig) {
 	}
 	if g.marked[markCredited-markRemembered] > t-dayMs {
 		v.flags |= flagNoTrust
+	}
+	if c := g.counts[scopeAddress]; g.keys[scopeAddress] != "" && 2*100*c.unverified >= c.threshold(guardFloor) {
+		v.flags |= flagSuspectAddress
 	}
 	v.remembered = t < g.marked[0]
 	v.exempt = cfg.regions[g.region] || cfg.allowsNetwork(g.client.ip)

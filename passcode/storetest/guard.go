@@ -41,6 +41,7 @@ var guardCases = []struct {
 	{"GuardAddressesWithVerifiedCodesPassBroadScopes", guardAddressesWithVerifiedCodesPassBroadScopes},
 	{"GuardDeliveryReportsTakeBackCarrierFailures", guardDeliveryReportsTakeBackCarrierFailures},
 	{"GuardANumberEarnsTrustOnceADay", guardANumberEarnsTrustOnceADay},
+	{"GuardLaunderingAddressEarnsItsCountryNothing", guardLaunderingAddressEarnsItsCountryNothing},
 	{"RelaysWithoutALoopAreJudgedByTheirOwnHistory", relaysWithoutALoopAreJudgedByTheirOwnHistory},
 	{"RelaysWithALoopAreJudgedAsSendsAndConfirmed", relaysWithALoopAreJudgedAsSendsAndConfirmed},
 }
@@ -461,5 +462,32 @@ func guardBurstOfRealUsers(t *testing.T, newStore func(*testing.T) passcode.Stor
 			e.verifyLast(in[j], ip(j))
 		}
 		e.Clock.Advance(5 * time.Second)
+	}
+}
+
+func guardLaunderingAddressEarnsItsCountryNothing(t *testing.T, newStore func(*testing.T) passcode.Store) {
+	// An address that asked for unverified codes to half the floor's worth
+	// of numbers, then verifies one to a number it holds: the verification
+	// takes its own send off the country's count but does not raise the
+	// country's threshold. From an address with fewer, it does.
+	for _, c := range []struct {
+		unverified, room int
+	}{{4, 7}, {5, 5}} {
+		t.Run(fmt.Sprintf("%d unverified", c.unverified), func(t *testing.T) {
+			e := NewEnv(t, newStore(t), NewClock(), quiet)
+			fr := numbers(t, e, "FR", 20, true)
+			const ip = "198.51.100.1"
+			for _, n := range fr[:c.unverified] {
+				require.NoError(t, e.sendFrom(n, ip))
+			}
+			held := fr[c.unverified]
+			require.NoError(t, e.sendFrom(held, ip))
+			e.verifyLast(held, ip)
+			others := fr[c.unverified+1:]
+			for i, n := range others[:c.room] {
+				require.NoError(t, e.sendFrom(n, fmt.Sprintf("203.0.113.%d", i)), "send %d of %d left to the country", i+1, c.room)
+			}
+			requireFraud(t, e.sendFrom(others[c.room], "203.0.113.99"), "unverified_to_country", time.Minute)
+		})
 	}
 }
