@@ -132,14 +132,14 @@ const (
 // ledger entry, so that a verification, a report or a loop credits it as
 // it was counted.
 const (
-	flagNewCountry  = 1 << iota // counted in the service's new-countries scope
-	flagCountryDoor             // let through the country's open door
-	flagServiceDoor             // let through the new-countries scope's open door
-	flagNoTrust                 // its verification earns no trust: the number earned some in the last day
-	flagCounted                 // the guard counted it (not so with the guard off)
-	flagRelay                   // another system's code, relayed: Confirm credits it
-	flagNoLoop                  // relayed from a system that confirms no sign-in: counted apart
-	flagSuspectAddress          // asked for from an address with many unverified codes: its verification earns its country nothing
+	flagNewCountry     = 1 << iota // counted in the service's new-countries scope
+	flagCountryDoor                // let through the country's open door
+	flagServiceDoor                // let through the new-countries scope's open door
+	flagNoTrust                    // its verification earns no trust: the number earned some in the last day
+	flagCounted                    // the guard counted it (not so with the guard off)
+	flagRelay                      // another system's code, relayed: Confirm credits it
+	flagNoLoop                     // relayed from a system that confirms no sign-in: counted apart
+	flagSuspectAddress             // asked for from an address with many unverified codes: its verification earns its country nothing
 )
 
 // guardSend is the guard's part of one send: what it reads, what it
