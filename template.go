@@ -6,6 +6,7 @@ import (
 	"math"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -39,6 +40,12 @@ var logtoUsageTypes = []UsageType{
 	UsageTypeOrganizationInvitation, UsageTypeUserPermissionValidation,
 	UsageTypeBindNewIdentifier, UsageTypeMfaVerification, UsageTypeBindMfa,
 }
+
+// LogtoUsageTypes returns Logto's nine usage types, in Logto's order. A
+// Message with another usage type is sent with the config's template of
+// that type if it has one, and Generic's otherwise, as Logto does: a tool
+// that takes a usage type from a person can refuse the typos with it.
+func LogtoUsageTypes() []UsageType { return slices.Clone(logtoUsageTypes) }
 
 // MaxBodyLength is the longest body, in characters, that Twilio accepts.
 const MaxBodyLength = 1600

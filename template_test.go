@@ -233,3 +233,12 @@ func TestUsageTypeConstantsAreLogtos(t *testing.T) {
 		[]UsageType{UsageTypeRegister, UsageTypeSignIn, UsageTypeForgotPassword, UsageTypeGeneric, UsageTypeOrganizationInvitation,
 			UsageTypeUserPermissionValidation, UsageTypeBindNewIdentifier, UsageTypeMfaVerification, UsageTypeBindMfa})
 }
+
+func TestLogtoUsageTypesIsACopy(t *testing.T) {
+	got := LogtoUsageTypes()
+	require.Len(t, got, 9)
+	assert.Equal(t, UsageTypeRegister, got[0])
+	assert.Contains(t, got, UsageTypeBindMfa)
+	got[0] = "Changed"
+	assert.Equal(t, UsageTypeRegister, LogtoUsageTypes()[0], "a caller cannot change the list")
+}

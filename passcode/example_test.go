@@ -100,8 +100,12 @@ func Example_handlers() {
 		// phone (E.164) is verified: find or create its user, set a session cookie.
 		w.WriteHeader(http.StatusNoContent)
 	}
+	handler, err := otphttp.New(codes, startSession)
+	if err != nil {
+		log.Fatal(err)
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/otp/", http.StripPrefix("/otp", otphttp.New(codes, startSession)))
+	mux.Handle("/otp/", http.StripPrefix("/otp", handler))
 
 	server := httptest.NewServer(mux)
 	defer server.Close()

@@ -181,8 +181,8 @@ const maxCachedRanges = 1 << 16
 var numberRegions = &regionCache{m: map[string]string{}}
 
 // region returns e164's ISO 3166-1 region, "001" for a non-geographic
-// calling code, or the calling code ("+1") when libphonenumber cannot
-// place the number. On a miss it asks phone, the Sender's reading, when
+// calling code, the calling code ("+1") when libphonenumber cannot
+// place the number, or "?" when the number starts with no calling code. On a miss it asks phone, the Sender's reading, when
 // there is one, and libphonenumber otherwise.
 func (c *regionCache) region(e164 string, phone twiliosms.Phone) string {
 	code, shared := callingCode(e164)

@@ -56,7 +56,8 @@ func (r RelayRequest) LogValue() slog.Value {
 
 // Relayed is a relayed code: sent, or recognised as a repeat.
 type Relayed struct {
-	// SendResult is the Sender's answer; nil for a Duplicate.
+	// SendResult is the Sender's answer; for a Duplicate, which sent
+	// nothing, an empty one, so that its fields read as zero.
 	*twiliosms.SendResult
 	// Duplicate is set when the same Source asked for the same code to the
 	// same number within the code's lifetime (WithTTL): nothing was sent,
@@ -121,7 +122,7 @@ func (s *Service) Relay(ctx context.Context, r RelayRequest) (*Relayed, error) {
 	case err != nil:
 		return nil, err
 	case res.Duplicate:
-		return &Relayed{Duplicate: true}, nil
+		return &Relayed{SendResult: &twiliosms.SendResult{}, Duplicate: true}, nil
 	case res.Full >= 0:
 		return nil, &LimitError{Limit: applied[res.Full], RetryAfter: res.RetryAfter, send: true}
 	}

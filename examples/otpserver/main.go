@@ -52,7 +52,7 @@ func main() {
 		}
 		http.SetCookie(w, &http.Cookie{Name: "session", Value: id, Path: "/", MaxAge: 12 * 3600, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
 	}
-	http.Handle("/otp/", http.StripPrefix("/otp", otphttp.New(codes, startSession)))
+	http.Handle("/otp/", http.StripPrefix("/otp", must(otphttp.New(codes, startSession))))
 	// Every timeout, and a header of 32 KB at most: a slow or oversized client holds nothing for long.
 	log.Fatal((&http.Server{Addr: os.Getenv("ADDR"), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 32 << 10}).ListenAndServe())

@@ -33,6 +33,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -242,10 +243,32 @@ func (s *session) close() {
 	}
 }
 
+// checkUsageType refuses a usage type that is neither Logto's nor one of
+// the config's templates': the connector would send it with the Generic
+// template, as Logto does, and a typo such as "signIn" would go unnoticed.
+func checkUsageType(u twiliosms.UsageType, templates []twiliosms.Template) error {
+	logto := twiliosms.LogtoUsageTypes()
+	if slices.Contains(logto, u) || slices.ContainsFunc(templates, func(t twiliosms.Template) bool { return t.UsageType == u }) {
+		return nil
+	}
+	names := make([]string, len(logto))
+	for i, l := range logto {
+		names[i] = string(l)
+		if strings.EqualFold(string(l), string(u)) {
+			return fmt.Errorf("-type %q is not a usage type; usage types are case-sensitive: did you mean %q?", u, l)
+		}
+	}
+	return fmt.Errorf("-type %q is neither one of Logto's usage types (%s) nor a usageType of the config's templates", u, strings.Join(names, ", "))
+}
+
 // send shows the message it renders and sends it.
 func (s *session) send(ctx context.Context, f flags, stdout, stderr io.Writer) int {
 	if f.code == "" {
 		f.code = randomCode()
+	}
+	if err := checkUsageType(twiliosms.UsageType(f.usageType), s.cfg.Templates); err != nil {
+		fmt.Fprintf(stderr, "send: %v\n", err)
+		return exitBadInput
 	}
 	msg := twiliosms.Message{To: f.to, UsageType: twiliosms.UsageType(f.usageType), Code: f.code, Locale: f.locale}
 	r, err := s.conn.Render(msg)

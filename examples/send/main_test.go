@@ -113,6 +113,27 @@ func TestSendBadFlags(t *testing.T) {
 	}
 }
 
+func TestSendRefusesAUsageTypeNotLogtos(t *testing.T) {
+	code, out, errOut := runForTest(t, noEnv, options{}, "-type", "signIn")
+	assert.Equal(t, exitBadInput, code)
+	assert.Contains(t, errOut, `send: -type "signIn" is not a usage type; usage types are case-sensitive: did you mean "SignIn"?`)
+	assert.NotContains(t, out, "request:", "nothing was sent")
+
+	code, _, errOut = runForTest(t, noEnv, options{}, "-type", "Welcome")
+	assert.Equal(t, exitBadInput, code)
+	assert.Contains(t, errOut, `send: -type "Welcome" is neither one of Logto's usage types (Register, SignIn, ForgotPassword, Generic, `)
+
+	cfgPath := writeConfig(t, `{"accountSID":"AC00000000000000000000000000000000","authToken":"t","fromMessagingServiceSID":"MG00000000000000000000000000000000",
+		"templates":[{"usageType":"Register","content":"r {{code}}"},{"usageType":"SignIn","content":"s {{code}}"},
+		{"usageType":"ForgotPassword","content":"f {{code}}"},{"usageType":"Generic","content":"g {{code}}"},{"usageType":"Welcome","content":"w {{code}}"}]}`)
+	fake := twiliosmstest.NewServer()
+	defer fake.Close()
+	code, _, errOut = runForTest(t, noEnv, options{baseURL: fake.URL}, "-config", cfgPath, "-type", "Welcome", "-code", "1")
+	require.Equal(t, exitSent, code, errOut)
+	require.Len(t, fake.Messages(), 1)
+	assert.Equal(t, "w 1", fake.Messages()[0].Body, "a usage type of the config's own")
+}
+
 func TestSendCredentialsFromTheEnvironment(t *testing.T) {
 	fake := twiliosmstest.NewServer(twiliosmstest.WithCredentials("AC11111111111111111111111111111111", "env-token"))
 	defer fake.Close()

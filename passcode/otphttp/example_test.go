@@ -47,9 +47,12 @@ func ExampleNew() {
 		// phone (E.164) is verified: create the account, start its session.
 		w.WriteHeader(http.StatusCreated)
 	}
-	h := otphttp.New(codes, createAccount,
+	h, err := otphttp.New(codes, createAccount,
 		otphttp.WithUsageType(twiliosms.UsageTypeRegister),
 		otphttp.WithTrustedProxies(netip.MustParsePrefix("10.0.0.0/8")))
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	post := func(path, body string) {
 		r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))

@@ -25,6 +25,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -113,12 +114,16 @@ func WithCrossOriginProtection(p *http.CrossOriginProtection) Option {
 }
 
 // New returns a Handler that sends and checks codes with codes and calls
-// verified when one verifies. It panics, as http.Handle does, when codes
-// or verified is nil, or an option is unusable: an empty usage type, an
-// invalid prefix, a nil CrossOriginProtection.
-func New(codes *passcode.Service, verified VerifiedFunc, opts ...Option) *Handler {
-	if codes == nil || verified == nil {
-		panic("otphttp: New needs a passcode.Service and a VerifiedFunc")
+// verified when one verifies. A nil codes or verified, or an unusable
+// option (an empty usage type, an invalid prefix, a nil
+// CrossOriginProtection), is an error that names it and matches
+// twiliosms.ErrInvalidConfig.
+func New(codes *passcode.Service, verified VerifiedFunc, opts ...Option) (*Handler, error) {
+	switch {
+	case codes == nil:
+		return nil, configErrorf("New", "the passcode.Service is nil; build one with passcode.New")
+	case verified == nil:
+		return nil, configErrorf("New", "the VerifiedFunc is nil; pass the function that starts a session for a verified number")
 	}
 	h := &Handler{codes: codes, verified: verified, usage: twiliosms.UsageTypeSignIn, logger: slog.Default(), origins: http.NewCrossOriginProtection()}
 	for _, opt := range opts {
@@ -128,17 +133,28 @@ func New(codes *passcode.Service, verified VerifiedFunc, opts ...Option) *Handle
 	}
 	switch {
 	case h.usage == "":
-		panic("otphttp: WithUsageType: the usage type is empty; pass the flow's, such as twiliosms.UsageTypeSignIn")
+		return nil, configErrorf("WithUsageType", "the usage type is empty; pass the flow's, such as twiliosms.UsageTypeSignIn")
 	case h.origins == nil:
-		panic("otphttp: WithCrossOriginProtection: nil; pass http.NewCrossOriginProtection() and configure it")
+		return nil, configErrorf("WithCrossOriginProtection", "nil; pass http.NewCrossOriginProtection() and configure it")
 	}
 	for i, p := range h.proxies {
 		if !p.IsValid() {
-			panic("otphttp: WithTrustedProxies: prefix " + p.String() + " is invalid; build it with netip.ParsePrefix")
+			return nil, configErrorf("WithTrustedProxies", "prefix %d is invalid; build it with netip.ParsePrefix", i)
 		}
 		h.proxies[i] = p.Masked()
 	}
-	return h
+	return h, nil
+}
+
+// configError is a bad argument or option of New. It matches
+// twiliosms.ErrInvalidConfig.
+type configError struct{ option, problem string }
+
+func (e *configError) Error() string        { return "otphttp: " + e.option + ": " + e.problem }
+func (e *configError) Is(target error) bool { return target == twiliosms.ErrInvalidConfig }
+
+func configErrorf(option, format string, args ...any) error {
+	return &configError{option, fmt.Sprintf(format, args...)}
 }
 
 // ServeHTTP serves POST /send and POST /verify.

@@ -78,7 +78,8 @@ func newHarness(t *testing.T, s setup) *harness {
 	if !s.defaultLogger {
 		opts = append([]otphttp.Option{otphttp.WithLogger(nil)}, opts...)
 	}
-	handler := otphttp.New(codes, h.signIn, opts...)
+	handler, err := otphttp.New(codes, h.signIn, opts...)
+	require.NoError(t, err)
 	mux := http.NewServeMux()
 	mux.Handle("/otp/", http.StripPrefix("/otp", handler))
 	h.srv = httptest.NewServer(mux)
@@ -596,33 +597,34 @@ func TestUsageType(t *testing.T) {
 	assert.True(t, strings.HasPrefix(h.fake.Messages()[0].Body, "Welcome! "), h.fake.Messages()[0].Body)
 }
 
-func TestNewPanicsOnMisuse(t *testing.T) {
+func TestNewRefusesMisuse(t *testing.T) {
 	conn, err := twiliosms.New(exampleConfig)
 	require.NoError(t, err)
 	codes, err := passcode.New(conn, passcode.WithSecret(secret))
 	require.NoError(t, err)
 	ok := func(http.ResponseWriter, *http.Request, string) {}
 	tests := []struct {
-		want  string
-		build func()
+		want string
+		opts []otphttp.Option
+		svc  *passcode.Service
+		fn   otphttp.VerifiedFunc
 	}{
-		{"otphttp: New needs a passcode.Service and a VerifiedFunc", func() { otphttp.New(nil, ok) }},
-		{"otphttp: New needs a passcode.Service and a VerifiedFunc", func() { otphttp.New(codes, nil) }},
-		{"otphttp: WithUsageType: the usage type is empty", func() { otphttp.New(codes, ok, otphttp.WithUsageType("")) }},
-		{"otphttp: WithTrustedProxies: prefix invalid Prefix is invalid", func() { otphttp.New(codes, ok, otphttp.WithTrustedProxies(netip.Prefix{})) }},
-		{"otphttp: WithCrossOriginProtection: nil", func() { otphttp.New(codes, ok, otphttp.WithCrossOriginProtection(nil)) }},
+		{"otphttp: New: the passcode.Service is nil", nil, nil, ok},
+		{"otphttp: New: the VerifiedFunc is nil", nil, codes, nil},
+		{"otphttp: WithUsageType: the usage type is empty", []otphttp.Option{otphttp.WithUsageType("")}, codes, ok},
+		{"otphttp: WithTrustedProxies: prefix 1 is invalid", []otphttp.Option{otphttp.WithTrustedProxies(netip.MustParsePrefix("10.0.0.0/8"), netip.Prefix{})}, codes, ok},
+		{"otphttp: WithCrossOriginProtection: nil", []otphttp.Option{otphttp.WithCrossOriginProtection(nil)}, codes, ok},
 	}
 	for _, tt := range tests {
-		assert.True(t, strings.HasPrefix(fmt.Sprint(panicValue(tt.build)), tt.want), "want a panic with %q", tt.want)
+		h, err := otphttp.New(tt.svc, tt.fn, tt.opts...)
+		assert.Nil(t, h)
+		require.Error(t, err)
+		assert.True(t, strings.HasPrefix(err.Error(), tt.want), "got %q, want %q", err, tt.want)
+		assert.ErrorIs(t, err, twiliosms.ErrInvalidConfig)
 	}
-	assert.NotPanics(t, func() { otphttp.New(codes, ok, otphttp.Option{}) }, "the zero option is skipped")
-}
-
-// panicValue is what build panics with, or nil.
-func panicValue(build func()) (v any) {
-	defer func() { v = recover() }()
-	build()
-	return nil
+	h, err := otphttp.New(codes, ok, otphttp.Option{})
+	require.NoError(t, err, "the zero option is skipped")
+	assert.NotNil(t, h)
 }
 
 func TestOptionDocsListEveryOption(t *testing.T) {
