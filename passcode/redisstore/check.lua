@@ -19,7 +19,7 @@ local now, id = tonumber(ARGV[1]), ARGV[3]
 late(tonumber(ARGV[2]))
 local code, taken, n = KEYS[tonumber(ARGV[4])], tonumber(ARGV[5]), tonumber(ARGV[6])
 local list = windows(7 + 2 * n)
-local worst, wait, counts = full(list, now)
+local worst, wait, counts, st = full(list, now)
 if worst >= 0 then
   return {1, 0, worst, wait, ''}
 end
@@ -62,7 +62,7 @@ if match then
   return out
 end
 att = redis.call('HINCRBY', code, 'att', 1)
-record(list, now, id)
+record(st, now, id)
 keep_all()
 local left = max - att
 for j, w in ipairs(list) do

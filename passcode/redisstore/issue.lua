@@ -14,7 +14,7 @@ if code > 0 and ARGV[5] == '1' then
 end
 local list, at = windows(13)
 local locks, at2 = windows(at)
-local worst, wait, counts = full(list, now)
+local worst, wait, counts, st = full(list, now)
 local lworst, lwait = full(locks, now)
 if lworst >= 0 and (worst < 0 or lwait > wait) then
   return {lworst, lwait, 1}
@@ -25,10 +25,11 @@ end
 if ARGV[4] == '1' then
   return {-1, 0}
 end
-record(list, now, id)
+record(st, now, id)
 if code > 0 then
   put_code(KEYS[code], now, id, ARGV[7], ARGV[8], ARGV[9], tonumber(ARGV[10]), ARGV[11], ARGV[12])
 end
 slot_ops(at2)
+local after = next_after(st, counts, now)
 keep_all()
-return {-1, next_after(list, counts, now)}
+return {-1, after}

@@ -5,7 +5,8 @@
 // per instance.
 //
 //	client := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
-//	store := redisstore.New(client)
+//	store, err := redisstore.New(client)
+//	if err != nil { ... }
 //	defer store.Close(ctx)
 //	codes, err := passcode.New(conn, passcode.WithSecret(secret), passcode.WithStore(store))
 //
@@ -14,7 +15,8 @@
 // of epochs and values. Each step is a Lua script over the keys it is
 // passed, run with EVALSHA (EVAL once after a NOSCRIPT); the scripts only
 // keep records: every decision of the limits and the fraud guard is made
-// in Go, by passcode. Every key carries a TTL.
+// in Go, by passcode. Every key carries a TTL. It needs Redis 7.0 or
+// later, or Valkey.
 //
 // # Round trips
 //
@@ -68,6 +70,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/connectorkit/twiliosms"
+	"github.com/connectorkit/twiliosms/passcode"
 	"github.com/connectorkit/twiliosms/passcode/storage"
 )
 
@@ -280,9 +283,9 @@ func (s *Store) windowArgs(args []any, g *group, ws []storage.Window) []any {
 	return args
 }
 
-// opArgs appends the arguments of ops, whose keys are g's.
-func (s *Store) opArgs(args []any, g *group, ops []storage.Op) []any {
-	args = append(args, len(ops))
+// opArgs appends the arguments of ops, whose keys are g's, applied at now.
+func (s *Store) opArgs(args []any, g *group, now time.Time, ops []storage.Op) []any {
+	args = append(args, len(ops), now.UnixMilli())
 	for _, op := range ops {
 		kind := 0
 		if op.Kind == storage.OpMax {
@@ -317,7 +320,7 @@ func (s *Store) queueOps(ctx context.Context, pipe redis.Pipeliner, ops []storag
 	}
 	for _, subj := range gs.order {
 		g := gs.bySubj[subj]
-		args := s.opArgs(nil, g, per[subj])
+		args := s.opArgs(nil, g, time.Now(), per[subj])
 		slotsScript.Run(ctx, pipe, g.keys, args...)
 	}
 }
@@ -339,7 +342,9 @@ func (s *Store) applyOps(ctx context.Context, ops []storage.Op) error {
 // that gave up on a hung Redis does not know), and a count applied twice is
 // worse than one lost.
 func (s *Store) exec(ctx context.Context, pipe redis.Pipeliner, held []storage.Op) ([]redis.Cmder, error) {
-	s.load(ctx)
+	if err := s.load(ctx); err != nil {
+		return nil, err
+	}
 	cmds, err := pipe.Exec(ctx)
 	if opErr := (*net.OpError)(nil); len(held) > 0 && errors.As(err, &opErr) && opErr.Op == "dial" {
 		s.lag.Requeue(held) // never sent
@@ -386,16 +391,40 @@ func (s *Store) exec(ctx context.Context, pipe redis.Pipeliner, held []storage.O
 // load loads the scripts into Redis (every master of a Cluster) before the
 // Store's first pipeline, so that a pipeline rarely meets a NOSCRIPT: a
 // script sent again after one runs after the commands that followed it.
-func (s *Store) load(ctx context.Context) {
+// It first checks that the server is Redis 7.0 or later, which the scripts
+// need (PEXPIRE's GT and NX).
+func (s *Store) load(ctx context.Context) error {
 	if s.loaded.Load() {
-		return
+		return nil
+	}
+	if info, err := s.client.Info(ctx, "server").Result(); err == nil {
+		if err := checkVersion(info); err != nil {
+			return err
+		}
 	}
 	for _, src := range sources {
 		if err := s.client.ScriptLoad(ctx, src).Err(); err != nil {
-			return // the pipeline will say what is wrong; the next one tries again
+			return nil // the pipeline will say what is wrong; the next one tries again
 		}
 	}
 	s.loaded.Store(true)
+	return nil
+}
+
+// checkVersion refuses a server older than Redis 7.0, going by INFO
+// server's redis_version (which Valkey reports too).
+func checkVersion(info string) error {
+	for _, line := range strings.Split(info, "\n") {
+		v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:")
+		if !ok {
+			continue
+		}
+		major, _, _ := strings.Cut(v, ".")
+		if n, err := strconv.Atoi(major); err == nil && n < 7 {
+			return fmt.Errorf("redisstore: the server is Redis %s, and the store needs Redis 7.0 or later (or Valkey): upgrade it: %w", v, passcode.ErrStoreUnavailable)
+		}
+	}
+	return nil
 }
 
 // withDeadline bounds ctx by a step's deadline.

@@ -6,11 +6,11 @@
 local now = tonumber(ARGV[1])
 late(tonumber(ARGV[2]))
 local list = windows(4)
-local worst, wait, counts = full(list, now)
+local worst, wait, counts, st = full(list, now)
 if worst >= 0 then
   return {worst, wait}
 end
-record(list, now, ARGV[3])
+record(st, now, ARGV[3])
 keep_all()
 local out = {-1}
 for _, c in ipairs(counts) do

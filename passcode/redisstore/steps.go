@@ -96,7 +96,7 @@ func (s *Store) issueParts(ctx context.Context, r storage.IssueRequest, gs *grou
 		}
 		args = s.windowArgs(args, p.g, pick(r.Windows, p.windows))
 		args = s.windowArgs(args, p.g, pick(r.Locks, p.locks))
-		args = s.opArgs(args, p.g, p.ops)
+		args = s.opArgs(args, p.g, r.Now, p.ops)
 		cmds[i] = issueScript.Run(ctx, pipe, p.g.keys, args...)
 	}
 	if _, err := s.exec(ctx, pipe, held); err != nil && firstErr(cmdsOf(cmds)) == nil {
@@ -184,7 +184,7 @@ func (s *Store) queueUndo(ctx context.Context, pipe redis.Pipeliner, g *group, n
 	for _, w := range ws {
 		args = append(args, g.at(s, w.Key))
 	}
-	args = s.opArgs(args, g, ops)
+	args = s.opArgs(args, g, now, ops)
 	return undoScript.Run(ctx, pipe, g.keys, args...)
 }
 
@@ -474,7 +474,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := s.client.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redisstore: ping: %w: %w", passcode.ErrStoreUnavailable, err)
 	}
-	return nil
+	return s.load(ctx)
 }
 
 func boolArg(b bool) int {

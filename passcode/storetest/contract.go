@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,7 @@ var contractCases = []struct {
 	{"WindowsCountAndRefuse", windowsCountAndRefuse},
 	{"WindowsShareAKeyAcrossPeriods", windowsShareAKeyAcrossPeriods},
 	{"WindowsAreExactUnderRaces", windowsAreExactUnderRaces},
+	{"WindowsOfManyEventsAndLongRuns", windowsOfManyEventsAndLongRuns},
 	{"CodesReplaceAndUndo", codesReplaceAndUndo},
 	{"CodesOnce", codesOnce},
 	{"CodesCheckInOrder", codesCheckInOrder},
@@ -30,6 +32,7 @@ var contractCases = []struct {
 	{"FailedChecksAreExactUnderRaces", failedChecksAreExactUnderRaces},
 	{"SlotsFollowTheirEpochs", slotsFollowTheirEpochs},
 	{"SlotsAreTakenOnce", slotsAreTakenOnce},
+	{"SlotsHoldSixtyFourBits", slotsHoldSixtyFourBits},
 	{"SlotsAreKeptForTheirLongestKeep", slotsAreKeptForTheirLongestKeep},
 	{"WritesComeBeforeTheNextStep", writesComeBeforeTheNextStep},
 	{"LateStepsChangeNothing", lateStepsChangeNothing},
@@ -136,6 +139,60 @@ func windowsShareAKeyAcrossPeriods(t *testing.T, s storage.Store) {
 	assert.Equal(t, 7*time.Minute+30*time.Second, res.RetryAfter)
 	res = issue(t, s, storage.IssueRequest{Now: at.Add(10 * time.Minute), EventID: "e", Windows: ws})
 	assert.Equal(t, -1, res.Full, "the events are kept for the longest period, and no longer counted after it")
+}
+
+func windowsOfManyEventsAndLongRuns(t *testing.T, s storage.Store) {
+	// A window of many events (a country's, a service's) as one of few.
+	for _, max := range []int{3, 100} {
+		w := []storage.Window{{Key: k(fmt.Sprint("many", max)), Max: max, Period: time.Hour}}
+		for i := range max {
+			res := issue(t, s, storage.IssueRequest{Now: at.Add(time.Duration(i) * time.Second), EventID: fmt.Sprint("e", i), Windows: w})
+			require.Equal(t, -1, res.Full, "max %d: event %d", max, i)
+			if i == max-1 {
+				assert.Equal(t, time.Hour-time.Duration(i)*time.Second, res.NextAfter, "max %d: full now, room when the first leaves", max)
+			} else {
+				assert.Zero(t, res.NextAfter, "max %d: event %d", max, i)
+			}
+		}
+		res := issue(t, s, storage.IssueRequest{Now: at.Add(time.Duration(max) * time.Second), EventID: "over", Windows: w})
+		assert.Equal(t, 0, res.Full, "max %d", max)
+		assert.Equal(t, time.Hour-time.Duration(max)*time.Second, res.RetryAfter, "max %d", max)
+		res = issue(t, s, storage.IssueRequest{Now: at.Add(time.Hour + time.Second), EventID: "later", Windows: w})
+		assert.Equal(t, -1, res.Full, "max %d: two events left the period", max)
+		assert.Zero(t, res.NextAfter, "max %d: room for one more", max)
+	}
+
+	// A long run of attempts, one a second, against 4 in 10 seconds and 6
+	// in a minute on one key: what passes is what an exact count allows.
+	ws := []storage.Window{{Key: k("run"), Max: 4, Period: 10 * time.Second}, {Key: k("run"), Max: 6, Period: time.Minute}}
+	var passed []int
+	for i := range 300 {
+		now := at.Add(time.Duration(i) * time.Second)
+		in := func(d time.Duration) int {
+			n := 0
+			for _, p := range passed {
+				if now.Sub(at.Add(time.Duration(p)*time.Second)) < d {
+					n++
+				}
+			}
+			return n
+		}
+		want := -1
+		if in(10*time.Second) >= 4 {
+			want = 0
+		}
+		if in(time.Minute) >= 6 {
+			want = 1
+		}
+		res := issue(t, s, storage.IssueRequest{Now: now, EventID: fmt.Sprint("run", i), Windows: ws})
+		if want == -1 {
+			require.Equal(t, -1, res.Full, "attempt %d", i)
+			passed = append(passed, i)
+		} else {
+			require.GreaterOrEqual(t, res.Full, 0, "attempt %d", i)
+		}
+	}
+	assert.Len(t, passed, 30, "six a minute for five minutes")
 }
 
 func windowsAreExactUnderRaces(t *testing.T, s storage.Store) {
@@ -333,6 +390,24 @@ func slotsFollowTheirEpochs(t *testing.T, s storage.Store) {
 	// Shared writes, read back by the store that wrote them.
 	require.NoError(t, s.Write(ctx, storage.WriteRequest{Shared: []storage.Op{{Key: k("t"), Index: 0, Epoch: 1, Value: 4, Keep: time.Hour}}}))
 	assert.Equal(t, []storage.Slot{sl(0, 1, 5)}, read(t, s, storage.ReadRequest{Shared: []string{k("t")}})[0], "a store's own shared writes are in what it reads")
+}
+
+func slotsHoldSixtyFourBits(t *testing.T, s storage.Store) {
+	const big = int64(1) << 60
+	write(t, s,
+		storage.Op{Key: k("b"), Index: 0, Epoch: 1, Value: big, Keep: time.Hour},
+		storage.Op{Key: k("b"), Index: 0, Epoch: 1, Value: big + 3, Keep: time.Hour},
+		storage.Op{Key: k("b"), Index: 1, Epoch: 1, Value: big + 1, Kind: storage.OpMax, Keep: time.Hour},
+		storage.Op{Key: k("b"), Index: 1, Epoch: 1, Value: big + 2, Kind: storage.OpMax, Keep: time.Hour},
+		storage.Op{Key: k("b"), Index: 1, Epoch: 1, Value: big, Kind: storage.OpMax, Keep: time.Hour},
+		storage.Op{Key: k("b"), Index: 2, Epoch: 1, Value: -big - 2, Kind: storage.OpMax, Keep: time.Hour},
+		storage.Op{Key: k("b"), Index: 2, Epoch: 1, Value: -big - 1, Kind: storage.OpMax, Keep: time.Hour},
+		storage.Op{Key: k("b"), Index: 3, Epoch: 1, Value: 999_999_999_999_999, Keep: time.Hour},
+		storage.Op{Key: k("b"), Index: 3, Epoch: 1, Value: 999_999_999_999_999, Keep: time.Hour},
+		storage.Op{Key: k("b"), Index: 3, Epoch: 1, Value: 1, Keep: time.Hour},
+	)
+	want := []storage.Slot{sl(0, 1, 2*big+3), sl(1, 1, big+2), sl(2, 1, -big-1), sl(3, 1, 1_999_999_999_999_999)}
+	assert.Equal(t, want, read(t, s, storage.ReadRequest{Keys: []string{k("b")}})[0], "sums and maxima exact past 2^53")
 }
 
 func slotsAreTakenOnce(t *testing.T, s storage.Store) {
