@@ -72,10 +72,14 @@ import (
 	"github.com/connectorkit/twiliosms/cmd/twiliosms-server/internal/server"
 )
 
-func main() {
+func main() { os.Exit(serveUntilSignal()) }
+
+// serveUntilSignal runs the command until SIGTERM or SIGINT, and returns
+// its exit status once its deferred calls have run: os.Exit skips them.
+func serveUntilSignal() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	return run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 }
 
 // run is the command, for main and tests: it returns the exit status, 2
