@@ -91,6 +91,7 @@ func (s *Server) build() error {
 	if err != nil {
 		return fmt.Errorf("twiliosms-server: %w", err)
 	}
+	svc.Logger = logger
 	rt := NewRouter(metrics, logger, ready)
 	api := &verify.API{Service: svc, ServiceSID: cfg.ServiceSID, AccountSID: cfg.Connector.AccountSID, Logger: logger,
 		OnCheck: func(outcome string) { metrics.Checks.WithLabelValues(outcome).Inc() }}

@@ -57,6 +57,7 @@ type env struct {
 	url    string
 	fake   *twiliosmstest.Server
 	store  *MemoryStore
+	svc    *Service
 	clock  *clock
 	checks []string
 	logs   *bytes.Buffer
@@ -86,6 +87,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	svc, err := NewService(codes, conn, e.store, [][]byte{secret}, twiliosms.UsageTypeSignIn)
 	require.NoError(t, err)
 	svc.now = e.clock.Now
+	e.svc = svc
 	api := &API{Service: svc, ServiceSID: testService, AccountSID: testAccount,
 		Logger:  slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		OnCheck: func(o string) { e.checks = append(e.checks, o) }}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/connectorkit/twiliosms"
@@ -50,6 +51,8 @@ type Service struct {
 	keys   *keyring
 	usage  twiliosms.UsageType
 	now    func() time.Time
+	// Logger receives the failures no answer shows; nil logs nothing.
+	Logger *slog.Logger
 }
 
 // NewService returns a Service. secrets are TWILIOSMS_SECRET's keys,
@@ -134,7 +137,10 @@ func (s *Service) Start(ctx context.Context, r StartRequest) (*Verification, err
 	}
 	a := attempt{SID: newSID("VL"), Time: s.stamp()}
 	// The SMS went out: record it, on the pending verification if there
-	// still is one, else on a new one.
+	// still is one, else on a new one, even if the client has hung up
+	// meanwhile, so that the code it carries verifies.
+	ctx, cancel := detached(ctx)
+	defer cancel()
 	for range updateTrials {
 		rec, err := s.recordSend(ctx, keys, e164, a)
 		if !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
@@ -224,7 +230,8 @@ func (s *Service) Check(ctx context.Context, r CheckRequest) (v *Verification, o
 		// The code is used up whatever the record does next: the check
 		// succeeded even when the record cannot be deleted now; it then
 		// answers 20404 at its next check.
-		_ = s.store.Delete(ctx, e)
+		s.bestEffort(ctx, "the approved verification's record could not be deleted; it answers 20404 at its next check", e.SID,
+			func(ctx context.Context) error { return s.store.Delete(ctx, e) })
 		rec.Status, rec.Updated = StatusApproved, s.stamp()
 		return rec.verification(), "approved", nil
 	case errors.As(err, &mismatch):
@@ -235,7 +242,8 @@ func (s *Service) Check(ctx context.Context, r CheckRequest) (v *Verification, o
 	case errors.Is(err, passcode.ErrMalformedCode):
 		return rec.verification(), "malformed_code", nil
 	case errors.Is(err, passcode.ErrCodeNotFound), errors.Is(err, passcode.ErrCodeExpired):
-		_ = s.store.Delete(ctx, e)
+		s.bestEffort(ctx, "the record of a verification whose code is gone could not be deleted; it expires on its own", e.SID,
+			func(ctx context.Context) error { return s.store.Delete(ctx, e) })
 		return nil, "", ErrNotFound
 	case errors.Is(err, passcode.ErrTooManyAttempts) && !isLimit(err):
 		s.lock(ctx, e, rec)
@@ -253,7 +261,34 @@ func isLimit(err error) bool {
 // code itself refuses further tries whatever the record says.
 func (s *Service) lock(ctx context.Context, e Entry, rec record) {
 	rec.Status, rec.Updated = StatusMaxAttemptsReached, s.stamp()
-	_, _ = s.save(ctx, e, rec)
+	s.bestEffort(ctx, "the verification could not be marked max_attempts_reached; its code refuses further tries all the same", e.SID,
+		func(ctx context.Context) error {
+			if _, err := s.save(ctx, e, rec); !errors.Is(err, ErrNotFound) {
+				return err // nil, or a failure; a verification that expired meanwhile needs no lock
+			}
+			return nil
+		})
+}
+
+// recordTimeout bounds the writes that follow what has happened already
+// (an SMS sent, a code used up), which outlive the client's request.
+const recordTimeout = 5 * time.Second
+
+// detached is ctx without its cancellation, bounded by recordTimeout: a
+// client that hangs up must not leave a sent code unrecorded.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+}
+
+// bestEffort runs a write whose failure the answer does not show, with a
+// detached context, and logs its failure: what failed, the
+// verification's SID, and the error, which holds no number or code.
+func (s *Service) bestEffort(ctx context.Context, what, sid string, write func(context.Context) error) {
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	if err := write(ctx); err != nil && s.Logger != nil {
+		s.Logger.LogAttrs(ctx, slog.LevelWarn, "verify: "+what, slog.String("sid", sid), slog.String("error", RedactNumber(err, "")))
+	}
 }
 
 // lookup finds the verification a check or an update names: by SID, and
