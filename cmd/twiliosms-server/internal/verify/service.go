@@ -110,8 +110,9 @@ func (e *ErrLocked) Error() string {
 }
 
 // Start sends a code to r.To. While the number has a pending
-// verification, it is resent a new code under the same SID (the earlier
-// code stops verifying), as Verify reuses a pending verification.
+// verification, it is resent the same code under the same SID, as Verify
+// reuses a pending verification: every SMS of it verifies, and the wrong
+// tries it has used stay used.
 func (s *Service) Start(ctx context.Context, r StartRequest) (*Verification, error) {
 	phone, err := s.phones.ReadPhone(r.To)
 	if err != nil {
@@ -119,6 +120,7 @@ func (s *Service) Start(ctx context.Context, r StartRequest) (*Verification, err
 	}
 	e164 := phone.E164()
 	keys := s.keys.indexKeys(string(s.usage), e164)
+	req := passcode.Request{Phone: phone, UsageType: s.usage, Locale: r.Locale, IP: r.DeviceIP}
 	pending, err := s.store.Find(ctx, keys)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, storeError(err)
@@ -131,9 +133,17 @@ func (s *Service) Start(ctx context.Context, r StartRequest) (*Verification, err
 		if rec.Status == StatusMaxAttemptsReached {
 			return nil, &ErrLocked{RetryAfter: rec.ExpiresAt.Sub(s.now())}
 		}
+		if rec.Code != "" {
+			req.Code = twiliosms.NewSecret(rec.Code)
+		}
 	}
-	if _, err := s.codes.Send(ctx, passcode.Request{Phone: phone, UsageType: s.usage, Locale: r.Locale, IP: r.DeviceIP}); err != nil {
+	sent, err := s.codes.Send(ctx, req)
+	if err != nil {
 		return nil, err
+	}
+	var code twiliosms.Secret
+	if sent != nil {
+		code = sent.Code
 	}
 	a := attempt{SID: newSID("VL"), Time: s.stamp()}
 	// The SMS went out: record it, on the pending verification if there
@@ -142,7 +152,7 @@ func (s *Service) Start(ctx context.Context, r StartRequest) (*Verification, err
 	ctx, cancel := detached(ctx)
 	defer cancel()
 	for range updateTrials {
-		rec, err := s.recordSend(ctx, keys, e164, a)
+		rec, err := s.recordSend(ctx, keys, e164, a, code)
 		if !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
 			return rec, err
 		}
@@ -150,14 +160,14 @@ func (s *Service) Start(ctx context.Context, r StartRequest) (*Verification, err
 	return nil, storeError(fmt.Errorf("%w, %d times", ErrConflict, updateTrials))
 }
 
-// recordSend adds the attempt a to the number's pending verification, or
-// creates one with it.
-func (s *Service) recordSend(ctx context.Context, keys []string, e164 string, a attempt) (*Verification, error) {
+// recordSend adds the attempt a, which texted code, to the number's
+// pending verification, or creates one with it.
+func (s *Service) recordSend(ctx context.Context, keys []string, e164 string, a attempt, code twiliosms.Secret) (*Verification, error) {
 	e, err := s.store.Find(ctx, keys)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		rec := record{SID: newSID("VE"), To: e164, Status: StatusPending, Created: a.Time, Updated: a.Time,
-			ExpiresAt: a.Time.Add(CodeTTL), Attempts: []attempt{a}}
+			ExpiresAt: a.Time.Add(CodeTTL), Attempts: []attempt{a}, Code: code.Reveal()}
 		data, err := s.keys.seal(rec)
 		if err != nil {
 			return nil, err
@@ -178,7 +188,9 @@ func (s *Service) recordSend(ctx context.Context, keys []string, e164 string, a 
 		return nil, storeError(err)
 	}
 	rec.Attempts = append(rec.Attempts, a)
-	rec.Updated, rec.ExpiresAt, rec.Status = a.Time, a.Time.Add(CodeTTL), StatusPending
+	// The code that went out last is the one that verifies: the same
+	// code, unless another instance created the verification meanwhile.
+	rec.Updated, rec.ExpiresAt, rec.Status, rec.Code = a.Time, a.Time.Add(CodeTTL), StatusPending, code.Reveal()
 	return s.save(ctx, e, rec)
 }
 
