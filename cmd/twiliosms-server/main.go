@@ -27,11 +27,18 @@
 //	-country-limit N/DURATION  at most N sends to one country in any DURATION (500/1h); off by default
 //	-service-limit N/DURATION  at most N sends by the whole service in any DURATION (5000/24h); off by default
 //	-max-connections N         at most N connections open at once (default 1024); at the cap, idle ones are closed
+//	-guard MODE                the fraud guard: deny (default), record (send, and log what it would refuse) or off
+//	-guard-allow-regions LIST  destination regions it never refuses, such as US,GB
+//	-guard-allow-networks LIST client networks (DeviceIp) it never refuses, such as 10.0.0.0/8,2001:db8::/32
 //	-fake              serve only twiliosmstest, the fake Twilio, for other processes
 //	REDIS_URL                  codes, limits and verifications in Redis, shared by every instance; without it, in memory
 //	TWILIOSMS_SECRET           keys, comma-separated, hex or base64, 32 bytes or more each; the first signs and seals
 //	TWILIOSMS_API_CREDENTIALS  user:password pairs, comma-separated, that clients authenticate with (HTTP Basic)
 //	TWILIOSMS_SERVICE_SID      VA and 32 hex digits: the service SID in the API's paths
+//
+// The -guard flags may be set instead by TWILIOSMS_GUARD,
+// TWILIOSMS_GUARD_ALLOW_REGIONS and TWILIOSMS_GUARD_ALLOW_NETWORKS; a flag
+// given wins over its variable.
 //
 // Each of these turns on one auth server's SMS hook (off, 404, without it):
 //
@@ -53,7 +60,7 @@
 //	GET  /healthz, /readyz (pings the store), /metrics (Prometheus)
 //
 // Logs are JSON lines on standard error, with phone numbers masked and
-// never a code or a secret. SIGTERM or SIGINT stops it gracefully: it
+// never a code or a secret; the fraud guard's decision records among them. SIGTERM or SIGINT stops it gracefully: it
 // finishes the requests in flight first.
 package main
 
@@ -85,21 +92,7 @@ func serveUntilSignal() int {
 // run is the command, for main and tests: it returns the exit status, 2
 // for a usage or configuration error, 1 for a failure while serving.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("twiliosms-server", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var s server.Settings
-	fs.StringVar(&s.ConfigFile, "config", "", "the connector JSON `file`; without it, dev mode on a fake Twilio")
-	fs.StringVar(&s.Addr, "addr", "", "the `address` to listen on (default 127.0.0.1:8080 in dev mode, :8080 with -config, 127.0.0.1:8025 with -fake)")
-	fs.StringVar(&s.TwilioURL, "twilio-url", "", "send through this base `URL` instead of Twilio's: a shared fake or a proxy (https unless loopback)")
-	fs.StringVar(&s.UsageType, "usage-type", "SignIn", "the usage `type` whose templates verifications use")
-	fs.StringVar(&s.CountryLimit, "country-limit", "", "at most N sends to one country in any DURATION, written `N/DURATION` (500/1h); the Verify API's and the hooks' together")
-	fs.StringVar(&s.ServiceLimit, "service-limit", "", "at most N sends by the whole service in any DURATION, written `N/DURATION` (5000/24h)")
-	fs.StringVar(&s.MaxConnections, "max-connections", "", "at most `N` connections open at once (default 1024); at the cap, further ones wait and idle ones are closed")
-	fake := fs.Bool("fake", false, "serve only twiliosmstest, a fake Twilio, for other processes")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: twiliosms-server [flags]\n\nA Twilio Verify v2 (SMS) server on your Twilio account and Redis; without -config, dev mode on a fake Twilio.\nEnvironment: REDIS_URL, TWILIOSMS_SECRET, TWILIOSMS_API_CREDENTIALS, TWILIOSMS_SERVICE_SID, and the hooks' TWILIOSMS_LOGTO_AUTHORIZATION, TWILIOSMS_SUPABASE_SECRET, TWILIOSMS_KRATOS_API_KEY, TWILIOSMS_ZITADEL_SIGNING_KEY (go doc ./cmd/twiliosms-server says more).\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
+	fs, s, fake := newFlags(stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -112,10 +105,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 	if *fake {
-		return runFake(ctx, s, stdout, stderr, logger)
+		return runFake(ctx, *s, stdout, stderr, logger)
 	}
 	s.Getenv, s.ReadFile = getenv, os.ReadFile
-	cfg, err := server.Load(s)
+	cfg, err := server.Load(*s)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -136,6 +129,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 1
 	}
 	return 0
+}
+
+// newFlags defines the command's flags on a new flag set, which writes
+// its usage to stderr: each sets a field of the returned Settings, but
+// -fake.
+func newFlags(stderr io.Writer) (*flag.FlagSet, *server.Settings, *bool) {
+	fs := flag.NewFlagSet("twiliosms-server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var s server.Settings
+	fs.StringVar(&s.ConfigFile, "config", "", "the connector JSON `file`; without it, dev mode on a fake Twilio")
+	fs.StringVar(&s.Addr, "addr", "", "the `address` to listen on (default 127.0.0.1:8080 in dev mode, :8080 with -config, 127.0.0.1:8025 with -fake)")
+	fs.StringVar(&s.TwilioURL, "twilio-url", "", "send through this base `URL` instead of Twilio's: a shared fake or a proxy (https unless loopback)")
+	fs.StringVar(&s.UsageType, "usage-type", "SignIn", "the usage `type` whose templates verifications use")
+	fs.StringVar(&s.CountryLimit, "country-limit", "", "at most N sends to one country in any DURATION, written `N/DURATION` (500/1h); the Verify API's and the hooks' together")
+	fs.StringVar(&s.ServiceLimit, "service-limit", "", "at most N sends by the whole service in any DURATION, written `N/DURATION` (5000/24h)")
+	fs.StringVar(&s.MaxConnections, "max-connections", "", "at most `N` connections open at once (default 1024); at the cap, further ones wait and idle ones are closed")
+	fs.StringVar(&s.Guard, "guard", "", "the fraud guard's `mode`: deny (the default) refuses the sends it judges pumped, record sends them and logs each refusal it would have made, off (or "+server.EnvGuard+")")
+	fs.StringVar(&s.GuardAllowRegions, "guard-allow-regions", "", "destination `regions` the fraud guard never refuses, comma-separated ISO 3166-1 codes such as US,GB (or "+server.EnvGuardAllowRegions+")")
+	fs.StringVar(&s.GuardAllowNetworks, "guard-allow-networks", "", "client `networks` (DeviceIp) the fraud guard never refuses, comma-separated, such as 10.0.0.0/8,2001:db8::/32 (or "+server.EnvGuardAllowNetworks+")")
+	fake := fs.Bool("fake", false, "serve only twiliosmstest, a fake Twilio, for other processes")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: twiliosms-server [flags]\n\nA Twilio Verify v2 (SMS) server on your Twilio account and Redis; without -config, dev mode on a fake Twilio.\nEnvironment: REDIS_URL, TWILIOSMS_SECRET, TWILIOSMS_API_CREDENTIALS, TWILIOSMS_SERVICE_SID, and the hooks' TWILIOSMS_LOGTO_AUTHORIZATION, TWILIOSMS_SUPABASE_SECRET, TWILIOSMS_KRATOS_API_KEY, TWILIOSMS_ZITADEL_SIGNING_KEY (go doc ./cmd/twiliosms-server says more).\nA flag given wins over the environment variable named beside it.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	return fs, &s, fake
 }
 
 // runFake is -fake: twiliosmstest on its own, for other processes.

@@ -72,22 +72,28 @@ func (s *Server) build() error {
 		return fmt.Errorf("twiliosms-server: %s: %w", EnvRedisURL, err)
 	}
 	limits := append(slices.Clone(verify.Limits), cfg.Limits...)
-	codes, err := passcode.New(conn, passcode.WithSecret(cfg.Secrets...), passcode.WithStore(codeStore),
-		passcode.WithTTL(verify.CodeTTL), passcode.WithMaxAttempts(verify.MaxChecks), passcode.WithLimits(limits...))
-	if err != nil {
-		return fmt.Errorf("twiliosms-server: %w", err)
-	}
-	// The hooks relay through a service of their own on the same store and
-	// limits, so both count every send; its hour is how long a relayed
-	// code is recognised when the auth server delivers it again (Kratos's
-	// and Zitadel's phone codes live an hour).
-	relays, err := passcode.New(conn, passcode.WithSecret(cfg.Secrets...), passcode.WithStore(codeStore),
-		passcode.WithTTL(RelayLifetime), passcode.WithLimits(limits...))
-	if err != nil {
-		return fmt.Errorf("twiliosms-server: %w", err)
-	}
 	metrics := NewMetrics()
-	svc, err := verify.NewService(meteredCodes{Service: codes, conn: conn, metrics: metrics}, conn, verifyStore, cfg.Secrets, cfg.UsageType)
+	// Every decision record goes to the server's log, with the number
+	// masked and the scope hashed, and is counted.
+	guard := cfg.Guard
+	guard.Logger, guard.OnDecision = logger, metrics.guardDecision
+	codes, err := passcode.New(conn, passcode.WithSecret(cfg.Secrets...), passcode.WithStore(codeStore),
+		passcode.WithTTL(verify.CodeTTL), passcode.WithMaxAttempts(verify.MaxChecks), passcode.WithLimits(limits...),
+		passcode.WithFraudGuard(guard))
+	if err != nil {
+		return fmt.Errorf("twiliosms-server: %w", err)
+	}
+	// The hooks relay through a service of their own on the same store,
+	// limits and guard, so both count every send; its hour is how long a
+	// relayed code is recognised when the auth server delivers it again
+	// (Kratos's and Zitadel's phone codes live an hour).
+	relays, err := passcode.New(conn, passcode.WithSecret(cfg.Secrets...), passcode.WithStore(codeStore),
+		passcode.WithTTL(RelayLifetime), passcode.WithLimits(limits...), passcode.WithFraudGuard(guard))
+	if err != nil {
+		return fmt.Errorf("twiliosms-server: %w", err)
+	}
+	metered := meteredCodes{Service: codes, conn: conn, metrics: metrics, guarded: guard.Mode != passcode.GuardOff}
+	svc, err := verify.NewService(metered, conn, verifyStore, cfg.Secrets, cfg.UsageType)
 	if err != nil {
 		return fmt.Errorf("twiliosms-server: %w", err)
 	}
