@@ -44,6 +44,10 @@ type Settings struct {
 	// guard's mode and what it never refuses. "" reads TWILIOSMS_GUARD,
 	// TWILIOSMS_GUARD_ALLOW_REGIONS and TWILIOSMS_GUARD_ALLOW_NETWORKS.
 	Guard, GuardAllowRegions, GuardAllowNetworks string
+	// PublicURL is -public-url: the server's URL as Twilio reaches it,
+	// under which Twilio posts delivery reports; "" reads
+	// TWILIOSMS_PUBLIC_URL.
+	PublicURL string
 	// Getenv reads REDIS_URL, TWILIOSMS_SECRET, TWILIOSMS_API_CREDENTIALS,
 	// TWILIOSMS_SERVICE_SID, the hooks' secrets, and the variables of the
 	// flags left empty.
@@ -98,6 +102,12 @@ type Config struct {
 	// the server adds its logger and metrics. It judges the Verify API's
 	// sends (the hooks' relayed codes are not the guard's to judge).
 	Guard passcode.FraudGuard
+	// PublicURL is the server's URL as Twilio reaches it, without a
+	// trailing slash, or "": every send asks Twilio to post its delivery
+	// reports to PublicURL/twilio/status. In dev mode without it, they go
+	// to http://Addr/twilio/status, where dev mode's fake posts them: call
+	// New with the address bound in Addr.
+	PublicURL string
 }
 
 // Credential is a user and password a client authenticates with.
@@ -191,6 +201,7 @@ func Load(s Settings) (*Config, error) {
 		}
 	}
 	c.loadGuard(s, problem)
+	c.loadPublicURL(s, problem)
 	c.loadSecrets(s.Getenv, problem)
 	var hookProblems []string
 	c.Hooks, hookProblems = hooks.LoadSecrets(s.Getenv)

@@ -272,3 +272,54 @@ func TestBadGuardSettingsNameTheirSetting(t *testing.T) {
 		assert.True(t, strings.HasPrefix(err.Error(), "twiliosms-server: "), err.Error())
 	}
 }
+
+func TestPublicURL(t *testing.T) {
+	good := map[string]string{EnvSecret: hexKey, EnvCredentials: "backend:" + password, EnvServiceSID: serviceSID}
+	load := func(flag string, vars map[string]string, config string) (*Config, error) {
+		merged := map[string]string{}
+		for k, v := range good {
+			merged[k] = v
+		}
+		for k, v := range vars {
+			merged[k] = v
+		}
+		return Load(Settings{ConfigFile: "connector.json", ReadFile: file(config), Getenv: env(merged), PublicURL: flag})
+	}
+	c, err := load("", nil, connectorJSON)
+	require.NoError(t, err)
+	assert.Empty(t, c.statusCallbackURL(), "no delivery reports without a public URL")
+
+	c, err = load("https://sms.example.com/", nil, connectorJSON)
+	require.NoError(t, err)
+	assert.Equal(t, "https://sms.example.com/twilio/status", c.statusCallbackURL())
+	c, err = load("", map[string]string{EnvPublicURL: "https://sms.example.com/edge"}, connectorJSON)
+	require.NoError(t, err)
+	assert.Equal(t, "https://sms.example.com/edge/twilio/status", c.statusCallbackURL(), "behind a proxy's path")
+	c, err = load("http://127.0.0.1:9000", map[string]string{EnvPublicURL: "https://sms.example.com"}, connectorJSON)
+	require.NoError(t, err)
+	assert.Equal(t, "http://127.0.0.1:9000/twilio/status", c.statusCallbackURL(), "the flag wins; http on loopback")
+
+	withCallback := strings.Replace(connectorJSON, `"authToken":"token",`, `"authToken":"token","statusCallback":"https://elsewhere.example.com/cb",`, 1)
+	withAPIKey := strings.Replace(connectorJSON, `"authToken":"token",`, `"apiKeySID":"SK0123456789abcdef0123456789abcdef","apiKeySecret":"secret",`, 1)
+	for _, bad := range []struct{ flag, config, says string }{
+		{"http://sms.example.com", connectorJSON, `-public-url "http://sms.example.com": use https`},
+		{"sms.example.com", connectorJSON, "write the absolute URL"},
+		{"https://user:pw@sms.example.com", connectorJSON, "drop the user and password"},
+		{"https://sms.example.com/?a=b", connectorJSON, "drop the query"},
+		{"https://sms.example.com", withCallback, "the config's statusCallback sends the delivery reports elsewhere"},
+		{"https://sms.example.com", withAPIKey, "add authToken"},
+	} {
+		_, err := load(bad.flag, nil, bad.config)
+		var ce *ConfigError
+		require.ErrorAs(t, err, &ce, bad.flag)
+		assert.Len(t, ce.Problems, 1, "%v", err)
+		assert.Contains(t, err.Error(), bad.says)
+		assert.NotContains(t, err.Error(), ":pw@", "no password quoted")
+	}
+	_, err = load("", map[string]string{EnvPublicURL: "ftp://sms.example.com"}, connectorJSON)
+	assert.ErrorContains(t, err, EnvPublicURL+` "ftp://sms.example.com": use https`, "the variable named when it is the source")
+
+	dev, err := Load(Settings{Getenv: env(nil), ReadFile: noFile, Addr: "127.0.0.1:8099"})
+	require.NoError(t, err)
+	assert.Equal(t, "http://127.0.0.1:8099/twilio/status", dev.statusCallbackURL(), "dev mode's fake posts to the server itself")
+}

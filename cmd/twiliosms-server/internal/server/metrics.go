@@ -48,6 +48,10 @@ type Metrics struct {
 	// "duplicate", "unauthorized", "bad_request", "body_too_large", or
 	// the kind of error, as in Sends).
 	HookRequests *prometheus.CounterVec
+	// DeliveryReports counts Twilio's delivery reports whose signature
+	// checked, by status ("delivered", "undelivered", "failed", ...; a
+	// status Twilio does not document is "other").
+	DeliveryReports *prometheus.CounterVec
 	// AuthFailures counts failed Basic authentications on the Verify API
 	// by outcome: "unauthorized" (401), or "throttled" (429) once the
 	// client's address has failed too often.
@@ -96,6 +100,8 @@ func NewMetrics() *Metrics {
 			Help: "Auth servers' SMS hook requests by system and outcome."}, []string{"system", "outcome"}),
 		GuardDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twiliosms_guard_decisions_total",
 			Help: "Fraud guard decisions by decision and signal."}, []string{"decision", "signal"}),
+		DeliveryReports: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twiliosms_delivery_reports_total",
+			Help: "Twilio's delivery reports (status callbacks) with a valid signature, by message status."}, []string{"status"}),
 		AuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twiliosms_auth_failures_total",
 			Help: "Failed Basic authentications on the Verify API: unauthorized, or throttled once the address failed too often."}, []string{"outcome"}),
 		Requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "twiliosms_http_request_duration_seconds",
@@ -106,7 +112,7 @@ func NewMetrics() *Metrics {
 		twilioCodes: newLabelValues(100),
 		signals:     newLabelValues(20),
 	}
-	m.Registry.MustRegister(m.Sends, m.TwilioErrors, m.Checks, m.GuardDecisions, m.HookRequests, m.AuthFailures, m.Requests,
+	m.Registry.MustRegister(m.Sends, m.TwilioErrors, m.Checks, m.GuardDecisions, m.HookRequests, m.DeliveryReports, m.AuthFailures, m.Requests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

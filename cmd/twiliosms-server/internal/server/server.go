@@ -63,9 +63,16 @@ func (s *Server) build() error {
 	if twilioURL != "" {
 		opts = append(opts, twiliosms.WithBaseURL(twilioURL))
 	}
-	conn, err := twiliosms.New(cfg.Connector, opts...)
-	if err != nil {
+	connector := cfg.Connector
+	callbackURL := cfg.statusCallbackURL()
+	if callbackURL != "" {
+		connector.StatusCallback = twiliosms.NewSecretURL(callbackURL)
+	}
+	conn, err := twiliosms.New(connector, opts...)
+	if err != nil && cfg.TwilioURL != "" {
 		return fmt.Errorf("twiliosms-server: -twilio-url %s: %w", cfg.TwilioURL, err)
+	} else if err != nil {
+		return fmt.Errorf("twiliosms-server: %w", err)
 	}
 	codeStore, verifyStore, ready, err := s.stores(logger)
 	if err != nil {
@@ -107,6 +114,11 @@ func (s *Server) build() error {
 		rt.Handle(pattern, BasicAuth(cfg.Credentials, throttle, h))
 	}
 	s.hooks(rt, relays, conn, metrics)
+	if callbackURL != "" {
+		// One service takes the reports: the guard's counts are in the
+		// store both share, and relayed sends are not counted in them.
+		rt.Handle("POST "+StatusCallbackPath, s.deliveryReports(conn, codes, metrics, callbackURL))
+	}
 	if s.fake != nil {
 		rt.Handle("GET /inbox", inbox(s.fake))
 	}
