@@ -497,6 +497,7 @@ func TestDevModesTemplatesSayTheirLanguage(t *testing.T) {
 	for i, tc := range []struct{ locale, says string }{
 		{"en-US,en;q=0.9,de;q=0.8", "is your sign-in code (dev mode)"},
 		{"de", "ist Ihr Anmeldecode (Entwicklermodus)"},
+		{"fr", "is your sign-in code (dev mode)"}, // another language falls back to English
 	} {
 		r := p.do("POST", p.verifications(), url.Values{"To": {fmt.Sprintf("+1415555%04d", 2600+i)}, "Channel": {"sms"}, "Locale": {tc.locale}})
 		require.Equal(t, http.StatusCreated, r.status, r.text)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -22,8 +23,17 @@ const (
 	devAuthToken  = "devModeToken0000twiliosmsServer0"
 )
 
-// newestSID is the SID of the newest SMS in dev mode's inbox.
-var newestSID = regexp.MustCompile(`class="sid">(SM[0-9a-f]{32})<`)
+// messageSID is the SID of the newest SMS to a number, as dev mode lists
+// them.
+func (p *proc) messageSID(to string) string {
+	p.t.Helper()
+	r := p.do("GET", "/2010-04-01/Accounts/"+p.user+"/Messages.json?PageSize=1&To="+url.QueryEscape(to), nil)
+	require.Equal(p.t, http.StatusOK, r.status, r.text)
+	var page messagePage
+	require.NoError(p.t, json.Unmarshal([]byte(r.text), &page))
+	require.Len(p.t, page.Messages, 1)
+	return page.Messages[0].SID
+}
 
 // waitForMetric waits until /metrics has line.
 func (p *proc) waitForMetric(line string) {
@@ -68,15 +78,14 @@ func TestDeliveryReportsReachTheGuard(t *testing.T) {
 	p.waitForMetric(`twiliosms_delivery_reports_total{status="undelivered"} 1`)
 	r := send(inRange(9))
 	require.Equal(t, http.StatusCreated, r.status, "the failed delivery left the range's count: %s", r.text)
-	sid := newestSID.FindStringSubmatch(p.do("GET", "/inbox", nil).text)
-	require.NotNil(t, sid)
 	r = send(inRange(10))
 	require.Equal(t, http.StatusForbidden, r.status, "the range is at its floor again")
 	assert.EqualValues(t, 60410, r.body["code"])
 
 	// A report that the last SMS let through was undelivered, as a pump
 	// would forge it to launder its sends: refused, and nothing changes.
-	forged := url.Values{"MessageSid": {sid[1]}, "SmsSid": {sid[1]}, "AccountSid": {devAccountSID}, "To": {inRange(9)},
+	sid := p.messageSID(inRange(9))
+	forged := url.Values{"MessageSid": {sid}, "SmsSid": {sid}, "AccountSid": {devAccountSID}, "To": {inRange(9)},
 		"From": {"+15005550006"}, "MessageStatus": {"undelivered"}, "SmsStatus": {"undelivered"}, "ErrorCode": {"30008"}, "ApiVersion": {"2010-04-01"}}
 	assert.Equal(t, http.StatusForbidden, p.postReport(forged, "notTheAuthToken"))
 	assert.Equal(t, http.StatusForbidden, send(inRange(10)).status, "a forged report changes nothing")
@@ -89,10 +98,9 @@ func TestDeliveryReportsReachTheGuard(t *testing.T) {
 	for k, v := range forged {
 		replayed[k] = v
 	}
-	first := regexp.MustCompile(`class="sid">(SM[0-9a-f]{32})<`).FindAllStringSubmatch(p.do("GET", "/inbox", nil).text, -1)
-	require.Len(t, first, 11)
-	replayed.Set("MessageSid", first[len(first)-1][1])
-	replayed.Set("SmsSid", first[len(first)-1][1])
+	first := p.messageSID("+15005553008")
+	replayed.Set("MessageSid", first)
+	replayed.Set("SmsSid", first)
 	replayed.Set("To", "+15005553008")
 	assert.Equal(t, http.StatusNoContent, p.postReport(replayed, devAuthToken))
 	assert.Equal(t, http.StatusForbidden, send(inRange(10)).status, "a replayed report changes nothing")

@@ -135,6 +135,7 @@ func (e *ConfigError) Error() string {
 
 var (
 	serviceSIDPattern = regexp.MustCompile(`^VA[0-9a-fA-F]{32}$`)
+	accountSIDPattern = regexp.MustCompile(`^AC[0-9a-fA-F]{32}$`)
 	hexPattern        = regexp.MustCompile(`^[0-9a-fA-F]+$`)
 	alnum             = regexp.MustCompile(`^[A-Za-z0-9]+$`)
 )

@@ -121,6 +121,9 @@ func (s *Server) build() error {
 	}
 	if s.fake != nil {
 		rt.Handle("GET /inbox", inbox(s.fake))
+		messages := BasicAuth(cfg.Credentials, throttle, devMessages(s.fake))
+		rt.Handle("GET "+devMessagesPath+".json", messages)
+		rt.Handle("GET "+devMessagesPath+"/{Sid}", messages)
 	}
 	s.handler = rt
 	return nil
@@ -312,27 +315,64 @@ func (s *Server) announce(out io.Writer, addr string) {
 	for _, system := range s.cfg.Hooks.Enabled() {
 		fmt.Fprintf(out, "twiliosms-server: %s's SMS hook at %s/hooks/%s\n", system, base, system)
 	}
-	if !s.cfg.Dev {
-		return
+	if s.cfg.Dev {
+		s.announceDev(out, base)
 	}
-	inbox := s.cfg.TwilioURL + "/"
+}
+
+// announceDev says where dev mode's SMS are, the settings it made up, and
+// a request to paste that works as printed.
+func (s *Server) announceDev(out io.Writer, base string) {
+	c := s.cfg.Credentials[0]
 	if s.fake != nil {
-		inbox = base + "/inbox"
+		fmt.Fprintf(out, "twiliosms-server: dev mode: SMS go to twiliosmstest, a fake Twilio; read them in the inbox at %s/inbox,\n", base)
+		fmt.Fprintf(out, "  or as Twilio's SDKs list messages, with %s: %s/2010-04-01/Accounts/%s/Messages.json\n", EnvCredentials, base, c.User)
+	} else {
+		fmt.Fprintf(out, "twiliosms-server: dev mode: SMS go to twiliosmstest, a fake Twilio; read them in the inbox at %s/\n", s.cfg.TwilioURL)
 	}
-	fmt.Fprintf(out, "twiliosms-server: dev mode: SMS go to twiliosmstest, a fake Twilio; read them in the inbox at %s\n", inbox)
 	if len(s.cfg.Generated) > 0 {
 		fmt.Fprintf(out, "twiliosms-server: dev mode generated these settings (set them to keep them across restarts):\n")
 		for _, g := range s.cfg.Generated {
 			fmt.Fprintf(out, "  export %s\n", g)
 		}
 	}
-	c := s.cfg.Credentials[0]
-	password := "$PASSWORD"
-	if slices.Contains(s.cfg.Generated, EnvCredentials+"="+c.User+":"+c.password) {
-		password = c.password // made up here, and printed above already
+	if !accountSIDPattern.MatchString(c.User) {
+		fmt.Fprintf(out, "twiliosms-server: note: twilio-node takes only an account SID (AC and 32 hex digits) as its user; %s's user %s is not one\n", EnvCredentials, c.User)
 	}
-	fmt.Fprintf(out, "twiliosms-server: try it:\n  curl -u %s:%s --data-urlencode To=+15005550006 -d Channel=sms %s/v2/Services/%s/Verifications\n",
-		c.User, password, base, s.cfg.ServiceSID)
+	// The password goes on the line only when it was made up here, and
+	// printed above already; else curl asks for it.
+	user, asks := c.User, " (curl asks for "+c.User+"'s password, of "+EnvCredentials+")"
+	if slices.Contains(s.cfg.Generated, EnvCredentials+"="+c.User+":"+c.password) {
+		user, asks = c.User+":"+c.password, ""
+	}
+	fmt.Fprintf(out, "twiliosms-server: try it%s:\n  curl -u %s --data-urlencode To=+15005550006 -d Channel=sms %s/v2/Services/%s/Verifications\n",
+		asks, user, base, s.cfg.ServiceSID)
+}
+
+// devMessagesPath is the path of Twilio's Messages API, which dev mode
+// serves from its fake.
+const devMessagesPath = "/2010-04-01/Accounts/{AccountSid}/Messages"
+
+// devMessages serves the fake's Messages API, list and fetch, at the
+// server's own address behind the API's credentials, so that a script
+// reads codes as Twilio's SDKs list messages. A client puts the account
+// SID it authenticates as in the path, so the path's account is that
+// user (or the fake's own, as the fake's page links write it); the fake
+// is asked with its own account and token.
+func devMessages(fake *twiliosmstest.Server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, _, _ := r.BasicAuth() // BasicAuth let it through
+		account := r.PathValue("AccountSid")
+		if account != user && account != devAccountSID {
+			verify.NotFound(r.URL.Path).Write(w)
+			return
+		}
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = strings.Replace(r.URL.Path, "/Accounts/"+account+"/", "/Accounts/"+devAccountSID+"/", 1)
+		r2.URL.RawPath = ""
+		r2.SetBasicAuth(devAccountSID, devAuthToken)
+		fake.ServeHTTP(w, r2)
+	})
 }
 
 // inbox serves the fake's inbox page, which it serves at its root.
