@@ -147,14 +147,22 @@ func (s *Server) hooks(rt *Router, codes *passcode.Service, conn *twiliosms.Conn
 }
 
 // stores are the code store and the verification store, and what /readyz
-// asks: in Redis when REDIS_URL is set (a single node, or a Cluster when
-// the URL names more than one node; both stores on one client, so one
-// ping answers for both), else in this process's memory, which is always
-// ready.
+// asks, on the backend the configuration names: each backend holds both,
+// so that one readiness check answers for both. Another backend (a SQL
+// database's URL, say) is another case here, with its own pair.
 func (s *Server) stores(logger *slog.Logger) (passcode.Store, verify.Store, func(context.Context) error, error) {
-	if s.cfg.RedisURL == "" {
+	switch {
+	case s.cfg.RedisURL != "":
+		return s.redisStores(logger)
+	default: // this process's memory, which is always ready
 		return memstore.New(), verify.NewMemoryStore(), func(context.Context) error { return nil }, nil
 	}
+}
+
+// redisStores are the stores in Redis (REDIS_URL): a single node, or a
+// Cluster when the URL names more than one node, both stores on one
+// client.
+func (s *Server) redisStores(logger *slog.Logger) (passcode.Store, verify.Store, func(context.Context) error, error) {
 	client, err := redisClient(s.cfg.RedisURL) // Load checked the URL
 	if err != nil {
 		return nil, nil, nil, err
