@@ -30,24 +30,25 @@ func (p *proc) pump(n int) []int {
 }
 
 // logThrough is the server's log once it holds the lines of the first
-// requests it logged: a line is written before its request's own, and
-// the log reaches the test through a pipe, after the answer.
-func (p *proc) logThrough(requests int) string {
+// verifications it was asked for: a request's lines are written before
+// its own request line, and the log reaches the test through a pipe,
+// after the answer.
+func (p *proc) logThrough(verifications int) string {
 	p.t.Helper()
 	var logs string
 	require.Eventually(p.t, func() bool {
 		logs = p.stderr.String()
-		return strings.Count(logs, `"msg":"http request"`) >= requests
-	}, 10*time.Second, 5*time.Millisecond, "%d requests logged", requests)
+		return strings.Count(logs, `"route":"POST /v2/Services/{ServiceSid}/Verifications"`) >= verifications
+	}, 10*time.Second, 5*time.Millisecond, "%d verifications logged", verifications)
 	return logs
 }
 
 // decisionRecords are the fraud guard's decision records in the server's
-// log once it holds the first requests' lines, each a JSON object.
-func (p *proc) decisionRecords(requests int) []map[string]any {
+// log once it holds the first verifications' lines, each a JSON object.
+func (p *proc) decisionRecords(verifications int) []map[string]any {
 	p.t.Helper()
 	var records []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(p.logThrough(requests)), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(p.logThrough(verifications)), "\n") {
 		var rec map[string]any
 		require.NoError(p.t, json.Unmarshal([]byte(line), &rec), "a JSON log line: %s", line)
 		if rec["msg"] == "passcode: fraud guard decision" {
