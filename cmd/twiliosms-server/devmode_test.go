@@ -47,6 +47,7 @@ func TestDevModesLinesWorkAsPasted(t *testing.T) {
 	p := start(t, nil, curlLine, "-addr", "127.0.0.1:0")
 	assert.Regexp(t, `^AC[0-9a-f]{32}$`, p.user, "a user that every Twilio SDK takes as an account SID")
 	assert.NotContains(t, strings.Join(p.stdout, "\n"), "note: twilio-node")
+	assert.Contains(t, p.stdout, "twiliosms-server: Twilio posts delivery reports to "+p.base+"/twilio/status", "its fake's, in dev mode")
 	line := p.printed(curlLine)
 	assert.NotContains(t, line, "$", "nothing to define first")
 	_, err := exec.LookPath("curl")

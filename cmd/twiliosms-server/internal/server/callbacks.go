@@ -97,6 +97,15 @@ var deliveryStatuses = map[string]bool{"queued": true, "accepted": true, "schedu
 	"delivered": true, "undelivered": true, "failed": true, "read": true, "canceled": true, "partially_delivered": true,
 	"receiving": true, "received": true}
 
+// deliveryStatusLabel is a message status as a label: one of Twilio's,
+// else "other".
+func deliveryStatusLabel(status string) string {
+	if deliveryStatuses[status] {
+		return status
+	}
+	return other
+}
+
 // deliveryReports is the handler of Twilio's delivery reports posted to
 // callbackURL: the connector's, which checks Twilio's signature of that
 // URL (403 for a bad one, and nothing changes), and then tells the fraud
@@ -138,11 +147,7 @@ func (s *Server) reportDelivery(ctx context.Context, codes *passcode.Service, me
 			append(attrs, slog.String("error", err.Error()))...)
 		return err
 	}
-	status := cb.Status
-	if !deliveryStatuses[status] {
-		status = other
-	}
-	metrics.DeliveryReports.WithLabelValues(status).Inc()
+	metrics.DeliveryReports.WithLabelValues(deliveryStatusLabel(cb.Status)).Inc()
 	level := slog.LevelDebug
 	if cb.Err != nil {
 		level = slog.LevelInfo

@@ -63,3 +63,12 @@ func TestGuardDecisionsAreCountedWithBoundedLabels(t *testing.T) {
 	assert.LessOrEqual(t, testutil.CollectAndCount(m.GuardDecisions), 4+20+1, "signals beyond the first 20 count as other")
 	assert.Positive(t, testutil.ToFloat64(m.GuardDecisions.WithLabelValues("refused", "other")))
 }
+
+func TestDeliveryStatusLabelsAreTwiliosOnly(t *testing.T) {
+	for _, status := range []string{"delivered", "undelivered", "failed", "sent", "queued"} {
+		assert.Equal(t, status, deliveryStatusLabel(status))
+	}
+	for _, status := range []string{"", "Delivered", "made-up", "undelivered\n"} {
+		assert.Equal(t, "other", deliveryStatusLabel(status), "%q", status)
+	}
+}

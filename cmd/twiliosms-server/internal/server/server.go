@@ -35,8 +35,10 @@ type Server struct {
 	logger  *slog.Logger
 	handler http.Handler
 	// fake is dev mode's in-process twiliosmstest, or nil.
-	fake    *twiliosmstest.Server
-	closers []func()
+	fake *twiliosmstest.Server
+	// callbackURL is where Twilio posts delivery reports, or "".
+	callbackURL string
+	closers     []func()
 }
 
 // New builds the server cfg describes. It logs through logger, which
@@ -118,13 +120,9 @@ func (s *Server) build() error {
 		// One service takes the reports: the guard's counts are in the
 		// store both share, and relayed sends are not counted in them.
 		rt.Handle("POST "+StatusCallbackPath, s.deliveryReports(conn, codes, metrics, callbackURL))
+		s.callbackURL = callbackURL
 	}
-	if s.fake != nil {
-		rt.Handle("GET /inbox", inbox(s.fake))
-		messages := BasicAuth(cfg.Credentials, throttle, devMessages(s.fake))
-		rt.Handle("GET "+devMessagesPath+".json", messages)
-		rt.Handle("GET "+devMessagesPath+"/{Sid}", messages)
-	}
+	s.devRoutes(rt, throttle)
 	s.handler = rt
 	return nil
 }
@@ -323,6 +321,9 @@ func (s *Server) announce(out io.Writer, addr string) {
 	for _, system := range s.cfg.Hooks.Enabled() {
 		fmt.Fprintf(out, "twiliosms-server: %s's SMS hook at %s/hooks/%s\n", system, base, system)
 	}
+	if s.callbackURL != "" {
+		fmt.Fprintf(out, "twiliosms-server: Twilio posts delivery reports to %s\n", s.callbackURL)
+	}
 	if s.cfg.Dev {
 		s.announceDev(out, base)
 	}
@@ -355,6 +356,19 @@ func (s *Server) announceDev(out io.Writer, base string) {
 	}
 	fmt.Fprintf(out, "twiliosms-server: try it%s:\n  curl -u %s --data-urlencode To=+15005550006 -d Channel=sms %s/v2/Services/%s/Verifications\n",
 		asks, user, base, s.cfg.ServiceSID)
+}
+
+// devRoutes adds, in dev mode with its fake in this process, the fake's
+// inbox page and its Messages API, the latter behind the API's
+// credentials.
+func (s *Server) devRoutes(rt *Router, throttle *AuthThrottle) {
+	if s.fake == nil {
+		return
+	}
+	rt.Handle("GET /inbox", inbox(s.fake))
+	messages := BasicAuth(s.cfg.Credentials, throttle, devMessages(s.fake))
+	rt.Handle("GET "+devMessagesPath+".json", messages)
+	rt.Handle("GET "+devMessagesPath+"/{Sid}", messages)
 }
 
 // devMessagesPath is the path of Twilio's Messages API, which dev mode
