@@ -298,24 +298,33 @@ func TestTwoInstancesShareOneRedis(t *testing.T) {
 	assert.Len(t, r.body["send_code_attempts"], 2)
 	msgs := fake.Messages()
 	require.Len(t, msgs, 2)
-	code := sixDigits.FindString(msgs[1].Body)
+	code := sixDigits.FindString(msgs[0].Body)
+	assert.Equal(t, code, sixDigits.FindString(msgs[1].Body), "the resend, on the other instance, texts the same code")
+	// Nothing in Redis holds the number or the code in clear, while the
+	// verification is pending or after.
+	rdb := redis.NewClient(&redis.Options{Addr: redisServer.Addr})
+	defer rdb.Close()
+	nothingInClear := func() {
+		t.Helper()
+		keys, err := rdb.Keys(context.Background(), "*").Result()
+		require.NoError(t, err)
+		require.NotEmpty(t, keys, "the servers keep their state in this Redis")
+		for _, k := range keys {
+			assert.NotContains(t, k, "4155552671")
+			assert.NotContains(t, k, code)
+			dump, err := rdb.Dump(context.Background(), k).Result()
+			require.NoError(t, err)
+			assert.NotContains(t, dump, "4155552671", "%s's value", k)
+			assert.NotContains(t, dump, code, "%s's value", k)
+		}
+	}
+	nothingInClear()
 	r = b.do("POST", b.checks(), url.Values{"To": {to}, "Code": {code}})
 	require.Equal(t, http.StatusOK, r.status, r.text)
 	assert.Equal(t, "approved", r.body["status"])
 	assert.Equal(t, http.StatusNotFound, a.do("GET", a.verifications()+"/"+sid, nil).status)
 
-	// Nothing in Redis holds the number in clear.
-	rdb := redis.NewClient(&redis.Options{Addr: redisServer.Addr})
-	defer rdb.Close()
-	keys, err := rdb.Keys(context.Background(), "*").Result()
-	require.NoError(t, err)
-	require.NotEmpty(t, keys, "the servers keep their state in this Redis")
-	for _, k := range keys {
-		assert.NotContains(t, k, "4155552671")
-		dump, err := rdb.Dump(context.Background(), k).Result()
-		require.NoError(t, err)
-		assert.NotContains(t, dump, "4155552671", "%s's value", k)
-	}
+	nothingInClear()
 
 	assert.Equal(t, http.StatusOK, a.do("GET", "/readyz", nil).status)
 	redisServer.Stop()
@@ -488,6 +497,7 @@ func TestDevModesTemplatesSayTheirLanguage(t *testing.T) {
 	for i, tc := range []struct{ locale, says string }{
 		{"en-US,en;q=0.9,de;q=0.8", "is your sign-in code (dev mode)"},
 		{"de", "ist Ihr Anmeldecode (Entwicklermodus)"},
+		{"fr", "is your sign-in code (dev mode)"}, // another language falls back to English
 	} {
 		r := p.do("POST", p.verifications(), url.Values{"To": {fmt.Sprintf("+1415555%04d", 2600+i)}, "Channel": {"sms"}, "Locale": {tc.locale}})
 		require.Equal(t, http.StatusCreated, r.status, r.text)

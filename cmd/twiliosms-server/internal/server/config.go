@@ -38,8 +38,19 @@ type Settings struct {
 	// MaxConnections is -max-connections: how many connections may be
 	// open at once; "" for DefaultMaxConnections.
 	MaxConnections string
+	// Guard, GuardAllowRegions and GuardAllowNetworks are -guard ("deny",
+	// "record" or "off"), -guard-allow-regions ("US,GB") and
+	// -guard-allow-networks ("10.0.0.0/8,2001:db8::/32"): the fraud
+	// guard's mode and what it never refuses. "" reads TWILIOSMS_GUARD,
+	// TWILIOSMS_GUARD_ALLOW_REGIONS and TWILIOSMS_GUARD_ALLOW_NETWORKS.
+	Guard, GuardAllowRegions, GuardAllowNetworks string
+	// PublicURL is -public-url: the server's URL as Twilio reaches it,
+	// under which Twilio posts delivery reports; "" reads
+	// TWILIOSMS_PUBLIC_URL.
+	PublicURL string
 	// Getenv reads REDIS_URL, TWILIOSMS_SECRET, TWILIOSMS_API_CREDENTIALS,
-	// TWILIOSMS_SERVICE_SID and the hooks' secrets.
+	// TWILIOSMS_SERVICE_SID, the hooks' secrets, and the variables of the
+	// flags left empty.
 	Getenv func(string) string
 	// ReadFile reads ConfigFile.
 	ReadFile func(string) ([]byte, error)
@@ -87,6 +98,16 @@ type Config struct {
 	Generated []string
 	// MaxConnections is how many connections may be open at once.
 	MaxConnections int
+	// Guard is the fraud guard's Mode, AllowRegions and AllowNetworks;
+	// the server adds its logger and metrics. It judges the Verify API's
+	// sends (the hooks' relayed codes are not the guard's to judge).
+	Guard passcode.FraudGuard
+	// PublicURL is the server's URL as Twilio reaches it, without a
+	// trailing slash, or "": every send asks Twilio to post its delivery
+	// reports to PublicURL/twilio/status. In dev mode without it, they go
+	// to http://Addr/twilio/status, where dev mode's fake posts them: call
+	// New with the address bound in Addr.
+	PublicURL string
 }
 
 // Credential is a user and password a client authenticates with.
@@ -114,6 +135,7 @@ func (e *ConfigError) Error() string {
 
 var (
 	serviceSIDPattern = regexp.MustCompile(`^VA[0-9a-fA-F]{32}$`)
+	accountSIDPattern = regexp.MustCompile(`^AC[0-9a-fA-F]{32}$`)
 	hexPattern        = regexp.MustCompile(`^[0-9a-fA-F]+$`)
 	alnum             = regexp.MustCompile(`^[A-Za-z0-9]+$`)
 )
@@ -179,6 +201,8 @@ func Load(s Settings) (*Config, error) {
 			problem("%s is not a Redis URL: write it as redis://[user:password@]host:port/db, rediss:// for TLS, or for a Cluster redis://host:port?addr=host2:port&addr=host3:port", EnvRedisURL)
 		}
 	}
+	c.loadGuard(s, problem)
+	c.loadPublicURL(s, problem)
 	c.loadSecrets(s.Getenv, problem)
 	var hookProblems []string
 	c.Hooks, hookProblems = hooks.LoadSecrets(s.Getenv)

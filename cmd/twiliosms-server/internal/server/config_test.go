@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/connectorkit/twiliosms"
 	"github.com/connectorkit/twiliosms/cmd/twiliosms-server/internal/hooks"
+	"github.com/connectorkit/twiliosms/passcode"
 )
 
 // TestMain fails the run if any test leaves a goroutine behind.
@@ -222,4 +224,102 @@ func TestHookSecretsAreCheckedWithTheOtherSettings(t *testing.T) {
 	assert.Contains(t, err.Error(), hooks.EnvSupabaseSecret+": secret 1 has a key of 5 bytes")
 	assert.Contains(t, err.Error(), hooks.EnvLogtoAuthorization+": value 1")
 	assert.NotContains(t, err.Error(), "c2hvcnQ")
+}
+
+func TestGuardSettingsFromFlagsOrTheEnvironment(t *testing.T) {
+	c, err := Load(Settings{Getenv: env(nil), ReadFile: noFile})
+	require.NoError(t, err)
+	assert.Equal(t, passcode.GuardDeny, c.Guard.Mode, "the guard refuses by default")
+	assert.Empty(t, c.Guard.AllowRegions)
+	assert.Empty(t, c.Guard.AllowNetworks)
+
+	vars := map[string]string{EnvGuard: "off", EnvGuardAllowRegions: "US, GB", EnvGuardAllowNetworks: "10.0.0.0/8,2001:db8::/32, 198.51.100.7"}
+	c, err = Load(Settings{Getenv: env(vars), ReadFile: noFile})
+	require.NoError(t, err)
+	assert.Equal(t, passcode.GuardOff, c.Guard.Mode)
+	assert.Equal(t, []string{"US", "GB"}, c.Guard.AllowRegions)
+	assert.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32"),
+		netip.MustParsePrefix("198.51.100.7/32")}, c.Guard.AllowNetworks, "a lone address is its own network")
+
+	c, err = Load(Settings{Getenv: env(vars), ReadFile: noFile, Guard: "record", GuardAllowRegions: "DE", GuardAllowNetworks: "192.0.2.0/24"})
+	require.NoError(t, err)
+	assert.Equal(t, passcode.GuardRecordOnly, c.Guard.Mode, "a flag wins over its variable")
+	assert.Equal(t, []string{"DE"}, c.Guard.AllowRegions)
+	assert.Equal(t, []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}, c.Guard.AllowNetworks)
+}
+
+func TestBadGuardSettingsNameTheirSetting(t *testing.T) {
+	cases := []struct {
+		s    Settings
+		vars map[string]string
+		says string
+	}{
+		{Settings{Guard: "strict"}, nil, `-guard "strict": write deny`},
+		{Settings{}, map[string]string{EnvGuard: "Deny"}, EnvGuard + ` "Deny": write deny`},
+		{Settings{GuardAllowRegions: "US,UK"}, nil, `-guard-allow-regions "US,UK": "UK" is not a region code: the United Kingdom's is GB`},
+		{Settings{GuardAllowRegions: "us"}, nil, `did you mean US?`},
+		{Settings{}, map[string]string{EnvGuardAllowRegions: "XX"}, EnvGuardAllowRegions + ` "XX": "XX" is not an ISO 3166-1 region code`},
+		{Settings{GuardAllowNetworks: "10.0.0.0/33"}, nil, `-guard-allow-networks "10.0.0.0/33": "10.0.0.0/33" is neither a network`},
+		{Settings{}, map[string]string{EnvGuardAllowNetworks: "office"}, EnvGuardAllowNetworks + ` "office"`},
+	}
+	for _, c := range cases {
+		c.s.Getenv, c.s.ReadFile = env(c.vars), noFile
+		_, err := Load(c.s)
+		var ce *ConfigError
+		require.ErrorAs(t, err, &ce, c.says)
+		assert.Len(t, ce.Problems, 1)
+		assert.Contains(t, err.Error(), c.says)
+		assert.True(t, strings.HasPrefix(err.Error(), "twiliosms-server: "), err.Error())
+	}
+}
+
+func TestPublicURL(t *testing.T) {
+	good := map[string]string{EnvSecret: hexKey, EnvCredentials: "backend:" + password, EnvServiceSID: serviceSID}
+	load := func(flag string, vars map[string]string, config string) (*Config, error) {
+		merged := map[string]string{}
+		for k, v := range good {
+			merged[k] = v
+		}
+		for k, v := range vars {
+			merged[k] = v
+		}
+		return Load(Settings{ConfigFile: "connector.json", ReadFile: file(config), Getenv: env(merged), PublicURL: flag})
+	}
+	c, err := load("", nil, connectorJSON)
+	require.NoError(t, err)
+	assert.Empty(t, c.statusCallbackURL(), "no delivery reports without a public URL")
+
+	c, err = load("https://sms.example.com/", nil, connectorJSON)
+	require.NoError(t, err)
+	assert.Equal(t, "https://sms.example.com/twilio/status", c.statusCallbackURL())
+	c, err = load("", map[string]string{EnvPublicURL: "https://sms.example.com/edge"}, connectorJSON)
+	require.NoError(t, err)
+	assert.Equal(t, "https://sms.example.com/edge/twilio/status", c.statusCallbackURL(), "behind a proxy's path")
+	c, err = load("http://127.0.0.1:9000", map[string]string{EnvPublicURL: "https://sms.example.com"}, connectorJSON)
+	require.NoError(t, err)
+	assert.Equal(t, "http://127.0.0.1:9000/twilio/status", c.statusCallbackURL(), "the flag wins; http on loopback")
+
+	withCallback := strings.Replace(connectorJSON, `"authToken":"token",`, `"authToken":"token","statusCallback":"https://elsewhere.example.com/cb",`, 1)
+	withAPIKey := strings.Replace(connectorJSON, `"authToken":"token",`, `"apiKeySID":"SK0123456789abcdef0123456789abcdef","apiKeySecret":"secret",`, 1)
+	for _, bad := range []struct{ flag, config, says string }{
+		{"http://sms.example.com", connectorJSON, `-public-url "http://sms.example.com": use https`},
+		{"sms.example.com", connectorJSON, "write the absolute URL"},
+		{"https://user:pw@sms.example.com", connectorJSON, "drop the user and password"},
+		{"https://sms.example.com/?a=b", connectorJSON, "drop the query"},
+		{"https://sms.example.com", withCallback, "the config's statusCallback sends the delivery reports elsewhere"},
+		{"https://sms.example.com", withAPIKey, "add authToken"},
+	} {
+		_, err := load(bad.flag, nil, bad.config)
+		var ce *ConfigError
+		require.ErrorAs(t, err, &ce, bad.flag)
+		assert.Len(t, ce.Problems, 1, "%v", err)
+		assert.Contains(t, err.Error(), bad.says)
+		assert.NotContains(t, err.Error(), ":pw@", "no password quoted")
+	}
+	_, err = load("", map[string]string{EnvPublicURL: "ftp://sms.example.com"}, connectorJSON)
+	assert.ErrorContains(t, err, EnvPublicURL+` "ftp://sms.example.com": use https`, "the variable named when it is the source")
+
+	dev, err := Load(Settings{Getenv: env(nil), ReadFile: noFile, Addr: "127.0.0.1:8099"})
+	require.NoError(t, err)
+	assert.Equal(t, "http://127.0.0.1:8099/twilio/status", dev.statusCallbackURL(), "dev mode's fake posts to the server itself")
 }

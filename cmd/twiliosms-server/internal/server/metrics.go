@@ -39,13 +39,19 @@ type Metrics struct {
 	// "malformed_code", or the kind of error.
 	Checks *prometheus.CounterVec
 	// GuardDecisions counts the fraud guard's decisions on the Verify
-	// API's sends: "allowed", and "refused" by signal.
+	// API's sends: "allowed" (a send it let through, unless it is off),
+	// and by signal "refused", "recorded" (a refusal -guard record let
+	// through) and "door" (a send let through a broad scope's open door).
 	GuardDecisions *prometheus.CounterVec
 	// HookRequests counts the auth servers' hook requests by system
 	// ("logto", "supabase", "kratos", "zitadel") and outcome ("sent",
 	// "duplicate", "unauthorized", "bad_request", "body_too_large", or
 	// the kind of error, as in Sends).
 	HookRequests *prometheus.CounterVec
+	// DeliveryReports counts Twilio's delivery reports whose signature
+	// checked, by status ("delivered", "undelivered", "failed", ...; a
+	// status Twilio does not document is "other").
+	DeliveryReports *prometheus.CounterVec
 	// AuthFailures counts failed Basic authentications on the Verify API
 	// by outcome: "unauthorized" (401), or "throttled" (429) once the
 	// client's address has failed too often.
@@ -94,6 +100,8 @@ func NewMetrics() *Metrics {
 			Help: "Auth servers' SMS hook requests by system and outcome."}, []string{"system", "outcome"}),
 		GuardDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twiliosms_guard_decisions_total",
 			Help: "Fraud guard decisions by decision and signal."}, []string{"decision", "signal"}),
+		DeliveryReports: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twiliosms_delivery_reports_total",
+			Help: "Twilio's delivery reports (status callbacks) with a valid signature, by message status."}, []string{"status"}),
 		AuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twiliosms_auth_failures_total",
 			Help: "Failed Basic authentications on the Verify API: unauthorized, or throttled once the address failed too often."}, []string{"outcome"}),
 		Requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "twiliosms_http_request_duration_seconds",
@@ -104,7 +112,7 @@ func NewMetrics() *Metrics {
 		twilioCodes: newLabelValues(100),
 		signals:     newLabelValues(20),
 	}
-	m.Registry.MustRegister(m.Sends, m.TwilioErrors, m.Checks, m.GuardDecisions, m.HookRequests, m.AuthFailures, m.Requests,
+	m.Registry.MustRegister(m.Sends, m.TwilioErrors, m.Checks, m.GuardDecisions, m.HookRequests, m.DeliveryReports, m.AuthFailures, m.Requests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -114,11 +122,14 @@ type meteredCodes struct {
 	*passcode.Service
 	conn    *twiliosms.Connector
 	metrics *Metrics
+	// guarded is whether the fraud guard judges the sends (not -guard off).
+	guarded bool
 }
 
-// Send sends a code and counts it, and the guard's decision: a send that
-// went out passed the guard (relayed codes are not the guard's to judge,
-// so only these are counted as allowed).
+// Send sends a code and counts it, and, when the guard judges it, a send
+// that went out as "allowed": it passed the guard (relayed codes are not
+// the guard's to judge, so only these are counted). The guard's other
+// decisions are counted as it makes them (Metrics.guardDecision).
 func (c meteredCodes) Send(ctx context.Context, r passcode.Request) (*passcode.Sent, error) {
 	sent, err := c.Service.Send(ctx, r)
 	region := r.Phone.Region() // the number as the service read it
@@ -126,7 +137,7 @@ func (c meteredCodes) Send(ctx context.Context, r passcode.Request) (*passcode.S
 		region = c.conn.PhoneRegion(r.To)
 	}
 	c.metrics.countSend(region, "sent", err)
-	if err == nil {
+	if err == nil && c.guarded {
 		c.metrics.GuardDecisions.WithLabelValues("allowed", "").Inc()
 	}
 	return sent, err
@@ -152,7 +163,7 @@ func (c meteredRelays) Relay(ctx context.Context, r hooks.RelayRequest) (*hooks.
 }
 
 // countSend counts a send to region: its outcome (when err is nil) or the
-// kind of err, its Twilio error code, and a fraud guard refusal.
+// kind of err, and its Twilio error code.
 func (m *Metrics) countSend(region, outcome string, err error) {
 	if region == "" {
 		region = "unknown"
@@ -164,9 +175,5 @@ func (m *Metrics) countSend(region, outcome string, err error) {
 	var apiErr *twiliosms.APIError
 	if errors.As(err, &apiErr) && apiErr.Code != 0 {
 		m.TwilioErrors.WithLabelValues(m.twilioCodes.of(strconv.Itoa(apiErr.Code))).Inc()
-	}
-	var fraud *passcode.FraudError
-	if errors.As(err, &fraud) {
-		m.GuardDecisions.WithLabelValues("refused", m.signals.of(fraud.Signal)).Inc()
 	}
 }

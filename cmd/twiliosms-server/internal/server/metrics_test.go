@@ -41,7 +41,34 @@ func TestRelayedSendsAreCountedAsSends(t *testing.T) {
 	assert.Equal(t, 1.0, testutil.ToFloat64(m.Sends.WithLabelValues("sent", "DE")))
 	assert.Equal(t, 1.0, testutil.ToFloat64(m.Sends.WithLabelValues("duplicate", "DE")), "Logto's digits-only number reads too")
 	assert.Equal(t, 1.0, testutil.ToFloat64(m.Sends.WithLabelValues("fraud_guard", "US")))
-	assert.Equal(t, 1.0, testutil.ToFloat64(m.GuardDecisions.WithLabelValues("refused", "unverified_to_range")))
+	assert.Equal(t, 0, testutil.CollectAndCount(m.GuardDecisions), "the guard's decisions are counted where it makes them, once")
 	assert.Equal(t, 1.0, testutil.ToFloat64(m.TwilioErrors.WithLabelValues("21612")))
 	assert.Equal(t, 1.0, testutil.ToFloat64(m.Sends.WithLabelValues("invalid_parameter", "unknown")))
+}
+
+func TestGuardDecisionsAreCountedWithBoundedLabels(t *testing.T) {
+	m := NewMetrics()
+	ctx := context.Background()
+	m.guardDecision(ctx, passcode.GuardDecision{Decision: "refused", Signal: "unverified_to_range"})
+	m.guardDecision(ctx, passcode.GuardDecision{Decision: "recorded", Signal: "unverified_to_range"})
+	m.guardDecision(ctx, passcode.GuardDecision{Decision: "door", Signal: "unverified_to_country"})
+	m.guardDecision(ctx, passcode.GuardDecision{Decision: "made up", Signal: "unverified_to_country"})
+	assert.Equal(t, 1.0, testutil.ToFloat64(m.GuardDecisions.WithLabelValues("refused", "unverified_to_range")))
+	assert.Equal(t, 1.0, testutil.ToFloat64(m.GuardDecisions.WithLabelValues("recorded", "unverified_to_range")))
+	assert.Equal(t, 1.0, testutil.ToFloat64(m.GuardDecisions.WithLabelValues("door", "unverified_to_country")))
+	assert.Equal(t, 1.0, testutil.ToFloat64(m.GuardDecisions.WithLabelValues("other", "unverified_to_country")))
+	for i := range 100 {
+		m.guardDecision(ctx, passcode.GuardDecision{Decision: "refused", Signal: fmt.Sprintf("signal_%d", i)})
+	}
+	assert.LessOrEqual(t, testutil.CollectAndCount(m.GuardDecisions), 4+20+1, "signals beyond the first 20 count as other")
+	assert.Positive(t, testutil.ToFloat64(m.GuardDecisions.WithLabelValues("refused", "other")))
+}
+
+func TestDeliveryStatusLabelsAreTwiliosOnly(t *testing.T) {
+	for _, status := range []string{"delivered", "undelivered", "failed", "sent", "queued"} {
+		assert.Equal(t, status, deliveryStatusLabel(status))
+	}
+	for _, status := range []string{"", "Delivered", "made-up", "undelivered\n"} {
+		assert.Equal(t, "other", deliveryStatusLabel(status), "%q", status)
+	}
 }

@@ -35,8 +35,10 @@ type Server struct {
 	logger  *slog.Logger
 	handler http.Handler
 	// fake is dev mode's in-process twiliosmstest, or nil.
-	fake    *twiliosmstest.Server
-	closers []func()
+	fake *twiliosmstest.Server
+	// callbackURL is where Twilio posts delivery reports, or "".
+	callbackURL string
+	closers     []func()
 }
 
 // New builds the server cfg describes. It logs through logger, which
@@ -63,34 +65,48 @@ func (s *Server) build() error {
 	if twilioURL != "" {
 		opts = append(opts, twiliosms.WithBaseURL(twilioURL))
 	}
-	conn, err := twiliosms.New(cfg.Connector, opts...)
-	if err != nil {
+	connector := cfg.Connector
+	callbackURL := cfg.statusCallbackURL()
+	if callbackURL != "" {
+		connector.StatusCallback = twiliosms.NewSecretURL(callbackURL)
+	}
+	conn, err := twiliosms.New(connector, opts...)
+	if err != nil && cfg.TwilioURL != "" {
 		return fmt.Errorf("twiliosms-server: -twilio-url %s: %w", cfg.TwilioURL, err)
+	} else if err != nil {
+		return fmt.Errorf("twiliosms-server: %w", err)
 	}
 	codeStore, verifyStore, ready, err := s.stores(logger)
 	if err != nil {
 		return fmt.Errorf("twiliosms-server: %s: %w", EnvRedisURL, err)
 	}
 	limits := append(slices.Clone(verify.Limits), cfg.Limits...)
-	codes, err := passcode.New(conn, passcode.WithSecret(cfg.Secrets...), passcode.WithStore(codeStore),
-		passcode.WithTTL(verify.CodeTTL), passcode.WithMaxAttempts(verify.MaxChecks), passcode.WithLimits(limits...))
-	if err != nil {
-		return fmt.Errorf("twiliosms-server: %w", err)
-	}
-	// The hooks relay through a service of their own on the same store and
-	// limits, so both count every send; its hour is how long a relayed
-	// code is recognised when the auth server delivers it again (Kratos's
-	// and Zitadel's phone codes live an hour).
-	relays, err := passcode.New(conn, passcode.WithSecret(cfg.Secrets...), passcode.WithStore(codeStore),
-		passcode.WithTTL(RelayLifetime), passcode.WithLimits(limits...))
-	if err != nil {
-		return fmt.Errorf("twiliosms-server: %w", err)
-	}
 	metrics := NewMetrics()
-	svc, err := verify.NewService(meteredCodes{Service: codes, conn: conn, metrics: metrics}, conn, verifyStore, cfg.Secrets, cfg.UsageType)
+	// Every decision record goes to the server's log, with the number
+	// masked and the scope hashed, and is counted.
+	guard := cfg.Guard
+	guard.Logger, guard.OnDecision = logger, metrics.guardDecision
+	codes, err := passcode.New(conn, passcode.WithSecret(cfg.Secrets...), passcode.WithStore(codeStore),
+		passcode.WithTTL(verify.CodeTTL), passcode.WithMaxAttempts(verify.MaxChecks), passcode.WithLimits(limits...),
+		passcode.WithFraudGuard(guard))
 	if err != nil {
 		return fmt.Errorf("twiliosms-server: %w", err)
 	}
+	// The hooks relay through a service of their own on the same store,
+	// limits and guard, so both count every send; its hour is how long a
+	// relayed code is recognised when the auth server delivers it again
+	// (Kratos's and Zitadel's phone codes live an hour).
+	relays, err := passcode.New(conn, passcode.WithSecret(cfg.Secrets...), passcode.WithStore(codeStore),
+		passcode.WithTTL(RelayLifetime), passcode.WithLimits(limits...), passcode.WithFraudGuard(guard))
+	if err != nil {
+		return fmt.Errorf("twiliosms-server: %w", err)
+	}
+	metered := meteredCodes{Service: codes, conn: conn, metrics: metrics, guarded: guard.Mode != passcode.GuardOff}
+	svc, err := verify.NewService(metered, conn, verifyStore, cfg.Secrets, cfg.UsageType)
+	if err != nil {
+		return fmt.Errorf("twiliosms-server: %w", err)
+	}
+	svc.Logger = logger
 	rt := NewRouter(metrics, logger, ready)
 	api := &verify.API{Service: svc, ServiceSID: cfg.ServiceSID, AccountSID: cfg.Connector.AccountSID, Logger: logger,
 		OnCheck: func(outcome string) { metrics.Checks.WithLabelValues(outcome).Inc() }}
@@ -100,9 +116,13 @@ func (s *Server) build() error {
 		rt.Handle(pattern, BasicAuth(cfg.Credentials, throttle, h))
 	}
 	s.hooks(rt, relays, conn, metrics)
-	if s.fake != nil {
-		rt.Handle("GET /inbox", inbox(s.fake))
+	if callbackURL != "" {
+		// One service takes the reports: the guard's counts are in the
+		// store both share, and relayed sends are not counted in them.
+		rt.Handle("POST "+StatusCallbackPath, s.deliveryReports(conn, codes, metrics, callbackURL))
+		s.callbackURL = callbackURL
 	}
+	s.devRoutes(rt, throttle)
 	s.handler = rt
 	return nil
 }
@@ -125,14 +145,22 @@ func (s *Server) hooks(rt *Router, codes *passcode.Service, conn *twiliosms.Conn
 }
 
 // stores are the code store and the verification store, and what /readyz
-// asks: in Redis when REDIS_URL is set (a single node, or a Cluster when
-// the URL names more than one node; both stores on one client, so one
-// ping answers for both), else in this process's memory, which is always
-// ready.
+// asks, on the backend the configuration names: each backend holds both,
+// so that one readiness check answers for both. Another backend (a SQL
+// database's URL, say) is another case here, with its own pair.
 func (s *Server) stores(logger *slog.Logger) (passcode.Store, verify.Store, func(context.Context) error, error) {
-	if s.cfg.RedisURL == "" {
+	switch {
+	case s.cfg.RedisURL != "":
+		return s.redisStores(logger)
+	default: // this process's memory, which is always ready
 		return memstore.New(), verify.NewMemoryStore(), func(context.Context) error { return nil }, nil
 	}
+}
+
+// redisStores are the stores in Redis (REDIS_URL): a single node, or a
+// Cluster when the URL names more than one node, both stores on one
+// client.
+func (s *Server) redisStores(logger *slog.Logger) (passcode.Store, verify.Store, func(context.Context) error, error) {
 	client, err := redisClient(s.cfg.RedisURL) // Load checked the URL
 	if err != nil {
 		return nil, nil, nil, err
@@ -148,8 +176,10 @@ func (s *Server) stores(logger *slog.Logger) (passcode.Store, verify.Store, func
 	s.closers = append(s.closers, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		_ = codes.Close(ctx)
-		_ = client.Close()
+		if err := codes.Close(ctx); err != nil {
+			logger.Warn("twiliosms-server: the fraud guard's held counts could not be written before stopping", slog.String("error", err.Error()))
+		}
+		_ = client.Close() // nothing is left to write
 	})
 	return codes, verify.NewRedisStore(client, redisstore.DefaultPrefix), codes.Ping, nil
 }
@@ -293,27 +323,80 @@ func (s *Server) announce(out io.Writer, addr string) {
 	for _, system := range s.cfg.Hooks.Enabled() {
 		fmt.Fprintf(out, "twiliosms-server: %s's SMS hook at %s/hooks/%s\n", system, base, system)
 	}
-	if !s.cfg.Dev {
-		return
+	if s.callbackURL != "" {
+		fmt.Fprintf(out, "twiliosms-server: Twilio posts delivery reports to %s\n", s.callbackURL)
 	}
-	inbox := s.cfg.TwilioURL + "/"
+	if s.cfg.Dev {
+		s.announceDev(out, base)
+	}
+}
+
+// announceDev says where dev mode's SMS are, the settings it made up, and
+// a request to paste that works as printed.
+func (s *Server) announceDev(out io.Writer, base string) {
+	c := s.cfg.Credentials[0]
 	if s.fake != nil {
-		inbox = base + "/inbox"
+		fmt.Fprintf(out, "twiliosms-server: dev mode: SMS go to twiliosmstest, a fake Twilio; read them in the inbox at %s/inbox,\n", base)
+		fmt.Fprintf(out, "  or as Twilio's SDKs list messages, with %s: %s/2010-04-01/Accounts/%s/Messages.json\n", EnvCredentials, base, c.User)
+	} else {
+		fmt.Fprintf(out, "twiliosms-server: dev mode: SMS go to twiliosmstest, a fake Twilio; read them in the inbox at %s/\n", s.cfg.TwilioURL)
 	}
-	fmt.Fprintf(out, "twiliosms-server: dev mode: SMS go to twiliosmstest, a fake Twilio; read them in the inbox at %s\n", inbox)
 	if len(s.cfg.Generated) > 0 {
 		fmt.Fprintf(out, "twiliosms-server: dev mode generated these settings (set them to keep them across restarts):\n")
 		for _, g := range s.cfg.Generated {
 			fmt.Fprintf(out, "  export %s\n", g)
 		}
 	}
-	c := s.cfg.Credentials[0]
-	password := "$PASSWORD"
-	if slices.Contains(s.cfg.Generated, EnvCredentials+"="+c.User+":"+c.password) {
-		password = c.password // made up here, and printed above already
+	if !accountSIDPattern.MatchString(c.User) {
+		fmt.Fprintf(out, "twiliosms-server: note: twilio-node takes only an account SID (AC and 32 hex digits) as its user; %s's user %s is not one\n", EnvCredentials, c.User)
 	}
-	fmt.Fprintf(out, "twiliosms-server: try it:\n  curl -u %s:%s --data-urlencode To=+15005550006 -d Channel=sms %s/v2/Services/%s/Verifications\n",
-		c.User, password, base, s.cfg.ServiceSID)
+	// The password goes on the line only when it was made up here, and
+	// printed above already; else curl asks for it.
+	user, asks := c.User, " (curl asks for "+c.User+"'s password, of "+EnvCredentials+")"
+	if slices.Contains(s.cfg.Generated, EnvCredentials+"="+c.User+":"+c.password) {
+		user, asks = c.User+":"+c.password, ""
+	}
+	fmt.Fprintf(out, "twiliosms-server: try it%s:\n  curl -u %s --data-urlencode To=+15005550006 -d Channel=sms %s/v2/Services/%s/Verifications\n",
+		asks, user, base, s.cfg.ServiceSID)
+}
+
+// devRoutes adds, in dev mode with its fake in this process, the fake's
+// inbox page and its Messages API, the latter behind the API's
+// credentials.
+func (s *Server) devRoutes(rt *Router, throttle *AuthThrottle) {
+	if s.fake == nil {
+		return
+	}
+	rt.Handle("GET /inbox", inbox(s.fake))
+	messages := BasicAuth(s.cfg.Credentials, throttle, devMessages(s.fake))
+	rt.Handle("GET "+devMessagesPath+".json", messages)
+	rt.Handle("GET "+devMessagesPath+"/{Sid}", messages)
+}
+
+// devMessagesPath is the path of Twilio's Messages API, which dev mode
+// serves from its fake.
+const devMessagesPath = "/2010-04-01/Accounts/{AccountSid}/Messages"
+
+// devMessages serves the fake's Messages API, list and fetch, at the
+// server's own address behind the API's credentials, so that a script
+// reads codes as Twilio's SDKs list messages. A client puts the account
+// SID it authenticates as in the path, so the path's account is that
+// user (or the fake's own, as the fake's page links write it); the fake
+// is asked with its own account and token.
+func devMessages(fake *twiliosmstest.Server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, _, _ := r.BasicAuth() // BasicAuth let it through
+		account := r.PathValue("AccountSid")
+		if account != user && account != devAccountSID {
+			verify.NotFound(r.URL.Path).Write(w)
+			return
+		}
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = strings.Replace(r.URL.Path, "/Accounts/"+account+"/", "/Accounts/"+devAccountSID+"/", 1)
+		r2.URL.RawPath = ""
+		r2.SetBasicAuth(devAccountSID, devAuthToken)
+		fake.ServeHTTP(w, r2)
+	})
 }
 
 // inbox serves the fake's inbox page, which it serves at its root.

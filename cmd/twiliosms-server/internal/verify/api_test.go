@@ -59,6 +59,7 @@ type env struct {
 	url    string
 	fake   *twiliosmstest.Server
 	store  *MemoryStore
+	svc    *Service
 	clock  *clock
 	checks []string
 	logs   *bytes.Buffer
@@ -88,6 +89,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	svc, err := NewService(codes, conn, e.store, [][]byte{secret}, twiliosms.UsageTypeSignIn)
 	require.NoError(t, err)
 	svc.now = e.clock.Now
+	e.svc = svc
 	api := &API{Service: svc, ServiceSID: testService, AccountSID: testAccount,
 		Logger:  slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		OnCheck: func(o string) { e.checks = append(e.checks, o) }}
@@ -194,10 +196,10 @@ func TestStartAnswersTwiliosVerificationResource(t *testing.T) {
 	assert.Regexp(t, `^Sign in with \d{6}$`, msgs[0].Body)
 }
 
-func TestResendKeepsTheSIDAndOnlyTheNewCodeVerifies(t *testing.T) {
+func TestResendKeepsTheSIDAndTextsTheSameCode(t *testing.T) {
 	e := newEnv(t)
 	first := e.start(number)
-	oldCode := e.lastCode()
+	firstCode := e.lastCode()
 	e.clock.Advance(30 * time.Second)
 	second := e.start("+1 (415) 555-2671") // the same number, written otherwise
 	require.Equal(t, http.StatusCreated, second.status, "%v", second.body)
@@ -205,14 +207,41 @@ func TestResendKeepsTheSIDAndOnlyTheNewCodeVerifies(t *testing.T) {
 	assert.Len(t, second.body["send_code_attempts"], 2)
 	assert.Equal(t, first.body["date_created"], second.body["date_created"])
 	assert.NotEqual(t, second.body["date_created"], second.body["date_updated"])
-	newCode := e.lastCode()
-	if newCode != oldCode {
-		r := e.check(url.Values{"To": {number}, "Code": {oldCode}})
-		assert.Equal(t, "pending", r.body["status"], "the replaced code no longer verifies")
-	}
-	r := e.check(url.Values{"To": {number}, "Code": {newCode}})
+	require.Len(t, e.fake.Messages(), 2)
+	assert.Equal(t, firstCode, e.lastCode(), "the resend texts the code the user may have already")
+	r := e.check(url.Values{"To": {number}, "Code": {firstCode}})
 	assert.Equal(t, http.StatusOK, r.status)
-	assert.Equal(t, "approved", r.body["status"])
+	assert.Equal(t, "approved", r.body["status"], "the earlier SMS's code verifies")
+}
+
+// TestResendKeepsTheTriesUsed: a resend of the same code does not give
+// back the wrong tries: the verification locks at its fifth wrong code,
+// however many SMS it sent.
+func TestResendKeepsTheTriesUsed(t *testing.T) {
+	e := newEnv(t)
+	e.start(number)
+	code := e.lastCode()
+	for range MaxChecks - 1 {
+		assert.Equal(t, "pending", e.check(url.Values{"To": {number}, "Code": {wrong(code)}}).body["status"])
+	}
+	require.Equal(t, http.StatusCreated, e.start(number).status)
+	e.check(url.Values{"To": {number}, "Code": {wrong(code)}})
+	r := e.check(url.Values{"To": {number}, "Code": {code}})
+	twilioError(t, r, 429, 60202)
+}
+
+// TestAVerificationAfterApprovalTextsANewCode: the same code goes out only
+// within one pending verification.
+func TestAVerificationAfterApprovalTextsANewCode(t *testing.T) {
+	e := newEnv(t)
+	seen := map[string]bool{}
+	for range 4 {
+		e.start(number)
+		code := e.lastCode()
+		require.Equal(t, "approved", e.check(url.Values{"To": {number}, "Code": {code}}).body["status"])
+		seen[code] = true
+	}
+	assert.Greater(t, len(seen), 1, "four approved verifications, four drawn codes")
 }
 
 func TestCheckWrongThenRightThenGone(t *testing.T) {
@@ -476,7 +505,7 @@ func TestRecordsKeepNoNumberInClear(t *testing.T) {
 	sid := e.start(number).body["sid"].(string)
 	entry, err := e.store.Get(context.Background(), sid)
 	require.NoError(t, err)
-	for _, form := range []string{number, "4155552671", "14155552671"} {
+	for _, form := range []string{number, "4155552671", "14155552671", e.lastCode()} {
 		assert.NotContains(t, string(entry.Data), form)
 		assert.NotContains(t, entry.Index, form)
 	}

@@ -25,8 +25,9 @@ const (
 	StatusMaxAttemptsReached = "max_attempts_reached"
 )
 
-// record is a verification as it is kept, before sealing: the number is
-// in it, so it is only ever stored encrypted.
+// record is a verification as it is kept, before sealing: the number and
+// the code are in it, so it is only ever stored encrypted, and never
+// logged.
 type record struct {
 	SID       string    `json:"sid"`
 	To        string    `json:"to"`
@@ -35,6 +36,10 @@ type record struct {
 	Updated   time.Time `json:"updated"`
 	ExpiresAt time.Time `json:"expires_at"`
 	Attempts  []attempt `json:"attempts"`
+	// Code is the code the verification's SMS carry, which a resend texts
+	// again, as Verify's resends do; "" in a record written before codes
+	// were kept, whose resend draws a new one.
+	Code string `json:"code,omitempty"`
 }
 
 // attempt is one SMS sent for a verification.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/connectorkit/twiliosms"
@@ -50,6 +51,8 @@ type Service struct {
 	keys   *keyring
 	usage  twiliosms.UsageType
 	now    func() time.Time
+	// Logger receives the failures no answer shows; nil logs nothing.
+	Logger *slog.Logger
 }
 
 // NewService returns a Service. secrets are TWILIOSMS_SECRET's keys,
@@ -107,8 +110,9 @@ func (e *ErrLocked) Error() string {
 }
 
 // Start sends a code to r.To. While the number has a pending
-// verification, it is resent a new code under the same SID (the earlier
-// code stops verifying), as Verify reuses a pending verification.
+// verification, it is resent the same code under the same SID, as Verify
+// reuses a pending verification: every SMS of it verifies, and the wrong
+// tries it has used stay used.
 func (s *Service) Start(ctx context.Context, r StartRequest) (*Verification, error) {
 	phone, err := s.phones.ReadPhone(r.To)
 	if err != nil {
@@ -116,6 +120,7 @@ func (s *Service) Start(ctx context.Context, r StartRequest) (*Verification, err
 	}
 	e164 := phone.E164()
 	keys := s.keys.indexKeys(string(s.usage), e164)
+	req := passcode.Request{Phone: phone, UsageType: s.usage, Locale: r.Locale, IP: r.DeviceIP}
 	pending, err := s.store.Find(ctx, keys)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, storeError(err)
@@ -128,15 +133,26 @@ func (s *Service) Start(ctx context.Context, r StartRequest) (*Verification, err
 		if rec.Status == StatusMaxAttemptsReached {
 			return nil, &ErrLocked{RetryAfter: rec.ExpiresAt.Sub(s.now())}
 		}
+		if rec.Code != "" {
+			req.Code = twiliosms.NewSecret(rec.Code)
+		}
 	}
-	if _, err := s.codes.Send(ctx, passcode.Request{Phone: phone, UsageType: s.usage, Locale: r.Locale, IP: r.DeviceIP}); err != nil {
+	sent, err := s.codes.Send(ctx, req)
+	if err != nil {
 		return nil, err
+	}
+	var code twiliosms.Secret
+	if sent != nil {
+		code = sent.Code
 	}
 	a := attempt{SID: newSID("VL"), Time: s.stamp()}
 	// The SMS went out: record it, on the pending verification if there
-	// still is one, else on a new one.
+	// still is one, else on a new one, even if the client has hung up
+	// meanwhile, so that the code it carries verifies.
+	ctx, cancel := detached(ctx)
+	defer cancel()
 	for range updateTrials {
-		rec, err := s.recordSend(ctx, keys, e164, a)
+		rec, err := s.recordSend(ctx, keys, e164, a, code)
 		if !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
 			return rec, err
 		}
@@ -144,14 +160,14 @@ func (s *Service) Start(ctx context.Context, r StartRequest) (*Verification, err
 	return nil, storeError(fmt.Errorf("%w, %d times", ErrConflict, updateTrials))
 }
 
-// recordSend adds the attempt a to the number's pending verification, or
-// creates one with it.
-func (s *Service) recordSend(ctx context.Context, keys []string, e164 string, a attempt) (*Verification, error) {
+// recordSend adds the attempt a, which texted code, to the number's
+// pending verification, or creates one with it.
+func (s *Service) recordSend(ctx context.Context, keys []string, e164 string, a attempt, code twiliosms.Secret) (*Verification, error) {
 	e, err := s.store.Find(ctx, keys)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		rec := record{SID: newSID("VE"), To: e164, Status: StatusPending, Created: a.Time, Updated: a.Time,
-			ExpiresAt: a.Time.Add(CodeTTL), Attempts: []attempt{a}}
+			ExpiresAt: a.Time.Add(CodeTTL), Attempts: []attempt{a}, Code: code.Reveal()}
 		data, err := s.keys.seal(rec)
 		if err != nil {
 			return nil, err
@@ -172,7 +188,9 @@ func (s *Service) recordSend(ctx context.Context, keys []string, e164 string, a 
 		return nil, storeError(err)
 	}
 	rec.Attempts = append(rec.Attempts, a)
-	rec.Updated, rec.ExpiresAt, rec.Status = a.Time, a.Time.Add(CodeTTL), StatusPending
+	// The code that went out last is the one that verifies: the same
+	// code, unless another instance created the verification meanwhile.
+	rec.Updated, rec.ExpiresAt, rec.Status, rec.Code = a.Time, a.Time.Add(CodeTTL), StatusPending, code.Reveal()
 	return s.save(ctx, e, rec)
 }
 
@@ -224,7 +242,8 @@ func (s *Service) Check(ctx context.Context, r CheckRequest) (v *Verification, o
 		// The code is used up whatever the record does next: the check
 		// succeeded even when the record cannot be deleted now; it then
 		// answers 20404 at its next check.
-		_ = s.store.Delete(ctx, e)
+		s.bestEffort(ctx, "the approved verification's record could not be deleted; it answers 20404 at its next check", e.SID,
+			func(ctx context.Context) error { return s.store.Delete(ctx, e) })
 		rec.Status, rec.Updated = StatusApproved, s.stamp()
 		return rec.verification(), "approved", nil
 	case errors.As(err, &mismatch):
@@ -235,7 +254,8 @@ func (s *Service) Check(ctx context.Context, r CheckRequest) (v *Verification, o
 	case errors.Is(err, passcode.ErrMalformedCode):
 		return rec.verification(), "malformed_code", nil
 	case errors.Is(err, passcode.ErrCodeNotFound), errors.Is(err, passcode.ErrCodeExpired):
-		_ = s.store.Delete(ctx, e)
+		s.bestEffort(ctx, "the record of a verification whose code is gone could not be deleted; it expires on its own", e.SID,
+			func(ctx context.Context) error { return s.store.Delete(ctx, e) })
 		return nil, "", ErrNotFound
 	case errors.Is(err, passcode.ErrTooManyAttempts) && !isLimit(err):
 		s.lock(ctx, e, rec)
@@ -253,7 +273,34 @@ func isLimit(err error) bool {
 // code itself refuses further tries whatever the record says.
 func (s *Service) lock(ctx context.Context, e Entry, rec record) {
 	rec.Status, rec.Updated = StatusMaxAttemptsReached, s.stamp()
-	_, _ = s.save(ctx, e, rec)
+	s.bestEffort(ctx, "the verification could not be marked max_attempts_reached; its code refuses further tries all the same", e.SID,
+		func(ctx context.Context) error {
+			if _, err := s.save(ctx, e, rec); !errors.Is(err, ErrNotFound) {
+				return err // nil, or a failure; a verification that expired meanwhile needs no lock
+			}
+			return nil
+		})
+}
+
+// recordTimeout bounds the writes that follow what has happened already
+// (an SMS sent, a code used up), which outlive the client's request.
+const recordTimeout = 5 * time.Second
+
+// detached is ctx without its cancellation, bounded by recordTimeout: a
+// client that hangs up must not leave a sent code unrecorded.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+}
+
+// bestEffort runs a write whose failure the answer does not show, with a
+// detached context, and logs its failure: what failed, the
+// verification's SID, and the error, which holds no number or code.
+func (s *Service) bestEffort(ctx context.Context, what, sid string, write func(context.Context) error) {
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	if err := write(ctx); err != nil && s.Logger != nil {
+		s.Logger.LogAttrs(ctx, slog.LevelWarn, "verify: "+what, slog.String("sid", sid), slog.String("error", RedactNumber(err, "")))
+	}
 }
 
 // lookup finds the verification a check or an update names: by SID, and
