@@ -3,8 +3,10 @@
 // post the codes they draw to an endpoint of their own, in their own wire
 // format and authentication, and get the answer they read. The code is
 // theirs and they check it; the SMS is ours: the operator's templates in
-// the reader's language, the number checks, the limits, and no second SMS
-// when they retry.
+// the reader's language, the number checks, the limits, the fraud guard,
+// and no second SMS when they retry. Logto, Supabase Auth and Kratos can
+// also report the sign-ins those codes complete (see loop.go), which the
+// fraud guard learns from.
 package hooks
 
 import (
@@ -65,28 +67,43 @@ type Relayer interface {
 // Hooks are the endpoints of the systems whose secrets are set.
 type Hooks struct {
 	relayer Relayer
-	secrets Secrets
-	logger  *slog.Logger
+	// confirmer is relayer when it confirms sign-ins too; nil serves no
+	// loop.
+	confirmer Confirmer
+	seen      seen
+	secrets   Secrets
+	logger    *slog.Logger
 	// OnAnswer, when set, is told every answer: the system and the
 	// outcome ("sent", "duplicate", "unauthorized", "bad_request",
-	// "body_too_large", or the kind of error of the relay).
+	// "body_too_large", or the kind of error of the relay); for a loop, its
+	// name ("logto_events", "supabase_token", "kratos_events") and
+	// "confirmed", "ignored", "replayed", "unavailable" or a failure of
+	// the request.
 	OnAnswer func(system, outcome string)
 	now      func() time.Time
 }
 
 // New returns the hooks that relay through r, for the systems secrets
-// enables, logging through logger.
+// enables, logging through logger. The loops secrets enables are served
+// when r is a Confirmer too.
 func New(r Relayer, secrets Secrets, logger *slog.Logger) *Hooks {
-	return &Hooks{relayer: r, secrets: secrets, logger: logger, now: time.Now}
+	h := &Hooks{relayer: r, secrets: secrets, logger: logger, now: time.Now}
+	h.confirmer, _ = r.(Confirmer)
+	return h
 }
 
 // Routes are the patterns and handlers of the enabled hooks, for
 // http.ServeMux: POST /hooks/logto, /hooks/supabase, /hooks/kratos and
-// /hooks/zitadel, each only when its secret is set.
+// /hooks/zitadel, each only when its secret is set; and the loops whose
+// secrets are set: POST /hooks/logto/events, /hooks/supabase/token and
+// /hooks/kratos/events.
 func (h *Hooks) Routes() map[string]http.Handler {
 	routes := map[string]http.Handler{}
 	for _, sys := range h.systems() {
 		routes["POST /hooks/"+sys.name] = h.handler(sys)
+	}
+	for _, l := range h.loops() {
+		routes["POST "+l.path] = h.loopHandler(l)
 	}
 	return routes
 }
@@ -113,6 +130,9 @@ type system struct {
 	// toReader is set when the system shows our error's words to the end
 	// user (in their language); else they are the operator's, in English.
 	toReader bool
+	// loop are the flows whose completion the system reports, when its
+	// loop is on: their relays are judged as the service's own codes.
+	loop map[twiliosms.UsageType]bool
 }
 
 // The systems' names: their paths, Source and metric labels.
@@ -137,6 +157,31 @@ func (h *Hooks) systems() []*system {
 	}
 	if len(h.secrets.zitadel) > 0 {
 		on = append(on, zitadelSystem(h.secrets.zitadel))
+	}
+	loops := h.loops()
+	for _, sys := range on {
+		if l, ok := loops[sys.name]; ok {
+			sys.loop = l.usage
+		}
+	}
+	return on
+}
+
+// loops are the enabled loops, by system: those whose secrets and whose
+// system's SMS hook are set, when the relayer confirms sign-ins.
+func (h *Hooks) loops() map[string]*loop {
+	if h.confirmer == nil {
+		return nil
+	}
+	on := map[string]*loop{}
+	if len(h.secrets.logtoLoop) > 0 && len(h.secrets.logto) > 0 {
+		on[logto] = logtoLoop(h.secrets.logtoLoop)
+	}
+	if len(h.secrets.supabaseLoop) > 0 && len(h.secrets.supabase) > 0 {
+		on[supabase] = supabaseLoop(h.secrets.supabaseLoop)
+	}
+	if len(h.secrets.kratosLoop) > 0 && len(h.secrets.kratos) > 0 {
+		on[kratos] = kratosLoop(h.secrets.kratosLoop)
 	}
 	return on
 }
@@ -201,6 +246,7 @@ func (h *Hooks) relay(r *http.Request, w http.ResponseWriter, sys *system) (Rela
 		return req, failed(http.StatusBadRequest, outcomeBadRequest, sys.name+": "+err.Error()), err
 	}
 	req.Source = sys.name
+	req.Loop = sys.loop[req.UsageType]
 	ctx, cancel := context.WithTimeout(r.Context(), sys.timeout)
 	defer cancel()
 	res, err := h.relayer.Relay(ctx, req)

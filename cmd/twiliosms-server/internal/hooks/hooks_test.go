@@ -43,6 +43,28 @@ type recorder struct {
 	got    []RelayRequest
 	result *Relayed
 	err    error
+	// confirmed are the numbers confirmed; confirmErr fails Confirm.
+	confirmed  []string
+	confirmErr error
+}
+
+func (r *recorder) Confirm(ctx context.Context, req ConfirmRequest) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := ctx.Deadline(); !ok {
+		return errors.New("test: the confirmation has no deadline")
+	}
+	if r.confirmErr != nil {
+		return r.confirmErr
+	}
+	r.confirmed = append(r.confirmed, req.To)
+	return nil
+}
+
+func (r *recorder) confirmations() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.confirmed...)
 }
 
 func (r *recorder) Relay(ctx context.Context, req RelayRequest) (*Relayed, error) {
@@ -75,6 +97,8 @@ type env struct {
 	logs     *syncbuf.Buffer
 	now      time.Time
 	outcomes []string
+	// clock, when set, is the hooks' time instead of now.
+	clock func() time.Time
 }
 
 // allSecrets turns every hook on, with a second, rotated value each.
@@ -100,6 +124,9 @@ func (e *env) serve(vars map[string]string, relayer Relayer) *env {
 	e.logs, e.now = &syncbuf.Buffer{}, time.Now()
 	h := New(relayer, secrets, slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	h.now = func() time.Time { return e.now }
+	if e.clock != nil {
+		h.now = e.clock
+	}
 	h.OnAnswer = func(system, outcome string) { e.outcomes = append(e.outcomes, system+" "+outcome) }
 	mux := http.NewServeMux()
 	for p, handler := range h.Routes() {

@@ -63,3 +63,56 @@ func parseKratos(body []byte) (RelayRequest, error) {
 	}
 	return r, checkRelay(r, "to", "code", "ip")
 }
+
+// Kratos's self-service web hooks post what the operator's Jsonnet makes
+// of the flow, the identity and (after login) the session; ours
+// (cmd/twiliosms-server/kratos/events.jsonnet) makes {flow, method,
+// phones} after a login, registration, verification or recovery by a
+// one-time code (the "code" method) of an identity with a verified SMS
+// address, and cancels the request otherwise. The API key comes as the
+// hook's auth api_key header. Configured to ignore the response, as the
+// README says, Kratos posts it in the background and does not retry.
+func kratosLoop(keys []string) *loop {
+	return &loop{name: "kratos_events", path: loopPaths[kratos], timeout: 9 * time.Second, maxBody: MaxBody,
+		admit: headerAuth("Bearer ", keys), parse: parseKratosEvent, write: writeLoopStatus, usage: kratosLoopUsage}
+}
+
+// kratosLoopUsage are the flows of the code templates whose flows have
+// the after hooks the Jsonnet is set on.
+var kratosLoopUsage = map[twiliosms.UsageType]bool{
+	twiliosms.UsageTypeSignIn:            true,
+	twiliosms.UsageTypeRegister:          true,
+	twiliosms.UsageTypeBindNewIdentifier: true,
+	twiliosms.UsageTypeForgotPassword:    true,
+}
+
+type kratosEventBody struct {
+	// Flow is the flow's kind, for the log.
+	Flow string `json:"flow"`
+	// Method is the flow's active method: "code" for Kratos's one-time
+	// codes.
+	Method string `json:"method"`
+	// Phones are the identity's verified SMS addresses.
+	Phones []string `json:"phones"`
+}
+
+func parseKratosEvent(body []byte, _ time.Time) (report, error) {
+	var b kratosEventBody
+	if err := decodeJSON(body, &b); err != nil {
+		return report{}, err
+	}
+	if b.Method == "" {
+		return report{}, missing("method", "the flow's method: send the body of cmd/twiliosms-server/kratos/events.jsonnet")
+	}
+	if b.Method != "code" {
+		return report{ignored: "not by a one-time code"}, nil
+	}
+	nums, err := phones("phones", b.Phones...)
+	if err != nil {
+		return report{}, err
+	}
+	if len(nums) == 0 {
+		return report{ignored: "no verified SMS address"}, nil
+	}
+	return report{phones: nums}, nil
+}

@@ -1,7 +1,10 @@
 package hooks
 
 import (
+	"encoding/json"
+	"errors"
 	"maps"
+	"net/http"
 	"regexp"
 	"strings"
 	"time"
@@ -80,4 +83,89 @@ func payloadString(payload map[string]any, key string) (string, error) {
 		return "", &inputError{"payload." + key, "is not a string"}
 	}
 	return s, nil
+}
+
+// MaxLogtoEventBody is the largest Logto webhook body read: it holds the
+// user, whose customData and profile Logto's Management API takes up to
+// 1 MB of JSON.
+const MaxLogtoEventBody = 2 << 20
+
+// Logto's webhooks (packages/core/src/libraries/hook) post the event, its
+// createdAt, the session, the user's address and agent, and the user
+// (userInfoSelectFields: its primaryPhone among them, digits without a
+// "+"), signed in logto-signature-sha-256 with the webhook's signing key.
+// PostSignIn, PostRegister and PostResetPassword are sent once the
+// interaction has succeeded. They do not say how the user proved who they
+// are (a code to the phone, a password, a social account), so every one of
+// them confirms the user's number: Confirm then credits the newest code
+// relayed to that number in the last 25 hours, if there is one, which a
+// sign-in by other means rarely finds. Logto gives its webhooks 10 s and
+// does not retry them.
+func logtoLoop(keys []string) *loop {
+	sig := logtoSignatureAuth(keys)
+	return &loop{name: "logto_events", path: loopPaths[logto], timeout: 8 * time.Second, maxBody: MaxLogtoEventBody,
+		admit: logtoSignaturePresent,
+		verify: func(header http.Header, body []byte, now time.Time) error {
+			if err := sig(header, body, now); err != nil {
+				return err
+			}
+			return logtoCreatedAt(body, now)
+		},
+		parse: parseLogtoEvent, write: writeLoopStatus, usage: logtoLoopUsage, once: true}
+}
+
+// logtoLoopUsage are the flows whose codes end in one of those events:
+// the code of a sign-in, a registration, a password reset, and of MFA by
+// SMS, which goes to the user's primaryPhone. Logto's Account API texts
+// codes too (BindNewIdentifier, UserPermissionValidation, BindMfa), whose
+// success no interaction webhook reports.
+var logtoLoopUsage = map[twiliosms.UsageType]bool{
+	twiliosms.UsageTypeSignIn:          true,
+	twiliosms.UsageTypeRegister:        true,
+	twiliosms.UsageTypeForgotPassword:  true,
+	twiliosms.UsageTypeMfaVerification: true,
+}
+
+// logtoSignIns are the events that report a completed interaction.
+var logtoSignIns = map[string]bool{"PostSignIn": true, "PostRegister": true, "PostResetPassword": true}
+
+type logtoEventBody struct {
+	Event     string `json:"event"`
+	CreatedAt string `json:"createdAt"`
+	User      *struct {
+		PrimaryPhone *string `json:"primaryPhone"`
+	} `json:"user"`
+}
+
+// logtoCreatedAt checks the time Logto made the event, which its signature
+// covers, against Tolerance: the signature alone would let a captured
+// request be sent again at any time.
+func logtoCreatedAt(body []byte, now time.Time) error {
+	var b struct {
+		CreatedAt string `json:"createdAt"`
+	}
+	if err := json.Unmarshal(body, &b); err != nil || b.CreatedAt == "" {
+		return errors.New("the body has no createdAt, which Logto signs with it")
+	}
+	at, err := time.Parse(time.RFC3339Nano, b.CreatedAt)
+	if err != nil {
+		return errors.New("createdAt is not an ISO 8601 time")
+	}
+	return checkTimestamp("createdAt", at, now)
+}
+
+func parseLogtoEvent(body []byte, _ time.Time) (report, error) {
+	var b logtoEventBody
+	if err := decodeJSON(body, &b); err != nil {
+		return report{}, err
+	}
+	switch {
+	case b.Event == "":
+		return report{}, missing("event", "the webhook's event, such as PostSignIn")
+	case !logtoSignIns[b.Event]:
+		return report{ignored: "not a sign-in, registration or password reset"}, nil
+	case b.User == nil || b.User.PrimaryPhone == nil || *b.User.PrimaryPhone == "":
+		return report{ignored: "a user without a primaryPhone"}, nil
+	}
+	return report{phones: []string{*b.User.PrimaryPhone}}, nil
 }

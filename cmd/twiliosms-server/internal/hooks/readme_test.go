@@ -74,6 +74,7 @@ func TestREADMEAnswerTableIsWhatTheHooksAnswer(t *testing.T) {
 		{"sent, or a repeat of a code already sent", nil, same, false, true},
 		{"cannot receive SMS", relayErrors[0].err, same, false, false},
 		{"a limit", relayErrors[2].err, same, false, false},
+		{"the fraud guard", relayErrors[3].err, same, false, false},
 		{"Twilio or Redis unavailable", relayErrors[4].err, same, false, false},
 		{"without the number or the code", nil, func(s string) string { return strings.ReplaceAll(s, "123456", "") }, false, false},
 		{"over its system's limit", nil, func(s string) string { return s + strings.Repeat(" ", MaxSupabaseBody) }, false, false},

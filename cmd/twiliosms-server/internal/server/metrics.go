@@ -162,6 +162,16 @@ func (c meteredRelays) Relay(ctx context.Context, r hooks.RelayRequest) (*hooks.
 	return res, err
 }
 
+// Confirm credits a sign-in an auth server reports, through the relaying
+// service: the hooks' loops are served only when their relayer confirms.
+func (c meteredRelays) Confirm(ctx context.Context, r hooks.ConfirmRequest) error {
+	confirmer, ok := c.Relayer.(hooks.Confirmer)
+	if !ok {
+		return errors.New("server: the hooks' relayer confirms no sign-ins")
+	}
+	return confirmer.Confirm(ctx, r)
+}
+
 // countSend counts a send to region: its outcome (when err is nil) or the
 // kind of err, and its Twilio error code.
 func (m *Metrics) countSend(region, outcome string, err error) {

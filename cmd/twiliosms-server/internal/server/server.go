@@ -323,6 +323,9 @@ func (s *Server) announce(out io.Writer, addr string) {
 	for _, system := range s.cfg.Hooks.Enabled() {
 		fmt.Fprintf(out, "twiliosms-server: %s's SMS hook at %s/hooks/%s\n", system, base, system)
 	}
+	for _, loop := range s.cfg.Hooks.LoopRoutes() {
+		fmt.Fprintf(out, "twiliosms-server: %s reports its sign-ins at %s%s\n", loop.System, base, loop.Path)
+	}
 	if s.callbackURL != "" {
 		fmt.Fprintf(out, "twiliosms-server: Twilio posts delivery reports to %s\n", s.callbackURL)
 	}
