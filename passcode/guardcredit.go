@@ -144,6 +144,13 @@ var carrierFailures = []int{30001, 30002, 30003, 30005, 30006, 30008, 30017, 300
 // sent report, which changes nothing: a pump cannot launder its sends
 // with reports, since Twilio signs them and pumped SMS are delivered. It
 // returns an error only when the store fails (ErrStoreUnavailable).
+// reportRetry and reportWindow bound how ReportDelivery waits for the
+// message SID of a send made moments before its report.
+const (
+	reportRetry  = 50 * time.Millisecond
+	reportWindow = time.Second
+)
+
 func (s *Service) ReportDelivery(ctx context.Context, cb twiliosms.StatusCallback) error {
 	if s.guard.mode == GuardOff || (cb.Status != "undelivered" && cb.Status != "failed") ||
 		!slices.Contains(carrierFailures, cb.ErrorCode) || cb.MessageSID == "" {
@@ -156,16 +163,32 @@ func (s *Service) ReportDelivery(ctx context.Context, cb twiliosms.StatusCallbac
 	ledger := rc.keys().ledger
 	now := s.clock()
 	deadline := s.deadline(ctx)
-	got, err := s.store.Read(ctx, storage.ReadRequest{Deadline: deadline, Keys: []string{ledger}})
-	if err != nil {
-		return storeError(deadline, err)
-	}
 	t, message := now.UnixMilli(), messageHash(cb.MessageSID)
-	i := slices.IndexFunc(readLedger(got[0], t), func(e ledgerEntry) bool { return e.message == message })
-	if i < 0 {
-		return nil
+	var e ledgerEntry
+	for wait := time.Duration(0); ; wait += reportRetry {
+		got, err := s.store.Read(ctx, storage.ReadRequest{Deadline: deadline, Keys: []string{ledger}})
+		if err != nil {
+			return storeError(deadline, err)
+		}
+		entries := readLedger(got[0], t)
+		if i := slices.IndexFunc(entries, func(e ledgerEntry) bool { return e.message == message }); i >= 0 {
+			e = entries[i]
+			break
+		}
+		// A send whose SID is not noted yet may be this report's: Twilio
+		// answered it a moment ago, and its SID is on its way to the
+		// store. Wait for it a little, never for a report of a message
+		// this service did not send.
+		noting := slices.ContainsFunc(entries, func(e ledgerEntry) bool { return e.message == 0 && e.sent > t-reportWindow.Milliseconds() })
+		if !noting || wait >= reportWindow {
+			return nil
+		}
+		select {
+		case <-time.After(reportRetry):
+		case <-ctx.Done():
+			return nil
+		}
 	}
-	e := readLedger(got[0], t)[i]
 	indexes := make([]int, entrySlots)
 	for f := range indexes {
 		indexes[f] = e.slot*entrySlots + f

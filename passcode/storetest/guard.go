@@ -2,11 +2,13 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 
 	"github.com/connectorkit/twiliosms"
 	"github.com/connectorkit/twiliosms/passcode"
+	"github.com/connectorkit/twiliosms/passcode/storage"
 )
 
 // guardCases are the fraud guard's part of the suite: each drives a
@@ -40,6 +43,7 @@ var guardCases = []struct {
 	{"GuardBroadScopesKeepADoorOpen", guardBroadScopesKeepADoorOpen},
 	{"GuardAddressesWithVerifiedCodesPassBroadScopes", guardAddressesWithVerifiedCodesPassBroadScopes},
 	{"GuardDeliveryReportsTakeBackCarrierFailures", guardDeliveryReportsTakeBackCarrierFailures},
+	{"GuardDeliveryReportsBeforeTheirSIDIsNoted", guardDeliveryReportsBeforeTheirSIDIsNoted},
 	{"GuardANumberEarnsTrustOnceADay", guardANumberEarnsTrustOnceADay},
 	{"GuardLaunderingAddressEarnsItsCountryNothing", guardLaunderingAddressEarnsItsCountryNothing},
 	{"RelaysWithoutALoopAreJudgedByTheirOwnHistory", relaysWithoutALoopAreJudgedByTheirOwnHistory},
@@ -489,5 +493,60 @@ func guardLaunderingAddressEarnsItsCountryNothing(t *testing.T, newStore func(*t
 			}
 			requireFraud(t, e.sendFrom(others[c.room], "203.0.113.99"), "unverified_to_country", time.Minute)
 		})
+	}
+}
+
+// slowNoting is a store whose Write with Now lands a while after it is
+// called, as on a busy network, so that a delivery report can come first.
+type slowNoting struct{ passcode.Store }
+
+func (s slowNoting) Write(ctx context.Context, r storage.WriteRequest) error {
+	if r.Now {
+		time.Sleep(150 * time.Millisecond)
+	}
+	return s.Store.Write(ctx, r)
+}
+
+// reportingSender sends with its Connector and then reports the message
+// undelivered (30008) at once, from another goroutine, as a Twilio
+// callback to another instance may, before the send has noted its SID.
+type reportingSender struct {
+	*twiliosms.Connector
+	service *passcode.Service
+	wg      *sync.WaitGroup
+}
+
+func (r reportingSender) SendMessage(ctx context.Context, m twiliosms.Message) (*twiliosms.SendResult, error) {
+	res, err := r.Connector.SendMessage(ctx, m)
+	if err == nil {
+		r.wg.Go(func() {
+			_ = r.service.ReportDelivery(context.Background(), twiliosms.StatusCallback{MessageSID: res.SID, To: res.To, Status: "undelivered", ErrorCode: 30008})
+		})
+	}
+	return res, err
+}
+
+func guardDeliveryReportsBeforeTheirSIDIsNoted(t *testing.T, newStore func(*testing.T) passcode.Store) {
+	e := NewEnv(t, slowNoting{newStore(t)}, NewClock(), quiet)
+	in := numbers(t, e, "US", 12, false)
+	for _, n := range in[:10] {
+		require.NoError(t, e.sendFrom(n, ""))
+	}
+	requireFraud(t, e.sendFrom(in[10], ""), "unverified_to_range", 0)
+
+	var wg sync.WaitGroup
+	sender := reportingSender{Connector: e.Conn, wg: &wg}
+	s, err := passcode.New(&sender, passcode.WithSecret(Secret), passcode.WithStore(e.Store), passcode.WithClock(e.Clock.Now), quiet)
+	require.NoError(t, err)
+	sender.service = s
+	e.Clock.Advance(25 * time.Hour) // the range has room for ten again
+	for _, n := range in[:10] {
+		require.NoError(t, sendErr(s, n, ""))
+	}
+	wg.Wait()
+	// Each of the ten was reported undelivered by the carrier before its
+	// SID was noted: the report waited for it, and took the send back.
+	for _, n := range in[10:12] {
+		require.NoError(t, sendErr(s, n, ""), "the carrier's failures left the range's count")
 	}
 }

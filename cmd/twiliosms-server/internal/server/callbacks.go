@@ -118,13 +118,6 @@ func (s *Server) deliveryReports(conn *twiliosms.Connector, codes *passcode.Serv
 	}, twiliosms.WithPublicURL(callbackURL))
 }
 
-// reportSettle is how long a report of a failed delivery waits before
-// it is passed on. passcode finds the send a report is about by its
-// message SID, which it notes once Twilio has answered the send (on
-// Redis, within 100 ms after); Twilio may post a failure sooner, and a
-// report of a message not noted yet changes nothing.
-const reportSettle = time.Second
-
 // reportTimeout bounds the store steps of one report.
 const reportTimeout = 5 * time.Second
 
@@ -132,14 +125,6 @@ const reportTimeout = 5 * time.Second
 func (s *Server) reportDelivery(ctx context.Context, codes *passcode.Service, metrics *Metrics, cb twiliosms.StatusCallback) error {
 	attrs := []slog.Attr{slog.String("message_sid", cb.MessageSID), slog.String("status", cb.Status),
 		slog.Int("error_code", cb.ErrorCode), slog.String("to", twiliosms.MaskPhone(cb.To))}
-	if cb.Err != nil {
-		settle := time.NewTimer(reportSettle)
-		select {
-		case <-settle.C:
-		case <-ctx.Done(): // Twilio hung up: the report still counts
-			settle.Stop()
-		}
-	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reportTimeout)
 	defer cancel()
 	if err := codes.ReportDelivery(ctx, cb); err != nil {
