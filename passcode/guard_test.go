@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -122,4 +123,14 @@ func TestServicePrintsItsGuard(t *testing.T) {
 	def, err := New(conn, WithSecret(testSecret))
 	require.NoError(t, err)
 	assert.Contains(t, fmt.Sprint(def), "FraudGuard:{Mode:deny AllowRegions:0 AllowNetworks:0 RememberVerified:2160h0m0s}", "on by default")
+}
+
+func TestRelayThresholdFollowsTheMedianDayUpToItsCeiling(t *testing.T) {
+	days := []int64{4, 4, 4, 4, 4, 4, 4, 4, 90, 90, 90, 90, 90, 90}
+	assert.Equal(t, int64(4), median(slices.Clone(days)), "six busy days of fourteen do not move it")
+	assert.Equal(t, int64(47), median(append(slices.Clone(days), 90)[1:]), "seven of fourteen do, halfway")
+	c := scopeCounts{relayTypical: 40}
+	assert.Equal(t, hourWeight*120, c.relayThreshold(10, 0), "three times the median day")
+	assert.Equal(t, hourWeight*100, c.relayThreshold(10, 100), "never past the ceiling")
+	assert.Equal(t, hourWeight*10, scopeCounts{}.relayThreshold(10, 100), "never under the floor")
 }

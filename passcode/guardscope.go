@@ -57,13 +57,14 @@ type scopeCounts struct {
 	marks                          int64 // refusals marked this minute
 	pastVerified                   int64 // the service's verified sends on its 14 days before today
 	relays                         int64 // codes relayed without a loop in the last 24 hours
-	relayBusiest                   int64 // on the busiest of the days of history
+	relayTypical                   int64 // on the median day of the days of history
 }
 
 // countScope sums a scope's slots at t, with days whole days of history.
 // A slot newer than t (another instance's clock runs ahead) counts as t's.
 func countScope(slots []storage.Slot, t int64, days int) scopeCounts {
 	var c scopeCounts
+	var relayDays [ringDays]int64
 	now, into := t/hourMs, (t%hourMs)/1000
 	today := t / dayMs
 	// hourly weight of a slot of hour h: 0 outside the last 24 hours.
@@ -116,9 +117,12 @@ func countScope(slots []storage.Slot, t int64, days int) scopeCounts {
 			c.relays += weight(s.Epoch) * s.Value
 		case i < scopeSlots:
 			if age := today - s.Epoch; age >= 1 && age <= int64(days) {
-				c.relayBusiest = max(c.relayBusiest, s.Value)
+				relayDays[age-1] = s.Value
 			}
 		}
+	}
+	if days > 0 {
+		c.relayTypical = median(relayDays[:days])
 	}
 	c.unverified = max(c.unverified, 0)
 	c.doorUnverified = max(c.doorUnverified, 0)
@@ -165,10 +169,31 @@ func reopens(slots []storage.Slot, t int64, days, floor int) int64 {
 }
 
 // relayThreshold is, in sends × seconds, how many codes relayed without a
-// loop a scope lets through in 24 hours: relayFactor times its busiest day
-// of them, and never fewer than floor.
-func (c scopeCounts) relayThreshold(floor int) int64 {
-	return hourWeight * max(int64(floor), relayFactor*c.relayBusiest)
+// loop a scope lets through in 24 hours: relayFactor times its median day
+// of them, never fewer than floor and, when ceiling is positive, never
+// more. The median, not the busiest day: a pump that raises its own
+// history must keep it raised for more than half the days of history
+// before the threshold follows.
+func (c scopeCounts) relayThreshold(floor, ceiling int) int64 {
+	n := max(int64(floor), relayFactor*c.relayTypical)
+	if ceiling > 0 {
+		n = min(n, int64(ceiling))
+	}
+	return hourWeight * n
+}
+
+// median is the median of days, which it sorts.
+func median(days []int64) int64 {
+	for i := 1; i < len(days); i++ {
+		for j := i; j > 0 && days[j-1] > days[j]; j-- {
+			days[j-1], days[j] = days[j], days[j-1]
+		}
+	}
+	n := len(days)
+	if n%2 == 1 {
+		return days[n/2]
+	}
+	return (days[n/2-1] + days[n/2]) / 2
 }
 
 // appendRelay appends to ops the operations that count n codes relayed

@@ -89,13 +89,14 @@ const (
 // Codes relayed from a system that tells this service of no sign-in
 // (RelayRequest.Loop false) never verify here, so they are counted apart
 // and judged against their own history: a scope refuses them past
-// relayFactor times its busiest day of them in its history, and never
-// before relayRangeFloor a day for a range, relayAddressFloor for an
-// address, relayCountryFloor for a country, or relayCountries countries
-// from one address.
+// relayFactor times its median day of them in its history, never before
+// relayRangeFloor a day for a range, relayAddressFloor for an address,
+// relayCountryFloor for a country, or relayCountries countries from one
+// address, and always past relayRangeCeiling a day for a range.
 const (
 	relayFactor       = 3
 	relayRangeFloor   = 10
+	relayRangeCeiling = 100
 	relayAddressFloor = 30
 	relayCountryFloor = 50
 	relayCountries    = 10
@@ -323,12 +324,12 @@ func (g *guardSend) decideRelay(cfg *guardConfig) {
 	if v.remembered || v.exempt {
 		return
 	}
-	for _, j := range []struct{ scope, floor int }{{scopeRange, relayRangeFloor}, {scopeAddress, relayAddressFloor}} {
+	for _, j := range []struct{ scope, floor, ceiling int }{{scopeRange, relayRangeFloor, relayRangeCeiling}, {scopeAddress, relayAddressFloor, 0}} {
 		c := g.counts[j.scope]
-		if g.keys[j.scope] == "" || c.relays < c.relayThreshold(j.floor) {
+		if g.keys[j.scope] == "" || c.relays < c.relayThreshold(j.floor, j.ceiling) {
 			continue
 		}
-		g.refuse(j.scope, g.relaysReopen(j.scope, j.floor), c)
+		g.refuse(j.scope, g.relaysReopen(j.scope, j.floor, j.ceiling), c)
 	}
 	if g.keys[scopeCountries] != "" {
 		g.judgeCountriesMax(relayCountries)
@@ -336,17 +337,17 @@ func (g *guardSend) decideRelay(cfg *guardConfig) {
 	if v.refused {
 		return
 	}
-	if c := g.counts[scopeCountry]; c.relays >= c.relayThreshold(relayCountryFloor) {
-		g.judgeDoor(scopeCountry, min(g.relaysReopen(scopeCountry, relayCountryFloor), doorMaxWait))
+	if c := g.counts[scopeCountry]; c.relays >= c.relayThreshold(relayCountryFloor, 0) {
+		g.judgeDoor(scopeCountry, min(g.relaysReopen(scopeCountry, relayCountryFloor, 0), doorMaxWait))
 	}
 }
 
 // relaysReopen is how long until scope i's relays are under their
 // threshold, if nothing else happens.
-func (g *guardSend) relaysReopen(i, floor int) time.Duration {
+func (g *guardSend) relaysReopen(i, floor, ceiling int) time.Duration {
 	slots := g.slotsOf(i)
 	for m := time.Hour; m <= 25*time.Hour; m += time.Hour {
-		if c := countScope(slots, g.t+m.Milliseconds(), guardHistoryDays); c.relays < c.relayThreshold(floor) {
+		if c := countScope(slots, g.t+m.Milliseconds(), guardHistoryDays); c.relays < c.relayThreshold(floor, ceiling) {
 			return m
 		}
 	}

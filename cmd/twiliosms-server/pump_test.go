@@ -181,12 +181,12 @@ type pumpRun struct {
 // ranges, each texted under the range's floor; the ordinary users, each
 // in a UK range of their own (+44 7911 would be Guernsey's, another
 // country to the guard); and German users, elsewhere.
-func rangeNumber(i int) string   { return fmt.Sprintf("+44740012%04d", i) }
-func countryNumber(i int) string { return fmt.Sprintf("+447400%02d%04d", 20+i%80, i/80) }
-func userNumber(i int) string    { return fmt.Sprintf("+447590%02d1234", i) } // each in a range of its own
-func germanNumber(i int) string  { return fmt.Sprintf("+4915112%06d", i) }
-func pumpAddress(i int) string   { return fmt.Sprintf("198.51.%d.%d", i/250, i%250+1) }
-func userAddress(i int) string   { return fmt.Sprintf("203.0.113.%d", i%250+1) }
+func pumpedRangeNumber(i int) string   { return fmt.Sprintf("+44740012%04d", i) }
+func pumpedCountryNumber(i int) string { return fmt.Sprintf("+447400%02d%04d", 20+i%80, i/80) }
+func userNumber(i int) string          { return fmt.Sprintf("+447590%02d1234", i) } // each in a range of its own
+func germanNumber(i int) string        { return fmt.Sprintf("+4915112%06d", i) }
+func pumpAddress(i int) string         { return fmt.Sprintf("198.51.%d.%d", i/250, i%250+1) }
+func userAddress(i int) string         { return fmt.Sprintf("203.0.113.%d", i%250+1) }
 
 // pump runs the attack on a fresh built server: ordinary users sign in
 // first (and, with the loop, are confirmed); then 300 codes to one range
@@ -215,14 +215,14 @@ func pump(t *testing.T, system string, loop bool) pumpRun {
 		users++
 	}
 	for i := range 300 {
-		run.rangePump.add(c.text(rangeNumber(i), pumpAddress(i)))
+		run.rangePump.add(c.text(pumpedRangeNumber(i), pumpAddress(i)))
 		if i%30 == 29 {
 			ordinary(userNumber(users), userAddress(users), &run.newUsers)
 			users++
 		}
 	}
 	for i := range 300 {
-		run.countryPump.add(c.text(countryNumber(i), pumpAddress(300+i)))
+		run.countryPump.add(c.text(pumpedCountryNumber(i), pumpAddress(300+i)))
 		if i%30 == 29 {
 			ordinary(userNumber(i/30%3), userAddress(i/30%3), &run.returningUsers)
 			ordinary(germanNumber(i), userAddress(100+i), &run.elsewhere)
