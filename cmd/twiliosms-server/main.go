@@ -1,9 +1,9 @@
 // Command twiliosms-server is a verification service that speaks Twilio
 // Verify's v2 API for the SMS channel, on your own Twilio Messaging
-// account and your own Redis: an existing Verify client (twilio-go,
+// account and your own Redis or PostgreSQL: an existing Verify client (twilio-go,
 // twilio-node, twilio-python, curl) moves to it by changing one base URL.
 // The SMS text is the connector config's template, in the reader's
-// language, and the codes, limits and verifications live in your Redis.
+// language, and the codes, limits and verifications live in your store.
 //
 // Without -config it runs in dev mode: SMS go to twiliosmstest, a fake
 // Twilio in the same process, whose inbox page shows them; it binds to
@@ -32,7 +32,8 @@
 //	-guard-allow-networks LIST client networks (DeviceIp) it never refuses, such as 10.0.0.0/8,2001:db8::/32
 //	-public-url URL            the server's URL as Twilio reaches it: Twilio posts delivery reports to URL/twilio/status
 //	-fake              serve only twiliosmstest, the fake Twilio, for other processes
-//	REDIS_URL                  codes, limits and verifications in Redis, shared by every instance; without it, in memory
+//	REDIS_URL                  codes, limits and verifications in Redis (a Cluster with ?addr=host:port&addr=...), shared by every instance
+//	DATABASE_URL               or in PostgreSQL (postgres://...), in the schema TWILIOSMS_DATABASE_SCHEMA (default twiliosms); without either, in memory
 //	TWILIOSMS_SECRET           keys, comma-separated, hex or base64, 32 bytes or more each; the first signs and seals
 //	TWILIOSMS_API_CREDENTIALS  user:password pairs, comma-separated, that clients authenticate with (HTTP Basic)
 //	TWILIOSMS_SERVICE_SID      VA and 32 hex digits: the service SID in the API's paths
@@ -53,6 +54,13 @@
 //	TWILIOSMS_KRATOS_API_KEY       the key Kratos's courier sends as Authorization: Bearer <key>, comma-separated
 //	TWILIOSMS_ZITADEL_SIGNING_KEY  the signingKey of Zitadel's HTTP SMS provider, comma-separated
 //
+// And each of these lets a system report the sign-ins its codes complete
+// (its loop), so that the fraud guard judges its relays as the API's own:
+//
+//	TWILIOSMS_LOGTO_SIGNING_KEY           Logto's webhook signing key, for /hooks/logto/events
+//	TWILIOSMS_SUPABASE_TOKEN_HOOK_SECRET  Supabase's Custom Access Token hook secrets, v1,whsec_..., separated by |, for /hooks/supabase/token
+//	TWILIOSMS_KRATOS_EVENTS_API_KEY       the key Kratos's after-login web hooks send, for /hooks/kratos/events
+//
 // Outside dev mode a missing or bad setting stops start-up with a message
 // naming it (exit status 2), which never quotes a secret.
 //
@@ -67,8 +75,9 @@
 //	GET  /healthz, /readyz (pings the store), /metrics (Prometheus)
 //
 // Logs are JSON lines on standard error, with phone numbers masked and
-// never a code or a secret; the fraud guard's decision records among them. SIGTERM or SIGINT stops it gracefully: it
-// finishes the requests in flight first.
+// // never a code or a secret; the fraud guard's decision records among
+// them. SIGTERM or SIGINT stops it gracefully: it finishes the requests in
+// flight first.
 package main
 
 import (
@@ -168,7 +177,7 @@ func newFlags(stderr io.Writer) (*flag.FlagSet, *server.Settings, *bool) {
 	fs.StringVar(&s.PublicURL, "public-url", "", "the server's `URL` as Twilio reaches it (https unless loopback): every send asks Twilio to post its delivery reports to URL/twilio/status (or "+server.EnvPublicURL+")")
 	fake := fs.Bool("fake", false, "serve only twiliosmstest, a fake Twilio, for other processes")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: twiliosms-server [flags]\n\nA Twilio Verify v2 (SMS) server on your Twilio account and Redis; without -config, dev mode on a fake Twilio.\nEnvironment: REDIS_URL, TWILIOSMS_SECRET, TWILIOSMS_API_CREDENTIALS, TWILIOSMS_SERVICE_SID, and the hooks' TWILIOSMS_LOGTO_AUTHORIZATION, TWILIOSMS_SUPABASE_SECRET, TWILIOSMS_KRATOS_API_KEY, TWILIOSMS_ZITADEL_SIGNING_KEY (go doc ./cmd/twiliosms-server says more).\nA flag given wins over the environment variable named beside it.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: twiliosms-server [flags]\n\nA Twilio Verify v2 (SMS) server on your Twilio account and Redis or PostgreSQL; without -config, dev mode on a fake Twilio.\nEnvironment: REDIS_URL or DATABASE_URL (and TWILIOSMS_DATABASE_SCHEMA), TWILIOSMS_SECRET, TWILIOSMS_API_CREDENTIALS, TWILIOSMS_SERVICE_SID; the hooks' TWILIOSMS_LOGTO_AUTHORIZATION, TWILIOSMS_SUPABASE_SECRET, TWILIOSMS_KRATOS_API_KEY, TWILIOSMS_ZITADEL_SIGNING_KEY; their loops' TWILIOSMS_LOGTO_SIGNING_KEY, TWILIOSMS_SUPABASE_TOKEN_HOOK_SECRET, TWILIOSMS_KRATOS_EVENTS_API_KEY (go doc ./cmd/twiliosms-server says more).\nA flag given wins over the environment variable named beside it.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	return fs, &s, fake

@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/connectorkit/twiliosms"
+	"github.com/connectorkit/twiliosms/internal/pgtest"
 	"github.com/connectorkit/twiliosms/internal/redistest"
 	"github.com/connectorkit/twiliosms/internal/syncbuf"
 	"github.com/connectorkit/twiliosms/twiliosmstest"
@@ -41,7 +42,7 @@ func TestMain(m *testing.M) {
 	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
 		panic("go build: " + err.Error() + "\n" + string(out))
 	}
-	code := m.Run()
+	code := pgtest.Tests(m).Run() // stops the throwaway PostgreSQL, if a test started one
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -14,9 +14,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/connectorkit/twiliosms"
 	"github.com/connectorkit/twiliosms/cmd/twiliosms-server/internal/hooks"
 	"github.com/connectorkit/twiliosms/passcode"
+	"github.com/connectorkit/twiliosms/passcode/pgstore"
 )
 
 // Settings are what the command line and the environment say, before
@@ -48,7 +51,7 @@ type Settings struct {
 	// under which Twilio posts delivery reports; "" reads
 	// TWILIOSMS_PUBLIC_URL.
 	PublicURL string
-	// Getenv reads REDIS_URL, TWILIOSMS_SECRET, TWILIOSMS_API_CREDENTIALS,
+	// Getenv reads REDIS_URL, DATABASE_URL, TWILIOSMS_SECRET, TWILIOSMS_API_CREDENTIALS,
 	// TWILIOSMS_SERVICE_SID, the hooks' secrets, and the variables of the
 	// flags left empty.
 	Getenv func(string) string
@@ -59,9 +62,13 @@ type Settings struct {
 // The environment variables the server reads.
 const (
 	EnvRedisURL    = "REDIS_URL"
-	EnvSecret      = "TWILIOSMS_SECRET"
-	EnvCredentials = "TWILIOSMS_API_CREDENTIALS"
-	EnvServiceSID  = "TWILIOSMS_SERVICE_SID"
+	EnvDatabaseURL = "DATABASE_URL"
+	// EnvDatabaseSchema names the schema of DATABASE_URL's tables, to
+	// keep two services apart in one database.
+	EnvDatabaseSchema = "TWILIOSMS_DATABASE_SCHEMA"
+	EnvSecret         = "TWILIOSMS_SECRET"
+	EnvCredentials    = "TWILIOSMS_API_CREDENTIALS"
+	EnvServiceSID     = "TWILIOSMS_SERVICE_SID"
 )
 
 // Default addresses: dev mode binds loopback only.
@@ -83,11 +90,17 @@ type Config struct {
 	// Limits are -country-limit's and -service-limit's, added to the
 	// Verify API's own (verify.Limits): they count the Verify API's sends
 	// and the hooks' alike.
-	Limits      []passcode.Limit
+	Limits []passcode.Limit
+	// RedisURL and DatabaseURL name the store every instance shares: Redis
+	// (a Cluster when it names several nodes) or PostgreSQL; neither is
+	// this process's memory.
 	RedisURL    string
-	Secrets     [][]byte
-	Credentials []Credential
-	ServiceSID  string
+	DatabaseURL string
+	// DatabaseSchema is the schema of DatabaseURL's tables.
+	DatabaseSchema string
+	Secrets        [][]byte
+	Credentials    []Credential
+	ServiceSID     string
 	// Hooks are the credentials of the auth servers' SMS hooks, from
 	// TWILIOSMS_LOGTO_AUTHORIZATION, TWILIOSMS_SUPABASE_SECRET,
 	// TWILIOSMS_KRATOS_API_KEY and TWILIOSMS_ZITADEL_SIGNING_KEY: each
@@ -158,12 +171,15 @@ var devTemplates = []twiliosms.Template{
 	{UsageType: twiliosms.UsageTypeSignIn, Locale: "de", Content: "{{code}} ist Ihr Anmeldecode (Entwicklermodus)."},
 }
 
+// schemaName is a schema name both PostgreSQL stores take unquoted.
+var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
 // Load checks s. Outside dev mode, every missing or bad setting is a
 // problem of the returned *ConfigError; in dev mode, the missing secrets
 // are generated and listed in Config.Generated.
 func Load(s Settings) (*Config, error) {
 	c := &Config{Dev: s.ConfigFile == "", Addr: s.Addr, TwilioURL: s.TwilioURL, RedisURL: s.Getenv(EnvRedisURL),
-		UsageType: twiliosms.UsageType(s.UsageType)}
+		DatabaseURL: s.Getenv(EnvDatabaseURL), DatabaseSchema: s.Getenv(EnvDatabaseSchema), UsageType: twiliosms.UsageType(s.UsageType)}
 	var problems []string
 	problem := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	if c.UsageType == "" {
@@ -200,6 +216,19 @@ func Load(s Settings) (*Config, error) {
 		if _, _, err := redisOptions(c.RedisURL); err != nil {
 			problem("%s is not a Redis URL: write it as redis://[user:password@]host:port/db, rediss:// for TLS, or for a Cluster redis://host:port?addr=host2:port&addr=host3:port", EnvRedisURL)
 		}
+	}
+	if c.DatabaseURL != "" {
+		if c.RedisURL != "" {
+			problem("%s and %s are both set: the server keeps its state in one store; unset one", EnvRedisURL, EnvDatabaseURL)
+		}
+		if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil || !strings.HasPrefix(c.DatabaseURL, "postgres") {
+			problem("%s is not a PostgreSQL URL: write it as postgres://user:password@host:5432/database (sslmode=require and the other libpq parameters may follow as a query)", EnvDatabaseURL)
+		}
+	}
+	if c.DatabaseSchema == "" {
+		c.DatabaseSchema = pgstore.DefaultSchema
+	} else if !schemaName.MatchString(c.DatabaseSchema) {
+		problem("%s %q is not a schema name the server can use: give lowercase letters, digits and underscores, not starting with a digit, 63 at most, such as %q", EnvDatabaseSchema, c.DatabaseSchema, pgstore.DefaultSchema)
 	}
 	c.loadGuard(s, problem)
 	c.loadPublicURL(s, problem)

@@ -120,6 +120,13 @@ func TestBadSettingsAreNamedWithoutTheirSecrets(t *testing.T) {
 		{"symbols in password", with(EnvCredentials, "backend:"+password+"!"), nil, "letters and digits", password},
 		{"service SID", with(EnvServiceSID, "MG0123456789abcdef0123456789abcdef"), nil, EnvServiceSID + ` "MG0123456789abcdef0123456789abcdef" is not a service SID`, ""},
 		{"redis URL", with(EnvRedisURL, "http://user:hunter2@host"), nil, EnvRedisURL + " is not a Redis URL", "hunter2"},
+		{"database URL", with(EnvDatabaseURL, "mysql://user:hunter2@host/db"), nil, EnvDatabaseURL + " is not a PostgreSQL URL", "hunter2"},
+		{"two stores", func() map[string]string {
+			m := with(EnvDatabaseURL, "postgres://user:hunter2@host/db")
+			m[EnvRedisURL] = "redis://:hunter3@host:6379/0"
+			return m
+		}(), nil, EnvRedisURL + " and " + EnvDatabaseURL + " are both set", "hunter"},
+		{"schema", with(EnvDatabaseSchema, "Twilio-SMS"), nil, EnvDatabaseSchema + ` "Twilio-SMS" is not a schema name`, ""},
 		{"no config file", good, noFile, "-config connector.json: file does not exist", ""},
 		{"bad config", good, file(`{"accountSID":"AC1","authToken":"sekrit-token"}`), "-config connector.json: twiliosms:", "sekrit-token"},
 	}

@@ -97,7 +97,7 @@ func NewMetrics() *Metrics {
 		Checks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twiliosms_checks_total",
 			Help: "Verification code checks by outcome."}, []string{"outcome"}),
 		HookRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twiliosms_hook_requests_total",
-			Help: "Auth servers' SMS hook requests by system and outcome."}, []string{"system", "outcome"}),
+			Help: "Auth servers' requests by system (logto, supabase, kratos, zitadel, and their loops logto_events, supabase_token, kratos_events) and outcome."}, []string{"system", "outcome"}),
 		GuardDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twiliosms_guard_decisions_total",
 			Help: "Fraud guard decisions by decision and signal."}, []string{"decision", "signal"}),
 		DeliveryReports: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twiliosms_delivery_reports_total",
@@ -126,10 +126,10 @@ type meteredCodes struct {
 	guarded bool
 }
 
-// Send sends a code and counts it, and, when the guard judges it, a send
-// that went out as "allowed": it passed the guard (relayed codes are not
-// the guard's to judge, so only these are counted). The guard's other
-// decisions are counted as it makes them (Metrics.guardDecision).
+// Send sends a code of the Verify API and counts it, and, when the guard
+// judges it, a send that went out as "allowed": it passed the guard. The
+// guard's other decisions, and the relays' (meteredRelays), are counted
+// as it makes them (Metrics.guardDecision).
 func (c meteredCodes) Send(ctx context.Context, r passcode.Request) (*passcode.Sent, error) {
 	sent, err := c.Service.Send(ctx, r)
 	region := r.Phone.Region() // the number as the service read it

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/connectorkit/twiliosms"
@@ -22,6 +25,7 @@ import (
 	"github.com/connectorkit/twiliosms/cmd/twiliosms-server/internal/verify"
 	"github.com/connectorkit/twiliosms/passcode"
 	"github.com/connectorkit/twiliosms/passcode/memstore"
+	"github.com/connectorkit/twiliosms/passcode/pgstore"
 	"github.com/connectorkit/twiliosms/passcode/redisstore"
 	"github.com/connectorkit/twiliosms/twiliosmstest"
 )
@@ -78,7 +82,7 @@ func (s *Server) build() error {
 	}
 	codeStore, verifyStore, ready, err := s.stores(logger)
 	if err != nil {
-		return fmt.Errorf("twiliosms-server: %s: %w", EnvRedisURL, err)
+		return fmt.Errorf("twiliosms-server: %w", err)
 	}
 	limits := append(slices.Clone(verify.Limits), cfg.Limits...)
 	metrics := NewMetrics()
@@ -151,7 +155,17 @@ func (s *Server) hooks(rt *Router, codes *passcode.Service, conn *twiliosms.Conn
 func (s *Server) stores(logger *slog.Logger) (passcode.Store, verify.Store, func(context.Context) error, error) {
 	switch {
 	case s.cfg.RedisURL != "":
-		return s.redisStores(logger)
+		codes, verifications, ready, err := s.redisStores(logger)
+		if err != nil {
+			err = fmt.Errorf("%s: %w", EnvRedisURL, err)
+		}
+		return codes, verifications, ready, err
+	case s.cfg.DatabaseURL != "":
+		codes, verifications, ready, err := s.postgresStores(logger)
+		if err != nil {
+			err = fmt.Errorf("%s: %w", EnvDatabaseURL, err)
+		}
+		return codes, verifications, ready, err
 	default: // this process's memory, which is always ready
 		return memstore.New(), verify.NewMemoryStore(), func(context.Context) error { return nil }, nil
 	}
@@ -182,6 +196,50 @@ func (s *Server) redisStores(logger *slog.Logger) (passcode.Store, verify.Store,
 		_ = client.Close() // nothing is left to write
 	})
 	return codes, verify.NewRedisStore(client, redisstore.DefaultPrefix), codes.Ping, nil
+}
+
+// postgresStores are the stores in PostgreSQL (DATABASE_URL), both in the
+// schema TWILIOSMS_DATABASE_SCHEMA names (pgstore.DefaultSchema unless
+// set), on one pool. Their tables are created when
+// missing; a PostgreSQL that cannot be reached at start-up stops the
+// server, as a wrong password would.
+func (s *Server) postgresStores(logger *slog.Logger) (passcode.Store, verify.Store, func(context.Context) error, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, s.cfg.DatabaseURL) // Load checked the URL
+	if err != nil {
+		return nil, nil, nil, pgError(err)
+	}
+	codes, err := pgstore.New(ctx, pool, pgstore.WithSchema(s.cfg.DatabaseSchema), pgstore.WithLogger(logger))
+	if err != nil {
+		pool.Close()
+		return nil, nil, nil, pgError(err)
+	}
+	verifications, err := verify.NewPostgresStore(ctx, pool, s.cfg.DatabaseSchema)
+	if err != nil {
+		_ = codes.Close(ctx)
+		pool.Close()
+		return nil, nil, nil, pgError(err)
+	}
+	s.closers = append(s.closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := codes.Close(ctx); err != nil {
+			logger.Warn("twiliosms-server: the fraud guard's held counts could not be written before stopping", slog.String("error", err.Error()))
+		}
+		pool.Close()
+	})
+	return codes, verifications, codes.Ping, nil
+}
+
+// pgError is err with DATABASE_URL's password, which pgx may quote, left
+// out.
+func pgError(err error) error {
+	var pgErr *pgconn.ConnectError
+	if errors.As(err, &pgErr) {
+		return fmt.Errorf("cannot connect to PostgreSQL: %w", pgErr.Unwrap())
+	}
+	return err
 }
 
 // redisClient is a client of REDIS_URL, with the README's recommended
@@ -312,12 +370,15 @@ func ServeFake(ctx context.Context, l net.Listener, out io.Writer, logger *slog.
 // announce says where the server is and what it runs on.
 func (s *Server) announce(out io.Writer, addr string) {
 	base := "http://" + addr
-	store := "in this process's memory: they live and die with it, and a second instance would not see them (set " + EnvRedisURL + " to share them)"
-	if s.cfg.RedisURL != "" {
+	store := "in this process's memory: they live and die with it, and a second instance would not see them (set " + EnvRedisURL + " or " + EnvDatabaseURL + " to share them)"
+	switch {
+	case s.cfg.RedisURL != "":
 		store = "in Redis (" + EnvRedisURL + "), shared by every instance"
+	case s.cfg.DatabaseURL != "":
+		store = "in PostgreSQL (" + EnvDatabaseURL + "), shared by every instance"
 	}
 	s.logger.Info("server: listening", slog.String("addr", addr), slog.String("service_sid", s.cfg.ServiceSID),
-		slog.Bool("dev", s.cfg.Dev), slog.Bool("redis", s.cfg.RedisURL != ""))
+		slog.Bool("dev", s.cfg.Dev), slog.Bool("redis", s.cfg.RedisURL != ""), slog.Bool("postgres", s.cfg.DatabaseURL != ""))
 	fmt.Fprintf(out, "twiliosms-server: Twilio Verify v2 at %s/v2/Services/%s\n", base, s.cfg.ServiceSID)
 	fmt.Fprintf(out, "twiliosms-server: codes and verifications are kept %s\n", store)
 	for _, system := range s.cfg.Hooks.Enabled() {
