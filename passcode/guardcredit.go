@@ -161,33 +161,10 @@ func (s *Service) ReportDelivery(ctx context.Context, cb twiliosms.StatusCallbac
 		return nil // not a number this service could have texted
 	}
 	ledger := rc.keys().ledger
-	now := s.clock()
-	deadline := s.deadline(ctx)
-	t, message := now.UnixMilli(), messageHash(cb.MessageSID)
-	var e ledgerEntry
-	for wait := time.Duration(0); ; wait += reportRetry {
-		got, err := s.store.Read(ctx, storage.ReadRequest{Deadline: deadline, Keys: []string{ledger}})
-		if err != nil {
-			return storeError(deadline, err)
-		}
-		entries := readLedger(got[0], t)
-		if i := slices.IndexFunc(entries, func(e ledgerEntry) bool { return e.message == message }); i >= 0 {
-			e = entries[i]
-			break
-		}
-		// A send whose SID is not noted yet may be this report's: Twilio
-		// answered it a moment ago, and its SID is on its way to the
-		// store. Wait for it a little, never for a report of a message
-		// this service did not send.
-		noting := slices.ContainsFunc(entries, func(e ledgerEntry) bool { return e.message == 0 && e.sent > t-reportWindow.Milliseconds() })
-		if !noting || wait >= reportWindow {
-			return nil
-		}
-		select {
-		case <-time.After(reportRetry):
-		case <-ctx.Done():
-			return nil
-		}
+	t, deadline := s.clock().UnixMilli(), s.deadline(ctx)
+	e, found, err := s.findReported(ctx, ledger, messageHash(cb.MessageSID), t, deadline)
+	if err != nil || !found {
+		return err
 	}
 	indexes := make([]int, entrySlots)
 	for f := range indexes {
@@ -204,4 +181,30 @@ func (s *Service) ReportDelivery(ctx context.Context, cb twiliosms.StatusCallbac
 	b.count(e.sendData, -1, false, true)
 	s.write(ctx, "report a failed delivery", b.ops, b.shared)
 	return nil
+}
+
+// findReported finds the ledger entry of the message a report names. A
+// send whose SID is not noted yet may be the report's: Twilio answered it
+// a moment ago, and its SID is on its way to the store. It waits for it a
+// little, never for a report of a message this service did not send.
+func (s *Service) findReported(ctx context.Context, ledger string, message, t int64, deadline time.Time) (ledgerEntry, bool, error) {
+	for wait := time.Duration(0); ; wait += reportRetry {
+		got, err := s.store.Read(ctx, storage.ReadRequest{Deadline: deadline, Keys: []string{ledger}})
+		if err != nil {
+			return ledgerEntry{}, false, storeError(deadline, err)
+		}
+		entries := readLedger(got[0], t)
+		if i := slices.IndexFunc(entries, func(e ledgerEntry) bool { return e.message == message }); i >= 0 {
+			return entries[i], true, nil
+		}
+		noting := slices.ContainsFunc(entries, func(e ledgerEntry) bool { return e.message == 0 && e.sent > t-reportWindow.Milliseconds() })
+		if !noting || wait >= reportWindow {
+			return ledgerEntry{}, false, nil
+		}
+		select {
+		case <-time.After(reportRetry):
+		case <-ctx.Done():
+			return ledgerEntry{}, false, nil
+		}
+	}
 }

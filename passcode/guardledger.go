@@ -82,6 +82,21 @@ type ledgerEntry struct {
 	message int64
 }
 
+// set reads slot sl into the entry at place k.
+func (e *ledgerEntry) set(k int, sl storage.Slot) {
+	e.slot, e.sent = k, sl.Epoch
+	switch sl.Index % entrySlots {
+	case entryEvent:
+		e.event = sl.Value
+	case entryFlags:
+		e.flags = sl.Value
+	case entryAddress:
+		e.address = sl.Value
+	case entryMessage:
+		e.message = sl.Value
+	}
+}
+
 // readLedger returns the live entries of a ledger's slots at t: those
 // written in the last 25 hours and not taken back. A place's slots of an
 // older entry are left out.
@@ -94,22 +109,11 @@ func readLedger(slots []storage.Slot, t int64) []ledgerEntry {
 	}
 	var byPlace [ledgerEntries]ledgerEntry
 	for _, sl := range slots {
-		k, f := sl.Index/entrySlots, sl.Index%entrySlots
+		k := sl.Index / entrySlots
 		if k < 0 || k >= ledgerEntries || newest[k] == 0 || sl.Epoch != newest[k] {
 			continue
 		}
-		e := &byPlace[k]
-		e.slot, e.sent = k, sl.Epoch
-		switch f {
-		case entryEvent:
-			e.event = sl.Value
-		case entryFlags:
-			e.flags = sl.Value
-		case entryAddress:
-			e.address = sl.Value
-		case entryMessage:
-			e.message = sl.Value
-		}
+		byPlace[k].set(k, sl)
 	}
 	var out []ledgerEntry
 	for _, e := range byPlace {

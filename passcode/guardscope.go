@@ -63,70 +63,100 @@ type scopeCounts struct {
 // countScope sums a scope's slots at t, with days whole days of history.
 // A slot newer than t (another instance's clock runs ahead) counts as t's.
 func countScope(slots []storage.Slot, t int64, days int) scopeCounts {
+	k := scopeCounter{t: t, now: t / hourMs, into: (t % hourMs) / 1000, today: t / dayMs, days: int64(days)}
 	var c scopeCounts
-	var relayDays [ringDays]int64
-	now, into := t/hourMs, (t%hourMs)/1000
-	today := t / dayMs
-	// hourly weight of a slot of hour h: 0 outside the last 24 hours.
-	weight := func(h int64) int64 {
-		switch age := now - h; {
-		case age < ringHours-1:
-			return hourWeight
-		case age == ringHours-1:
-			return hourWeight - into
-		}
-		return 0
-	}
-	recent := func(h int64) int64 { // the last hour's weight
-		switch now - h {
-		case 0:
-			return hourWeight
-		case 1:
-			return hourWeight - into
-		}
-		if h > now {
-			return hourWeight
-		}
-		return 0
-	}
 	for _, s := range slots {
-		switch i := s.Index; {
-		case i < slotVerified:
-			c.unverified += weight(s.Epoch) * s.Value
-		case i < slotDays:
-			c.unverified -= weight(s.Epoch) * s.Value
-			c.verified += weight(s.Epoch) * s.Value
-			c.lastHour += recent(s.Epoch) * s.Value
-		case i < slotDoor:
-			if age := today - s.Epoch; age >= 1 && age <= int64(days) {
-				c.busiest = max(c.busiest, s.Value)
-			}
-		case i < slotDoorVerified:
-			c.doorUnverified += weight(s.Epoch) * s.Value
-		case i < slotMarks:
-			c.doorUnverified -= weight(s.Epoch) * s.Value
-		case i == slotMarks:
-			if s.Epoch >= t/minuteMs {
-				c.marks = s.Value
-			}
-		case i < slotRelays:
-			if age := today - s.Epoch; age >= 1 && age < ringDays {
-				c.pastVerified += s.Value
-			}
-		case i < slotRelayDays:
-			c.relays += weight(s.Epoch) * s.Value
-		case i < scopeSlots:
-			if age := today - s.Epoch; age >= 1 && age <= int64(days) {
-				relayDays[age-1] = s.Value
-			}
-		}
+		k.add(&c, s)
 	}
 	if days > 0 {
-		c.relayTypical = median(relayDays[:days])
+		c.relayTypical = median(k.relayDays[:days])
 	}
 	c.unverified = max(c.unverified, 0)
 	c.doorUnverified = max(c.doorUnverified, 0)
 	return c
+}
+
+// scopeCounter is countScope's state: the time it counts at, and the
+// relays of each past day.
+type scopeCounter struct {
+	t, now, into, today, days int64
+	relayDays                 [ringDays]int64
+}
+
+// weight is the hourly weight of a slot of hour h: 0 outside the last 24
+// hours, and the oldest hour's share still inside them.
+func (k *scopeCounter) weight(h int64) int64 {
+	switch age := k.now - h; {
+	case age < ringHours-1:
+		return hourWeight
+	case age == ringHours-1:
+		return hourWeight - k.into
+	}
+	return 0
+}
+
+// recent is the last hour's weight of a slot of hour h.
+func (k *scopeCounter) recent(h int64) int64 {
+	switch {
+	case h >= k.now:
+		return hourWeight
+	case h == k.now-1:
+		return hourWeight - k.into
+	}
+	return 0
+}
+
+// pastDay is the age in days of a day slot, when it is one of the last
+// upTo days before today; else 0.
+func (k *scopeCounter) pastDay(epoch, upTo int64) int64 {
+	if age := k.today - epoch; age >= 1 && age <= upTo {
+		return age
+	}
+	return 0
+}
+
+// add counts slot s in c.
+func (k *scopeCounter) add(c *scopeCounts, s storage.Slot) {
+	switch i := s.Index; {
+	case i < slotVerified:
+		c.unverified += k.weight(s.Epoch) * s.Value
+	case i < slotDays:
+		w := k.weight(s.Epoch) * s.Value
+		c.unverified -= w
+		c.verified += w
+		c.lastHour += k.recent(s.Epoch) * s.Value
+	case i < slotDoor:
+		if k.pastDay(s.Epoch, k.days) > 0 {
+			c.busiest = max(c.busiest, s.Value)
+		}
+	case i < slotDoorVerified:
+		c.doorUnverified += k.weight(s.Epoch) * s.Value
+	case i < slotMarks:
+		c.doorUnverified -= k.weight(s.Epoch) * s.Value
+	default:
+		k.addOther(c, s)
+	}
+}
+
+// addOther counts in c a slot past the hourly and daily counts: the
+// marks, the service's verified days, and the relays.
+func (k *scopeCounter) addOther(c *scopeCounts, s storage.Slot) {
+	switch i := s.Index; {
+	case i == slotMarks:
+		if s.Epoch >= k.t/minuteMs {
+			c.marks = s.Value
+		}
+	case i < slotRelays:
+		if k.pastDay(s.Epoch, ringDays-1) > 0 {
+			c.pastVerified += s.Value
+		}
+	case i < slotRelayDays:
+		c.relays += k.weight(s.Epoch) * s.Value
+	case i < scopeSlots:
+		if age := k.pastDay(s.Epoch, k.days); age > 0 {
+			k.relayDays[age-1] = s.Value
+		}
+	}
 }
 
 // known reports whether the scope has a verified send in its last 24 hours

@@ -167,10 +167,9 @@ type guardSend struct {
 
 	// Buffers of the operations and the Data of one send, which the store
 	// copies: a guardSend is reused (guardSends).
-	ops, shared []storage.Op
-	opsBuf      [8]storage.Op
-	sharedBuf   [4]storage.Op
-	data        [4 * binary.MaxVarintLen64]byte
+	opsBuf    [8]storage.Op
+	sharedBuf [4]storage.Op
+	data      [4 * binary.MaxVarintLen64]byte
 }
 
 // guardSends are guardSends for reuse: a send's are many small buffers.
@@ -264,22 +263,7 @@ func (g *guardSend) read(ctx context.Context, store storage.Store, cache *shared
 // door open.
 func (g *guardSend) decide(cfg *guardConfig) {
 	t, v := g.t, &g.verdict
-	g.counts[scopeRange] = countScope(g.slots[scopeRange], t, guardHistoryDays)
-	g.counts[scopeAddress] = countScope(g.slots[scopeAddress], t, 0)
-	for _, i := range []int{scopeCountry, scopeNewCountries} {
-		if !g.cached[i] {
-			g.counts[i] = countScope(g.slots[i], t, guardHistoryDays)
-		}
-	}
-	if !g.counts[scopeCountry].known() {
-		v.flags |= flagNewCountry
-	}
-	if g.marked[markCredited-markRemembered] > t-dayMs {
-		v.flags |= flagNoTrust
-	}
-	if c := g.counts[scopeAddress]; g.keys[scopeAddress] != "" && 2*100*c.unverified >= c.threshold(guardFloor) {
-		v.flags |= flagSuspectAddress
-	}
+	g.count()
 	v.remembered = t < g.marked[0]
 	v.exempt = cfg.regions[g.region] || cfg.allowsNetwork(g.client.ip)
 	if v.remembered || v.exempt {
@@ -304,6 +288,29 @@ func (g *guardSend) decide(cfg *guardConfig) {
 	g.judgeBroad(scopeCountry)
 	if v.flags&flagNewCountry != 0 && g.counts[scopeNewCountries].pastVerified >= probationVerified && !v.refused && !v.door {
 		g.judgeBroad(scopeNewCountries)
+	}
+}
+
+// count counts the scopes a send is judged in, and flags what the counts
+// say of it: a country nobody verified in, a number that earned trust
+// today, an address with many unverified codes.
+func (g *guardSend) count() {
+	t, v := g.t, &g.verdict
+	g.counts[scopeRange] = countScope(g.slots[scopeRange], t, guardHistoryDays)
+	g.counts[scopeAddress] = countScope(g.slots[scopeAddress], t, 0)
+	for _, i := range []int{scopeCountry, scopeNewCountries} {
+		if !g.cached[i] {
+			g.counts[i] = countScope(g.slots[i], t, guardHistoryDays)
+		}
+	}
+	if !g.counts[scopeCountry].known() {
+		v.flags |= flagNewCountry
+	}
+	if g.marked[markCredited-markRemembered] > t-dayMs {
+		v.flags |= flagNoTrust
+	}
+	if c := g.counts[scopeAddress]; g.keys[scopeAddress] != "" && 2*100*c.unverified >= c.threshold(guardFloor) {
+		v.flags |= flagSuspectAddress
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"net/netip"
-	"strconv"
 	"sync"
 
 	"github.com/connectorkit/twiliosms"
@@ -229,5 +228,3 @@ func numberRange(e164 string) string {
 	return e164[:max(len(e164)-rangeDigits, min(len(e164), 4))]
 }
 
-// itoa is strconv.Itoa, for keys.
-func itoa(n int) string { return strconv.Itoa(n) }

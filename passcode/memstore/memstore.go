@@ -219,46 +219,10 @@ func (s *Store) Read(_ context.Context, r storage.ReadRequest) ([][]storage.Slot
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	out := make([][]storage.Slot, 0, len(r.Keys)+len(r.Shared))
 	if r.Indexes == nil {
-		// One array holds every key's copy.
-		n := 0
-		for _, k := range r.Keys {
-			if sl, ok := s.slots[k]; ok {
-				n += len(sl.s)
-			}
-		}
-		for _, k := range r.Shared {
-			if sl, ok := s.slots[k]; ok {
-				n += len(sl.s)
-			}
-		}
-		buf := make([]storage.Slot, 0, n)
-		for _, k := range r.Keys {
-			sl, ok := s.slots[k]
-			if !ok {
-				out = append(out, nil)
-				continue
-			}
-			start := len(buf)
-			buf = append(buf, sl.s...)
-			out = append(out, buf[start:len(buf):len(buf)])
-			if r.Take {
-				delete(s.slots, k)
-			}
-		}
-		for _, k := range r.Shared {
-			sl, ok := s.slots[k]
-			if !ok {
-				out = append(out, nil)
-				continue
-			}
-			start := len(buf)
-			buf = append(buf, sl.s...)
-			out = append(out, buf[start:len(buf):len(buf)])
-		}
-		return out, nil
+		return s.readAll(r), nil
 	}
+	out := make([][]storage.Slot, 0, len(r.Keys)+len(r.Shared))
 	for _, k := range r.Keys {
 		sl, ok := s.slots[k]
 		if !ok {
@@ -277,13 +241,50 @@ func (s *Store) Read(_ context.Context, r storage.ReadRequest) ([][]storage.Slot
 		out = append(out, got)
 	}
 	for _, k := range r.Shared {
-		if sl, ok := s.slots[k]; ok {
-			out = append(out, slices.Clone(sl.s))
-		} else {
-			out = append(out, nil)
-		}
+		out = append(out, slices.Clone(s.slotsOf(k)))
 	}
 	return out, nil
+}
+
+// slotsOf is key's slots, nil for none; the caller holds the lock.
+func (s *Store) slotsOf(key string) []storage.Slot {
+	if sl, ok := s.slots[key]; ok {
+		return sl.s
+	}
+	return nil
+}
+
+// readAll is a Read of every slot of its keys, copied into one array;
+// the caller holds the lock.
+func (s *Store) readAll(r storage.ReadRequest) [][]storage.Slot {
+	keys := len(r.Keys) + len(r.Shared)
+	key := func(i int) string {
+		if i < len(r.Keys) {
+			return r.Keys[i]
+		}
+		return r.Shared[i-len(r.Keys)]
+	}
+	n := 0
+	for i := range keys {
+		n += len(s.slotsOf(key(i)))
+	}
+	buf := make([]storage.Slot, 0, n)
+	out := make([][]storage.Slot, 0, keys)
+	for i := range keys {
+		k := key(i)
+		sl := s.slotsOf(k)
+		if sl == nil {
+			out = append(out, nil)
+			continue
+		}
+		start := len(buf)
+		buf = append(buf, sl...)
+		out = append(out, buf[start:len(buf):len(buf)])
+		if r.Take && i < len(r.Keys) {
+			delete(s.slots, k)
+		}
+	}
+	return out
 }
 
 // Write implements storage.Store: it applies every operation at once.

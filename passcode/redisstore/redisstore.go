@@ -446,9 +446,6 @@ func unixMilli(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
-// late reports whether err is a script's refusal of a late step.
-func late(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "LATE ") }
-
 // stepError reports a failed step. A step refused because its caller's
 // deadline had passed matches context.DeadlineExceeded.
 func stepError(step string, err error) error {

@@ -25,6 +25,19 @@ func (s *Store) Issue(ctx context.Context, r storage.IssueRequest) (storage.Issu
 	ctx, cancel := withDeadline(ctx, r.Deadline)
 	defer cancel()
 	gs := s.newGroups()
+	parts := splitIssue(r, gs)
+	if r.Once && len(gs.order) > 1 {
+		return s.issueOnce(ctx, r, gs, parts)
+	}
+	res, err := s.issueParts(ctx, r, gs, parts, gs.order)
+	if err == nil && res.Full < 0 && !res.Duplicate && !r.DryRun && len(r.Shared) > 0 {
+		s.lag.Write(storage.WriteRequest{Shared: r.Shared})
+	}
+	return res, err
+}
+
+// splitIssue divides an Issue into one part per subject.
+func splitIssue(r storage.IssueRequest, gs *groups) map[string]*issuePart {
 	parts := map[string]*issuePart{}
 	part := func(key string) *issuePart {
 		g, subj := gs.of(key)
@@ -50,34 +63,32 @@ func (s *Store) Issue(ctx context.Context, r storage.IssueRequest) (storage.Issu
 		p := part(op.Key)
 		p.ops = append(p.ops, op)
 	}
-	if r.Once && len(gs.order) > 1 {
-		// A duplicate must change nothing anywhere: its subject answers first.
-		codeSubject := storage.Subject(r.Code.Key)
-		res, err := s.issueParts(ctx, r, gs, parts, []string{codeSubject})
-		if err != nil || res.Duplicate || res.Full >= 0 {
-			return res, err
-		}
-		var rest []string
-		for _, subj := range gs.order {
-			if subj != codeSubject {
-				rest = append(rest, subj)
-			}
-		}
-		res2, err := s.issueParts(ctx, r, gs, parts, rest)
-		if err == nil && res2.Full >= 0 {
-			s.compensate(ctx, r, gs, parts, []string{codeSubject})
-		}
-		res2.NextAfter = max(res2.NextAfter, res.NextAfter)
-		if err == nil && res2.Full < 0 && len(r.Shared) > 0 {
-			s.lag.Write(storage.WriteRequest{Shared: r.Shared})
-		}
-		return res2, err
+	return parts
+}
+
+// issueOnce runs an Issue with Once on a sharded Redis: a duplicate must
+// change nothing anywhere, so the code's subject answers first.
+func (s *Store) issueOnce(ctx context.Context, r storage.IssueRequest, gs *groups, parts map[string]*issuePart) (storage.IssueResult, error) {
+	codeSubject := storage.Subject(r.Code.Key)
+	res, err := s.issueParts(ctx, r, gs, parts, []string{codeSubject})
+	if err != nil || res.Duplicate || res.Full >= 0 {
+		return res, err
 	}
-	res, err := s.issueParts(ctx, r, gs, parts, gs.order)
-	if err == nil && res.Full < 0 && !res.Duplicate && !r.DryRun && len(r.Shared) > 0 {
+	var rest []string
+	for _, subj := range gs.order {
+		if subj != codeSubject {
+			rest = append(rest, subj)
+		}
+	}
+	res2, err := s.issueParts(ctx, r, gs, parts, rest)
+	if err == nil && res2.Full >= 0 {
+		s.compensate(ctx, r, gs, parts, []string{codeSubject})
+	}
+	res2.NextAfter = max(res2.NextAfter, res.NextAfter)
+	if err == nil && res2.Full < 0 && len(r.Shared) > 0 {
 		s.lag.Write(storage.WriteRequest{Shared: r.Shared})
 	}
-	return res, err
+	return res2, err
 }
 
 // issueParts runs the Issue scripts of subjects in one pipeline, and takes
@@ -88,16 +99,7 @@ func (s *Store) issueParts(ctx context.Context, r storage.IssueRequest, gs *grou
 	cmds := make([]*redis.Cmd, len(subjects))
 	for i, subj := range subjects {
 		p := parts[subj]
-		args := []any{unixMilli(r.Now), unixMilli(r.Deadline), r.EventID, boolArg(r.DryRun), boolArg(r.Once), 0, "", "", 0, 0, 0, ""}
-		if p.code {
-			c := r.Code
-			args[5] = p.g.at(s, c.Key)
-			args[6], args[7], args[8], args[9], args[10], args[11] = c.MAC, c.KeyID, unixMilli(c.ExpiresAt), unixMilli(c.KeepUntil), c.MaxAttempts, c.Data
-		}
-		args = s.windowArgs(args, p.g, pick(r.Windows, p.windows))
-		args = s.windowArgs(args, p.g, pick(r.Locks, p.locks))
-		args = s.opArgs(args, p.g, r.Now, p.ops)
-		cmds[i] = issueScript.Run(ctx, pipe, p.g.keys, args...)
+		cmds[i] = issueScript.Run(ctx, pipe, p.g.keys, s.issueArgs(r, p)...)
 	}
 	if _, err := s.exec(ctx, pipe, held); err != nil && firstErr(cmdsOf(cmds)) == nil {
 		return storage.IssueResult{}, stepError("issue", err)
@@ -105,34 +107,12 @@ func (s *Store) issueParts(ctx context.Context, r storage.IssueRequest, gs *grou
 	res := storage.IssueResult{Full: -1}
 	var applied []string
 	for i, cmd := range cmds {
-		v, err := cmd.Result()
+		ok, err := readIssue(&res, cmd, parts[subjects[i]])
 		if err != nil {
 			return storage.IssueResult{}, stepError("issue", err)
 		}
-		got, err := ints(v)
-		if err != nil {
-			return storage.IssueResult{}, stepError("issue", err)
-		}
-		p := parts[subjects[i]]
-		switch {
-		case len(got) == 1 && got[0] == -2:
-			res.Duplicate = true
-		case len(got) == 3 && got[0] >= 0:
-			full, wait, locked := int(got[0]), time.Duration(got[1])*time.Millisecond, got[2] == 1
-			global := pickIndex(p.windows, full)
-			if locked {
-				global = pickIndex(p.locks, full)
-			}
-			if res.Full < 0 || wait > res.RetryAfter {
-				res.Full, res.RetryAfter, res.Locked = global, wait, locked
-			}
-		case len(got) == 2:
-			res.NextAfter = max(res.NextAfter, time.Duration(got[1])*time.Millisecond)
-			if !r.DryRun {
-				applied = append(applied, subjects[i])
-			}
-		default:
-			return storage.IssueResult{}, stepError("issue", fmt.Errorf("the script answered %v", got))
+		if ok && !r.DryRun {
+			applied = append(applied, subjects[i])
 		}
 	}
 	if res.Duplicate || res.Full >= 0 {
@@ -143,6 +123,51 @@ func (s *Store) issueParts(ctx context.Context, r storage.IssueRequest, gs *grou
 		res.NextAfter = 0
 	}
 	return res, nil
+}
+
+// issueArgs are the Issue script's arguments for part p of r.
+func (s *Store) issueArgs(r storage.IssueRequest, p *issuePart) []any {
+	args := []any{unixMilli(r.Now), unixMilli(r.Deadline), r.EventID, boolArg(r.DryRun), boolArg(r.Once), 0, "", "", 0, 0, 0, ""}
+	if p.code {
+		c := r.Code
+		args[5] = p.g.at(s, c.Key)
+		args[6], args[7], args[8], args[9], args[10], args[11] = c.MAC, c.KeyID, unixMilli(c.ExpiresAt), unixMilli(c.KeepUntil), c.MaxAttempts, c.Data
+	}
+	args = s.windowArgs(args, p.g, pick(r.Windows, p.windows))
+	args = s.windowArgs(args, p.g, pick(r.Locks, p.locks))
+	return s.opArgs(args, p.g, r.Now, p.ops)
+}
+
+// readIssue adds part p's answer to res, and reports whether the part
+// applied.
+func readIssue(res *storage.IssueResult, cmd *redis.Cmd, p *issuePart) (bool, error) {
+	v, err := cmd.Result()
+	if err != nil {
+		return false, err
+	}
+	got, err := ints(v)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case len(got) == 1 && got[0] == -2:
+		res.Duplicate = true
+	case len(got) == 3 && got[0] >= 0:
+		full, wait, locked := int(got[0]), time.Duration(got[1])*time.Millisecond, got[2] == 1
+		global := pickIndex(p.windows, full)
+		if locked {
+			global = pickIndex(p.locks, full)
+		}
+		if res.Full < 0 || wait > res.RetryAfter {
+			res.Full, res.RetryAfter, res.Locked = global, wait, locked
+		}
+	case len(got) == 2:
+		res.NextAfter = max(res.NextAfter, time.Duration(got[1])*time.Millisecond)
+		return true, nil
+	default:
+		return false, fmt.Errorf("the script answered %v", got)
+	}
+	return false, nil
 }
 
 // compensate takes back the parts of an Issue that applied when another

@@ -171,6 +171,52 @@ var devTemplates = []twiliosms.Template{
 	{UsageType: twiliosms.UsageTypeSignIn, Locale: "de", Content: "{{code}} ist Ihr Anmeldecode (Entwicklermodus)."},
 }
 
+// loadLimits reads -country-limit, -service-limit and -max-connections.
+func (c *Config) loadLimits(s Settings, problem func(string, ...any)) {
+	for _, l := range []struct {
+		flag, value string
+		scope       passcode.Scope
+	}{{"-country-limit", s.CountryLimit, passcode.SendsToCountry}, {"-service-limit", s.ServiceLimit, passcode.Sends}} {
+		if l.value == "" {
+			continue
+		}
+		limit, err := parseLimit(l.value, l.scope)
+		if err != nil {
+			problem("%s %q: %v", l.flag, l.value, err)
+			continue
+		}
+		c.Limits = append(c.Limits, limit)
+	}
+	if n, err := ParseMaxConnections(s.MaxConnections); err != nil {
+		problem("-max-connections %q: %v", s.MaxConnections, err)
+	} else {
+		c.MaxConnections = n
+	}
+}
+
+// loadStore checks REDIS_URL, DATABASE_URL and TWILIOSMS_DATABASE_SCHEMA,
+// never quoting a URL, which may hold a password.
+func (c *Config) loadStore(problem func(string, ...any)) {
+	if c.RedisURL != "" {
+		if _, _, err := redisOptions(c.RedisURL); err != nil {
+			problem("%s is not a Redis URL: write it as redis://[user:password@]host:port/db, rediss:// for TLS, or for a Cluster redis://host:port?addr=host2:port&addr=host3:port", EnvRedisURL)
+		}
+	}
+	if c.DatabaseURL != "" {
+		if c.RedisURL != "" {
+			problem("%s and %s are both set: the server keeps its state in one store; unset one", EnvRedisURL, EnvDatabaseURL)
+		}
+		if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil || !strings.HasPrefix(c.DatabaseURL, "postgres") {
+			problem("%s is not a PostgreSQL URL: write it as postgres://user:password@host:5432/database (sslmode=require and the other libpq parameters may follow as a query)", EnvDatabaseURL)
+		}
+	}
+	if c.DatabaseSchema == "" {
+		c.DatabaseSchema = pgstore.DefaultSchema
+	} else if !schemaName.MatchString(c.DatabaseSchema) {
+		problem("%s %q is not a schema name the server can use: give lowercase letters, digits and underscores, not starting with a digit, 63 at most, such as %q", EnvDatabaseSchema, c.DatabaseSchema, pgstore.DefaultSchema)
+	}
+}
+
 // schemaName is a schema name both PostgreSQL stores take unquoted.
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
@@ -193,43 +239,8 @@ func Load(s Settings) (*Config, error) {
 	if c.Connector.Templates != nil && !knownUsageType(c.UsageType, c.Connector.Templates) {
 		problem("-usage-type %q is neither one of Logto's usage types (%s) nor a usageType of the config's templates; usage types are case-sensitive", c.UsageType, strings.Join(logtoUsageTypes, ", "))
 	}
-	for _, l := range []struct {
-		flag, value string
-		scope       passcode.Scope
-	}{{"-country-limit", s.CountryLimit, passcode.SendsToCountry}, {"-service-limit", s.ServiceLimit, passcode.Sends}} {
-		if l.value == "" {
-			continue
-		}
-		limit, err := parseLimit(l.value, l.scope)
-		if err != nil {
-			problem("%s %q: %v", l.flag, l.value, err)
-			continue
-		}
-		c.Limits = append(c.Limits, limit)
-	}
-	if n, err := ParseMaxConnections(s.MaxConnections); err != nil {
-		problem("-max-connections %q: %v", s.MaxConnections, err)
-	} else {
-		c.MaxConnections = n
-	}
-	if c.RedisURL != "" {
-		if _, _, err := redisOptions(c.RedisURL); err != nil {
-			problem("%s is not a Redis URL: write it as redis://[user:password@]host:port/db, rediss:// for TLS, or for a Cluster redis://host:port?addr=host2:port&addr=host3:port", EnvRedisURL)
-		}
-	}
-	if c.DatabaseURL != "" {
-		if c.RedisURL != "" {
-			problem("%s and %s are both set: the server keeps its state in one store; unset one", EnvRedisURL, EnvDatabaseURL)
-		}
-		if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil || !strings.HasPrefix(c.DatabaseURL, "postgres") {
-			problem("%s is not a PostgreSQL URL: write it as postgres://user:password@host:5432/database (sslmode=require and the other libpq parameters may follow as a query)", EnvDatabaseURL)
-		}
-	}
-	if c.DatabaseSchema == "" {
-		c.DatabaseSchema = pgstore.DefaultSchema
-	} else if !schemaName.MatchString(c.DatabaseSchema) {
-		problem("%s %q is not a schema name the server can use: give lowercase letters, digits and underscores, not starting with a digit, 63 at most, such as %q", EnvDatabaseSchema, c.DatabaseSchema, pgstore.DefaultSchema)
-	}
+	c.loadLimits(s, problem)
+	c.loadStore(problem)
 	c.loadGuard(s, problem)
 	c.loadPublicURL(s, problem)
 	c.loadSecrets(s.Getenv, problem)
