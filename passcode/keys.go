@@ -227,4 +227,3 @@ func readClient(ip string) *client {
 func numberRange(e164 string) string {
 	return e164[:max(len(e164)-rangeDigits, min(len(e164), 4))]
 }
-
