@@ -717,22 +717,16 @@ func byIndex(a, b storage.Slot) int { return a.Index - b.Index }
 
 // Write implements storage.Store: the operations are held for the next
 // step, and shared ones added up within the lag (see the package doc);
-// with no lag, or with Now, they are applied at once.
+// with no lag, they are applied at once.
 func (s *Store) Write(ctx context.Context, r storage.WriteRequest) error {
 	if len(r.Ops)+len(r.Shared) == 0 {
 		return nil
 	}
-	if s.lag != nil && !r.Now {
+	if s.lag != nil {
 		s.lag.Write(r)
 		return nil
 	}
-	list := slices.Clone(r.Ops)
-	if s.lag != nil {
-		s.lag.Write(storage.WriteRequest{Shared: r.Shared})
-		list = append(s.pending(), list...)
-	} else {
-		list = append(list, r.Shared...)
-	}
+	list := append(slices.Clone(r.Ops), r.Shared...)
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, passcode.DefaultStoreTimeout)

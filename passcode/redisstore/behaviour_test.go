@@ -103,7 +103,7 @@ func TestRoundTrips(t *testing.T) {
 	hook.take()
 
 	e.Send(e.Service, storetest.OtherNumber)
-	assert.Equal(t, 3, hook.roundTrips(), "a send: the guard's read, then the issue, before Twilio; after it, its message SID, which a delivery report to any instance looks for")
+	assert.Equal(t, 2, hook.roundTrips(), "a send: the guard's read, then the issue, before Twilio; its message SID waits for the next step")
 	require.NoError(t, e.Verify(e.Service, storetest.OtherNumber, e.LastCode(storetest.OtherNumber)))
 	assert.Equal(t, 1, hook.roundTrips(), "a verification: one round trip; its credits wait for the next step")
 	_, err := e.Service.Send(ctx, passcode.Request{To: "+15005550002", UsageType: twiliosms.UsageTypeSignIn}) // 21612: certainly not sent

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,7 +23,6 @@ import (
 	"github.com/connectorkit/twiliosms/internal/redistest"
 	"github.com/connectorkit/twiliosms/passcode"
 	"github.com/connectorkit/twiliosms/passcode/redisstore"
-	"github.com/connectorkit/twiliosms/passcode/storage"
 	"github.com/connectorkit/twiliosms/passcode/storetest"
 	"github.com/connectorkit/twiliosms/twiliosmstest"
 )
@@ -180,27 +178,4 @@ func TestTwoInstances(t *testing.T) {
 	_, err = first.Send(ctx, passcode.Request{To: storetest.Number, UsageType: twiliosms.UsageTypeSignIn})
 	assert.ErrorIs(t, err, passcode.ErrTooManySends)
 	assert.Len(t, fake.Messages(), 3)
-}
-
-// TestAWriteNowIsSeenByAnotherInstance: a held write reaches another
-// instance with its store's next step; one with Now, before Write returns.
-func TestAWriteNowIsSeenByAnotherInstance(t *testing.T) {
-	client := redistest.Client(t)
-	p := fmt.Sprintf("now-%d:", time.Now().UnixNano())
-	first, err := redisstore.New(client, redisstore.WithPrefix(p))
-	require.NoError(t, err)
-	defer first.Close(context.Background())
-	second, err := redisstore.New(client, redisstore.WithPrefix(p))
-	require.NoError(t, err)
-	ctx := context.Background()
-	read := func() []storage.Slot {
-		got, err := second.Read(ctx, storage.ReadRequest{Deadline: time.Now().Add(time.Minute), Keys: []string{"r:l"}})
-		require.NoError(t, err)
-		slices.SortFunc(got[0], func(a, b storage.Slot) int { return a.Index - b.Index })
-		return got[0]
-	}
-	require.NoError(t, first.Write(ctx, storage.WriteRequest{Ops: []storage.Op{{Key: "r:l", Index: 0, Epoch: 1, Value: 7, Keep: time.Hour}}}))
-	assert.Empty(t, read(), "held for the first store's next step")
-	require.NoError(t, first.Write(ctx, storage.WriteRequest{Now: true, Ops: []storage.Op{{Key: "r:l", Index: 1, Epoch: 1, Value: 8, Keep: time.Hour}}}))
-	assert.Equal(t, []storage.Slot{{Index: 0, Epoch: 1, Value: 7}, {Index: 1, Epoch: 1, Value: 8}}, read(), "applied at once, with the write held before it")
 }

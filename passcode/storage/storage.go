@@ -303,11 +303,6 @@ type ReadRequest struct {
 // WriteRequest asks a Store to apply slot operations.
 type WriteRequest struct {
 	Ops []Op
-	// Now asks for Ops to be applied before Write returns, where every
-	// instance sees them (with the writes held before them): for a record
-	// that another instance may look for within a second, such as a
-	// message SID that Twilio's delivery report names.
-	Now bool
 	// Shared are operations on shared keys (see ReadRequest), which a
 	// store may add up with others and apply within its lag.
 	Shared []Op

@@ -496,14 +496,12 @@ func guardLaunderingAddressEarnsItsCountryNothing(t *testing.T, newStore func(*t
 	}
 }
 
-// slowNoting is a store whose Write with Now lands a while after it is
-// called, as on a busy network, so that a delivery report can come first.
+// slowNoting is a store whose writes land a while after they are made, as
+// a store's held writes do, so that a delivery report can come first.
 type slowNoting struct{ passcode.Store }
 
 func (s slowNoting) Write(ctx context.Context, r storage.WriteRequest) error {
-	if r.Now {
-		time.Sleep(150 * time.Millisecond)
-	}
+	time.Sleep(150 * time.Millisecond)
 	return s.Store.Write(ctx, r)
 }
 
