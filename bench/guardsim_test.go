@@ -4,7 +4,7 @@ package bench
 // day of attack or of hard legitimate traffic, run through a passcode
 // Service with the guard on, with it off, and with authgear's published
 // formula in front of a Service whose guard is off. BENCHMARKS.md
-// describes the model; TestGuardSimulation asserts the issue's targets and
+// describes the model; TestGuardSimulation asserts the guard's targets and
 // prints the table.
 
 import (
@@ -119,7 +119,7 @@ const (
 type simScenario struct {
 	name   string
 	goal   simGoal
-	target string // the issue's target, as the table prints it
+	target string // the guard's target, as the table prints it
 	// factor scales a country's sessions on day 15.
 	factor func(region string) float64
 	// extra adds day-15 sessions (a launch); attack adds the attacker's
@@ -323,7 +323,7 @@ func localTime(rng *rand.Rand, utc int) int64 {
 	return int64(utcHour)*msHour + rng.Int64N(msHour)
 }
 
-// The scenarios of issue 18.
+// The scenarios: attacks, and days of hard but honest traffic.
 func simScenarios() []*simScenario {
 	every := func(from, step int64, n int, f func(i int, at int64) simAttack) []simAttack {
 		out := make([]simAttack, n)
