@@ -365,6 +365,10 @@ type PhoneError struct {
 	// from SendMessage, Render, ReadPhone or NormalizePhone, and
 	// "Message.Phone" for a Phone that this connector's rules refuse.
 	Field string
+	// LineType is the number's line type when that is what is wrong with
+	// it (ErrUnreachableRecipient): "premium-rate", "shared-cost",
+	// "universal access (UAN)", "voicemail access" or "pager"; else "".
+	LineType string
 
 	sentinel error
 	detail   string // what follows the field, starting with a space

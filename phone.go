@@ -159,8 +159,10 @@ func (r *phoneRules) read(s string) (phoneNumber, error) {
 // allowedCountries.
 func (r *phoneRules) admit(p phoneNumber, written string) *PhoneError {
 	if what, ok := unreachableKinds[p.kind]; ok {
-		return phoneError(ErrUnreachableRecipient, " (%s) is a %s number in %s: it cannot receive SMS, and such numbers are what SMS pumping fraud texts; ask for a mobile number",
+		e := phoneError(ErrUnreachableRecipient, " (%s) is a %s number in %s: it cannot receive SMS, and such numbers are what SMS pumping fraud texts; ask for a mobile number",
 			MaskPhone(written), what, describeRegion(p.region(), p.callingCode))
+		e.LineType = what
+		return e
 	}
 	if r.restricted() && !r.allowedCodes[p.callingCode] {
 		region := p.region()

@@ -276,9 +276,14 @@ func TestPhoneErrorsNameTheFieldAndMatchTheirSentinel(t *testing.T) {
 	_, err := connectorWith(t, func(c *Config) { c.DefaultRegion = "US" }).NormalizePhone("(900) 234-5678")
 	require.ErrorIs(t, err, ErrUnreachableRecipient)
 	assert.Contains(t, err.Error(), "Message.To (900***5678) is a premium-rate number")
+	var pe *PhoneError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "premium-rate", pe.LineType, "the line type, for a caller that names it")
 	_, err = connectorWith(t, func(c *Config) { c.DefaultRegion = "GB"; c.AllowedCountries = []string{"US"} }).NormalizePhone("07400 123456")
 	require.ErrorIs(t, err, ErrCountryNotAllowed)
 	assert.Contains(t, err.Error(), "Message.To (0740***3456) is a number in United Kingdom (+44)")
+	require.ErrorAs(t, err, &pe)
+	assert.Empty(t, pe.LineType, "a country's refusal has no line type")
 }
 
 func TestReadPhone(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -589,7 +590,7 @@ func (s *Service) logDecision(ctx context.Context, g *guardSend, ip string, usag
 			slog.String("decision", d.Decision), slog.String("signal", d.Signal),
 			slog.String("scope", g.keys[v.scope]), slog.String("to", twiliosms.MaskPhone(g.e164)), slog.String("region", g.region),
 			slog.String("ip", ip), slog.String("usage_type", string(usage)), slog.Int("unverified", v.unverified),
-			slog.Int("threshold", v.threshold), slog.Duration("retry_after", d.RetryAfter))
+			slog.Int("threshold", v.threshold), slog.Int64("retry_after_seconds", int64(math.Ceil(d.RetryAfter.Seconds()))))
 	}
 	if s.guard.onDecision != nil {
 		s.guard.onDecision(ctx, d)

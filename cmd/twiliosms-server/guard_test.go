@@ -79,7 +79,7 @@ func TestTheGuardRefusesAPumpedRangeAndSaysSo(t *testing.T) {
 	assert.Equal(t, "refused", rec["decision"])
 	assert.Equal(t, "unverified_to_range", rec["signal"])
 	assert.Regexp(t, `[0-9a-f]{32}`, rec["scope"], "the scope is a keyed hash")
-	assert.Positive(t, rec["retry_after"])
+	assert.Positive(t, rec["retry_after_seconds"])
 	assert.Equal(t, "+1415***3010", rec["to"])
 	assert.Equal(t, "WARN", rec["level"])
 	for _, line := range strings.Split(p.logThrough(11), "\n") {

@@ -413,22 +413,28 @@ func TestPhoneAndTwilioErrorsMapToVerifysCodes(t *testing.T) {
 		name, to     string
 		fail         func()
 		status, code int
+		message      string
 	}{
-		{"premium rate", "+19002345678", nil, 403, 60205},
-		{"country not allowed", "+442071838750", nil, 403, 60605},
-		{"Twilio geo permissions (21408)", "+15005550003", nil, 403, 60605},
-		{"Twilio not reachable (21612)", "+15005550002", nil, 403, 60205},
-		{"opted out (21610)", "+15005550004", nil, 400, 21610},
-		{"Twilio down", number, func() { e.fake.FailNext(500, 20500, "Internal Server Error") }, 503, 20503},
-		{"Twilio rate limit", number, func() { e.fake.FailNext(429, 20429, "Too Many Requests") }, 429, 20429},
-		{"Twilio refuses our credentials", number, func() { e.fake.FailNext(401, 20003, "Authenticate") }, 500, 20500},
+		{"premium rate", "+19002345678", nil, 403, 60205, "SMS is not supported by premium-rate phone number"},
+		{"country not allowed", "+442071838750", nil, 403, 60605, ""},
+		{"Twilio geo permissions (21408)", "+15005550003", nil, 403, 60605, ""},
+		{"Twilio not reachable (21612)", "+15005550002", nil, 403, 60205, "SMS is not supported by this phone number"},
+		{"Twilio not a mobile number (21614)", "+15005550009", nil, 403, 60205, "SMS is not supported by landline phone number"},
+		{"opted out (21610)", "+15005550004", nil, 400, 21610, ""},
+		{"Twilio down", number, func() { e.fake.FailNext(500, 20500, "Internal Server Error") }, 503, 20503, ""},
+		{"Twilio rate limit", number, func() { e.fake.FailNext(429, 20429, "Too Many Requests") }, 429, 20429, ""},
+		{"Twilio refuses our credentials", number, func() { e.fake.FailNext(401, 20003, "Authenticate") }, 500, 20500, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if c.fail != nil {
 				c.fail()
 			}
-			twilioError(t, e.start(c.to), c.status, c.code)
+			r := e.start(c.to)
+			twilioError(t, r, c.status, c.code)
+			if c.message != "" {
+				assert.Equal(t, c.message, r.body["message"], "60205 names the number's line type")
+			}
 		})
 	}
 	assert.Empty(t, e.fake.Messages())

@@ -86,12 +86,29 @@ var apiErrors = []struct {
 	}},
 	{as[*passcode.LimitError], limitError},
 	{is(twiliosms.ErrCountryNotAllowed, twiliosms.ErrRegionNotPermitted), fixed(403, 60605, "Verification delivery attempt blocked: the destination country is not allowed", "country_not_allowed")},
-	{is(twiliosms.ErrUnreachableRecipient), fixed(403, 60205, "SMS is not supported by landline phone number", "unreachable_recipient")},
+	{is(twiliosms.ErrUnreachableRecipient), unreachable},
 	{is(twiliosms.ErrInvalidPhoneNumber), fixed(400, 60200, "Invalid parameter: To: not a valid phone number", "invalid_parameter")},
 	{is(twiliosms.ErrRecipientOptedOut), fixed(400, 21610, "Attempt to send to unsubscribed recipient", "recipient_opted_out")},
 	{is(twiliosms.ErrRateLimited), fixed(429, 20429, "Too many requests", "twilio_rate_limited")},
 	{is(passcode.ErrStoreUnavailable, twiliosms.ErrUnavailable, twiliosms.ErrInvalidResponse, context.DeadlineExceeded, context.Canceled),
 		fixed(503, 20503, "Service unavailable: try again", "unavailable")},
+}
+
+// unreachable is Twilio's 60205 for a number that cannot receive SMS,
+// naming its line type as Verify does for a landline: the one the
+// connector read (a premium-rate number, say), a landline when Twilio
+// said the number is not a mobile one (21614), else none.
+func unreachable(err error) *APIError {
+	kind := "this"
+	var pe *twiliosms.PhoneError
+	var ae *twiliosms.APIError
+	switch {
+	case errors.As(err, &pe) && pe.LineType != "":
+		kind = pe.LineType
+	case errors.As(err, &ae) && ae.Code == 21614:
+		kind = "landline"
+	}
+	return &APIError{Status: 403, Code: 60205, Message: "SMS is not supported by " + kind + " phone number", Kind: "unreachable_recipient"}
 }
 
 // Answer is the Twilio answer to err, an error of the service, for a
