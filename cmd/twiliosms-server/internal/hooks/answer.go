@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/connectorkit/twiliosms/cmd/twiliosms-server/internal/verify"
@@ -34,6 +35,23 @@ const (
 func failed(status int, outcome, message string) answer {
 	return answer{status: status, outcome: outcome, message: "twiliosms-server: " + message}
 }
+
+// failed is a failure of the request itself, in the words its system
+// should show: the operator's, for a system that logs them; for one that
+// shows them to the end user (Logto's every answer, Supabase's 200s),
+// words that say nothing of the server, since the log says what went
+// wrong. Supabase answers a request it did not sign, or one too large,
+// with its own words (writeSupabase).
+func (sys *system) failed(status int, outcome, message string) answer {
+	supabaseOwn := sys.name == "supabase" && (outcome == outcomeUnauthorized || outcome == outcomeTooLarge)
+	if !sys.toReader || supabaseOwn {
+		return failed(status, outcome, message)
+	}
+	return answer{status: status, outcome: outcome, message: otphttp.Problem(errEndUser, "en").Message}
+}
+
+// errEndUser stands for any failure whose cause the end user may not see.
+var errEndUser = errors.New("hooks: a failure of the request")
 
 // relayFailed answers an error of the relay with otphttp's status and
 // words: in the reader's languages when the system shows them to the end

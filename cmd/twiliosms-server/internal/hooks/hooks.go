@@ -226,24 +226,24 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 // behind a failure, for the log.
 func (h *Hooks) relay(r *http.Request, w http.ResponseWriter, sys *system) (RelayRequest, answer, error) {
 	if err := sys.admit(r.Header); err != nil {
-		return RelayRequest{}, failed(http.StatusUnauthorized, outcomeUnauthorized, "not authenticated: "+err.Error()), err
+		return RelayRequest{}, sys.failed(http.StatusUnauthorized, outcomeUnauthorized, "not authenticated: "+err.Error()), err
 	}
 	body, err := readBody(w, r, sys.maxBody)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return RelayRequest{}, failed(http.StatusRequestEntityTooLarge, outcomeTooLarge, "the body is over "+sizeOf(sys.maxBody)), err
+			return RelayRequest{}, sys.failed(http.StatusRequestEntityTooLarge, outcomeTooLarge, "the body is over "+sizeOf(sys.maxBody)), err
 		}
-		return RelayRequest{}, failed(http.StatusBadRequest, outcomeBadRequest, "the body could not be read"), err
+		return RelayRequest{}, sys.failed(http.StatusBadRequest, outcomeBadRequest, "the body could not be read"), err
 	}
 	if sys.verify != nil {
 		if err := sys.verify(r.Header, body, h.now()); err != nil {
-			return RelayRequest{}, failed(http.StatusUnauthorized, outcomeUnauthorized, "not authenticated: "+err.Error()), err
+			return RelayRequest{}, sys.failed(http.StatusUnauthorized, outcomeUnauthorized, "not authenticated: "+err.Error()), err
 		}
 	}
 	req, err := sys.parse(body)
 	if err != nil {
-		return req, failed(http.StatusBadRequest, outcomeBadRequest, sys.name+": "+err.Error()), err
+		return req, sys.failed(http.StatusBadRequest, outcomeBadRequest, sys.name+": "+err.Error()), err
 	}
 	req.Source = sys.name
 	req.Loop = sys.loop[req.UsageType]

@@ -70,7 +70,8 @@ func TestStandardWebhooksPublishedVector(t *testing.T) {
 	e.now = at.Add(Tolerance)
 	r := e.post("/hooks/supabase", h, []byte(payload))
 	assert.Equal(t, http.StatusOK, r.status, "authenticated: the body then lacks a number")
-	assert.JSONEq(t, `{"error":{"http_code":400,"message":"twiliosms-server: supabase: sms.phone is missing: it should hold the phone number to text"}}`, r.body)
+	assert.JSONEq(t, `{"error":{"http_code":400,"message":"`+endUserWords+`"}}`, r.body)
+	assert.Contains(t, e.logs.String(), `"error":"sms.phone is missing: it should hold the phone number to text"`, "the log says what is wrong")
 	e.now = at.Add(Tolerance + time.Second)
 	assert.Equal(t, http.StatusUnauthorized, e.post("/hooks/supabase", h, []byte(payload)).status)
 	e.now = at.Add(-Tolerance - time.Second)
@@ -122,7 +123,7 @@ func TestSupabaseSignaturesOfEverySecretAndOnlyThose(t *testing.T) {
 			}
 			require.NoError(t, json.Unmarshal([]byte(r.body), &answer), c.name)
 			assert.Equal(t, 401, answer.Error.HTTPCode)
-			assert.Contains(t, answer.Error.Message, "not authenticated", c.name)
+			assert.Contains(t, answer.Error.Message, "not authenticated", "%s: a 401, which Supabase answers its client with words of its own", c.name)
 		}
 	}
 	assert.Len(t, e.relay.requests(), 4)
@@ -185,7 +186,8 @@ func TestSupabaseBadInputIsAnErrorItShows(t *testing.T) {
 		r := e.post("/hooks/supabase", supabaseSigned(t, time.Now(), c.body, supabaseSecret), c.body)
 		assert.Equal(t, http.StatusOK, r.status, "Supabase reads errors only from a 200: "+c.name)
 		assert.Contains(t, r.body, `"http_code":400`, c.name)
-		assert.Contains(t, r.body, "twiliosms-server: supabase: "+c.says, c.name)
+		assert.Contains(t, r.body, endUserWords, "%s: Supabase passes it to its client", c.name)
+		assert.Contains(t, e.logs.String(), c.says, "%s: the log says what is wrong", c.name)
 	}
 	assert.Empty(t, e.relay.requests())
 }
