@@ -43,7 +43,7 @@ func failed(status int, outcome, message string) answer {
 // wrong. Supabase answers a request it did not sign, or one too large,
 // with its own words (writeSupabase).
 func (sys *system) failed(status int, outcome, message string) answer {
-	supabaseOwn := sys.name == "supabase" && (outcome == outcomeUnauthorized || outcome == outcomeTooLarge)
+	supabaseOwn := sys.name == supabase && (outcome == outcomeUnauthorized || outcome == outcomeTooLarge)
 	if !sys.toReader || supabaseOwn {
 		return failed(status, outcome, message)
 	}
