@@ -58,6 +58,10 @@ type keyring struct {
 	mac func(i int, msg []byte) []byte
 	// ids are each key's fingerprint, in the same order (see keyID).
 	ids []string
+	// names names the store's records, with a key drawn from the last
+	// key: a new key added first signs at once and moves nothing in the
+	// store.
+	names *namer
 }
 
 // keyIDSize is how many bytes of a key's fingerprint a code record keeps.
@@ -82,7 +86,11 @@ func newKeyring(keys [][]byte) keyring {
 		pools[i] = &sync.Pool{New: func() any { return hmac.New(sha256.New, own) }}
 		ids[i] = keyID(k)
 	}
-	return keyring{count: len(keys), ids: ids, mac: func(i int, msg []byte) []byte {
+	var names *namer
+	if len(keys) > 0 {
+		names = newNamer(namingKey(keys[len(keys)-1]))
+	}
+	return keyring{count: len(keys), ids: ids, names: names, mac: func(i int, msg []byte) []byte {
 		h := pools[i].Get().(hash.Hash)
 		h.Reset()
 		h.Write(msg)
@@ -90,6 +98,16 @@ func newKeyring(keys [][]byte) keyring {
 		pools[i].Put(h)
 		return sum
 	}}
+}
+
+// namingKey is the key a namer hashes with, drawn from secret: a key of
+// its own, so that no store key is an HMAC a code's could be matched to.
+func namingKey(secret []byte) [sha256.Size]byte {
+	h := hmac.New(sha256.New, secret)
+	h.Write([]byte("twiliosms: the names of store records"))
+	var k [sha256.Size]byte
+	copy(k[:], h.Sum(nil))
+	return k
 }
 
 // sign returns msg's HMAC under the signing key.

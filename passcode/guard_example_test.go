@@ -54,7 +54,7 @@ func ExampleWithFraudGuard() {
 	}
 	fmt.Println("texted:", len(fake.Messages()))
 	// Output:
-	// level=WARN msg="passcode: fraud guard decision" decision=refused signal=unverified_to_range scope=gdb0283839b28f8f48d3abfe55d91f8d1:g to=+1415***2610 region=US ip=198.51.100.10 usage_type=SignIn unverified=10 threshold=10 retry_after_seconds=86401
+	// level=WARN msg="passcode: fraud guard decision" decision=refused signal=unverified_to_range scope=g1759fab45437e327bfe9e535eb6c3e0f:g to=+1415***2610 region=US ip=198.51.100.10 usage_type=SignIn unverified=10 threshold=10 retry_after_seconds=86401
 	// unverified_to_range retry in 24h0m1s
 	// request.message_rate_limited - tell the user: We can't text this number right now. Try another way to sign in.
 	// texted: 10

@@ -21,7 +21,7 @@ type guardBook struct {
 
 func newGuardBook(rc *recipient) *guardBook {
 	region := rc.regionOf()
-	return &guardBook{e164: rc.e164, region: region, rangeKey: rangeGuardKey(rc.e164),
+	return &guardBook{e164: rc.e164, region: region, rangeKey: rc.namer.rangeGuardKey(rc.e164),
 		countryKey: countryGuardKey(region), ops: make([]storage.Op, 0, 7), shared: make([]storage.Op, 0, 6)}
 }
 

@@ -71,7 +71,7 @@ func eventHash(id string) int64 {
 func messageHash(sid string) int64 { return hash63("message", sid) }
 
 func hash63(kind, s string) int64 {
-	sum := digest(kind, s)
+	sum := digest(nil, kind, s)
 	return int64(binary.BigEndian.Uint64(sum[:8])>>1) | 1
 }
 

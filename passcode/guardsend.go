@@ -203,7 +203,7 @@ func (s *Service) newGuardSend(rc *recipient, cl *client, t time.Time) *guardSen
 	rk := rc.keys()
 	g := guardSends.Get().(*guardSend)
 	g.t, g.e164, g.region, g.client, g.ledger = t.UnixMilli(), rc.e164, rc.regionOf(), cl, rk.ledger
-	g.keys[scopeRange] = rangeGuardKey(rc.e164)
+	g.keys[scopeRange] = rc.namer.rangeGuardKey(rc.e164)
 	if cl.subject != "" {
 		g.keys[scopeAddress] = cl.keys.guard
 		g.keys[scopeCountries] = cl.keys.guard // the same key, from slotCountries

@@ -11,19 +11,19 @@ import (
 )
 
 // A Store sees subjects and keys, never a number, an address or a code:
-// a subject is a hash of what it names, and a key is a subject, a colon
-// and the record's name (see passcode/storage). Every record of one
-// subject may change in one atomic step, and a sharded store keeps them
-// together:
+// a subject is a hash of what it names, keyed (see namer), and a key is a
+// subject, a colon and the record's name (see passcode/storage). Every
+// record of one subject may change in one atomic step, and a sharded
+// store keeps them together:
 //
-//	recipient  r<128-bit hash of the E.164 number>
+//	recipient  r<128-bit keyed hash of the E.164 number>
 //	           :c:<usage type> its codes, :o:<hash> relays' duplicate keys,
 //	           :s and :f its send and failed-check windows,
 //	           :l the guard's ledger of its recent sends, and its marks
-//	address    i<64-bit hash of the IPv4 address or IPv6 /64>
+//	address    i<64-bit keyed hash of the IPv4 address or IPv6 /64>
 //	           :s and :f its windows, :g its guard counts and countries
-//	network    n<64-bit hash of the IPv6 /48>: :s and :f its windows
-//	range      g<128-bit hash of the number's range>: :g its guard counts
+//	network    n<64-bit keyed hash of the IPv6 /48>: :s and :f its windows
+//	range      g<128-bit keyed hash of the number's range>: :g its guard counts
 //	country    c<region>: :s its window, :g its guard counts
 //	service    s: :s its window, :g its guard counts
 //
@@ -31,29 +31,51 @@ import (
 // guard's ledger, so that a send can be credited to the address that
 // asked for it.
 
-// digest is the SHA-256 of the parts, each ended by a NUL, hashed from a
-// buffer on the stack: it is on every request's path several times.
-func digest(parts ...string) [sha256.Size]byte {
-	var buf [128]byte
-	b := buf[:0]
+// digest is the SHA-256 of the parts, each ended by a NUL, after key
+// (none for nil), hashed from a buffer on the stack: it is on every
+// request's path several times.
+func digest(key []byte, parts ...string) [sha256.Size]byte {
+	var buf [160]byte
+	b := append(buf[:0], key...)
 	for _, p := range parts {
 		b = append(append(b, p...), 0)
 	}
 	return sha256.Sum256(b)
 }
 
-// subject128 is a subject named by the first 128 bits of a digest.
-func subject128(prefix byte, parts ...string) string {
-	sum := digest(parts...)
+// namer names the records of a Service's numbers and addresses. Its
+// hashes are keyed with a key drawn from the last WithSecret key:
+// unkeyed, a store's keys could be matched to numbers by hashing every
+// number of a country, which takes minutes. Services that share a store
+// and a last secret name alike. It caches recent readings, which cost a
+// hash each.
+type namer struct {
+	key [sha256.Size]byte
+
+	mu      sync.Mutex
+	clients map[string]*client
+	ranges  map[string]string // a range's guard key, by range
+}
+
+// maxCachedClients bounds a namer's caches; when full, one starts over.
+const maxCachedClients = 1 << 14
+
+func newNamer(key [sha256.Size]byte) *namer {
+	return &namer{key: key, clients: map[string]*client{}, ranges: map[string]string{}}
+}
+
+// subject128 is a subject named by the first 128 bits of a keyed digest.
+func (n *namer) subject128(prefix byte, parts ...string) string {
+	sum := digest(n.key[:], parts...)
 	var out [33]byte
 	out[0] = prefix
 	hex.Encode(out[1:], sum[:16])
 	return string(out[:])
 }
 
-// addressID is the 64-bit hash an address's subject is named by.
-func addressID(kind, addr string) int64 {
-	sum := digest(kind, addr)
+// addressID is the 64-bit keyed hash an address's subject is named by.
+func (n *namer) addressID(kind, addr string) int64 {
+	sum := digest(n.key[:], kind, addr)
 	return int64(binary.BigEndian.Uint64(sum[:8]) >> 1) // non-negative, as a store keeps it
 }
 
@@ -68,48 +90,36 @@ func addressSubject(prefix byte, id int64) string {
 	return string(out[:])
 }
 
-// recipientSubject is the subject of an E.164 number.
-func recipientSubject(e164 string) string { return subject128('r', "recipient", e164) }
-
 // recipientKeys are the keys of a number's records.
 type recipientKeys struct {
 	subject, sends, fails, ledger string
 }
 
-// newRecipientKeys names the records of the number e164, in one string.
-func newRecipientKeys(e164 string) recipientKeys {
-	subject := recipientSubject(e164)
+// recipientKeys names the records of the number e164, in one string.
+func (n *namer) recipientKeys(e164 string) recipientKeys {
+	subject := n.subject128('r', "recipient", e164)
 	all := subject + ":s" + subject + ":f" + subject + ":l"
-	n := len(subject) + 2
-	return recipientKeys{subject: subject, sends: all[:n], fails: all[n : 2*n], ledger: all[2*n:]}
+	l := len(subject) + 2
+	return recipientKeys{subject: subject, sends: all[:l], fails: all[l : 2*l], ledger: all[2*l:]}
 }
 
-// rangeSubject is the subject of a number's range.
-func rangeSubject(e164 string) string { return subject128('g', "range", numberRange(e164)) }
-
-// rangeKeys caches the guard keys of recent ranges: a range's numbers come
-// in runs, and a key costs a hash.
-var rangeKeys = struct {
-	sync.Mutex
-	m map[string]string
-}{m: map[string]string{}}
-
-// rangeGuardKey is the guard counts' key of the range of e164.
-func rangeGuardKey(e164 string) string {
+// rangeGuardKey is the guard counts' key of the range of e164. A range's
+// numbers come in runs: the keys of recent ranges are cached.
+func (n *namer) rangeGuardKey(e164 string) string {
 	r := numberRange(e164)
-	rangeKeys.Lock()
-	k, ok := rangeKeys.m[r]
-	rangeKeys.Unlock()
+	n.mu.Lock()
+	k, ok := n.ranges[r]
+	n.mu.Unlock()
 	if ok {
 		return k
 	}
-	k = key(rangeSubject(e164), "g")
-	rangeKeys.Lock()
-	if len(rangeKeys.m) >= maxCachedClients {
-		clear(rangeKeys.m)
+	k = key(n.subject128('g', "range", r), "g")
+	n.mu.Lock()
+	if len(n.ranges) >= maxCachedClients {
+		clear(n.ranges)
 	}
-	rangeKeys.m[r] = k
-	rangeKeys.Unlock()
+	n.ranges[r] = k
+	n.mu.Unlock()
 	return k
 }
 
@@ -173,25 +183,16 @@ type client struct {
 	keys, networkKeys subjectKeys
 }
 
-// clients caches the reading of recent addresses: a client's requests
-// come in runs, and a reading costs two hashes.
-var clients = struct {
-	sync.Mutex
-	m map[string]*client
-}{m: map[string]*client{}}
-
-// maxCachedClients bounds the cache; when full, it starts over.
-const maxCachedClients = 1 << 14
-
 // readClient reads ip ("" for none). An address that does not parse counts
-// as written.
-func readClient(ip string) *client {
+// as written. A client's requests come in runs: recent readings are
+// cached.
+func (n *namer) readClient(ip string) *client {
 	if ip == "" {
 		return &client{}
 	}
-	clients.Lock()
-	c, ok := clients.m[ip]
-	clients.Unlock()
+	n.mu.Lock()
+	c, ok := n.clients[ip]
+	n.mu.Unlock()
 	if ok {
 		return c
 	}
@@ -204,21 +205,21 @@ func readClient(ip string) *client {
 			p64, _ := addr.Prefix(64)
 			p48, _ := addr.Prefix(48)
 			subject = p64.String()
-			c.network = addressSubject('n', addressID("network", p48.String()))
+			c.network = addressSubject('n', n.addressID("network", p48.String()))
 		}
 	}
-	c.id = addressID("address", subject)
+	c.id = n.addressID("address", subject)
 	c.subject = addressSubject('i', c.id)
 	c.keys = newSubjectKeys(c.subject)
 	if c.network != "" {
 		c.networkKeys = newSubjectKeys(c.network)
 	}
-	clients.Lock()
-	if len(clients.m) >= maxCachedClients {
-		clear(clients.m)
+	n.mu.Lock()
+	if len(n.clients) >= maxCachedClients {
+		clear(n.clients)
 	}
-	clients.m[ip] = c
-	clients.Unlock()
+	n.clients[ip] = c
+	n.mu.Unlock()
 	return c
 }
 

@@ -106,9 +106,15 @@ type Option struct {
 
 // WithSecret sets the HMAC-SHA256 keys codes are stored under, each at least
 // 32 bytes (from crypto/rand; keep them in a secret manager). It is
-// required. The first key signs new codes and every key verifies, so a key
-// can be rotated: put the new one first and keep the old one until the
-// codes it signed have expired.
+// required, and every instance sharing a store needs the same keys. The
+// first key signs new codes and every key verifies, so a key can be
+// rotated: put the new one first and keep the old one until the codes it
+// signed have expired. The store's records are named with a hash keyed by
+// the last key, so that nobody who reads the store can find a number in
+// it by hashing every number: adding a key first moves nothing, and
+// dropping the last starts the limits and the fraud guard's counts afresh
+// and loses the codes still pending (their users ask again). Drop it at a
+// quiet hour.
 func WithSecret(keys ...[]byte) Option {
 	return Option{func(s *Service) error {
 		if len(keys) == 0 {
@@ -332,7 +338,7 @@ func (s *Service) Send(ctx context.Context, r Request) (*Sent, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl, rk := readClient(r.IP), rc.keys()
+	cl, rk := rc.namer.readClient(r.IP), rc.keys()
 	sub := s.subjects(rc, cl)
 	ws, applied := windows(s.limits, sub, SendsToRecipient, SendsFromIP, SendsToCountry, Sends)
 	locks, locking := windows(s.limits, sub, FailedChecksForRecipient)
@@ -574,7 +580,7 @@ func (s *Service) Verify(ctx context.Context, r VerifyRequest) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("%w: VerifyRequest.Code is not %d digits (spaces and dashes aside); ask the user to type the code from the SMS again", ErrMalformedCode, s.length)
 	}
-	cl, rk := readClient(r.IP), rc.keys()
+	cl, rk := rc.namer.readClient(r.IP), rc.keys()
 	ws, applied := windows(s.limits, subjects{recipient: rk.subject, recipientFails: rk.fails, client: cl}, FailedChecksForRecipient, FailedChecksFromIP)
 	now := s.clock()
 	req := storage.CheckRequest{Now: now, Deadline: s.deadline(ctx), EventID: newID(), Windows: ws, Key: codeKey(rk.subject, r.UsageType),

@@ -16,14 +16,15 @@ type recipient struct {
 	phone twiliosms.Phone
 	// region is found on demand (see region), then kept.
 	region string
-	// names are its records' keys, found on demand.
+	// namer names its records; names are their keys, found on demand.
+	namer *namer
 	names *recipientKeys
 }
 
 // keys returns the keys of the number's records.
 func (r *recipient) keys() *recipientKeys {
 	if r.names == nil {
-		k := newRecipientKeys(r.e164)
+		k := r.namer.recipientKeys(r.e164)
 		r.names = &k
 	}
 	return r.names
@@ -36,7 +37,7 @@ func (r *recipient) keys() *recipientKeys {
 // be its E.164 form.
 func (s *Service) read(request, number string, phone twiliosms.Phone) (*recipient, error) {
 	field := request + ".To"
-	var r recipient
+	r := recipient{namer: s.keys.names}
 	var err error
 	switch {
 	case !phone.IsZero() && number != "" && number != phone.E164():

@@ -100,10 +100,10 @@ func (s *Service) Relay(ctx context.Context, r RelayRequest) (*Relayed, error) {
 	if err != nil {
 		return nil, err
 	}
-	rs, cl := rc.keys().subject, readClient(r.IP)
+	rs, cl := rc.keys().subject, rc.namer.readClient(r.IP)
 	ws, applied := windows(s.limits, s.subjects(rc, cl), SendsToRecipient, SendsFromIP, SendsToCountry, Sends)
 	mac := s.keys.sign(macMessage(r.UsageType, rc.e164, r.Code))
-	content := digest("relay", r.Source, string(mac))
+	content := digest(rc.namer.key[:], "relay", r.Source, string(mac))
 	now := s.clock()
 	req := storage.IssueRequest{
 		Now: now, Deadline: s.deadline(ctx), EventID: newID(), Windows: ws, Once: true,

@@ -15,6 +15,9 @@ package storetest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
@@ -440,9 +443,16 @@ func secretRotation(t *testing.T, newStore func(*testing.T) passcode.Store) {
 	e := NewEnv(t, newStore(t), NewClock(), passcode.WithLimits())
 	e.Send(e.Service, Number) // signed with Secret
 	code := e.LastCode(Number)
-	onlyNew := e.NewService(passcode.WithSecret(OtherSecret))
+	// A rotation: the new key goes first, and signs from now on.
+	rotated := e.NewService(passcode.WithSecret(OtherSecret, Secret), passcode.WithLimits())
+	var mismatch *passcode.MismatchError
+	require.ErrorAs(t, check(rotated, Number, twiliosms.UsageTypeSignIn, WrongCode(code)), &mismatch)
+	assert.NoError(t, check(rotated, Number, twiliosms.UsageTypeSignIn, code), "the old key still verifies")
+	e.Send(rotated, Number) // signed with OtherSecret
+	newCode := e.LastCode(Number)
+	// An instance not yet given the new key cannot judge its codes.
 	for range 12 { // more than the code's tries: none is used
-		err := check(onlyNew, Number, twiliosms.UsageTypeSignIn, code)
+		err := check(e.Service, Number, twiliosms.UsageTypeSignIn, newCode)
 		require.ErrorIs(t, err, passcode.ErrUnknownSecret, "an instance without the signing key cannot judge the code")
 		assert.ErrorIs(t, err, twiliosms.ErrInvalidConfig, "an operator's error")
 		assert.NotErrorIs(t, err, passcode.ErrCodeMismatch)
@@ -450,12 +460,15 @@ func secretRotation(t *testing.T, newStore func(*testing.T) passcode.Store) {
 		assert.NotContains(t, err.Error(), string(Secret))
 		assert.NotContains(t, err.Error(), string(OtherSecret))
 	}
-	rotated := e.NewService(passcode.WithSecret(OtherSecret, Secret))
-	var mismatch *passcode.MismatchError
-	require.ErrorAs(t, check(rotated, Number, twiliosms.UsageTypeSignIn, WrongCode(code)), &mismatch)
+	require.ErrorAs(t, check(rotated, Number, twiliosms.UsageTypeSignIn, WrongCode(newCode)), &mismatch)
 	assert.Equal(t, 9, mismatch.AttemptsLeft, "the unknown-key checks used no try")
-	assert.NoError(t, check(rotated, Number, twiliosms.UsageTypeSignIn, code), "the old key still verifies")
-	e.Send(rotated, Number) // signed with OtherSecret
+	assert.NoError(t, check(rotated, Number, twiliosms.UsageTypeSignIn, newCode))
+	// Dropping the old key, the last, renames every record: what was
+	// pending under the old names is not found.
+	e.Send(rotated, Number)
+	onlyNew := e.NewService(passcode.WithSecret(OtherSecret), passcode.WithLimits())
+	assert.ErrorIs(t, check(onlyNew, Number, twiliosms.UsageTypeSignIn, e.LastCode(Number)), passcode.ErrCodeNotFound)
+	e.Send(onlyNew, Number)
 	assert.NoError(t, check(onlyNew, Number, twiliosms.UsageTypeSignIn, e.LastCode(Number)))
 }
 
@@ -899,6 +912,16 @@ func nothingInClearCrossesTheSeam(t *testing.T, newStore func(*testing.T) passco
 		ip, "203.0.113", "2001:db8", "db8:77", string(Secret)} {
 		if i := strings.Index(dump, clear); i >= 0 {
 			t.Errorf("%q crossed the seam in clear: …%s…", clear, dump[max(i-80, 0):min(i+80, len(dump))])
+		}
+	}
+	// Nor as a hash anyone could compute: hashing every number of a
+	// country finds an unkeyed one in minutes.
+	for _, name := range []string{"recipient\x00+14155552671\x00", "recipient\x00+442079460958\x00", "range\x00+1415555\x00", "address\x00203.0.113.7\x00"} {
+		sum := sha256.Sum256([]byte(name))
+		var id [8]byte // an address's subject: the first 64 bits, shifted
+		binary.BigEndian.PutUint64(id[:], binary.BigEndian.Uint64(sum[:8])>>1)
+		for _, h := range []string{hex.EncodeToString(sum[:16]), hex.EncodeToString(id[:])} {
+			assert.NotContains(t, dump, h, "the unkeyed hash of %q crossed the seam", name)
 		}
 	}
 }
