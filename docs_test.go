@@ -1,0 +1,26 @@
+package twiliosms
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/connectorkit/twiliosms/internal/doccheck"
+)
+
+// TestMarkdownLinksResolve: every relative link of every Markdown file of
+// the module (the README, docs/, CONTRIBUTING.md, CHANGELOG.md,
+// BENCHMARKS.md, and any other) names a file or directory that is there,
+// and every #anchor into a Markdown file names one of its headings, as
+// GitHub makes their anchors.
+func TestMarkdownLinksResolve(t *testing.T) {
+	files := doccheck.MarkdownFiles(t, ".")
+	for _, want := range []string{"README.md", "CONTRIBUTING.md", "CHANGELOG.md", "BENCHMARKS.md", "docs/connector.md", "docs/hooks/logto.md"} {
+		if !slices.Contains(files, want) {
+			t.Errorf("%s is not among the Markdown files checked: %v", want, files)
+		}
+	}
+	if broken := doccheck.BrokenLinks(t, ".", files); len(broken) > 0 {
+		t.Errorf("%d links lead nowhere:\n%s", len(broken), strings.Join(broken, "\n"))
+	}
+}
