@@ -24,3 +24,12 @@ func TestMarkdownLinksResolve(t *testing.T) {
 		t.Errorf("%d links lead nowhere:\n%s", len(broken), strings.Join(broken, "\n"))
 	}
 }
+
+// TestNoTextSpeaksOfHowItWasMade: no file of the module speaks of how it
+// was made (numbered issues of its tracker, who reviewed it): a reader of
+// the module has neither, so say what the code does and why instead.
+func TestNoTextSpeaksOfHowItWasMade(t *testing.T) {
+	if found := doccheck.TalkOfMaking(t, "."); len(found) > 0 {
+		t.Errorf("%d lines speak of how the module was made; say what it does and why instead:\n%s", len(found), strings.Join(found, "\n"))
+	}
+}
