@@ -243,7 +243,7 @@ func TestSendMessageNilContext(t *testing.T) {
 }
 
 // TestSendMessageTwilioErrors sends against Twilio-shaped error answers and
-// checks the error matches what the README promises.
+// checks the error matches what docs/connector.md promises.
 func TestSendMessageTwilioErrors(t *testing.T) {
 	tests := []struct {
 		name     string

@@ -16,7 +16,7 @@ var allSentinels = []error{
 	ErrSenderMisconfigured, ErrRateLimited, ErrUnavailable, ErrInvalidResponse,
 }
 
-// TestAPIErrorIs checks every mapping the README's error table promises, and
+// TestAPIErrorIs checks every mapping docs/connector.md's error table promises, and
 // that an error matches no other sentinel.
 func TestAPIErrorIs(t *testing.T) {
 	tests := []struct {

@@ -12,11 +12,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// readmeTable returns the rows of the README table whose header starts with
-// header, each as its cells.
-func readmeTable(t *testing.T, header string) [][]string {
+// connectorTable returns the rows of the table of docs/connector.md whose
+// header starts with header, each as its cells.
+func connectorTable(t *testing.T, header string) [][]string {
 	t.Helper()
-	return doccheck.Table(t, "README.md", header)
+	return doccheck.Table(t, "docs/connector.md", header)
 }
 
 var (
@@ -58,18 +58,19 @@ func rowFor(err error) errorKind {
 	return errorKind{}
 }
 
-// TestREADMEErrorTablesMatchTheCodeTable: what the README says each sentinel
-// and each Twilio code means is what errorTable makes the code do.
+// TestConnectorDocErrorTablesMatchTheCodeTable: what docs/connector.md
+// says each sentinel and each Twilio code means is what errorTable makes
+// the code do.
 //
-// The README's error table is in errorTable's order, since it says that
-// an error matching two rows is logged and coded by the higher one.
-func TestREADMEErrorTablesMatchTheCodeTable(t *testing.T) {
+// The page's error table is in errorTable's order, since it says that an
+// error matching two rows is logged and coded by the higher one.
+func TestConnectorDocErrorTablesMatchTheCodeTable(t *testing.T) {
 	seen := map[error]bool{}
 	previous := -1
-	for _, cells := range readmeTable(t, "| sentinel |") {
+	for _, cells := range connectorTable(t, "| sentinel |") {
 		require.Len(t, cells, 5)
 		err, ok := sentinelName[strings.Trim(cells[0], "`")]
-		require.True(t, ok, "README names an unknown sentinel %s", cells[0])
+		require.True(t, ok, "docs/connector.md names an unknown sentinel %s", cells[0])
 		seen[err] = true
 		at := slices.IndexFunc(errorTable, func(row errorKind) bool { return row.err == err })
 		assert.Greater(t, at, previous, "%s is out of errorTable's order of precedence", cells[0])
@@ -100,12 +101,12 @@ func TestREADMEErrorTablesMatchTheCodeTable(t *testing.T) {
 	}
 	for _, row := range errorTable {
 		if row.statusFrom != 0 || slices.ContainsFunc(row.codes, func(c twilioCode) bool { return c.code < 30000 }) {
-			assert.True(t, seen[row.err], "the README's error table lacks %v", row.err)
+			assert.True(t, seen[row.err], "the error table of docs/connector.md lacks %v", row.err)
 		}
 	}
 
 	documented := map[int]bool{}
-	for _, cells := range readmeTable(t, "| delivery error code |") {
+	for _, cells := range connectorTable(t, "| delivery error code |") {
 		require.Len(t, cells, 3)
 		codes := codesIn(cells[0])
 		var named []error
@@ -131,14 +132,14 @@ func TestREADMEErrorTablesMatchTheCodeTable(t *testing.T) {
 	}
 	for code := range codeSentinels {
 		if code >= 30000 {
-			assert.True(t, documented[code], "the README's delivery table lacks %d", code)
+			assert.True(t, documented[code], "the delivery table of docs/connector.md lacks %d", code)
 		}
 	}
 }
 
 // TestErrorTableDrivesMatching checks errorTable's consequences directly.
 func TestErrorTableDrivesMatching(t *testing.T) {
-	// The higher row wins: the README's example of the order.
+	// The higher row wins: the example of the order docs/connector.md gives.
 	both := &APIError{Status: 401, Code: 21602}
 	assert.ErrorIs(t, both, ErrAuthentication)
 	assert.ErrorIs(t, both, ErrInvalidMessage)

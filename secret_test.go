@@ -61,9 +61,9 @@ func assertNothingLeaks(t *testing.T, name string, v any, secrets []string) {
 	}
 }
 
-// TestSecretsStayHiddenFromReflection is issue 17's table: a Config, a
-// Connector and a status callback handler held in a caller's own values,
-// where fmt and slog print by reflection and no method of ours runs.
+// TestSecretsStayHiddenFromReflection: a Config, a Connector and a status
+// callback handler held in a caller's own values, where fmt and slog print
+// by reflection and no method of ours runs, show no secret.
 func TestSecretsStayHiddenFromReflection(t *testing.T) {
 	const cbPassword = "cb-pass-8c1d7e"
 	cfg := validConfig()

@@ -11,31 +11,37 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// readmeRegion is the code between "// README: <name>" and "// END README"
-// in a Node.js test file.
-var readmeRegion = regexp.MustCompile(`(?s)// README: ([^\n]+)\n(.*?)// END README\n`)
+// docRegion is the code between "// DOC <page>: <name>" and "// END DOC"
+// in a Node.js test file: <page> is the Markdown page, relative to the
+// repository's root, that shows the code.
+var docRegion = regexp.MustCompile(`(?s)// DOC ([^:\n]+): ([^\n]+)\n(.*?)// END DOC\n`)
 
-// TestREADMEShowsTheCodeTheNodeTestsRun: the README's snippets for
-// twilio-node, Logto's connector and Supabase's signature hold, verbatim,
-// the functions the Node.js tests call (indented as a list item's code
-// where the README nests it).
-func TestREADMEShowsTheCodeTheNodeTestsRun(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
-	require.NoError(t, err)
+// TestDocsShowTheCodeTheNodeTestsRun: the docs' snippets for twilio-node
+// (the server's page), Logto's connector and Supabase's signature (their
+// hook pages) hold, verbatim, the functions the Node.js tests call
+// (indented as a list item's code where the page nests it).
+func TestDocsShowTheCodeTheNodeTestsRun(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(nodeDir, "*.test.mjs"))
 	require.NoError(t, err)
-	var names []string
+	shown := map[string]string{}
 	for _, f := range files {
 		src, err := os.ReadFile(f)
 		require.NoError(t, err)
-		for _, m := range readmeRegion.FindAllStringSubmatch(string(src), -1) {
-			names = append(names, m[1])
-			code := strings.TrimRight(m[2], "\n")
-			assert.True(t, strings.Contains(string(readme), code) || strings.Contains(string(readme), indent(code, "  ")),
-				"the README lacks %s's code from %s, verbatim:\n%s", m[1], f, code)
+		for _, m := range docRegion.FindAllStringSubmatch(string(src), -1) {
+			page, name := m[1], m[2]
+			shown[name] = page
+			doc, err := os.ReadFile(filepath.Join("..", filepath.FromSlash(page)))
+			require.NoError(t, err, "%s names a page that is not there", f)
+			code := strings.TrimRight(m[3], "\n")
+			assert.True(t, strings.Contains(string(doc), code) || strings.Contains(string(doc), indent(code, "  ")),
+				"%s lacks %s's code from %s, verbatim:\n%s", page, name, f, code)
 		}
 	}
-	assert.ElementsMatch(t, []string{"twilio-node", "Logto", "Supabase"}, names)
+	assert.Equal(t, map[string]string{
+		"twilio-node": "docs/server.md",
+		"Logto":       "docs/hooks/logto.md",
+		"Supabase":    "docs/hooks/supabase.md",
+	}, shown)
 }
 
 // indent prefixes each non-empty line of s.

@@ -445,8 +445,8 @@ func TestReflectionPrintsNoKey(t *testing.T) {
 	assert.Contains(t, printed, "passcode.Service{Length:6", "the Service's own Format still runs where fmt can call it")
 }
 
-// TestDefaultsAreAsDocumented holds the defaults the README and the docs
-// state to the code.
+// TestDefaultsAreAsDocumented holds the defaults docs/passcode.md and the doc
+// comments state to the code.
 func TestDefaultsAreAsDocumented(t *testing.T) {
 	assert.Equal(t, []Limit{
 		{SendsToRecipient, 1, time.Minute},

@@ -154,15 +154,15 @@ func TestDocListsEveryFailingNumber(t *testing.T) {
 	assert.Equal(t, actual, documented)
 }
 
-// TestREADMEListsEveryFailingNumber holds the README's lists of delivery
-// errors, by the status they end in, to what the fake does.
-func TestREADMEListsEveryFailingNumber(t *testing.T) {
-	data, err := os.ReadFile("../README.md")
+// TestTestingPageListsEveryFailingNumber holds docs/testing.md's lists of
+// delivery errors, by the status they end in, to what the fake does.
+func TestTestingPageListsEveryFailingNumber(t *testing.T) {
+	data, err := os.ReadFile("../docs/testing.md")
 	require.NoError(t, err)
 	text := strings.Join(strings.Fields(string(data)), " ")
 	for _, status := range []string{"undelivered", "failed"} {
 		m := regexp.MustCompile("`" + status + "`[^(]*\\(([0-9–, ]+)\\)").FindStringSubmatch(text)
-		require.NotNil(t, m, "README lists the codes that end %s", status)
+		require.NotNil(t, m, "docs/testing.md lists the codes that end %s", status)
 		var want []int
 		for code, e := range deliveryErrors {
 			if e.status == status {

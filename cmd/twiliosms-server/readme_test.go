@@ -21,14 +21,14 @@ var (
 	envOfFlag = regexp.MustCompile(`\(or (TWILIOSMS_[A-Z_]+)\)`)
 )
 
-// TestREADMEListsEveryFlag: the README's settings table has a row for
-// each flag the command defines, with the environment variable it reads
+// TestDocListsEveryFlag: the settings table of docs/server.md has a row
+// for each flag the command defines, with the environment variable it reads
 // instead, and no row for a flag it does not; so does the command's doc
 // comment, the manual go doc shows.
-func TestREADMEListsEveryFlag(t *testing.T) {
+func TestDocListsEveryFlag(t *testing.T) {
 	fs, _, _ := newFlags(io.Discard)
 	rows := map[string]string{}
-	for _, row := range doccheck.Table(t, "../../README.md", "| setting | what |") {
+	for _, row := range doccheck.Table(t, "../../docs/server.md", "| setting | what |") {
 		if m := flagCell.FindStringSubmatch(row[0]); m != nil {
 			rows[m[1]] = row[0]
 		}
@@ -39,7 +39,7 @@ func TestREADMEListsEveryFlag(t *testing.T) {
 	fs.VisitAll(func(f *flag.Flag) {
 		defined = append(defined, f.Name)
 		row, ok := rows[f.Name]
-		if !assert.True(t, ok, "the README's settings table has no row for -%s", f.Name) {
+		if !assert.True(t, ok, "the settings table of docs/server.md has no row for -%s", f.Name) {
 			return
 		}
 		if m := envOfFlag.FindStringSubmatch(f.Usage); m != nil {
@@ -48,7 +48,7 @@ func TestREADMEListsEveryFlag(t *testing.T) {
 		assert.Regexp(t, `(?m)^//\t-`+regexp.QuoteMeta(f.Name)+` `, string(doc), "main.go's doc comment lists -%s", f.Name)
 	})
 	for name := range rows {
-		assert.True(t, slices.Contains(defined, name), "the README lists -%s, which the command does not define", name)
+		assert.True(t, slices.Contains(defined, name), "docs/server.md lists -%s, which the command does not define", name)
 	}
 	require.NotEmpty(t, rows, "the table has the flags' rows")
 }

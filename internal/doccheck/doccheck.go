@@ -1,8 +1,14 @@
-// Package doccheck holds the project's options to their documentation:
-// `go doc pkg.Option` is where a reader learns what can be configured, so
-// each option type's doc comment must name every function that returns it
-// and say what each defaults to. Tests of the packages with options call
-// it.
+// Package doccheck holds the project's documentation to its code, for
+// tests:
+//
+//   - OptionsAreListed: `go doc pkg.Option` is where a reader learns what
+//     can be configured, so each option type's doc comment must name every
+//     function that returns it and say what each defaults to;
+//   - Table reads a Markdown table of a docs page, for a test that holds
+//     it to the code;
+//   - MarkdownFiles and BrokenLinks find the relative links and anchors of
+//     the Markdown files that lead nowhere;
+//   - TalkOfMaking finds text that speaks of how the module was made.
 package doccheck
 
 import (
@@ -76,7 +82,7 @@ func OptionsAreListed(t testing.TB, dir string, types ...string) int {
 
 // Table returns the rows of the Markdown table in the file at path whose
 // header line starts with header, each row as its trimmed cells, for tests
-// that hold a README's tables to the code.
+// that hold a page's tables to the code.
 func Table(t testing.TB, path, header string) [][]string {
 	t.Helper()
 	data, err := os.ReadFile(path)

@@ -8,13 +8,13 @@ import { ConnectorError, ConnectorErrorCodes } from "@logto/connector-kit";
 
 import { env, messagesTo } from "./fake.mjs";
 
-// README: Logto
+// DOC docs/hooks/logto.md: Logto
 // The connector as Logto loads it: the package's default export is its
 // factory, and getConfig gives it the settings of the console's form.
 async function logtoConnector(endpoint, authorization) {
   return createConnector({ getConfig: async () => ({ endpoint, authorization }) });
 }
-// END README
+// END DOC
 
 const connector = await logtoConnector(`${env.url}/hooks/logto`, env.logtoAuthorization);
 

@@ -9,7 +9,7 @@ import { Webhook } from "standardwebhooks";
 
 import { env, messagesTo } from "./fake.mjs";
 
-// README: Supabase
+// DOC docs/hooks/supabase.md: Supabase
 // The headers of one try of a Supabase hook request: a new webhook-id each
 // try, the time, and a signature per secret of the hook (v1,whsec_...),
 // joined with ", ".
@@ -23,7 +23,7 @@ function supabaseHeaders(secrets, body, id = randomUUID(), at = new Date()) {
     "webhook-signature": signatures.join(", "),
   };
 }
-// END README
+// END DOC
 
 const hook = `${env.url}/hooks/supabase`;
 

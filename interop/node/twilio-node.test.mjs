@@ -7,7 +7,7 @@ import twilio from "twilio";
 
 import { codeTo, env, messagesTo, otherThan } from "./fake.mjs";
 
-// README: twilio-node
+// DOC docs/server.md: twilio-node
 // accountSid and authToken: a pair of TWILIOSMS_API_CREDENTIALS, whose user
 // is AC and 32 hex digits, since twilio-node takes no other account SID.
 function verifyService(baseUrl, accountSid, authToken, serviceSid) {
@@ -15,7 +15,7 @@ function verifyService(baseUrl, accountSid, authToken, serviceSid) {
   client.verify.baseUrl = baseUrl; // instead of https://verify.twilio.com
   return client.verify.v2.services(serviceSid);
 }
-// END README
+// END DOC
 
 const service = verifyService(env.url, env.accountSid, env.authToken, env.serviceSid);
 

@@ -14,10 +14,10 @@ import (
 	"github.com/connectorkit/twiliosms/passcode/otphttp"
 )
 
-// TestREADMEWordsAreProblems: the README's "what to tell the end user" for
-// each passcode error is what Problem says in English, for the values the
-// README quotes (9 tries left, 42 s).
-func TestREADMEWordsAreProblems(t *testing.T) {
+// TestDocWordsAreProblems: docs/passcode.md's "what to tell the end user"
+// for each passcode error is what Problem says in English, for the values
+// the page quotes (9 tries left, 42 s).
+func TestDocWordsAreProblems(t *testing.T) {
 	wait := 42 * time.Second
 	limit := func(scope passcode.Scope) error {
 		return &passcode.LimitError{Limit: passcode.Limit{Scope: scope, Max: 1, Window: time.Hour}, RetryAfter: wait}
@@ -36,10 +36,10 @@ func TestREADMEWordsAreProblems(t *testing.T) {
 	}
 	quoted := regexp.MustCompile(`"([^"]+)"`)
 	rows := 0
-	for _, cells := range doccheck.Table(t, "../../README.md", "| error | when | `LogtoErrorCode` | what to tell the end user |") {
+	for _, cells := range doccheck.Table(t, "../../docs/passcode.md", "| error | when | `LogtoErrorCode` | what to tell the end user |") {
 		name := strings.Trim(cells[0], "`")
 		errs, ok := said[name]
-		if !assert.True(t, ok, "the README's row %s: say here which error it is", name) {
+		if !assert.True(t, ok, "docs/passcode.md's row %s: say here which error it is", name) {
 			continue
 		}
 		rows++

@@ -20,7 +20,7 @@ import (
 	"github.com/connectorkit/twiliosms/passcode/storetest"
 )
 
-// recommended are the client options the README recommends for a Store.
+// recommended are the client options docs/stores.md recommends for a Store.
 func recommended(addr string) *redis.Options {
 	return &redis.Options{
 		Addr:                  addr,
@@ -71,7 +71,7 @@ func TestPing(t *testing.T) {
 	assert.NoError(t, store.Ping(ctx))
 }
 
-// TestARefusingRedisFailsFast: with the README's client options, a step
+// TestARefusingRedisFailsFast: with docs/stores.md's client options, a step
 // against a Redis that refuses connections fails at once, where go-redis's
 // defaults dial five times, 100 ms apart, for each of four tries. The
 // bounds are generous: the step takes about a millisecond.
@@ -97,7 +97,7 @@ func TestARefusingRedisFailsFast(t *testing.T) {
 }
 
 // TestPoolMessagesFiltered: go-redis logs "failed to dial" for each refused
-// dial, to stderr, through its own logger; the README's
+// dial, to stderr, through its own logger; docs/stores.md's
 // redis.SetLogger(logging.NewBlacklistLogger(...)) keeps those lines out
 // of the application's log and lets go-redis's other messages through.
 // The store's errors and Ping still say that Redis is down.
@@ -123,7 +123,7 @@ func TestPoolMessagesFiltered(t *testing.T) {
 	assert.Contains(t, lines(func() redisLogging { return logging.NewBlacklistLogger(nil) }), "failed to dial",
 		"go-redis logs a refused dial")
 	assert.Empty(t, lines(func() redisLogging { return logging.NewBlacklistLogger([]string{"failed to dial"}) }),
-		"the README's filter keeps it out")
+		"docs/stores.md's filter keeps it out")
 }
 
 // redisLogging is what redis.SetLogger takes.

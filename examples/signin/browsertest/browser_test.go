@@ -114,7 +114,7 @@ func (s *shots) take(name string) chromedp.Action[chromedp.Void] {
 		}
 		s.n++
 		if path := os.Getenv("SIGNIN_README_SCREENSHOT"); path != "" && name == "wrong-code" {
-			// How docs/signin.png is made: see the README.
+			// How docs/signin.png is made: see docs/testing.md.
 			if err := os.WriteFile(path, png, 0o644); err != nil {
 				return err
 			}

@@ -137,7 +137,7 @@ func TestKratosJsonnetOutputIsWhatKratosSends(t *testing.T) {
 
 // TestKratosAddressIsOptIn: the shipped Jsonnet passes no address, since
 // without a proxy that sets True-Client-Ip a client writes it; with the
-// line uncommented, as the README says behind such a proxy, the endpoint
+// line uncommented, as docs/hooks/kratos.md says behind such a proxy, the endpoint
 // counts the address.
 func TestKratosAddressIsOptIn(t *testing.T) {
 	ctx := kratosCtx("login_code_valid", map[string]any{"to": "+4915112345678", "login_code": "123456"}, browser)

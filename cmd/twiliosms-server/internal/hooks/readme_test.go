@@ -14,11 +14,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// readmeAnswers is the README's table of the hooks' answers: a row per
-// situation, a cell per system.
-func readmeAnswers(t *testing.T) [][]string {
+// docAnswers is the table of the hooks' answers in docs/server.md: a row
+// per situation, a cell per system.
+func docAnswers(t *testing.T) [][]string {
 	t.Helper()
-	return doccheck.Table(t, "../../../../README.md", "| situation | Logto | Supabase | Kratos | Zitadel |")
+	return doccheck.Table(t, "../../../../docs/server.md", "| situation | Logto | Supabase | Kratos | Zitadel |")
 }
 
 // systemRequest is a good request to each system's hook, its body
@@ -61,7 +61,7 @@ var (
 	httpCode      = regexp.MustCompile(`http_code\D*(\d{3})`)
 )
 
-func TestREADMEAnswerTableIsWhatTheHooksAnswer(t *testing.T) {
+func TestDocAnswerTableIsWhatTheHooksAnswer(t *testing.T) {
 	same := func(s string) string { return s }
 	situations := []struct {
 		says   string // words of the row's first cell
@@ -75,13 +75,13 @@ func TestREADMEAnswerTableIsWhatTheHooksAnswer(t *testing.T) {
 		{"cannot receive SMS", relayErrors[0].err, same, false, false},
 		{"a limit", relayErrors[2].err, same, false, false},
 		{"the fraud guard", relayErrors[3].err, same, false, false},
-		{"Twilio or Redis unavailable", relayErrors[4].err, same, false, false},
+		{"Twilio or the store (Redis, PostgreSQL) unavailable", relayErrors[4].err, same, false, false},
 		{"without the number or the code", nil, func(s string) string { return strings.ReplaceAll(s, "123456", "") }, false, false},
 		{"over its system's limit", nil, func(s string) string { return s + strings.Repeat(" ", MaxSupabaseBody) }, false, false},
 		{"no or wrong credentials", nil, same, true, false},
 		{"setup is broken", relayErrors[6].err, same, false, false},
 	}
-	rows := readmeAnswers(t)
+	rows := docAnswers(t)
 	require.Len(t, rows, len(situations)-1)
 	for i, s := range situations {
 		row := rows[max(i-1, 0)]

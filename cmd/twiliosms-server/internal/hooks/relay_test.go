@@ -133,7 +133,7 @@ func TestEveryHookRelaysThroughPasscode(t *testing.T) {
 }
 
 // TestALandlineIsTwiliosToRefuse: libphonenumber's fixed-line numbers are
-// not refused before sending, as the README says; a premium-rate number is.
+// not refused before sending, as docs/connector.md says; a premium-rate number is.
 func TestALandlineIsTwiliosToRefuse(t *testing.T) {
 	e, fake := relayEnv(t)
 	landline := func(s string) string { return strings.ReplaceAll(s, "14155552671", "442079460000") }

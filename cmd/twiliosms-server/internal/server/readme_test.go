@@ -11,10 +11,10 @@ import (
 	"github.com/connectorkit/twiliosms/internal/doccheck"
 )
 
-// TestREADMEListsDevModesTemplates: the README's table of dev mode's
-// templates is devTemplates, row for row.
-func TestREADMEListsDevModesTemplates(t *testing.T) {
-	rows := doccheck.Table(t, "../../../../README.md", "| usage type | `Locale` | text |")
+// TestDocListsDevModesTemplates: the table of dev mode's templates in
+// docs/server.md is devTemplates, row for row.
+func TestDocListsDevModesTemplates(t *testing.T) {
+	rows := doccheck.Table(t, "../../../../docs/server.md", "| usage type | `Locale` | text |")
 	require.Len(t, rows, len(devTemplates))
 	for _, row := range rows {
 		require.Len(t, row, 3)
