@@ -140,7 +140,7 @@ type errorKind struct {
 
 // errorTable is the one place that says what each sentinel and each Twilio
 // code means. APIError.Is, DeliveryError.Is, the log's error kinds and
-// ConnectorErrorCode all read it, and a test holds the README's error
+// ConnectorErrorCode all read it, and a test holds docs/connector.md's error
 // tables to it. An error can match several rows; the first it matches gives
 // its log kind and its Logto code, so the most specific rows come first.
 var errorTable = []errorKind{
@@ -258,7 +258,7 @@ func ConnectorErrorCode(err error) string {
 // the body was not one (Twilio's edge answers some 502s and 503s with HTML).
 //
 // APIError matches the package's sentinel errors with [errors.Is] according to
-// Twilio's error code and the HTTP status; see the README's error table.
+// Twilio's error code and the HTTP status; see docs/connector.md's error table.
 type APIError struct {
 	// Status is the HTTP status code of the answer.
 	Status int
@@ -314,7 +314,7 @@ func (e *APIError) Is(target error) bool {
 }
 
 // DeliveryError is a failed delivery reported by a status callback. It
-// matches ErrNotDelivered and the sentinels of its code (see the README's
+// matches ErrNotDelivered and the sentinels of its code (see docs/connector.md's
 // delivery table): 30003, for example, is ErrUnreachableRecipient, as
 // 21612 is when sending.
 type DeliveryError struct {

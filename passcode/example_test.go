@@ -133,3 +133,34 @@ func Example_handlers() {
 	// 400 {"error":{"code":"verification_code.code_mismatch","message":"Type all the digits of the code from the text message."}}
 	// 204
 }
+
+// Twilio's reports of failed deliveries tell the fraud guard that a
+// carrier, not a pump, lost an SMS: have Twilio post them (the config's
+// StatusCallback) to a handler that checks Twilio's signature and hands
+// them on.
+func ExampleService_ReportDelivery() {
+	const callback = "https://auth.example.com/twilio/status" // as Twilio reaches it
+	cfg := twiliosms.Config{
+		AccountSID:              "AC00000000000000000000000000000000",
+		AuthToken:               twiliosms.NewSecret("your auth token"),
+		FromMessagingServiceSID: "MG00000000000000000000000000000000",
+		StatusCallback:          twiliosms.NewSecretURL(callback),
+	}
+	for _, u := range []twiliosms.UsageType{twiliosms.UsageTypeSignIn, twiliosms.UsageTypeRegister, twiliosms.UsageTypeForgotPassword, twiliosms.UsageTypeGeneric} {
+		cfg.Templates = append(cfg.Templates, twiliosms.Template{UsageType: u, Content: "Your code is {{code}}"})
+	}
+	conn, err := twiliosms.New(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	codes, err := passcode.New(conn, passcode.WithSecret([]byte("example secret: use crypto/rand!")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	reports := conn.StatusCallbackHandler(func(ctx context.Context, cb twiliosms.StatusCallback) error {
+		return codes.ReportDelivery(ctx, cb) // an error answers 500, and Twilio posts again
+	}, twiliosms.WithPublicURL(callback))
+	http.Handle("POST /twilio/status", reports)
+	fmt.Println("reports are taken at", callback)
+	// Output: reports are taken at https://auth.example.com/twilio/status
+}

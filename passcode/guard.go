@@ -51,7 +51,7 @@ func (m GuardMode) String() string {
 // service's sends to countries nobody verified from, never close: over
 // their threshold they still let through an address with verified codes,
 // and a number that asks again a minute or more after a refusal, at a
-// bounded rate. See the README.
+// bounded rate. See docs/fraud-guard.md.
 type FraudGuard struct {
 	// Mode is GuardDeny (the zero value), GuardRecordOnly or GuardOff.
 	Mode GuardMode

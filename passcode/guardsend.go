@@ -54,7 +54,7 @@ func (v *guardVerdict) signal() string {
 // rangeDigits is how many of a number's last digits its range leaves out:
 // a range is 10,000 numbers, the block numbering plans hand to operators
 // (a NANP central-office code; many national plans' mobile blocks), which
-// SMS pumping rents and walks. See the README for the evidence.
+// SMS pumping rents and walks. See docs/fraud-guard.md for the evidence.
 const rangeDigits = 4
 
 // The thresholds' parameters (see guardscope.go). With no verified history
@@ -69,7 +69,7 @@ const (
 	guardCountriesMax = 3
 )
 
-// A broad scope over its threshold keeps a door open (see the README): a
+// A broad scope over its threshold keeps a door open (see docs/fraud-guard.md): a
 // number refused by it that asks again from doorDelay to doorWindow later
 // (longer than any broad refusal's RetryAfter) is let through, while the
 // sends let through the door in the last 24 hours and not verified stay

@@ -75,7 +75,7 @@
 //	GET  /healthz, /readyz (pings the store), /metrics (Prometheus)
 //
 // Logs are JSON lines on standard error, with phone numbers masked and
-// // never a code or a secret; the fraud guard's decision records among
+// never a code or a secret; the fraud guard's decision records among
 // them. SIGTERM or SIGINT stops it gracefully: it finishes the requests in
 // flight first.
 package main

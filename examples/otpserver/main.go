@@ -37,7 +37,7 @@ func main() {
 		opts = append(opts, twiliosms.WithBaseURL(url))
 	}
 	conn := must(twiliosms.New(must(twiliosms.ParseConfig([]byte(os.Getenv("TWILIO_CONFIG")))), opts...))
-	// The README's client options: a Redis that is down fails each request at once, without a log line each.
+	// docs/stores.md's client options: a Redis that is down fails each request at once, without a log line each.
 	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR"), ContextTimeoutEnabled: true, MaxRetries: -1, DialerRetries: 1, DialTimeout: time.Second, PoolTimeout: time.Second})
 	redis.SetLogger(logging.NewBlacklistLogger([]string{"failed to dial"}))
 	codes := must(passcode.New(conn, passcode.WithSecret([]byte(os.Getenv("OTP_SECRET"))), passcode.WithStore(must(redisstore.New(rdb)))))

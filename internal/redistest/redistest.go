@@ -233,7 +233,7 @@ func StartCluster(t testing.TB) *Cluster {
 }
 
 // ClusterClient returns a client of a Cluster started for the test, with
-// the options the README recommends.
+// the options docs/stores.md recommends.
 func ClusterClient(t testing.TB) (*redis.ClusterClient, *Cluster) {
 	t.Helper()
 	c := StartCluster(t)

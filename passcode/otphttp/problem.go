@@ -169,7 +169,7 @@ func isLimit(target error) func(error) bool {
 // it has words in: English, German, French, Spanish or Japanese; else
 // English. It returns nil for a nil err.
 //
-// The words are the README's "what to tell the end user", with the tries
+// The words are docs/passcode.md's "what to tell the end user", with the tries
 // left and the seconds to wait, so a custom handler or a server-rendered
 // page says what the handler says. They never tell a number that has an
 // account from one that has none. An error Problem does not know is a 500

@@ -32,7 +32,7 @@ const (
 // reader whose languages match none of them gets.
 var languages = []language.Tag{language.English, language.German, language.French, language.Spanish, language.Japanese}
 
-// words are the README's "what to tell the end user", in each language.
+// words are docs/passcode.md's "what to tell the end user", in each language.
 // The plural forms follow each language's CLDR rules (French counts 0 and
 // 1 as singular; Japanese has no plural), and "=0" says that no try is
 // left.

@@ -213,7 +213,7 @@ func TestNothingInClearAndEveryKeyExpires(t *testing.T) {
 func TestRedisStoppedAndRestarted(t *testing.T) {
 	server := redistest.Start(t)
 	client := redis.NewClient(&redis.Options{Addr: server.Addr, MaxRetries: -1, DialTimeout: time.Second})
-	defer client.Close()
+	t.Cleanup(func() { _ = client.Close() }) // after the store's own cleanup, which writes what it holds
 	e := storetest.NewEnv(t, newStore(t, client, redisstore.WithErrorHandler(nil)), storetest.NewClock(), passcode.WithLimits())
 	e.Send(e.Service, storetest.Number)
 	code := e.LastCode(storetest.Number)
@@ -238,7 +238,7 @@ func TestRedisStoppedAndRestarted(t *testing.T) {
 func TestSlowRedisAndADeadline(t *testing.T) {
 	server := redistest.Start(t)
 	client := redis.NewClient(&redis.Options{Addr: server.Addr, MaxRetries: -1, ContextTimeoutEnabled: true})
-	defer client.Close()
+	t.Cleanup(func() { _ = client.Close() }) // after the store's own cleanup, which writes what it holds
 	e := storetest.NewEnv(t, newStore(t, client), storetest.NewClock())
 	// Stopped, not paused for a while: a slow machine cannot see it answer
 	// before the calls give up.
@@ -287,7 +287,7 @@ func TestUnreachableRedis(t *testing.T) {
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
 	client := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
-	defer client.Close()
+	t.Cleanup(func() { _ = client.Close() }) // after the store's own cleanup, which writes what it holds
 	e := storetest.NewEnv(t, newStore(t, client), storetest.NewClock())
 	_, err = e.Service.Send(ctx, passcode.Request{To: storetest.Number, UsageType: twiliosms.UsageTypeSignIn})
 	require.ErrorIs(t, err, passcode.ErrStoreUnavailable)
@@ -304,7 +304,7 @@ func TestUnreachableRedis(t *testing.T) {
 func TestAHungRedisAppliesNothingLate(t *testing.T) {
 	server := redistest.Start(t)
 	client := redis.NewClient(&redis.Options{Addr: server.Addr, ContextTimeoutEnabled: true})
-	defer client.Close()
+	t.Cleanup(func() { _ = client.Close() }) // after the store's own cleanup, which writes what it holds
 	admin := redis.NewClient(&redis.Options{Addr: server.Addr})
 	defer admin.Close()
 	e := storetest.NewEnv(t, newStore(t, client), storetest.NewClock(),

@@ -62,7 +62,7 @@ func TestSecondInstance(t *testing.T) {
 		t.Skip("run by TestTwoInstances as a second process")
 	}
 	client := redis.NewClient(&redis.Options{Addr: os.Getenv(redisEnv), ContextTimeoutEnabled: true})
-	defer client.Close()
+	t.Cleanup(func() { _ = client.Close() }) // after the store's own cleanup, which writes what it holds
 	s := instanceService(t, client, os.Getenv(prefixEnv), os.Getenv(fakeEnv))
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
@@ -112,7 +112,7 @@ func verifyAtOnce(s *passcode.Service, number, code string, n int) int {
 func TestTwoInstances(t *testing.T) {
 	server := redistest.Start(t)
 	client := redis.NewClient(&redis.Options{Addr: server.Addr, ContextTimeoutEnabled: true})
-	defer client.Close()
+	t.Cleanup(func() { _ = client.Close() }) // after the store's own cleanup, which writes what it holds
 	fake := twiliosmstest.NewServer()
 	defer fake.Close()
 	p := prefix()

@@ -47,7 +47,7 @@ func refusedAddr(t *testing.T) string {
 func TestPing(t *testing.T) {
 	server := redistest.Start(t)
 	client := redis.NewClient(recommended(server.Addr))
-	defer client.Close()
+	t.Cleanup(func() { _ = client.Close() }) // after the store's own cleanup, which writes what it holds
 	store := newStore(t, client)
 	require.NoError(t, store.Ping(ctx))
 
@@ -85,7 +85,7 @@ func TestARefusingRedisFailsFast(t *testing.T) {
 	}
 
 	client := redis.NewClient(recommended(addr))
-	defer client.Close()
+	t.Cleanup(func() { _ = client.Close() }) // after the store's own cleanup, which writes what it holds
 	for range 3 { // fewer than the pool's size, which would start its background redialer
 		took, err := send(client)
 		require.ErrorIs(t, err, passcode.ErrStoreUnavailable)

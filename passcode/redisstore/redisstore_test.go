@@ -73,7 +73,7 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	assert.EqualError(t, err, "redisstore: New: the client is nil; pass a *redis.Client, *redis.ClusterClient or another redis.UniversalClient")
 	assert.ErrorIs(t, err, twiliosms.ErrInvalidConfig)
 	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
-	defer client.Close()
+	t.Cleanup(func() { _ = client.Close() }) // after the store's own cleanup, which writes what it holds
 	for _, tt := range []struct {
 		opt  redisstore.Option
 		want string

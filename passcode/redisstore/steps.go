@@ -493,7 +493,7 @@ func (s *Store) Write(_ context.Context, r storage.WriteRequest) error {
 // should leave its load balancer's pool. It returns nil, or an error that
 // matches passcode.ErrStoreUnavailable and keeps the client's cause (a
 // *net.OpError for a refused connection). Bound it with ctx; with the
-// client options the README recommends, a Redis that refuses connections
+// client options docs/stores.md recommends, a Redis that refuses connections
 // fails it at once.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.client.Ping(ctx).Err(); err != nil {

@@ -270,7 +270,7 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 	return buf.Bytes(), err
 }
 
-// sizeOf writes a body limit as the README does: "64 KiB", "4 MiB".
+// sizeOf writes a body limit as docs/server.md does: "64 KiB", "4 MiB".
 func sizeOf(n int64) string {
 	if n >= 1<<20 && n%(1<<20) == 0 {
 		return strconv.FormatInt(n>>20, 10) + " MiB"

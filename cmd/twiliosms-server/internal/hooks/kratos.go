@@ -71,7 +71,8 @@ func parseKratos(body []byte) (RelayRequest, error) {
 // one-time code (the "code" method) of an identity with a verified SMS
 // address, and cancels the request otherwise. The API key comes as the
 // hook's auth api_key header. Configured to ignore the response, as the
-// README says, Kratos posts it in the background and does not retry.
+// Kratos page in docs/hooks says, Kratos posts it in the background and
+// does not retry.
 func kratosLoop(keys []string) *loop {
 	return &loop{name: "kratos_events", path: loopPaths[kratos], timeout: 9 * time.Second, maxBody: MaxBody,
 		admit: headerAuth("Bearer ", keys), parse: parseKratosEvent, write: writeLoopStatus, usage: kratosLoopUsage}

@@ -113,7 +113,7 @@ type Config struct {
 	MaxConnections int
 	// Guard is the fraud guard's Mode, AllowRegions and AllowNetworks;
 	// the server adds its logger and metrics. It judges the Verify API's
-	// sends (the hooks' relayed codes are not the guard's to judge).
+	// sends and the hooks' relayed codes alike.
 	Guard passcode.FraudGuard
 	// PublicURL is the server's URL as Twilio reaches it, without a
 	// trailing slash, or "": every send asks Twilio to post its delivery

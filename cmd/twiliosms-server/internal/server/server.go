@@ -121,8 +121,9 @@ func (s *Server) build() error {
 	}
 	s.hooks(rt, relays, conn, metrics)
 	if callbackURL != "" {
-		// One service takes the reports: the guard's counts are in the
-		// store both share, and relayed sends are not counted in them.
+		// One service takes the reports: the guard's counts and ledgers
+		// are in the store both share, under the same names, so it finds
+		// a relayed send's as well as the API's.
 		rt.Handle("POST "+StatusCallbackPath, s.deliveryReports(conn, codes, metrics, callbackURL))
 		s.callbackURL = callbackURL
 	}
@@ -242,7 +243,7 @@ func pgError(err error) error {
 	return err
 }
 
-// redisClient is a client of REDIS_URL, with the README's recommended
+// redisClient is a client of REDIS_URL, with docs/stores.md's recommended
 // options: a caller's deadline bounds every call, a failed call is not
 // sent again, and a Redis that refuses connections fails a request at
 // once. A URL with addr= parameters names the nodes of a Cluster.

@@ -65,7 +65,7 @@ func Unauthenticated() *APIError {
 
 // apiErrors are the answers to errors of the service, in the order they
 // are tried: the first whose sentinel the error matches answers it. The
-// table in the README follows it.
+// table in docs/server.md follows it.
 var apiErrors = []struct {
 	match  func(error) bool
 	answer func(err error) *APIError

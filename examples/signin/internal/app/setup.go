@@ -109,7 +109,7 @@ func Setup(s Settings) (*Instance, error) {
 		if err != nil {
 			return nil, fmt.Errorf("REDIS_URL: %w", err)
 		}
-		// The README's options: the caller's deadline bounds each call, and
+		// docs/stores.md's options: the caller's deadline bounds each call, and
 		// a Redis that is down fails it at once.
 		ropts.ContextTimeoutEnabled, ropts.MaxRetries, ropts.DialerRetries = true, -1, 1
 		ropts.DialTimeout, ropts.PoolTimeout = time.Second, time.Second
