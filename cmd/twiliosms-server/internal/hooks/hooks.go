@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -44,6 +45,7 @@ const (
 	// so it is about twice the metadata plus 1 KiB (40 KB of metadata
 	// made 81 KB), and Supabase Auth takes up to 1 MiB in one request
 	// that sets metadata: 4 MiB holds that, merged over a few updates.
+	// Past MaxBody, few bodies are read at once (maxLargeBodies).
 	MaxSupabaseBody = 4 << 20
 )
 
@@ -263,12 +265,33 @@ func (h *Hooks) relay(r *http.Request, w http.ResponseWriter, sys *system) (Rela
 // Content-Length when the client sent one within max.
 func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
 	var buf bytes.Buffer
-	if r.ContentLength > 0 && r.ContentLength <= max {
-		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	body := http.MaxBytesReader(w, r.Body, max)
+	first := min(max, MaxBody)
+	if r.ContentLength > 0 {
+		buf.Grow(int(min(r.ContentLength, first)) + bytes.MinRead)
 	}
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, max))
+	if _, err := buf.ReadFrom(io.LimitReader(body, first)); err != nil || int64(buf.Len()) < first {
+		return buf.Bytes(), err
+	}
+	// A body past MaxBody, which only Supabase's user and Logto's events
+	// send: at most maxLargeBodies are read at once, so that strangers
+	// sending large bodies before any signature is checked hold a bounded
+	// amount of memory.
+	select {
+	case largeBodies <- struct{}{}:
+		defer func() { <-largeBodies }()
+	case <-r.Context().Done():
+		return nil, r.Context().Err()
+	}
+	_, err := buf.ReadFrom(body)
 	return buf.Bytes(), err
 }
+
+// maxLargeBodies is how many bodies past MaxBody are read at once, across
+// every hook and loop: with Supabase's 4 MiB, 64 MiB at most.
+const maxLargeBodies = 16
+
+var largeBodies = make(chan struct{}, maxLargeBodies)
 
 // sizeOf writes a body limit as docs/server.md does: "64 KiB", "4 MiB".
 func sizeOf(n int64) string {

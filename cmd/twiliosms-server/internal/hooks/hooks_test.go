@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -339,4 +340,62 @@ func TestLogsTheStatusTheClientReceived(t *testing.T) {
 		{"logto", 204, nil}, {"supabase", 200, nil}, {"kratos", 204, nil}, {"zitadel", 204, nil},
 		{"supabase", 200, float64(429)}, {"kratos", 429, nil},
 	}, got)
+}
+
+// stallingBody sends the first half of a body at once, then waits until
+// released; it reports how far it was read.
+type stallingBody struct {
+	data    []byte
+	at      atomic.Int64
+	release chan struct{}
+}
+
+func (s *stallingBody) Read(p []byte) (int, error) {
+	at := int(s.at.Load())
+	if at >= len(s.data) {
+		return 0, io.EOF
+	}
+	if at >= len(s.data)/2 {
+		<-s.release
+	}
+	n := copy(p, s.data[at:])
+	s.at.Add(int64(n))
+	return n, nil
+}
+
+func (s *stallingBody) Close() error { return nil }
+
+// TestFewLargeBodiesAreReadAtOnce: strangers sending bodies past 64 KiB,
+// slowly, before any signature is checked, hold at most maxLargeBodies of
+// them in memory; the others wait at 64 KiB.
+func TestFewLargeBodiesAreReadAtOnce(t *testing.T) {
+	secrets, problems := LoadSecrets(func(k string) string { return allSecrets[k] })
+	require.Empty(t, problems)
+	handler := New(&recorder{}, secrets, slog.New(slog.DiscardHandler)).Routes()["POST /hooks/supabase"]
+	release := make(chan struct{})
+	bodies := make([]*stallingBody, maxLargeBodies+8)
+	var wg sync.WaitGroup
+	for i := range bodies {
+		bodies[i] = &stallingBody{data: []byte(padTo(t, `{"to":"14155552671"}`, 512<<10)), release: release}
+		req := httptest.NewRequest(http.MethodPost, "/hooks/supabase", bodies[i])
+		req.Header = supabaseSigned(t, time.Now(), bodies[i].data, supabaseSecret)
+		wg.Go(func() { handler.ServeHTTP(httptest.NewRecorder(), req) })
+	}
+	past := func() int {
+		n := 0
+		for _, b := range bodies {
+			if b.at.Load() > MaxBody {
+				n++
+			}
+		}
+		return n
+	}
+	require.Eventually(t, func() bool { return past() == maxLargeBodies }, 5*time.Second, 10*time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
+	assert.Equal(t, maxLargeBodies, past(), "the others wait at 64 KiB")
+	close(release)
+	wg.Wait()
+	for i, b := range bodies {
+		assert.Equal(t, int64(len(b.data)), b.at.Load(), "body %d is read whole once a slot frees", i)
+	}
 }
