@@ -85,7 +85,8 @@ func TestARefusingRedisFailsFast(t *testing.T) {
 	}
 
 	client := redis.NewClient(recommended(addr))
-	t.Cleanup(func() { _ = client.Close() }) // after the store's own cleanup, which writes what it holds
+	// Closed after the store's own cleanup, which writes what it holds.
+	t.Cleanup(func() { _ = client.Close() })
 	for range 3 { // fewer than the pool's size, which would start its background redialer
 		took, err := send(client)
 		require.ErrorIs(t, err, passcode.ErrStoreUnavailable)
