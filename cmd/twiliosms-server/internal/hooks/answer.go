@@ -36,15 +36,18 @@ func failed(status int, outcome, message string) answer {
 	return answer{status: status, outcome: outcome, message: "twiliosms-server: " + message}
 }
 
+// shows reports whether sys shows a failure with outcome to the end user.
+func (sys *system) shows(outcome string) bool { return sys.toReader != nil && sys.toReader(outcome) }
+
+// always is toReader for a system that shows every answer (Logto).
+func always(string) bool { return true }
+
 // failed is a failure of the request itself, in the words its system
 // should show: the operator's, for a system that logs them; for one that
-// shows them to the end user (Logto's every answer, Supabase's 200s),
-// words that say nothing of the server, since the log says what went
-// wrong. Supabase answers a request it did not sign, or one too large,
-// with its own words (writeSupabase).
+// shows them to the end user, words that say nothing of the server, since
+// the log says what went wrong.
 func (sys *system) failed(status int, outcome, message string) answer {
-	supabaseOwn := sys.name == supabase && (outcome == outcomeUnauthorized || outcome == outcomeTooLarge)
-	if !sys.toReader || supabaseOwn {
+	if !sys.shows(outcome) {
 		return failed(status, outcome, message)
 	}
 	return answer{status: status, outcome: outcome, message: otphttp.Problem(errEndUser, "en").Message}
@@ -57,9 +60,9 @@ var errEndUser = errors.New("hooks: a failure of the request")
 // words: in the reader's languages when the system shows them to the end
 // user, else in English, led by the outcome, for the operator reading the
 // system's log.
-func relayFailed(err error, toReader bool, languages string) answer {
+func (sys *system) relayFailed(err error, languages string) answer {
 	outcome := verify.Answer(err, "").Kind
-	if !toReader {
+	if !sys.shows(outcome) {
 		p := otphttp.Problem(err, "en")
 		return answer{status: p.Status, outcome: outcome, message: "twiliosms-server: " + outcome + ": " + p.Message}
 	}
@@ -101,7 +104,7 @@ func writeSupabase(w http.ResponseWriter, a answer) {
 	status := http.StatusOK
 	if !a.ok() {
 		body = supabaseError{Error: supabaseErrorBody{HTTPCode: a.status, Message: a.message}}
-		if a.outcome == outcomeUnauthorized || a.outcome == outcomeTooLarge {
+		if !supabaseShows(a.outcome) {
 			status = a.status
 		}
 	}
@@ -111,6 +114,13 @@ func writeSupabase(w http.ResponseWriter, a answer) {
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(data)
+}
+
+// supabaseShows is Supabase's toReader: it passes on the error of a 200
+// answer to its client, and answers a request it did not sign, or one
+// too large, with words of its own.
+func supabaseShows(outcome string) bool {
+	return outcome != outcomeUnauthorized && outcome != outcomeTooLarge
 }
 
 type supabaseError struct {

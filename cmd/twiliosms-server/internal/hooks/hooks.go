@@ -129,9 +129,10 @@ type system struct {
 	parse func(body []byte) (RelayRequest, error)
 	// write answers a as the system reads answers.
 	write func(w http.ResponseWriter, a answer)
-	// toReader is set when the system shows our error's words to the end
-	// user (in their language); else they are the operator's, in English.
-	toReader bool
+	// toReader reports whether the system shows the words of a failure
+	// with this outcome to the end user (then in their language; else
+	// they are the operator's, in English); nil for never.
+	toReader func(outcome string) bool
 	// loop are the flows whose completion the system reports, when its
 	// loop is on: their relays are judged as the service's own codes.
 	loop map[twiliosms.UsageType]bool
@@ -253,7 +254,7 @@ func (h *Hooks) relay(r *http.Request, w http.ResponseWriter, sys *system) (Rela
 	defer cancel()
 	res, err := h.relayer.Relay(ctx, req)
 	if err != nil {
-		return req, relayFailed(err, sys.toReader, req.Locale), err
+		return req, sys.relayFailed(err, req.Locale), err
 	}
 	if res.Duplicate {
 		return req, answer{status: http.StatusOK, outcome: outcomeDuplicate}, nil

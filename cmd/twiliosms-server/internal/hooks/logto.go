@@ -19,7 +19,7 @@ import (
 // whatever its status, inside its own 400 "connector.general" error.
 func logtoSystem(values []string) *system {
 	return &system{name: logto, timeout: 20 * time.Second, maxBody: MaxBody, admit: headerAuth("", values),
-		parse: parseLogto, write: writeStatus, toReader: true}
+		parse: parseLogto, write: writeStatus, toReader: always}
 }
 
 type logtoBody struct {

@@ -20,7 +20,7 @@ import (
 func supabaseSystem(keys []*standardwebhooks.Webhook) *system {
 	return &system{name: supabase, timeout: 4 * time.Second, maxBody: MaxSupabaseBody,
 		admit: standardWebhooksHeaders, verify: standardWebhooksAuth(keys, EnvSupabaseSecret),
-		parse: parseSupabase, write: writeSupabase, toReader: true}
+		parse: parseSupabase, write: writeSupabase, toReader: supabaseShows}
 }
 
 type supabaseBody struct {
