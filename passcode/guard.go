@@ -168,22 +168,17 @@ func (g *guardConfig) allowsNetwork(ip string) bool {
 // pattern matching where it can: a calling code of one region names it,
 // and for calling codes several regions share (+1, +7, +44...) the answer
 // is kept per range, within which it never changes.
-type regionCache struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-// maxCachedRanges bounds the cache; when full, it starts over.
-const maxCachedRanges = 1 << 16
+type regionCache struct{ byRange boundedCache[string] }
 
 // numberRegions is the process's region cache: a region depends on the
 // number alone, so every Service shares it.
-var numberRegions = &regionCache{m: map[string]string{}}
+var numberRegions = &regionCache{byRange: newBoundedCache[string](1 << 16)}
 
 // region returns e164's ISO 3166-1 region, "001" for a non-geographic
-// calling code, the calling code ("+1") when libphonenumber cannot
-// place the number, or "?" when the number starts with no calling code. On a miss it asks phone, the Sender's reading, when
-// there is one, and libphonenumber otherwise.
+// calling code, the calling code ("+1") when libphonenumber cannot place
+// the number, or "?" when the number starts with no calling code. On a
+// miss it asks phone, the Sender's reading, when there is one, and
+// libphonenumber otherwise.
 func (c *regionCache) region(e164 string, phone twiliosms.Phone) string {
 	code, shared := callingCode(e164)
 	switch {
@@ -193,13 +188,10 @@ func (c *regionCache) region(e164 string, phone twiliosms.Phone) string {
 		return shared[0]
 	}
 	key := numberRange(e164)
-	c.mu.Lock()
-	region, ok := c.m[key]
-	c.mu.Unlock()
-	if ok {
+	if region, ok := c.byRange.get(key); ok {
 		return region
 	}
-	region = "+" + strconv.Itoa(code)
+	region := "+" + strconv.Itoa(code)
 	if !phone.IsZero() {
 		if r := phone.Region(); r != "" && r != phonenumbers.UNKNOWN_REGION {
 			region = r
@@ -209,13 +201,37 @@ func (c *regionCache) region(e164 string, phone twiliosms.Phone) string {
 			region = r
 		}
 	}
+	c.byRange.put(key, region)
+	return region
+}
+
+// boundedCache is a map safe for concurrent use that starts over when it
+// holds max entries: the caches of readings that cost a hash or a
+// pattern match, which a run of requests asks again and again.
+type boundedCache[V any] struct {
+	mu  sync.Mutex
+	m   map[string]V
+	max int
+}
+
+func newBoundedCache[V any](max int) boundedCache[V] {
+	return boundedCache[V]{m: map[string]V{}, max: max}
+}
+
+func (c *boundedCache[V]) get(key string) (V, bool) {
 	c.mu.Lock()
-	if len(c.m) >= maxCachedRanges {
+	defer c.mu.Unlock()
+	v, ok := c.m[key]
+	return v, ok
+}
+
+func (c *boundedCache[V]) put(key string, v V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= c.max {
 		clear(c.m)
 	}
-	c.m[key] = region
-	c.mu.Unlock()
-	return region
+	c.m[key] = v
 }
 
 // callingCode returns the country calling code e164 starts with and its

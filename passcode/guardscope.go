@@ -68,7 +68,7 @@ func countScope(slots []storage.Slot, t int64, days int) scopeCounts {
 	for _, s := range slots {
 		k.add(&c, s)
 	}
-	if days > 0 {
+	if k.relays {
 		c.relayTypical = median(k.relayDays[:days])
 	}
 	c.unverified = max(c.unverified, 0)
@@ -81,6 +81,7 @@ func countScope(slots []storage.Slot, t int64, days int) scopeCounts {
 type scopeCounter struct {
 	t, now, into, today, days int64
 	relayDays                 [ringDays]int64
+	relays                    bool // a day of relayDays is set
 }
 
 // weight is the hourly weight of a slot of hour h: 0 outside the last 24
@@ -154,7 +155,7 @@ func (k *scopeCounter) addOther(c *scopeCounts, s storage.Slot) {
 		c.relays += k.weight(s.Epoch) * s.Value
 	case i < scopeSlots:
 		if age := k.pastDay(s.Epoch, k.days); age > 0 {
-			k.relayDays[age-1] = s.Value
+			k.relayDays[age-1], k.relays = s.Value, true
 		}
 	}
 }

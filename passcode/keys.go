@@ -50,18 +50,13 @@ func digest(key []byte, parts ...string) [sha256.Size]byte {
 // and a last secret name alike. It caches recent readings, which cost a
 // hash each.
 type namer struct {
-	key [sha256.Size]byte
-
-	mu      sync.Mutex
-	clients map[string]*client
-	ranges  map[string]string // a range's guard key, by range
+	key     [sha256.Size]byte
+	clients boundedCache[*client]
+	ranges  boundedCache[string] // a range's guard key, by range
 }
 
-// maxCachedClients bounds a namer's caches; when full, one starts over.
-const maxCachedClients = 1 << 14
-
 func newNamer(key [sha256.Size]byte) *namer {
-	return &namer{key: key, clients: map[string]*client{}, ranges: map[string]string{}}
+	return &namer{key: key, clients: newBoundedCache[*client](1 << 14), ranges: newBoundedCache[string](1 << 14)}
 }
 
 // subject128 is a subject named by the first 128 bits of a keyed digest.
@@ -107,19 +102,11 @@ func (n *namer) recipientKeys(e164 string) recipientKeys {
 // numbers come in runs: the keys of recent ranges are cached.
 func (n *namer) rangeGuardKey(e164 string) string {
 	r := numberRange(e164)
-	n.mu.Lock()
-	k, ok := n.ranges[r]
-	n.mu.Unlock()
-	if ok {
+	if k, ok := n.ranges.get(r); ok {
 		return k
 	}
-	k = key(n.subject128('g', "range", r), "g")
-	n.mu.Lock()
-	if len(n.ranges) >= maxCachedClients {
-		clear(n.ranges)
-	}
-	n.ranges[r] = k
-	n.mu.Unlock()
+	k := key(n.subject128('g', "range", r), "g")
+	n.ranges.put(r, k)
 	return k
 }
 
@@ -190,13 +177,10 @@ func (n *namer) readClient(ip string) *client {
 	if ip == "" {
 		return &client{}
 	}
-	n.mu.Lock()
-	c, ok := n.clients[ip]
-	n.mu.Unlock()
-	if ok {
+	if c, ok := n.clients.get(ip); ok {
 		return c
 	}
-	c = &client{ip: ip}
+	c := &client{ip: ip}
 	subject := ip
 	if addr, err := netip.ParseAddr(ip); err == nil {
 		addr = addr.Unmap()
@@ -214,12 +198,7 @@ func (n *namer) readClient(ip string) *client {
 	if c.network != "" {
 		c.networkKeys = newSubjectKeys(c.network)
 	}
-	n.mu.Lock()
-	if len(n.clients) >= maxCachedClients {
-		clear(n.clients)
-	}
-	n.clients[ip] = c
-	n.mu.Unlock()
+	n.clients.put(ip, c)
 	return c
 }
 
