@@ -45,7 +45,10 @@ type Clock struct {
 }
 
 // NewClock returns a Clock at a fixed time.
-func NewClock() *Clock { return &Clock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)} }
+func NewClock() *Clock { return NewClockAt(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)) }
+
+// NewClockAt returns a Clock at t, truncated to the second.
+func NewClockAt(t time.Time) *Clock { return &Clock{now: t.Truncate(time.Second)} }
 
 // Now returns the clock's time.
 func (c *Clock) Now() time.Time {

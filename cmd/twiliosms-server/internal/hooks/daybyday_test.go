@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/connectorkit/twiliosms/passcode/storetest"
 )
 
 // dayOfPump is what one day of a pump got out.
@@ -17,13 +19,13 @@ type dayOfPump struct{ rangeSent, countrySent int }
 // rotating addresses (none for Zitadel), each refused number asked again
 // two minutes later, as pumps do, which the country's door answers.
 func pumpDays(t *testing.T, system string, vars map[string]string, days int) []dayOfPump {
-	clock := &testClock{t: time.Date(2026, 8, 20, 10, 0, 0, 0, time.UTC)}
+	clock := storetest.NewClockAt(time.Date(2026, 8, 20, 10, 0, 0, 0, time.UTC))
 	e, _ := guardEnv(t, vars, clock)
 	var out []dayOfPump
 	n := 0
 	text := func(to string) bool {
 		n++
-		clock.advance(time.Second)
+		clock.Advance(time.Second)
 		h, body := signIn(t, system, to, fmt.Sprintf("%06d", n%1000000), rotating(n%60000), clock.Now())
 		r := e.post("/hooks/"+system, h, body)
 		if r.status < 300 && (system != "supabase" || r.body == "{}") {
@@ -33,7 +35,7 @@ func pumpDays(t *testing.T, system string, vars map[string]string, days int) []d
 		return false
 	}
 	for day := range days {
-		clock.advance(time.Date(2026, 8, 20+day, 10, 0, 0, 0, time.UTC).Sub(clock.Now()))
+		clock.Advance(time.Date(2026, 8, 20+day, 10, 0, 0, 0, time.UTC).Sub(clock.Now()))
 		var d dayOfPump
 		var refused []string
 		for i := range 300 {
@@ -48,7 +50,7 @@ func pumpDays(t *testing.T, system string, vars map[string]string, days int) []d
 				refused = append(refused, to)
 			}
 		}
-		clock.advance(2 * time.Minute)
+		clock.Advance(2 * time.Minute)
 		for _, to := range refused {
 			if text(to) {
 				d.countrySent++

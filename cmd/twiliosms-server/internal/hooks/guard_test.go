@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,30 +13,13 @@ import (
 
 	"github.com/connectorkit/twiliosms"
 	"github.com/connectorkit/twiliosms/passcode"
+	"github.com/connectorkit/twiliosms/passcode/storetest"
 	"github.com/connectorkit/twiliosms/twiliosmstest"
 )
 
-// testClock is the time of a guardEnv's passcode service and hooks.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // guardEnv is the hooks (and the loops) vars turns on, relaying through a
 // real passcode.Service with its fraud guard, on clock, to a fake Twilio.
-func guardEnv(t *testing.T, vars map[string]string, clock *testClock) (*env, *twiliosmstest.Server) {
+func guardEnv(t *testing.T, vars map[string]string, clock *storetest.Clock) (*env, *twiliosmstest.Server) {
 	t.Helper()
 	fake := twiliosmstest.NewServer()
 	t.Cleanup(fake.Close)
@@ -124,12 +106,12 @@ func sentOrRefused(t *testing.T, e *env, system string, h http.Header, body []by
 func TestAConfirmedSignInRaisesWhatTheGuardLetsThrough(t *testing.T) {
 	for _, system := range []string{"logto", "supabase", "kratos"} {
 		t.Run(system, func(t *testing.T) {
-			clock := &testClock{t: time.Date(2026, 8, 20, 10, 0, 0, 0, time.UTC)}
+			clock := storetest.NewClockAt(time.Date(2026, 8, 20, 10, 0, 0, 0, time.UTC))
 			e, fake := guardEnv(t, loopSecrets, clock)
 			next := 0
 			relay := func(to string) bool {
 				t.Helper()
-				clock.advance(2 * time.Second)
+				clock.Advance(2 * time.Second)
 				h, body := signIn(t, system, to, fmt.Sprintf("%06d", 100000+next), rotating(next), clock.Now())
 				next++
 				return sentOrRefused(t, e, system, h, body)
@@ -166,7 +148,7 @@ func TestAConfirmedSignInRaisesWhatTheGuardLetsThrough(t *testing.T) {
 			}
 			// The confirmed number asks again; the captured confirmation,
 			// sent again within its signature's time, does not credit it.
-			clock.advance(61 * time.Second)
+			clock.Advance(61 * time.Second)
 			require.True(t, relay(ukNumber(0)), "a number that signed in passes the guard")
 			require.False(t, relay(ukNumber(13)), "the range is at its floor again")
 			r = e.post(path, h, body)
@@ -193,11 +175,11 @@ func TestTheGuardsRefusalIsAnsweredAsEachSystemReadsIt(t *testing.T) {
 		{"zitadel", "429", "twiliosms-server: fraud_guard: We can't text this number right now. Try another way to sign in."},
 	} {
 		for _, vars := range []map[string]string{allSecrets, loopSecrets} {
-			clock := &testClock{t: time.Date(2026, 8, 20, 10, 0, 0, 0, time.UTC)}
+			clock := storetest.NewClockAt(time.Date(2026, 8, 20, 10, 0, 0, 0, time.UTC))
 			e, fake := guardEnv(t, vars, clock)
 			var r reply
 			for i := range 11 {
-				clock.advance(2 * time.Second)
+				clock.Advance(2 * time.Second)
 				h, body := signIn(t, c.system, ukNumber(i), fmt.Sprintf("%06d", 200000+i), rotating(i), clock.Now())
 				h, body = inGerman(c.system, h, body, clock.Now(), t)
 				r = e.post("/hooks/"+c.system, h, body)
