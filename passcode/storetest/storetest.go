@@ -980,3 +980,33 @@ func onlyTheSenderIsToldTheTriesLeft(t *testing.T, newStore func(*testing.T) pas
 	require.ErrorAs(t, err, &mismatch)
 	assert.True(t, mismatch.Sender, "neither asked from an address")
 }
+
+// CallsGiveUp runs n Sends and Verifies of code for Number at once, half
+// each, without deadlines, against a store that does not answer (stopped
+// or paused by the caller), asserts each fails with ErrStoreUnavailable
+// and context.DeadlineExceeded, and that the slowest gave up once
+// passcode.DefaultStoreTimeout had passed, and not much later.
+func (e *Env) CallsGiveUp(n int, code string) {
+	e.T.Helper()
+	var wg sync.WaitGroup
+	var slowest atomic.Int64
+	for i := range n {
+		wg.Go(func() {
+			start := time.Now()
+			var err error
+			if i%2 == 0 {
+				_, err = e.Service.Send(ctx, passcode.Request{To: Number, UsageType: twiliosms.UsageTypeSignIn})
+			} else {
+				err = e.Verify(e.Service, Number, code)
+			}
+			elapsed := int64(time.Since(start))
+			for old := slowest.Load(); elapsed > old && !slowest.CompareAndSwap(old, elapsed); old = slowest.Load() {
+			}
+			assert.ErrorIs(e.T, err, passcode.ErrStoreUnavailable)
+			assert.ErrorIs(e.T, err, context.DeadlineExceeded)
+		})
+	}
+	wg.Wait()
+	assert.GreaterOrEqual(e.T, time.Duration(slowest.Load()), passcode.DefaultStoreTimeout-100*time.Millisecond, "calls without a deadline wait for the default")
+	assert.Less(e.T, time.Duration(slowest.Load()), 2*passcode.DefaultStoreTimeout, "and give up then, not after the client's own timeouts")
+}
