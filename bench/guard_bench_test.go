@@ -157,16 +157,6 @@ func nonZero(d []time.Duration) []time.Duration {
 	return slices.DeleteFunc(slices.Clone(d), func(x time.Duration) bool { return x == 0 })
 }
 
-// keeper is a Sender that only keeps codes: the Redis benchmark measures
-// the store, not the connector.
-type keeper struct{ codes map[string]string }
-
-func (k *keeper) NormalizePhone(n string) (string, error) { return n, nil }
-func (k *keeper) SendMessage(_ context.Context, m twiliosms.Message) (*twiliosms.SendResult, error) {
-	k.codes[m.To] = m.Code
-	return &twiliosms.SendResult{SID: "SM0", Status: "accepted"}, nil
-}
-
 // commandStats reads Redis's count of calls and microseconds per command.
 func commandStats(b *testing.B, info string) (calls map[string]int64, usec map[string]int64) {
 	calls, usec = map[string]int64{}, map[string]int64{}
@@ -205,7 +195,7 @@ func BenchmarkGuardRedis(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			runs++ // each run on keys of its own
 			now := simStart
-			sender := &keeper{codes: map[string]string{}}
+			sender := &phone{codes: map[string]string{}}
 			store, err := redisstore.New(client, redisstore.WithPrefix(fmt.Sprintf("bench-guard-%s-%d:", name, runs)))
 			if err != nil {
 				b.Fatal(err)
