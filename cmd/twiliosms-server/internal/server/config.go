@@ -237,7 +237,7 @@ func Load(s Settings) (*Config, error) {
 		c.loadFile(s, problem)
 	}
 	if c.Connector.Templates != nil && !knownUsageType(c.UsageType, c.Connector.Templates) {
-		problem("-usage-type %q is neither one of Logto's usage types (%s) nor a usageType of the config's templates; usage types are case-sensitive", c.UsageType, strings.Join(logtoUsageTypes, ", "))
+		problem("-usage-type %q is neither one of Logto's usage types (%s) nor a usageType of the config's templates; usage types are case-sensitive", c.UsageType, logtoUsageTypeNames())
 	}
 	c.loadLimits(s, problem)
 	c.loadStore(problem)
@@ -281,16 +281,21 @@ func ParseMaxConnections(value string) (int, error) {
 	return n, nil
 }
 
-// logtoUsageTypes are Logto's nine usage types: a connector without a
-// template for one of them sends its Generic template.
-var logtoUsageTypes = []string{"SignIn", "Register", "ForgotPassword", "Generic", "OrganizationInvitation",
-	"UserPermissionValidation", "BindNewIdentifier", "MfaVerification", "BindMfa"}
+// logtoUsageTypeNames lists Logto's nine usage types, for a message: a
+// connector without a template for one of them sends its Generic one.
+func logtoUsageTypeNames() string {
+	var names []string
+	for _, u := range twiliosms.LogtoUsageTypes() {
+		names = append(names, string(u))
+	}
+	return strings.Join(names, ", ")
+}
 
 // knownUsageType reports whether u is Logto's or one of the templates'.
 // Any other string would silently send the Generic template: a typo such
 // as "signin" is refused instead.
 func knownUsageType(u twiliosms.UsageType, templates []twiliosms.Template) bool {
-	if slices.Contains(logtoUsageTypes, string(u)) {
+	if slices.Contains(twiliosms.LogtoUsageTypes(), u) {
 		return true
 	}
 	return slices.ContainsFunc(templates, func(t twiliosms.Template) bool { return t.UsageType == u })
